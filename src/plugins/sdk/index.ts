@@ -1,0 +1,132 @@
+/**
+ * The PromptGen plugin SDK: everything a plugin author imports, as
+ * `import { definePlugin } from 'promptgen/plugin'` (types, one identity helper
+ * and the API version). Plugins never bundle TensorFlow.js: the host hands its
+ * own `tf` to `load()` through the context, so tensors of the host and of the
+ * plugin live in one engine.
+ *
+ * A plugin package declares `"promptgen": { "apiVersion": 1 }` in its
+ * package.json, and its main module's default export (or `module.exports`) is
+ * the value returned by `definePlugin({...})`.
+ */
+import type * as tfcore from '@tensorflow/tfjs-core';
+import type * as tflayers from '@tensorflow/tfjs-layers';
+import type * as tfconverter from '@tensorflow/tfjs-converter';
+
+/** The plugin API this host implements. Bumped on breaking changes. */
+export const PLUGIN_API_VERSION = 1 as const;
+
+/** The host's TensorFlow.js: core ops plus the layers and converter loaders. */
+export type Tf = typeof tfcore & typeof tflayers & typeof tfconverter;
+export type Tensor = tfcore.Tensor;
+export type Tensor1D = tfcore.Tensor1D;
+export type Tensor2D = tfcore.Tensor2D;
+export type Tensor4D = tfcore.Tensor4D;
+
+/** A JSON Schema (draft 2020-12 subset understood by ajv) for control params. */
+export type JsonSchema = Record<string, unknown>;
+
+export interface Logger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+/** Resolves files shipped inside the plugin package (or a URL) for loading. */
+export interface AssetResolver {
+  /** Absolute path of a file inside the plugin package; refuses paths that escape it. */
+  resolve(relativePath: string): string;
+  readFile(relativePath: string): Promise<Buffer>;
+  /** Loads a TF.js layers model from a path inside the package, an absolute path, or an http(s) URL. */
+  loadLayersModel(pathOrUrl: string): Promise<tflayers.LayersModel>;
+  /** Loads a TF.js graph model from a path inside the package, an absolute path, or an http(s) URL. */
+  loadGraphModel(pathOrUrl: string): Promise<tfconverter.GraphModel>;
+}
+
+export interface LoadContext {
+  tf: Tf;
+  assets: AssetResolver;
+  logger: Logger;
+  /** Name of the TF.js backend in use ('wasm', 'cpu', 'tensorflow', ...). */
+  backend: string;
+}
+
+export interface ImageShape {
+  width: number;
+  height: number;
+  channels: number;
+}
+
+export interface GeneratorInfo {
+  name: string;
+  latentDim: number;
+  output: ImageShape;
+}
+
+export interface GeneratorInstance {
+  /** z: [n, latentDim] → images [n, height, width, channels] (NHWC), values in [0, 1]. Differentiable in z. */
+  generate(z: Tensor2D): Tensor4D;
+  dispose(): void;
+}
+
+export interface GeneratorDefinition {
+  /** Unique across all plugins, stable: e.g. "mnist". */
+  name: string;
+  title: string;
+  description?: string;
+  latentDim: number;
+  output: ImageShape;
+  load(ctx: LoadContext): Promise<GeneratorInstance> | GeneratorInstance;
+}
+
+export interface EnergyExtras {
+  /** The latent the images were generated from. */
+  z: Tensor2D;
+  /** The condition vector, for controls that declare `conditionDim`. */
+  condition?: Tensor2D;
+  /** For paired controls: G(f(ε; 0)), the same ε without the condition. */
+  pairImages?: Tensor4D;
+}
+
+/** Draws n samples of images from the base generator (for calibration). */
+export type BaseSampler = (n: number) => Promise<Tensor4D>;
+
+export interface ControlInstance {
+  /** Per-sample energy [n]; lower is better. Must be differentiable in `images`. */
+  energy(images: Tensor4D, extras: EnergyExtras): Tensor1D;
+  /** Conditional controls: draw n training conditions, [n, conditionDim]. */
+  sampleCondition?(n: number, random: () => number): Tensor2D;
+  /** Fit parameters on samples of the base generator before training (e.g. de-biasing). */
+  calibrate?(sampleBase: BaseSampler): Promise<void>;
+  /** State produced by calibrate, stored with the prompt so a worker can restore it. */
+  calibrationState?(): unknown;
+  restoreCalibration?(state: unknown): void;
+  /** Metrics over a batch of images, e.g. a class histogram. JSON-serialisable. */
+  evaluate?(images: Tensor4D): Promise<Record<string, unknown>>;
+  dispose(): void;
+}
+
+export interface ControlDefinition<P = any> {
+  /** Unique across all plugins, stable: e.g. "mnist-digit". */
+  name: string;
+  title: string;
+  description?: string;
+  /** JSON Schema of the params a prompt passes; validated before anything is queued. */
+  paramsSchema: JsonSchema;
+  /** Non-null: the control makes the flow conditional on a vector of this size. */
+  conditionDim?: number | null;
+  /** The energy needs pairImages (G(f(ε; 0))), e.g. an identity-keeping term. */
+  paired?: boolean;
+  load(ctx: LoadContext, params: P, generator: GeneratorInfo): Promise<ControlInstance> | ControlInstance;
+}
+
+export interface PluginDefinition {
+  apiVersion: typeof PLUGIN_API_VERSION;
+  generators?: GeneratorDefinition[];
+  controls?: ControlDefinition[];
+}
+
+/** Identity at run time; gives plugin authors type checking and editor help. */
+export function definePlugin<T extends PluginDefinition>(definition: T): T {
+  return definition;
+}
