@@ -1,0 +1,41 @@
+import type { Tensor4D } from '../plugins/sdk/index';
+
+/** Images on the JS side: NHWC float32 in [0, 1]. */
+export interface ImageBatch {
+  n: number;
+  height: number;
+  width: number;
+  channels: number;
+  data: Float32Array;
+}
+
+/** Copies a [n, h, w, c] tensor into an ImageBatch (values clamped to [0, 1]). Does not dispose the tensor. */
+export function toImageBatch(images: Tensor4D): ImageBatch {
+  if (images.rank !== 4) throw new Error(`images must be [n, h, w, c], got [${images.shape.join(', ')}]`);
+  const [n, height, width, channels] = images.shape;
+  const src = images.dataSync() as Float32Array;
+  const data = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    data[i] = v > 1 ? 1 : v >= 0 ? v : 0; // NaN → 0
+  }
+  return { n, height, width, channels, data };
+}
+
+/** Concatenates batches of the same image shape. */
+export function concatImageBatches(batches: ImageBatch[]): ImageBatch {
+  if (batches.length === 0) throw new Error('no image batches');
+  const { height, width, channels } = batches[0];
+  let n = 0;
+  for (const b of batches) {
+    if (b.height !== height || b.width !== width || b.channels !== channels) throw new Error('image batches differ in shape');
+    n += b.n;
+  }
+  const data = new Float32Array(n * height * width * channels);
+  let o = 0;
+  for (const b of batches) {
+    data.set(b.data, o);
+    o += b.data.length;
+  }
+  return { n, height, width, channels, data };
+}

@@ -1,0 +1,55 @@
+/**
+ * Kernel patches for the wasm backend of TF.js 4.22.0 (see ARCHITECTURE.md):
+ * missing kernels (UnsortedSegmentSum, Conv2DBackpropFilter, depthwise conv
+ * gradients), slow ones (BatchMatMul with a transposed operand,
+ * Conv2DBackpropInput) and a wrong one (_FusedMatMul with transposeB + bias).
+ * Registered once, after the wasm backend is initialised.
+ */
+import * as tfcore from '@tensorflow/tfjs-core';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
+import { makeMatMulKernel } from './matmul';
+import { unsortedSegmentSum } from './segment';
+import { depthwiseBackpropFilter, depthwiseBackpropInput, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv';
+
+export const WASM_PATCHED_KERNELS = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'UnsortedSegmentSum',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+] as const;
+
+const MARK = '__promptgenPatched';
+
+function original(name: string): KernelFunc {
+  const k = tfcore.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm kernel ${name} is not registered`);
+  return k.kernelFunc;
+}
+
+function install(name: string, fn: KernelFunc): void {
+  (fn as unknown as Record<string, boolean>)[MARK] = true;
+  if (tfcore.getKernel(name, 'wasm')) tfcore.unregisterKernel(name, 'wasm');
+  tfcore.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn });
+}
+
+/** Installs the patches (idempotent). Returns the kernel names patched by this call. */
+export function registerWasmPatches(): string[] {
+  const k = tfcore.getKernel('BatchMatMul', 'wasm');
+  if (!k) throw new Error('the wasm backend is not loaded');
+  if ((k.kernelFunc as unknown as Record<string, boolean>)[MARK]) return [];
+  const transpose = original('Transpose');
+  const batchMatMul = original('BatchMatMul');
+  const fused = original('_FusedMatMul');
+  const conv2d = original('Conv2D');
+  install('BatchMatMul', makeMatMulKernel(batchMatMul, transpose));
+  install('_FusedMatMul', makeMatMulKernel(fused, transpose));
+  install('UnsortedSegmentSum', unsortedSegmentSum);
+  install('Conv2DBackpropInput', makeConv2DBackpropInput(conv2d));
+  install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
+  install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
+  install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
+  return [...WASM_PATCHED_KERNELS];
+}
