@@ -130,3 +130,92 @@ export interface PluginDefinition {
 export function definePlugin<T extends PluginDefinition>(definition: T): T {
   return definition;
 }
+
+// ---------------------------------------------------------------------------
+// Additions (compatible): package.json field, naming rule, and the manifest
+// format of the built-in `@promptgen/tfjs-model` plugin.
+// ---------------------------------------------------------------------------
+
+/** Generator and control names: lower-case, digits and '-', 2–63 characters, starting with a letter. */
+export const PLUGIN_ITEM_NAME_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
+
+/** The `"promptgen"` field of a plugin's package.json. */
+export interface PromptgenPackageField {
+  apiVersion: number;
+  /**
+   * Declarative models: each entry becomes a generator or a classifier control
+   * through the built-in tfjs-model plugin. Paths are relative to the package.
+   */
+  models?: TfjsModelManifest[];
+}
+
+/** How a slice of the latent z feeds one named model input (tfjs-model generators). */
+export interface TfjsInputSpec {
+  /** Model input name (layers: the InputLayer name; graph: the signature input name). */
+  name: string;
+  /** Half-open range [start, end) of z's columns. */
+  from: [number, number];
+  /** Applied to the slice: default 'identity'. */
+  transform?: 'identity' | 'softmax' | 'sigmoid' | 'tanh';
+  /** Zero columns added [before, after] the (transformed) slice. */
+  pad?: [number, number];
+}
+
+interface TfjsManifestBase {
+  name: string;
+  title?: string;
+  description?: string;
+  /** model.json path relative to the declaring package, absolute path, or http(s) URL. */
+  model: string;
+  /** Default 'layers'. */
+  format?: 'layers' | 'graph';
+  /** Which output of a multi-output model to use (default 0). */
+  outputIndex?: number;
+}
+
+export interface TfjsGeneratorManifest extends TfjsManifestBase {
+  kind: 'generator';
+  latentDim: number;
+  /** Default: the whole latent feeds the model's single input. */
+  inputs?: TfjsInputSpec[];
+  output: ImageShape & {
+    /** Layout of the model's output (default 'NHWC'); rank-2 outputs are reshaped. */
+    layout?: 'NHWC' | 'NCHW';
+    /** The model's value range, mapped to [0, 1] (default [0, 1]). */
+    range?: [number, number];
+    /** Clip to [0, 1] after mapping (default true). */
+    clip?: boolean;
+  };
+}
+
+export interface TfjsClassifierManifest extends TfjsManifestBase {
+  kind: 'classifier';
+  input: ImageShape & {
+    /** 'flat' feeds [n, height*width*channels] (row-major NHWC), e.g. MLPs. Default 'NHWC'. */
+    layout?: 'NHWC' | 'NCHW' | 'flat';
+    /** The value range the model expects; images in [0, 1] are mapped to it (default [0, 1]). */
+    range?: [number, number];
+    /** Feed 1 - x (dark strokes on white) before mapping the range. Default false. */
+    invert?: boolean;
+  };
+  /** Class names in output order; or classNamesFile (one name per line, relative to the package). */
+  classNames?: string[];
+  classNamesFile?: string;
+  /** What the model outputs (default 'logits'). */
+  outputs?: 'logits' | 'probabilities';
+}
+
+export type TfjsModelManifest = TfjsGeneratorManifest | TfjsClassifierManifest;
+
+/** A loaded classifier (tfjs-model `loadClassifier`): reuse it in controls. */
+export interface Classifier {
+  classNames: string[];
+  numClasses: number;
+  /** images [n, h, w, c] NHWC in [0, 1] (resized/converted as needed) → [n, numClasses]. Differentiable. */
+  probs(images: Tensor4D): Tensor2D;
+  /** Numerically stable log-probabilities, [n, numClasses]. Differentiable. */
+  logProbs(images: Tensor4D): Tensor2D;
+  /** Class index for an index or a name; throws for unknown classes. */
+  classIndex(c: number | string): number;
+  dispose(): void;
+}
