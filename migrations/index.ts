@@ -1,0 +1,5 @@
+// Every migration, in order. Listed explicitly (no globs) so the same list works
+// from TypeScript under jest and from the built JavaScript.
+import { Initial1795793609080 } from './1795793609080-Initial';
+
+export const MIGRATIONS = [Initial1795793609080];

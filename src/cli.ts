@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * promptgen serve | worker | migrate | schema [--write] | plugin install <spec>
+ */
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger } from './logger';
+import { openDatabase, startServer } from './app';
+import { schemaSdl } from './schema/build-schema';
+
+const USAGE = `usage: promptgen <command>
+
+  serve                   HTTP + GraphQL + subscriptions (+ in-process workers, PROMPTGEN_WORKERS)
+  worker                  training workers only (needs DATABASE_URL shared with the servers)
+  migrate                 apply database migrations and exit
+  schema [--write]        print the GraphQL schema (or write schema.graphql)
+  plugin install <spec>   install a plugin (npm spec, directory or .tgz)
+  plugin uninstall <name> remove an installed plugin
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === 'schema') {
+    const sdl = await schemaSdl();
+    if (rest.includes('--write')) {
+      const file = path.resolve(__dirname, '../../schema.graphql');
+      fs.writeFileSync(file, sdl);
+      process.stderr.write(`wrote ${file}\n`);
+    } else process.stdout.write(sdl);
+    return 0;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+
+  if (command === 'migrate') {
+    const db = await openDatabase(config, log);
+    log.info('migrations are up to date');
+    await db.close();
+    return 0;
+  }
+  if (command === 'serve') {
+    const server = await startServer(config, log);
+    await waitForSignal();
+    await server.close();
+    return 0;
+  }
+  process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+  return 2;
+}
+
+/** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: string) => {
+      process.stderr.write(`received ${signal}\n`);
+      process.once('SIGTERM', () => process.exit(130));
+      process.once('SIGINT', () => process.exit(130));
+      resolve();
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`promptgen: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    // Exit now: a half-started component (a pool, a queue timer) must not keep a failed process alive.
+    process.exit(1);
+  },
+);

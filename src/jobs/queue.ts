@@ -1,0 +1,83 @@
+/**
+ * The training queue on pg-boss: jobs live in PostgreSQL next to the prompts,
+ * so enqueueing can share the prompt's transaction, and any worker pointed at
+ * the same database can take them. pg-boss sends heartbeats while a handler
+ * runs; a worker that dies stops them and the job is retried elsewhere
+ * (training resumes from the prompt's last checkpoint).
+ */
+import type { PgBoss as PgBossType } from 'pg-boss' with { 'resolution-mode': 'import' };
+
+export const TRAIN_QUEUE = 'promptgen-train';
+
+export interface TrainJobData {
+  promptId: string;
+}
+
+export interface TrainJob {
+  id: string;
+  data: TrainJobData;
+  /** Aborted when pg-boss no longer considers this worker the job's owner (e.g. cancelled). */
+  signal: AbortSignal;
+}
+
+/** Runs SQL on the caller's transaction, so the job commits or rolls back with it. */
+export type ExecuteSql = (text: string, values?: unknown[]) => Promise<{ rows: any[] }>;
+
+export interface QueueOptions {
+  url: string;
+  heartbeatSeconds: number;
+  /** Pool size of pg-boss's own connections. */
+  poolSize?: number;
+  onError: (err: Error) => void;
+}
+
+export class JobQueue {
+  private constructor(private readonly boss: PgBossType) {}
+
+  static async start(options: QueueOptions): Promise<JobQueue> {
+    // pg-boss is ESM-only; a dynamic import loads it from this CommonJS build.
+    const { PgBoss } = await import('pg-boss');
+    const boss = new PgBoss({ connectionString: options.url, max: options.poolSize ?? 4, schema: 'pgboss' });
+    boss.on('error', options.onError);
+    await boss.start();
+    const queue = {
+      heartbeatSeconds: options.heartbeatSeconds,
+      // Training can be long; liveness comes from heartbeats, not from a deadline.
+      expireInSeconds: 24 * 3600, // pg-boss maximum
+      retryLimit: 20,
+      retryDelay: 1,
+    };
+    const existing = await boss.getQueue(TRAIN_QUEUE);
+    if (!existing) await boss.createQueue(TRAIN_QUEUE, queue);
+    else await boss.updateQueue(TRAIN_QUEUE, queue);
+    return new JobQueue(boss);
+  }
+
+  /** Enqueues a training job inside the caller's transaction; returns the job id. */
+  async enqueueTraining(data: TrainJobData, executeSql: ExecuteSql): Promise<string> {
+    const id = await this.boss.send(TRAIN_QUEUE, data, { db: { executeSql } });
+    if (!id) throw new Error('the queue refused the training job');
+    return id;
+  }
+
+  /** Starts `concurrency` local consumers of training jobs. */
+  async work(concurrency: number, handler: (job: TrainJob) => Promise<void>): Promise<string> {
+    return this.boss.work<TrainJobData>(
+      TRAIN_QUEUE,
+      { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 1 },
+      async ([job]) => handler({ id: job.id, data: job.data, signal: job.signal }),
+    );
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    await this.boss.cancel(TRAIN_QUEUE, jobId);
+  }
+
+  async offWork(workerId: string): Promise<void> {
+    await this.boss.offWork(TRAIN_QUEUE, { id: workerId, wait: true });
+  }
+
+  async stop(graceful = true, timeoutMs = 10_000): Promise<void> {
+    await this.boss.stop({ graceful, timeout: timeoutMs });
+  }
+}

@@ -1,0 +1,111 @@
+import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../context';
+import { badInput } from '../errors';
+import { fromGlobalId, idOf } from '../global-id';
+import { toControl, toGenerator, toPlugin, toPrompt, toSampleSet } from '../mappers';
+import { Control } from '../types/control';
+import { PromptConnection } from '../types/connection';
+import { PromptStatus } from '../types/enums';
+import { Generator } from '../types/generator';
+import { Node } from '../types/node';
+import { Plugin } from '../types/plugin';
+import { Prompt } from '../types/prompt';
+import { SampleSet } from '../types/sample-set';
+import { findControl, findGenerator } from '../../services/catalog';
+
+export const MAX_PAGE = 100;
+
+export function pageSize(first: number | null | undefined, fallback = 20): number {
+  const n = first ?? fallback;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE) throw badInput(`first must be an integer from 0 to ${MAX_PAGE}`, ['first']);
+  return n;
+}
+
+@Resolver()
+export class QueryResolver {
+  @Query(() => Node, { nullable: true, description: 'Any object by its global id.' })
+  async node(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Node | null> {
+    const parsed = fromGlobalId(id);
+    if (!parsed) return null;
+    switch (parsed.type) {
+      case 'Generator': {
+        const row = await store.generatorById(parsed.id);
+        return row && toGenerator(row);
+      }
+      case 'Control': {
+        const row = await store.controlById(parsed.id);
+        return row && toControl(row);
+      }
+      case 'Plugin': {
+        const row = await store.pluginById(parsed.id);
+        return row && toPlugin(row);
+      }
+      case 'Prompt': {
+        const row = await store.promptById(parsed.id);
+        return row && toPrompt(row);
+      }
+      case 'SampleSet': {
+        const row = await store.sampleSetById(parsed.id);
+        return row && toSampleSet(row);
+      }
+    }
+  }
+
+  @Query(() => [Generator], { description: 'Available generators, by name.' })
+  async generators(@Ctx() { services: { store } }: GraphQLContext): Promise<Generator[]> {
+    return (await store.listGenerators()).map(toGenerator);
+  }
+
+  @Query(() => Generator, { nullable: true, description: 'By id or name.' })
+  async generator(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Generator | null> {
+    const row = await findGenerator(store, id);
+    return row && toGenerator(row);
+  }
+
+  @Query(() => [Control], { description: 'Available controls, by name.' })
+  async controls(@Ctx() { services: { store } }: GraphQLContext): Promise<Control[]> {
+    return (await store.listControls()).map(toControl);
+  }
+
+  @Query(() => Control, { nullable: true, description: 'By id or name.' })
+  async control(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Control | null> {
+    const row = await findControl(store, id);
+    return row && toControl(row);
+  }
+
+  @Query(() => [Plugin])
+  async plugins(@Ctx() { services: { store } }: GraphQLContext): Promise<Plugin[]> {
+    return (await store.listPlugins()).map(toPlugin);
+  }
+
+  @Query(() => Prompt, { nullable: true })
+  async prompt(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Prompt | null> {
+    const rowId = idOf('Prompt', id);
+    const row = rowId ? await store.promptById(rowId) : null;
+    return row && toPrompt(row);
+  }
+
+  @Query(() => PromptConnection, { description: 'Newest first.' })
+  async prompts(
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('status', () => PromptStatus, { nullable: true }) status: PromptStatus | null,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<PromptConnection> {
+    const page = await store.listPrompts({ first: pageSize(first), after, status });
+    const nodes = page.rows.map(toPrompt);
+    return {
+      edges: nodes.map((node, i) => ({ node, cursor: page.cursors[i]! })),
+      nodes,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+      totalCount: page.totalCount,
+    };
+  }
+
+  @Query(() => SampleSet, { nullable: true })
+  async sampleSet(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<SampleSet | null> {
+    const rowId = idOf('SampleSet', id);
+    const row = rowId ? await store.sampleSetById(rowId) : null;
+    return row && toSampleSet(row);
+  }
+}

@@ -1,0 +1,77 @@
+/** The Express application: health probes, PNG artifacts, and the GraphQL endpoint. */
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Config } from '../config';
+import type { Store } from '../store/store';
+
+export interface Probes {
+  /** Ready to take traffic: database reachable and not shutting down. */
+  ready(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createHttpApp(config: Config, store: Store, probes: Probes, graphql: RequestHandler): Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const { ok, detail } = await probes.ready();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', ...detail });
+  });
+
+  // Images are immutable once written: their ids never get new content.
+  app.get('/artifacts/images/:file', async (req, res, next) => {
+    try {
+      const match = /^(.+)\.png$/.exec(req.params.file);
+      const id = match?.[1];
+      if (!id || !UUID.test(id)) {
+        res.status(404).json({ error: 'no such image' });
+        return;
+      }
+      const png = await store.imagePng(id);
+      if (!png) {
+        res.status(404).json({ error: 'no such image' });
+        return;
+      }
+      res.set({
+        'Content-Type': 'image/png',
+        'Content-Length': String(png.length),
+        'Cache-Control': 'public, max-age=31536000, immutable',
+        ETag: `"${id}"`,
+      });
+      if (req.headers['if-none-match'] === `"${id}"`) {
+        res.status(304).end();
+        return;
+      }
+      res.end(png);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use('/graphql', express.json({ limit: config.limits.bodyLimitBytes }), graphql);
+
+  const errors: ErrorRequestHandler = (err, _req, res, _next) => {
+    const status = typeof err?.status === 'number' ? err.status : 500;
+    if (err?.type === 'entity.too.large') {
+      res.status(413).json({
+        errors: [{
+          message: `Request body is too large: ${err.length} bytes exceeds the limit of ${config.limits.bodyLimitBytes} bytes`,
+          extensions: { code: 'PAYLOAD_TOO_LARGE', limit: config.limits.bodyLimitBytes },
+        }],
+      });
+      return;
+    }
+    if (err?.type === 'entity.parse.failed') {
+      res.status(400).json({ errors: [{ message: `Request body is not valid JSON: ${err.message}`, extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    res.status(status).json({ errors: [{ message: status >= 500 ? 'Internal server error' : String(err?.message ?? err), extensions: { code: status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+  };
+  app.use(errors);
+  return app;
+}

@@ -1,0 +1,17 @@
+import type { Config } from '../config';
+import type { EventBus } from '../jobs/event-bus';
+import type { Store } from '../store/store';
+import type { PromptService } from './prompts';
+import type { SampleService } from './samples';
+import type { PluginAdmin } from './plugin-admin';
+
+/** Everything the GraphQL resolvers and the HTTP routes use. */
+export interface Services {
+  config: Config;
+  store: Store;
+  events: EventBus;
+  prompts: PromptService;
+  /** null where this process runs no tensor runtime (not yet started or disabled). */
+  samples: SampleService | null;
+  plugins: PluginAdmin | null;
+}

@@ -1,0 +1,171 @@
+/**
+ * Creating and cancelling prompts. A prompt is recorded QUEUED together with
+ * its training job in one transaction: no prompt without a job, no job
+ * without a prompt.
+ */
+import type { Config } from '../config';
+import { topics, type EventBus } from '../jobs/event-bus';
+import type { JobQueue } from '../jobs/queue';
+import { validateParams } from '../plugins/validate';
+import { PluginRow, PromptRow, type StoredControlTerm, type StoredProgress } from '../store/entities';
+import type { Store } from '../store/store';
+import { findControl, findGenerator } from './catalog';
+import { resolveTrainingOptions } from './training-options';
+
+export interface UserErrorData {
+  field: string[] | null;
+  message: string;
+  code: string;
+}
+
+export interface CreatePromptData {
+  generator: string;
+  controls: Array<{ control: string; weight?: number | null; params?: unknown }>;
+  training?: Parameters<typeof resolveTrainingOptions>[0];
+  name?: string | null;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserErrorData[] };
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+export const isTerminal = (status: string) => TERMINAL.has(status);
+
+/** The progress event every subscriber receives (small: fits in a NOTIFY). */
+export interface ProgressEvent {
+  promptId: string;
+  status: string;
+  progress: StoredProgress;
+}
+
+export class PromptService {
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly events: EventBus,
+    private readonly queue: () => JobQueue | null,
+  ) {}
+
+  async create(input: CreatePromptData): Promise<Result<PromptRow>> {
+    const errors: UserErrorData[] = [];
+    const bad = (field: string[], message: string, code = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+
+    const generator = await findGenerator(this.store, input.generator);
+    if (!generator) bad(['generator'], `unknown generator "${input.generator}"`, 'NOT_FOUND');
+    else if (!generator.available) bad(['generator'], `generator "${generator.name}" is not available (its plugin was uninstalled or failed to load)`, 'UNAVAILABLE');
+
+    if (input.name != null && input.name.length > 200) bad(['name'], 'name must be at most 200 characters');
+    if (input.controls.length === 0) bad(['controls'], 'at least one control is needed');
+    if (input.controls.length > 16) bad(['controls'], 'at most 16 controls can be composed');
+
+    const terms: StoredControlTerm[] = [];
+    const pluginVersions: Record<string, string> = {};
+    const pluginCache = new Map<string, PluginRow | null>();
+    const pluginOf = async (id: string | null) => {
+      if (!id) return null;
+      if (!pluginCache.has(id)) pluginCache.set(id, await this.store.pluginById(id));
+      return pluginCache.get(id) ?? null;
+    };
+    if (generator?.pluginId) {
+      const plugin = await pluginOf(generator.pluginId);
+      if (plugin) pluginVersions[plugin.name] = plugin.version;
+    }
+    let conditional = 0;
+    for (const [i, term] of input.controls.entries()) {
+      const at = ['controls', String(i)];
+      const control = await findControl(this.store, term.control);
+      if (!control) {
+        bad([...at, 'control'], `unknown control "${term.control}"`, 'NOT_FOUND');
+        continue;
+      }
+      if (!control.available) {
+        bad([...at, 'control'], `control "${control.name}" is not available (its plugin was uninstalled or failed to load)`, 'UNAVAILABLE');
+        continue;
+      }
+      const weight = term.weight ?? 1;
+      if (!Number.isFinite(weight) || weight <= 0 || weight > 1e6) {
+        bad([...at, 'weight'], `weight must be a number in (0, 1e6] (got ${weight})`);
+      }
+      const checked = validateParams({ paramsSchema: control.paramsSchema }, term.params);
+      for (const e of checked.errors) {
+        bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
+      }
+      if (control.conditionDim) conditional += 1;
+      const plugin = await pluginOf(control.pluginId);
+      if (plugin) pluginVersions[plugin.name] = plugin.version;
+      terms.push({
+        controlId: control.id,
+        controlName: control.name,
+        weight,
+        params: checked.params,
+        pluginName: plugin?.name ?? null,
+        pluginVersion: plugin?.version ?? null,
+      });
+    }
+    if (conditional > 1) bad(['controls'], 'at most one conditional control (one with conditionDim) per prompt');
+
+    const { options, errors: optionErrors } = resolveTrainingOptions(input.training, this.config.limits);
+    for (const e of optionErrors) bad(e.field, e.message);
+
+    const queue = this.queue();
+    if (!queue && errors.length === 0) bad([], 'the training queue is not running', 'UNAVAILABLE');
+    if (errors.length > 0 || !generator || !queue) return { ok: false, errors };
+
+    const row = await this.store.dataSource.transaction(async (tx) => {
+      const saved = await tx.save(
+        PromptRow,
+        tx.create(PromptRow, {
+          name: input.name ?? null,
+          status: 'QUEUED',
+          generatorId: generator.id,
+          controls: terms,
+          training: options,
+          pluginVersions,
+        }),
+      );
+      const runner = tx.queryRunner!;
+      const jobId = await queue.enqueueTraining({ promptId: saved.id }, async (text, values) => {
+        const rows = await runner.query(text, values as unknown[]);
+        return { rows: Array.isArray(rows) ? rows : [] };
+      });
+      await tx.update(PromptRow, { id: saved.id }, { jobId });
+      saved.jobId = jobId;
+      return saved;
+    });
+    return { ok: true, value: row };
+  }
+
+  async cancel(promptId: string): Promise<Result<PromptRow>> {
+    const row = await this.store.dataSource.transaction(async (tx) => {
+      const found = await tx.findOne(PromptRow, { where: { id: promptId }, lock: { mode: 'pessimistic_write' } });
+      if (!found || isTerminal(found.status)) return found;
+      found.status = 'CANCELLED';
+      found.finishedAt = new Date();
+      await tx.update(PromptRow, { id: found.id }, { status: 'CANCELLED', finishedAt: found.finishedAt });
+      return found;
+    });
+    if (!row) return { ok: false, errors: [{ field: ['id'], message: 'unknown prompt', code: 'NOT_FOUND' }] };
+    if (row.status !== 'CANCELLED') {
+      return { ok: false, errors: [{ field: ['id'], message: `the prompt already ended (${row.status})`, code: 'INVALID_STATE' }] };
+    }
+    // The job's owner sees its signal aborted (pg-boss) and the CANCELLED status (between steps).
+    if (row.jobId) await this.queue()?.cancel(row.jobId).catch(() => undefined);
+    await this.publishStatus(row);
+    return { ok: true, value: row };
+  }
+
+  /** Publishes the prompt's current status with its latest progress. */
+  async publishStatus(row: PromptRow): Promise<void> {
+    const progress = row.progress ?? {
+      step: 0,
+      totalSteps: row.training.steps,
+      loss: null,
+      logDet: null,
+      energies: [],
+      stepsPerSecond: null,
+      etaSeconds: null,
+      at: new Date().toISOString(),
+    };
+    const event: ProgressEvent = { promptId: row.id, status: row.status, progress };
+    await this.events.publish(topics.progress(row.id), event);
+  }
+}

@@ -1,0 +1,51 @@
+/** Defaults and limits of a prompt's training options, with field-precise errors. */
+import type { Config } from '../config';
+import type { StoredTrainingOptions } from '../store/entities';
+
+export interface FieldError {
+  field: string[];
+  message: string;
+}
+
+export const TRAINING_DEFAULTS: StoredTrainingOptions = {
+  steps: 500,
+  batchSize: 16,
+  learningRate: 1e-3,
+  flowBlocks: 8,
+  hiddenUnits: 256,
+  seed: 42,
+  previewEvery: 50,
+};
+
+type Input = Partial<Record<keyof StoredTrainingOptions, number | null | undefined>>;
+
+export function resolveTrainingOptions(
+  input: Input | null | undefined,
+  limits: Config['limits'],
+): { options: StoredTrainingOptions; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const given = input ?? {};
+  const pick = (key: keyof StoredTrainingOptions) => given[key] ?? TRAINING_DEFAULTS[key];
+  const steps = pick('steps');
+  const options: StoredTrainingOptions = {
+    steps,
+    batchSize: pick('batchSize'),
+    learningRate: pick('learningRate'),
+    flowBlocks: pick('flowBlocks'),
+    hiddenUnits: pick('hiddenUnits'),
+    seed: pick('seed'),
+    previewEvery: given.previewEvery ?? Math.max(1, Math.min(TRAINING_DEFAULTS.previewEvery, Math.ceil(steps / 10))),
+  };
+  const check = (key: keyof StoredTrainingOptions, ok: boolean, expected: string) => {
+    if (!ok) errors.push({ field: ['training', key], message: `${key} must be ${expected} (got ${options[key]})` });
+  };
+  const intIn = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
+  check('steps', intIn(options.steps, 1, limits.maxSteps), `an integer from 1 to ${limits.maxSteps}`);
+  check('batchSize', intIn(options.batchSize, 1, limits.maxBatchSize), `an integer from 1 to ${limits.maxBatchSize}`);
+  check('learningRate', Number.isFinite(options.learningRate) && options.learningRate > 0 && options.learningRate <= 1, 'in (0, 1]');
+  check('flowBlocks', intIn(options.flowBlocks, 1, 32), 'an integer from 1 to 32');
+  check('hiddenUnits', intIn(options.hiddenUnits, 1, 4096), 'an integer from 1 to 4096');
+  check('seed', intIn(options.seed, 0, 2 ** 31 - 1), `an integer from 0 to ${2 ** 31 - 1}`);
+  check('previewEvery', intIn(options.previewEvery, 0, Math.max(options.steps, 0)), `an integer from 0 (no previews) to steps`);
+  return { options, errors };
+}

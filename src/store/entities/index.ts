@@ -1,0 +1,18 @@
+export * from './plugin';
+export * from './generator';
+export * from './control';
+export * from './prompt';
+export * from './progress-point';
+export * from './sample-set';
+export * from './image';
+export * from './checkpoint';
+import { PluginRow } from './plugin';
+import { GeneratorRow } from './generator';
+import { ControlRow } from './control';
+import { PromptRow } from './prompt';
+import { ProgressPointRow } from './progress-point';
+import { SampleSetRow } from './sample-set';
+import { ImageRow } from './image';
+import { CheckpointRow } from './checkpoint';
+
+export const ENTITIES = [PluginRow, GeneratorRow, ControlRow, PromptRow, ProgressPointRow, SampleSetRow, ImageRow, CheckpointRow];

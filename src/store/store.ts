@@ -1,0 +1,190 @@
+/**
+ * Every query the API and the workers make, in one place. Resolvers and
+ * services call these; nothing else builds SQL.
+ */
+import { DataSource, EntityManager, In } from 'typeorm';
+import {
+  CheckpointRow,
+  ControlRow,
+  GeneratorRow,
+  ImageRow,
+  PluginRow,
+  ProgressPointRow,
+  PromptRow,
+  SampleSetRow,
+  type CheckpointKindValue,
+  type PromptStatusValue,
+  type StoredProgress,
+} from './entities';
+import { decodeCursor, encodeCursor, type CursorKey } from './pagination';
+
+export interface Page<T> {
+  rows: T[];
+  cursors: string[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+export class Store {
+  constructor(readonly dataSource: DataSource) {}
+
+  private get m(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  // --- plugins, generators, controls -------------------------------------
+
+  listPlugins(): Promise<PluginRow[]> {
+    return this.m.find(PluginRow, { order: { source: 'ASC', name: 'ASC' } });
+  }
+  pluginById(id: string): Promise<PluginRow | null> {
+    return this.m.findOneBy(PluginRow, { id });
+  }
+  pluginByName(name: string): Promise<PluginRow | null> {
+    return this.m.findOneBy(PluginRow, { name });
+  }
+  pluginsByIds(ids: string[]): Promise<PluginRow[]> {
+    return ids.length ? this.m.findBy(PluginRow, { id: In(ids) }) : Promise.resolve([]);
+  }
+
+  listGenerators(includeUnavailable = false): Promise<GeneratorRow[]> {
+    return this.m.find(GeneratorRow, {
+      where: includeUnavailable ? {} : { available: true },
+      order: { name: 'ASC' },
+    });
+  }
+  generatorById(id: string): Promise<GeneratorRow | null> {
+    return this.m.findOneBy(GeneratorRow, { id });
+  }
+  generatorByName(name: string): Promise<GeneratorRow | null> {
+    return this.m.findOneBy(GeneratorRow, { name });
+  }
+  generatorForPrompt(promptId: string): Promise<GeneratorRow | null> {
+    return this.m.findOneBy(GeneratorRow, { basePromptId: promptId });
+  }
+  generatorsOfPlugin(pluginId: string): Promise<GeneratorRow[]> {
+    return this.m.find(GeneratorRow, { where: { pluginId, available: true }, order: { name: 'ASC' } });
+  }
+
+  listControls(includeUnavailable = false): Promise<ControlRow[]> {
+    return this.m.find(ControlRow, {
+      where: includeUnavailable ? {} : { available: true },
+      order: { name: 'ASC' },
+    });
+  }
+  controlById(id: string): Promise<ControlRow | null> {
+    return this.m.findOneBy(ControlRow, { id });
+  }
+  controlByName(name: string): Promise<ControlRow | null> {
+    return this.m.findOneBy(ControlRow, { name });
+  }
+  controlsOfPlugin(pluginId: string): Promise<ControlRow[]> {
+    return this.m.find(ControlRow, { where: { pluginId, available: true }, order: { name: 'ASC' } });
+  }
+
+  // --- prompts -----------------------------------------------------------
+
+  promptById(id: string, manager: EntityManager = this.m): Promise<PromptRow | null> {
+    return manager.findOneBy(PromptRow, { id });
+  }
+
+  async listPrompts(opts: { first: number; after?: string | null; status?: PromptStatusValue | null }): Promise<Page<PromptRow>> {
+    const base = this.m.createQueryBuilder(PromptRow, 'p');
+    if (opts.status) base.where('p.status = :status', { status: opts.status });
+    const totalCount = await base.clone().getCount();
+    return this.keysetPage(base, 'p', opts.first, opts.after ?? null, totalCount);
+  }
+
+  async listSampleSets(promptId: string, first: number, after: string | null): Promise<Page<SampleSetRow>> {
+    const base = this.m.createQueryBuilder(SampleSetRow, 's').where('s.prompt_id = :promptId', { promptId });
+    const totalCount = await base.clone().getCount();
+    return this.keysetPage(base, 's', first, after, totalCount);
+  }
+
+  private async keysetPage<T extends { createdAt: Date; id: string }>(
+    qb: ReturnType<EntityManager['createQueryBuilder']>,
+    alias: string,
+    first: number,
+    after: string | null,
+    totalCount: number,
+  ): Promise<Page<T>> {
+    const key: CursorKey | null = after ? decodeCursor(after) : null;
+    if (key) {
+      qb.andWhere(`(${alias}.created_at, ${alias}.id) < (:createdAt, :id)`, { createdAt: key.createdAt, id: key.id });
+    }
+    const rows = (await qb
+      .orderBy(`${alias}.created_at`, 'DESC')
+      .addOrderBy(`${alias}.id`, 'DESC')
+      .take(first + 1)
+      .getMany()) as T[];
+    const hasNextPage = rows.length > first;
+    const page = rows.slice(0, first);
+    return { rows: page, cursors: page.map((r) => encodeCursor(r)), hasNextPage, totalCount };
+  }
+
+  progressHistory(promptId: string): Promise<ProgressPointRow[]> {
+    return this.m.find(ProgressPointRow, { where: { promptId }, order: { step: 'ASC' } });
+  }
+
+  async recordProgress(promptId: string, progress: StoredProgress): Promise<void> {
+    await this.m.transaction(async (tx) => {
+      await tx.update(PromptRow, { id: promptId }, { progress });
+      await tx.insert(ProgressPointRow, { promptId, step: progress.step, data: progress });
+    });
+  }
+
+  // --- sample sets and images ---------------------------------------------
+
+  sampleSetById(id: string): Promise<SampleSetRow | null> {
+    return this.m.findOneBy(SampleSetRow, { id });
+  }
+  imagesOfSet(sampleSetId: string): Promise<ImageRow[]> {
+    return this.m.find(ImageRow, { where: { sampleSetId }, order: { index: 'ASC' } });
+  }
+  async imagePng(imageId: string): Promise<Buffer | null> {
+    const row = await this.m
+      .createQueryBuilder(ImageRow, 'i')
+      .addSelect('i.png')
+      .where('i.id = :imageId', { imageId })
+      .getOne();
+    return row?.png ?? null;
+  }
+
+  /** Stores a sample set and its PNGs in one transaction. */
+  async saveSampleSet(
+    set: Omit<SampleSetRow, 'id' | 'createdAt' | 'images'>,
+    pngs: Array<{ png: Buffer; width: number; height: number }>,
+  ): Promise<SampleSetRow> {
+    return this.m.transaction(async (tx) => {
+      const saved = await tx.save(SampleSetRow, tx.create(SampleSetRow, set));
+      if (pngs.length) {
+        await tx.insert(
+          ImageRow,
+          pngs.map((p, index) => ({ sampleSetId: saved.id, index, width: p.width, height: p.height, png: p.png })),
+        );
+      }
+      return saved;
+    });
+  }
+
+  // --- checkpoints ---------------------------------------------------------
+
+  async saveCheckpoint(promptId: string, kind: CheckpointKindValue, step: number, data: Buffer): Promise<void> {
+    await this.m
+      .createQueryBuilder()
+      .insert()
+      .into(CheckpointRow)
+      .values({ promptId, kind, step, data })
+      .orUpdate(['step', 'data', 'created_at'], ['prompt_id', 'kind'])
+      .execute();
+  }
+
+  async loadCheckpoint(promptId: string, kind: CheckpointKindValue): Promise<{ step: number; data: Buffer } | null> {
+    const row = await this.m
+      .createQueryBuilder(CheckpointRow, 'c')
+      .addSelect('c.data')
+      .where('c.prompt_id = :promptId AND c.kind = :kind', { promptId, kind })
+      .getOne();
+    return row ? { step: row.step, data: row.data } : null;
+  }
+}
