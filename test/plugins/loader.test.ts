@@ -157,3 +157,14 @@ describe('validation', () => {
     expect(validateParams({ paramsSchema: { type: 'object', properties: { a: { default: 1 } } } }, null)).toEqual({ valid: true, params: { a: 1 }, errors: [] });
   });
 });
+
+describe('docs/PLUGINS.md', () => {
+  test('the "Writing a plugin" example is exactly the good fixture', () => {
+    const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'PLUGINS.md'), 'utf8');
+    const blocks = [...doc.matchAll(/<!-- file: (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
+    expect(blocks.map((b) => b[1])).toEqual(['package.json', 'index.js']);
+    for (const [, file, body] of blocks) {
+      expect(body + '\n').toBe(fs.readFileSync(path.join(fixture('good'), file), 'utf8'));
+    }
+  });
+});
