@@ -108,8 +108,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const vars: Variable[] = flow.variables();
   const sizes = vars.map((v) => v.size);
   const paramCount = sizes.reduce((a, b) => a + b, 0);
-  const m = tf.variable(tf.zeros([paramCount]), false);
-  const v = tf.variable(tf.zeros([paramCount]), false);
+  const m = tf.tidy(() => tf.variable(tf.zeros([paramCount]), false));
+  const v = tf.tidy(() => tf.variable(tf.zeros([paramCount]), false));
   const rng = new Rng(deriveSeed(seed, 'train'));
   let step = 0;
 

@@ -11,8 +11,14 @@ let ready: Promise<unknown> | undefined;
 /** Loads wasm (with our kernel patches) once per test file, then switches to `name`. */
 export async function useBackend(name: BackendName): Promise<Tf> {
   const tf = getTf();
-  tf.env().set('IS_TEST', true);
-  ready ??= initBackend('wasm');
+  ready ??= (async () => {
+    // IS_TEST only while the cpu backend is created (silences its "install tfjs-node" banner);
+    // left on it would turn on tfjs's per-kernel leak checks, which miscount saved tensors.
+    tf.env().set('IS_TEST', true);
+    await tf.setBackend('cpu');
+    tf.env().set('IS_TEST', false);
+    await initBackend('wasm');
+  })();
   await ready;
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`backend ${name} failed`);
