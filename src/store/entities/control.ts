@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { PluginRow } from './plugin';
 
 /** A control (an energy) offered by a plugin. */
@@ -14,7 +14,7 @@ export class ControlRow {
   @Column({ type: 'uuid', name: 'plugin_id', nullable: true }) pluginId!: string | null;
   @ManyToOne(() => PluginRow, { nullable: true, onDelete: 'SET NULL' })
   @JoinColumn({ name: 'plugin_id' })
-  plugin?: PluginRow | null;
+  plugin?: Relation<PluginRow> | null;
   @Column({ type: 'boolean', default: true }) available!: boolean;
   @CreateDateColumn({ type: 'timestamptz', name: 'created_at' }) createdAt!: Date;
 }

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { PluginRow } from './plugin';
 
 /**
@@ -19,7 +19,7 @@ export class GeneratorRow {
   @Column({ type: 'uuid', name: 'plugin_id', nullable: true }) pluginId!: string | null;
   @ManyToOne(() => PluginRow, { nullable: true, onDelete: 'SET NULL' })
   @JoinColumn({ name: 'plugin_id' })
-  plugin?: PluginRow | null;
+  plugin?: Relation<PluginRow> | null;
   /** Set when this generator is a trained prompt (G∘f). */
   @Column({ type: 'uuid', name: 'base_prompt_id', nullable: true }) basePromptId!: string | null;
   @Column({ type: 'boolean', default: true }) available!: boolean;

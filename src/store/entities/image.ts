@@ -1,4 +1,4 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { SampleSetRow } from './sample-set';
 
 /** One PNG of a sample set, stored in PostgreSQL so every replica can serve it. */
@@ -9,7 +9,7 @@ export class ImageRow {
   @Column({ type: 'uuid', name: 'sample_set_id' }) sampleSetId!: string;
   @ManyToOne(() => SampleSetRow, (set) => set.images, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'sample_set_id' })
-  sampleSet?: SampleSetRow;
+  sampleSet?: Relation<SampleSetRow>;
   @Column({ type: 'int' }) index!: number;
   @Column({ type: 'int' }) width!: number;
   @Column({ type: 'int' }) height!: number;

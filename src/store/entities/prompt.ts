@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { GeneratorRow } from './generator';
 
 export type PromptStatusValue = 'QUEUED' | 'TRAINING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -51,7 +51,7 @@ export class PromptRow {
   @Column({ type: 'uuid', name: 'generator_id' }) generatorId!: string;
   @ManyToOne(() => GeneratorRow, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'generator_id' })
-  generator?: GeneratorRow;
+  generator?: Relation<GeneratorRow>;
   @Column({ type: 'jsonb' }) controls!: StoredControlTerm[];
   @Column({ type: 'jsonb' }) training!: StoredTrainingOptions;
   /** Plugin name → version used, frozen at creation (a later upgrade does not change a prompt). */

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { ImageRow } from './image';
 
 export type SampleSetKindValue = 'PREVIEW' | 'SAMPLE';
@@ -16,6 +16,6 @@ export class SampleSetRow {
   @Column({ type: 'jsonb', nullable: true }) condition!: number[] | null;
   @Column({ type: 'int' }) count!: number;
   @OneToMany(() => ImageRow, (image) => image.sampleSet)
-  images?: ImageRow[];
+  images?: Relation<ImageRow>[];
   @CreateDateColumn({ type: 'timestamptz', name: 'created_at' }) createdAt!: Date;
 }
