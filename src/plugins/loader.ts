@@ -59,10 +59,6 @@ export function tfjsModelPlugin(): Promise<TfjsModelModule> {
   ));
 }
 
-function isEsmFile(file: string, pkg: Record<string, unknown>): boolean {
-  return file.endsWith('.mjs') || (pkg.type === 'module' && !file.endsWith('.cjs'));
-}
-
 /** Forgets cached CommonJS modules below dir so a replaced package is loaded afresh. */
 function forgetModulesUnder(dir: string): void {
   const cache = typeof require !== 'undefined' ? (require.cache as Record<string, unknown> | undefined) : undefined;
@@ -76,9 +72,18 @@ function forgetModulesUnder(dir: string): void {
  * the caller unwraps `mod.default ?? mod`.
  */
 async function importModule(file: string, bust?: string): Promise<unknown> {
-  const spec = bust || process.platform === 'win32' ? pathToFileURL(file).href + (bust ? `?v=${bust}` : '') : file;
+  const spec = IMPORT_IS_NATIVE ? pathToFileURL(file).href + (bust ? `?v=${bust}` : '') : file;
   return import(spec);
 }
+
+/**
+ * True where import() is a real dynamic import (the tsc build); false where a transpiler
+ * turned it into require() (swc under jest), which takes no file URL or query string.
+ */
+const IMPORT_IS_NATIVE = !/\brequire\s*\(/.test(importModule.toString());
+
+/** Each load gets a fresh module instance (Node caches import() by URL, CJS included). */
+let loadCounter = 0;
 
 /** `mod.default ?? mod`, and once more for a transpiled `exports.default`. */
 export function unwrapDefinition(mod: unknown): unknown {
@@ -162,8 +167,7 @@ export async function loadPluginPackage(dir: string, options: LoadOptions): Prom
     let mod: unknown;
     try {
       forgetModulesUnder(abs);
-      const bust = isEsmFile(main, pkg) ? `${base.version}-${statSync(main).mtimeMs}` : undefined;
-      mod = await importModule(main, bust);
+      mod = await importModule(main, `${encodeURIComponent(base.version)}-${++loadCounter}`);
     } catch (e) {
       return fail(`plugin threw while loading: ${e instanceof Error ? e.message : String(e)}`);
     }
