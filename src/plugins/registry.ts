@@ -138,9 +138,16 @@ export class PluginRegistry {
     return this.add(plugin);
   }
 
-  /** Messages for the generator/control names of `plugin` that other loaded plugins already use. */
+  /**
+   * Why `plugin` cannot join: generator/control names other plugins already use, or an
+   * installed package with the name of a built-in one. Empty when it can.
+   */
   conflicts(plugin: LoadedPlugin): string[] {
     const out: string[] = [];
+    const same = this.plugins.get(plugin.name);
+    if (same && same.source === 'BUILTIN' && plugin.source !== 'BUILTIN') {
+      out.push(`plugin package ${plugin.name} is built in and cannot be replaced by an installed package`);
+    }
     for (const g of plugin.definition?.generators ?? []) {
       const other = this.generatorIndex.get(g.name);
       if (other && other.plugin.name !== plugin.name) out.push(`generator name "${g.name}" is already used by plugin ${other.plugin.name}`);

@@ -49,6 +49,7 @@ describe('PluginRegistry', () => {
     ]);
     expect(all[1].error).toMatch(/^plugin package promptgen-plugin-example is already loaded from /);
     expect(all[1].integrity).toBe('sha512-abc');
+    expect(reg.conflicts(all[1])).toEqual(['plugin package promptgen-plugin-example is built in and cannot be replaced by an installed package']);
     // Without the builtin copy it loads as INSTALLED.
     const reg2 = new PluginRegistry({ logger: silentLogger });
     const [only] = await reg2.loadAll({ installedDir: prefix });
