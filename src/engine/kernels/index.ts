@@ -40,12 +40,11 @@ export function registerWasmPatches(): string[] {
   const k = tfcore.getKernel('BatchMatMul', 'wasm');
   if (!k) throw new Error('the wasm backend is not loaded');
   if ((k.kernelFunc as unknown as Record<string, boolean>)[MARK]) return [];
-  const transpose = original('Transpose');
   const batchMatMul = original('BatchMatMul');
   const fused = original('_FusedMatMul');
   const conv2d = original('Conv2D');
-  install('BatchMatMul', makeMatMulKernel(batchMatMul, transpose));
-  install('_FusedMatMul', makeMatMulKernel(fused, transpose));
+  install('BatchMatMul', makeMatMulKernel(batchMatMul, false));
+  install('_FusedMatMul', makeMatMulKernel(fused, true));
   install('UnsortedSegmentSum', unsortedSegmentSum);
   install('Conv2DBackpropInput', makeConv2DBackpropInput(conv2d));
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
