@@ -20,6 +20,11 @@ import { PromptService } from './services/prompts';
 import { createDataSource, runMigrations } from './store/data-source';
 import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded';
 import { Store } from './store/store';
+import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
+import { syncCatalog } from './runtime/catalog-sync';
+import { RuntimePluginAdmin } from './runtime/plugin-admin';
+import { TensorSampleService } from './runtime/sample-service';
+import { startTensorRuntime, type TensorRuntime } from './runtime/tensor-runtime';
 
 export interface Database {
   url: string;
@@ -64,25 +69,29 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+/** What both roles share: database, event bus, queue, tensor runtime with its plugins. */
+interface Core {
+  db: Database;
+  events: EventBus;
+  queue: JobQueue;
+  runtime: TensorRuntime;
+  cleanup: Array<() => Promise<void>>;
+  closeAll(): Promise<void>;
+}
+
+async function startCore(config: Config, log: Logger): Promise<Core> {
   const db = await openDatabase(config, log);
   log.info(db.embedded ? `database: embedded PGlite in ${db.embedded.dataDir}` : `database: PostgreSQL at ${redact(db.url)}`);
   log.info(`data directory: ${config.dataDir}`);
-
-  const admin = loadAdminToken(config.dataDir, config.adminToken);
-  if (admin.file) log.info(`admin token: ${admin.generated ? 'generated into' : 'read from'} ${admin.file}`);
-  else log.info('admin token: from PROMPTGEN_ADMIN_TOKEN');
-
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   const closeAll = async () => {
-    for (const step of cleanup.reverse()) await step().catch((err) => log.warn(`shutdown step failed: ${err}`));
+    for (const step of cleanup.splice(0).reverse()) await step().catch((err) => log.warn(`shutdown step failed: ${err}`));
   };
   try {
     const events: EventBus = db.embedded
       ? new InProcessEventBus()
       : await PostgresEventBus.connect(db.url, (err) => log.error(`event bus: ${err.message}`));
     cleanup.push(() => events.close());
-
     const queue = await JobQueue.start({
       url: db.url,
       heartbeatSeconds: config.jobHeartbeatSeconds,
@@ -90,14 +99,43 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       onError: (err) => log.error(`queue: ${err.message}`),
     });
     cleanup.push(() => queue.stop(true, config.shutdownGraceSeconds * 1000));
+    const runtime = await startTensorRuntime(config, log);
+    cleanup.push(() => runtime.dispose());
+    await syncCatalog(db.store, runtime.registry);
+    return { db, events, queue, runtime, cleanup, closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** Starts `count` training consumers; the returned function stops them (running jobs are left to resume). */
+async function startWorkers(core: Core, config: Config, log: Logger, count: number): Promise<() => Promise<void>> {
+  const shutdown = new AbortController();
+  const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal };
+  const workerId = await core.queue.work(count, (job) => runTrainingJob(job, deps));
+  log.info(`training workers: ${count}`);
+  return async () => {
+    shutdown.abort();
+    await core.queue.offWork(workerId);
+  };
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const core = await startCore(config, log);
+  const { db, events, queue, runtime, cleanup, closeAll } = core;
+  try {
+    const admin = loadAdminToken(config.dataDir, config.adminToken);
+    if (admin.file) log.info(`admin token: ${admin.generated ? 'generated into' : 'read from'} ${admin.file}`);
+    else log.info('admin token: from PROMPTGEN_ADMIN_TOKEN');
 
     const services: Services = {
       config,
       store: db.store,
       events,
       prompts: new PromptService(db.store, config, events, () => queue),
-      samples: null,
-      plugins: null,
+      samples: new TensorSampleService(db.store, runtime, config),
+      plugins: new RuntimePluginAdmin(db.store, runtime, config, events),
     };
 
     let shuttingDown = false;
@@ -105,12 +143,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const schema = await createSchema();
     const graphql = await createGraphQLEndpoints(schema, httpServer, services, admin.token);
     cleanup.push(() => graphql.stop());
+    if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers));
     const app = createHttpApp(config, db.store, {
       async ready() {
         if (shuttingDown) return { ok: false, detail: { reason: 'shutting down' } };
         try {
           await db.dataSource.query('SELECT 1');
-          return { ok: true, detail: { database: db.embedded ? 'embedded' : 'postgresql' } };
+          return { ok: true, detail: { database: db.embedded ? 'embedded' : 'postgresql', backend: runtime.backend } };
         } catch (err) {
           return { ok: false, detail: { reason: `database unreachable: ${(err as Error).message}` } };
         }
@@ -145,6 +184,35 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await closeAll();
     throw err;
   }
+}
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/** `promptgen worker`: training consumers only, against a shared PostgreSQL. */
+export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+  if (!config.databaseUrl) {
+    log.warn('no DATABASE_URL: this worker uses its own embedded database, which no server shares; set DATABASE_URL to the servers\' PostgreSQL');
+  }
+  const core = await startCore(config, log);
+  try {
+    core.cleanup.push(await startWorkers(core, config, log, Math.max(1, config.workers)));
+  } catch (err) {
+    await core.closeAll();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= (async () => {
+        log.info('shutting down: stopping workers');
+        await core.closeAll();
+        log.info('shut down');
+      })();
+      return closing;
+    },
+  };
 }
 
 function redact(url: string): string {

@@ -7,8 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './logger';
-import { openDatabase, startServer } from './app';
+import { openDatabase, startServer, startWorker } from './app';
 import { schemaSdl } from './schema/build-schema';
+import { InProcessEventBus } from './jobs/event-bus';
+import { syncCatalog } from './runtime/catalog-sync';
+import { RuntimePluginAdmin } from './runtime/plugin-admin';
+import { startTensorRuntime } from './runtime/tensor-runtime';
 
 const USAGE = `usage: promptgen <command>
 
@@ -60,8 +64,42 @@ async function main(argv: string[]): Promise<number> {
     await server.close();
     return 0;
   }
+  if (command === 'worker') {
+    const worker = await startWorker(config, log);
+    await waitForSignal();
+    await worker.close();
+    return 0;
+  }
+  if (command === 'plugin') {
+    return pluginCommand(rest, config, log);
+  }
   process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
   return 2;
+}
+
+/** `promptgen plugin install|uninstall`: the same path as the GraphQL mutations, for the local data directory. */
+async function pluginCommand(args: string[], config: Config, log: ReturnType<typeof createLogger>): Promise<number> {
+  const [action, target] = args;
+  if ((action !== 'install' && action !== 'uninstall') || !target) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const db = await openDatabase(config, log);
+  try {
+    const runtime = await startTensorRuntime(config, log);
+    await syncCatalog(db.store, runtime.registry);
+    const admin = new RuntimePluginAdmin(db.store, runtime, config, new InProcessEventBus());
+    const result = action === 'install' ? await admin.install(target) : await admin.uninstall(target);
+    await runtime.dispose();
+    if (!result.ok) {
+      for (const e of result.errors) process.stderr.write(`${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    process.stdout.write(action === 'install' ? `installed ${target}\n` : `uninstalled ${target}\n`);
+    return 0;
+  } finally {
+    await db.close();
+  }
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

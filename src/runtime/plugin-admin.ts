@@ -1,0 +1,72 @@
+/**
+ * Admin installs and removals: npm does the installing (into the data
+ * directory, lifecycle scripts off) and verifies the package loads; only then
+ * is it added to the registry and recorded in the database. One at a time.
+ */
+import type { Config } from '../config';
+import type { EventBus } from '../jobs/event-bus';
+import { installPlugin, uninstallPlugin } from '../plugins/installer';
+import type { PluginAdmin } from '../services/plugin-admin';
+import type { Result } from '../services/prompts';
+import type { PluginRow } from '../store/entities';
+import type { Store } from '../store/store';
+import { forgetPlugin, recordPlugin } from './catalog-sync';
+import type { TensorRuntime } from './tensor-runtime';
+
+export const PLUGINS_CHANGED = 'plugins-changed';
+
+export class RuntimePluginAdmin implements PluginAdmin {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly runtime: TensorRuntime,
+    private readonly config: Config,
+    private readonly events: EventBus,
+  ) {}
+
+  /** Runs admin operations one after another (npm and the registry are not re-entrant). */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  install(spec: string): Promise<Result<PluginRow>> {
+    return this.serial(async () => {
+      const builtin = this.runtime.registry.listPlugins().find((p) => p.source === 'BUILTIN' && (spec === p.name || spec.startsWith(`${p.name}@`)));
+      if (builtin) {
+        return { ok: false, errors: [{ field: ['spec'], message: `${builtin.name} is a built-in plugin and cannot be replaced`, code: 'INSTALL_FAILED' }] };
+      }
+      const result = await installPlugin(spec, { dataDir: this.config.dataDir, conflicts: this.runtime.registry });
+      if (!result.ok) {
+        return { ok: false, errors: [{ field: ['spec'], message: result.message, code: result.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INSTALL_FAILED' }] };
+      }
+      const stored = this.runtime.registry.add(result.plugin);
+      const row = await this.store.dataSource.transaction((tx) =>
+        recordPlugin(tx, stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity }),
+      );
+      await this.events.publish(PLUGINS_CHANGED, { name: stored.name, version: stored.version });
+      return { ok: true, value: row };
+    });
+  }
+
+  uninstall(name: string): Promise<Result<boolean>> {
+    return this.serial(async () => {
+      const loaded = this.runtime.registry.plugin(name);
+      const row = await this.store.pluginByName(name);
+      if (loaded?.source === 'BUILTIN' || row?.source === 'BUILTIN') {
+        return { ok: false, errors: [{ field: ['name'], message: `${name} is a built-in plugin and cannot be uninstalled`, code: 'BAD_USER_INPUT' }] };
+      }
+      if (!loaded && !row) {
+        return { ok: false, errors: [{ field: ['name'], message: `no installed plugin is named ${name}`, code: 'NOT_FOUND' }] };
+      }
+      const result = await uninstallPlugin(name, { dataDir: this.config.dataDir });
+      if (!result.ok) return { ok: false, errors: [{ field: ['name'], message: result.message, code: 'INSTALL_FAILED' }] };
+      this.runtime.registry.remove(name);
+      await this.store.dataSource.transaction((tx) => forgetPlugin(tx, name));
+      await this.events.publish(PLUGINS_CHANGED, { name, removed: true });
+      return { ok: true, value: true };
+    });
+  }
+}

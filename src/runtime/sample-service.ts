@@ -1,0 +1,87 @@
+/**
+ * `sample`: feed-forward images from a trained prompt (ε → f → G) or a bare
+ * generator (ε → G). The same seed and truncation give the same images.
+ */
+import { randomInt } from 'node:crypto';
+import type { Config } from '../config';
+import { encodePng, sampleImages, Flow } from '../engine';
+import { findGenerator } from '../services/catalog';
+import type { Result, UserErrorData } from '../services/prompts';
+import type { SampleRequest, SampleService } from '../services/samples';
+import { idOf } from '../schema/global-id';
+import type { SampleSetRow } from '../store/entities';
+import type { Store } from '../store/store';
+import { buildGenerator, resolveGeneratorChain } from './generator-chain';
+import type { TensorRuntime } from './tensor-runtime';
+
+const fail = (errors: UserErrorData[]): Result<never> => ({ ok: false, errors });
+
+export class TensorSampleService implements SampleService {
+  constructor(
+    private readonly store: Store,
+    private readonly runtime: TensorRuntime,
+    private readonly config: Config,
+  ) {}
+
+  async sample(request: SampleRequest): Promise<Result<SampleSetRow>> {
+    const errors: UserErrorData[] = [];
+    const bad = (field: string[], message: string, code = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+    if (Boolean(request.prompt) === Boolean(request.generator)) {
+      return fail([{ field: ['prompt'], message: 'give exactly one of prompt or generator', code: 'BAD_USER_INPUT' }]);
+    }
+    const count = request.count ?? 16;
+    const max = this.config.limits.maxSampleCount;
+    if (!Number.isInteger(count) || count < 1 || count > max) bad(['count'], `count must be an integer from 1 to ${max} (got ${count})`);
+    const seed = request.seed ?? randomInt(0, 2 ** 31 - 1);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) bad(['seed'], `seed must be an integer from 0 to ${2 ** 31 - 1}`);
+    const truncation = request.truncation ?? 1;
+    if (!Number.isFinite(truncation) || truncation <= 0 || truncation > 4) bad(['truncation'], `truncation must be in (0, 4] (got ${truncation})`);
+    if (request.condition?.some((v) => !Number.isFinite(v))) bad(['condition'], 'condition values must be finite numbers');
+
+    let promptId: string | null = null;
+    let generatorRow;
+    let flowBytes: Buffer | null = null;
+    if (request.prompt) {
+      promptId = idOf('Prompt', request.prompt);
+      const prompt = promptId ? await this.store.promptById(promptId) : null;
+      if (!prompt) return fail([{ field: ['prompt'], message: 'unknown prompt', code: 'NOT_FOUND' }]);
+      if (prompt.status !== 'SUCCEEDED') {
+        return fail([{ field: ['prompt'], message: `the prompt is ${prompt.status}; only a SUCCEEDED prompt can be sampled`, code: 'INVALID_STATE' }]);
+      }
+      generatorRow = await this.store.generatorById(prompt.generatorId);
+      flowBytes = (await this.store.loadCheckpoint(prompt.id, 'FINAL'))?.data ?? null;
+      if (!flowBytes) return fail([{ field: ['prompt'], message: 'the trained flow of this prompt is missing', code: 'INVALID_STATE' }]);
+    } else {
+      generatorRow = await findGenerator(this.store, request.generator!);
+      if (!generatorRow) return fail([{ field: ['generator'], message: `unknown generator "${request.generator}"`, code: 'NOT_FOUND' }]);
+      if (request.condition) bad(['condition'], 'a bare generator takes no condition');
+    }
+    if (!generatorRow) return fail([{ field: ['generator'], message: 'the generator of this prompt is missing', code: 'NOT_FOUND' }]);
+    if (!generatorRow.available) {
+      return fail([{ field: [request.prompt ? 'prompt' : 'generator'], message: `generator "${generatorRow.name}" is not available (its plugin was uninstalled or failed to load)`, code: 'UNAVAILABLE' }]);
+    }
+    if (errors.length) return fail(errors);
+
+    const { tf, registry, pluginRuntime } = this.runtime;
+    const chain = await resolveGeneratorChain(this.store, generatorRow);
+    const built = await buildGenerator(chain, registry, pluginRuntime);
+    const flow = flowBytes ? Flow.deserialize(tf, new Uint8Array(flowBytes)) : undefined;
+    try {
+      const conditionDim = flow?.config.conditionDim ?? 0;
+      if (request.condition && request.condition.length !== conditionDim) {
+        return fail([{ field: ['condition'], message: conditionDim ? `condition must have ${conditionDim} values` : 'this prompt is not conditional: omit condition', code: 'BAD_USER_INPUT' }]);
+      }
+      const condition = conditionDim ? request.condition ?? new Array(conditionDim).fill(0) : undefined;
+      const batch = await sampleImages({ tf, flow, generator: built.generator, latentDim: chain.latentDim, count, seed, truncation, condition });
+      const pngs = Array.from({ length: batch.n }, (_, i) => ({ png: encodePng(batch, i), width: batch.width, height: batch.height }));
+      const saved = await this.store.saveSampleSet(
+        { promptId, generatorId: generatorRow.id, kind: 'SAMPLE', step: null, seed, truncation, condition: request.condition ?? null, count },
+        pngs,
+      );
+      return { ok: true, value: saved };
+    } finally {
+      flow?.dispose();
+      built.dispose();
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The tensor side of a process: the TF.js backend and the plugin registry
+ * (built-in plugins from `plugins/`, installed ones from the data directory).
+ */
+import { initBackend } from '../engine';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { builtinPluginsDir, PluginRegistry, type LoadedPlugin, type PluginRuntime } from '../plugins';
+import { pluginsPrefix } from '../plugins/installer';
+import type { Tf } from '../plugins/sdk';
+
+export interface TensorRuntime {
+  tf: Tf;
+  backend: string;
+  registry: PluginRegistry;
+  /** What plugin instances are loaded with. */
+  pluginRuntime: PluginRuntime;
+  loaded: LoadedPlugin[];
+  dispose(): Promise<void>;
+}
+
+export async function startTensorRuntime(config: Pick<Config, 'backend' | 'dataDir'>, log: Logger): Promise<TensorRuntime> {
+  const info = await initBackend(config.backend, (msg) => log.debug(msg));
+  const skipped = info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  log.info(`tensor backend: ${info.backend}${skipped ? ` (not used — ${skipped})` : ''}`);
+  const pluginLog = log.child('plugins');
+  const registry = new PluginRegistry({ logger: pluginLog });
+  const loaded = await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(config.dataDir) });
+  for (const p of loaded) {
+    if (p.status === 'LOADED') pluginLog.info(`loaded ${p.name}@${p.version} (${p.source.toLowerCase()})`);
+  }
+  return {
+    tf: info.tf,
+    backend: info.backend,
+    registry,
+    pluginRuntime: { tf: info.tf, backend: info.backend, logger: pluginLog },
+    loaded,
+    dispose: () => registry.dispose(),
+  };
+}
