@@ -13,7 +13,8 @@ import {
   type SelectionSetNode,
   type ValidationContext,
 } from 'graphql';
-import { getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { getNullableType, isListType } from 'graphql';
 
 export function depthLimitRule(maxDepth: number) {
   return (context: ValidationContext): ASTVisitor => {
@@ -53,6 +54,21 @@ export function depthLimitRule(maxDepth: number) {
   };
 }
 
+/** Lists whose length the query does not bound (no `first`) are assumed this long. */
+const UNBOUNDED_LIST_GUESS = 20;
+
+/**
+ * Each field costs 1 plus its children times how many of them may come back:
+ * `first` where the field takes one, a guess for other lists. A connection's
+ * own `nodes`/`edges` lists are already counted by the connection's `first`.
+ */
+const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity, type }) => {
+  let multiplier = 1;
+  if (typeof args.first === 'number') multiplier = Math.max(1, args.first);
+  else if (isListType(getNullableType(field.type)) && !type.name.endsWith('Connection')) multiplier = UNBOUNDED_LIST_GUESS;
+  return 1 + childComplexity * multiplier;
+};
+
 /** Throws a GraphQLError when the operation's estimated complexity is over the limit. */
 export function assertComplexity(
   schema: GraphQLSchema,
@@ -66,7 +82,7 @@ export function assertComplexity(
     query,
     variables: variables ?? {},
     operationName: operationName ?? undefined,
-    estimators: [simpleEstimator({ defaultComplexity: 1 })],
+    estimators: [listAwareEstimator],
   });
   if (complexity > maxComplexity) {
     throw new GraphQLError(`Query is too complex: complexity ${complexity} exceeds the limit of ${maxComplexity}`, {
