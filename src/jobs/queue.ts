@@ -37,7 +37,15 @@ export class JobQueue {
   static async start(options: QueueOptions): Promise<JobQueue> {
     // pg-boss is ESM-only; a dynamic import loads it from this CommonJS build.
     const { PgBoss } = await import('pg-boss');
-    const boss = new PgBoss({ connectionString: options.url, max: options.poolSize ?? 4, schema: 'pgboss' });
+    // Supervise (and so reclaim jobs whose heartbeat stopped) at the heartbeat's own pace.
+    const supervise = Math.max(1, Math.floor(options.heartbeatSeconds / 2));
+    const boss = new PgBoss({
+      connectionString: options.url,
+      max: options.poolSize ?? 4,
+      schema: 'pgboss',
+      superviseIntervalSeconds: supervise,
+      monitorIntervalSeconds: supervise,
+    });
     boss.on('error', options.onError);
     await boss.start();
     const queue = {

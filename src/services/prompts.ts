@@ -135,16 +135,16 @@ export class PromptService {
   }
 
   async cancel(promptId: string): Promise<Result<PromptRow>> {
-    const row = await this.store.dataSource.transaction(async (tx) => {
+    const { row, changed } = await this.store.dataSource.transaction(async (tx) => {
       const found = await tx.findOne(PromptRow, { where: { id: promptId }, lock: { mode: 'pessimistic_write' } });
-      if (!found || isTerminal(found.status)) return found;
+      if (!found || isTerminal(found.status)) return { row: found, changed: false };
       found.status = 'CANCELLED';
       found.finishedAt = new Date();
       await tx.update(PromptRow, { id: found.id }, { status: 'CANCELLED', finishedAt: found.finishedAt });
-      return found;
+      return { row: found, changed: true };
     });
     if (!row) return { ok: false, errors: [{ field: ['id'], message: 'unknown prompt', code: 'NOT_FOUND' }] };
-    if (row.status !== 'CANCELLED') {
+    if (!changed) {
       return { ok: false, errors: [{ field: ['id'], message: `the prompt already ended (${row.status})`, code: 'INVALID_STATE' }] };
     }
     // The job's owner sees its signal aborted (pg-boss) and the CANCELLED status (between steps).

@@ -46,6 +46,9 @@ export function resolveTrainingOptions(
   check('flowBlocks', intIn(options.flowBlocks, 1, 32), 'an integer from 1 to 32');
   check('hiddenUnits', intIn(options.hiddenUnits, 1, 4096), 'an integer from 1 to 4096');
   check('seed', intIn(options.seed, 0, 2 ** 31 - 1), `an integer from 0 to ${2 ** 31 - 1}`);
-  check('previewEvery', intIn(options.previewEvery, 0, Math.max(options.steps, 0)), `an integer from 0 (no previews) to steps`);
+  // Only meaningful against valid steps; otherwise the steps error says it all.
+  if (!errors.some((e) => e.field[1] === 'steps')) {
+    check('previewEvery', intIn(options.previewEvery, 0, options.steps), `an integer from 0 (no previews) to steps (${options.steps})`);
+  }
   return { options, errors };
 }

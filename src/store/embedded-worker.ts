@@ -1,10 +1,11 @@
 /**
  * Runs inside a worker thread: PGlite (PostgreSQL compiled to wasm) served over
- * a loopback socket, so the main thread talks to it with the ordinary pg driver
+ * a loopback socket (see pglite-wire-server.ts), so the main thread talks to it with the ordinary pg driver
  * — the same code path as a real PostgreSQL — and long queries do not block
  * the event loop that serves HTTP.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { PGliteWireServer } from './pglite-wire-server';
 
 interface Start {
   dataDir: string;
@@ -13,19 +14,15 @@ interface Start {
 
 async function main(): Promise<void> {
   const { dataDir, maxConnections } = workerData as Start;
-  // Both packages are ESM with CJS builds; import() keeps this file CJS-agnostic.
   const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const db = await PGlite.create({ dataDir });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
-  await server.start();
-  const conn = server.getServerConn(); // "127.0.0.1:PORT"
-  const port = Number(conn.split(':').pop());
+  const server = new PGliteWireServer(db, maxConnections);
+  const port = await server.listen('127.0.0.1', 0);
   parentPort!.postMessage({ type: 'ready', port });
   parentPort!.on('message', async (msg: { type: string }) => {
     if (msg.type !== 'stop') return;
     try {
-      await server.stop();
+      await server.close();
       await db.close();
       parentPort!.postMessage({ type: 'stopped' });
     } catch (err) {
