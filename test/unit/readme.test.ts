@@ -1,0 +1,16 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CONFIG_DOC } from '../../src/config';
+
+describe('README', () => {
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+
+  it('documents every configuration variable with its default', () => {
+    for (const [name, fallback] of CONFIG_DOC) expect(readme).toContain(`| \`${name}\` | ${fallback} |`);
+  });
+
+  it('keeps the two quick-start lines', () => {
+    expect(readme).toContain('    npm ci && npm start\n');
+    expect(readme).toContain('    npm test\n');
+  });
+});
