@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly (no globs) so the same list works
 // from TypeScript under jest and from the built JavaScript.
 import { Initial1795793609080 } from './1795793609080-Initial';
+import { PluginPackages1795795387826 } from './1795795387826-PluginPackages';
 
-export const MIGRATIONS = [Initial1795793609080];
+export const MIGRATIONS = [Initial1795793609080, PluginPackages1795795387826];

@@ -7,6 +7,8 @@
  * worker, which resumes from it.
  */
 import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
@@ -80,13 +82,23 @@ async function ensurePlugins(prompt: PromptRow, deps: TrainingDeps): Promise<voi
       throw new PermanentFailure(`plugin ${name}@${version} is needed but ${row.version} is installed now; reinstall ${version} to train this prompt`);
     }
     deps.log.info(`installing ${name}@${version} for prompt ${prompt.id}`);
-    const result = await installRecorded(
-      { name, resolvedSpec: row.spec, integrity: row.integrity, version },
-      { dataDir: deps.config.dataDir, conflicts: registry },
+    // A plugin installed from a local path on another machine comes from its tarball in the database.
+    const tarball = await deps.store.loadPluginPackage(name, version);
+    let resolvedSpec = row.spec;
+    let scratch: string | null = null;
+    if (tarball) {
+      scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'promptgen-plugin-'));
+      resolvedSpec = path.join(scratch, 'package.tgz');
+      await fsp.writeFile(resolvedSpec, tarball.tarball);
+    } else if (row.spec.startsWith('file:')) {
+      throw new PermanentFailure(`plugin ${name}@${version} was installed from a local file on another machine and its package is not in the database`);
+    }
+    const result = await installRecorded({ name, resolvedSpec, integrity: row.integrity, version }, { dataDir: deps.config.dataDir, conflicts: registry }).finally(
+      () => scratch && fsp.rm(scratch, { recursive: true, force: true }),
     );
     if (!result.ok) throw new PermanentFailure(`installing plugin ${name}@${version} on this worker failed: ${result.message}`);
-    const stored = registry.add(result.plugin);
-    await deps.store.dataSource.transaction((tx) => recordPlugin(tx, stored, { spec: row.spec, integrity: row.integrity }));
+    const added = registry.add(result.plugin);
+    await deps.store.dataSource.transaction((tx) => recordPlugin(tx, added, { spec: row.spec, integrity: row.integrity }));
   }
 }
 

@@ -3,6 +3,7 @@
  * directory, lifecycle scripts off) and verifies the package loads; only then
  * is it added to the registry and recorded in the database. One at a time.
  */
+import { promises as fs } from 'node:fs';
 import type { Config } from '../config';
 import type { EventBus } from '../jobs/event-bus';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
@@ -41,6 +42,10 @@ export class RuntimePluginAdmin implements PluginAdmin {
       const result = await installPlugin(spec, { dataDir: this.config.dataDir, conflicts: this.runtime.registry });
       if (!result.ok) {
         return { ok: false, errors: [{ field: ['spec'], message: result.message, code: result.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INSTALL_FAILED' }] };
+      }
+      if (result.tarball) {
+        // A local package exists only on this machine: keep its bytes for the other workers.
+        await this.store.savePluginPackage(result.plugin.name, result.plugin.version, result.integrity, await fs.readFile(result.tarball));
       }
       const stored = this.runtime.registry.add(result.plugin);
       const row = await this.store.dataSource.transaction((tx) =>

@@ -8,6 +8,7 @@ import {
   ControlRow,
   GeneratorRow,
   ImageRow,
+  PluginPackageRow,
   PluginRow,
   ProgressPointRow,
   PromptRow,
@@ -165,6 +166,27 @@ export class Store {
       }
       return saved;
     });
+  }
+
+  // --- plugin tarballs ------------------------------------------------------
+
+  async savePluginPackage(name: string, version: string, integrity: string, tarball: Buffer): Promise<void> {
+    await this.m
+      .createQueryBuilder()
+      .insert()
+      .into(PluginPackageRow)
+      .values({ name, version, integrity, tarball })
+      .orUpdate(['integrity', 'tarball'], ['name', 'version'])
+      .execute();
+  }
+
+  async loadPluginPackage(name: string, version: string): Promise<{ integrity: string; tarball: Buffer } | null> {
+    const row = await this.m
+      .createQueryBuilder(PluginPackageRow, 'p')
+      .addSelect('p.tarball')
+      .where('p.name = :name AND p.version = :version', { name, version })
+      .getOne();
+    return row ? { integrity: row.integrity, tarball: row.tarball } : null;
   }
 
   // --- checkpoints ---------------------------------------------------------
