@@ -133,8 +133,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       config,
       store: db.store,
       events,
-      prompts: new PromptService(db.store, config, events, () => queue),
-      samples: new TensorSampleService(db.store, runtime, config),
+      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames })),
+      samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events),
     };
 

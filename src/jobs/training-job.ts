@@ -7,15 +7,12 @@
  * worker, which resumes from it.
  */
 import * as fs from 'node:fs';
-import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { installRecorded } from '../plugins/installer';
 import { resolveGeneratorChain } from '../runtime/generator-chain';
-import { recordPlugin } from '../runtime/catalog-sync';
+import { ensurePluginVersions, PluginUnavailable } from '../runtime/plugin-sync';
 import type { TensorRuntime } from '../runtime/tensor-runtime';
 import { isTerminal, type ProgressEvent } from '../services/prompts';
 import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
@@ -56,7 +53,9 @@ export async function runTrainingJob(job: TrainJob, deps: TrainingDeps): Promise
   }
   if (isTerminal(prompt.status)) return;
   try {
-    await ensurePlugins(prompt, deps);
+    await ensurePluginVersions(prompt.pluginVersions, deps).catch((err) => {
+      throw err instanceof PluginUnavailable ? new PermanentFailure(err.message) : err;
+    });
     await runThread(prompt, job, deps);
   } catch (err) {
     if (err instanceof PermanentFailure) {
@@ -64,41 +63,6 @@ export async function runTrainingJob(job: TrainJob, deps: TrainingDeps): Promise
       return;
     }
     throw err; // pg-boss retries; training resumes from the last checkpoint
-  }
-}
-
-/** Installs on this machine the exact plugin versions the prompt was created with, when missing. */
-async function ensurePlugins(prompt: PromptRow, deps: TrainingDeps): Promise<void> {
-  const { registry } = deps.runtime;
-  for (const [name, version] of Object.entries(prompt.pluginVersions)) {
-    const loaded = registry.plugin(name);
-    if (loaded?.status === 'LOADED' && loaded.version === version) continue;
-    const row = await deps.store.pluginByName(name);
-    if (!row || row.source === 'BUILTIN' || !row.spec || !row.integrity) {
-      const have = loaded ? `this machine has ${loaded.version}${loaded.status === 'FAILED' ? ' (failed to load)' : ''}` : 'this machine does not have it';
-      throw new PermanentFailure(`plugin ${name}@${version} is needed and ${have}; it cannot be installed here (no recorded spec and integrity)`);
-    }
-    if (row.version !== version) {
-      throw new PermanentFailure(`plugin ${name}@${version} is needed but ${row.version} is installed now; reinstall ${version} to train this prompt`);
-    }
-    deps.log.info(`installing ${name}@${version} for prompt ${prompt.id}`);
-    // A plugin installed from a local path on another machine comes from its tarball in the database.
-    const tarball = await deps.store.loadPluginPackage(name, version);
-    let resolvedSpec = row.spec;
-    let scratch: string | null = null;
-    if (tarball) {
-      scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'promptgen-plugin-'));
-      resolvedSpec = path.join(scratch, 'package.tgz');
-      await fsp.writeFile(resolvedSpec, tarball.tarball);
-    } else if (row.spec.startsWith('file:')) {
-      throw new PermanentFailure(`plugin ${name}@${version} was installed from a local file on another machine and its package is not in the database`);
-    }
-    const result = await installRecorded({ name, resolvedSpec, integrity: row.integrity, version }, { dataDir: deps.config.dataDir, conflicts: registry }).finally(
-      () => scratch && fsp.rm(scratch, { recursive: true, force: true }),
-    );
-    if (!result.ok) throw new PermanentFailure(`installing plugin ${name}@${version} on this worker failed: ${result.message}`);
-    const added = registry.add(result.plugin);
-    await deps.store.dataSource.transaction((tx) => recordPlugin(tx, added, { spec: row.spec, integrity: row.integrity }));
   }
 }
 

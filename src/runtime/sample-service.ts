@@ -12,6 +12,8 @@ import { idOf } from '../schema/global-id';
 import type { SampleSetRow } from '../store/entities';
 import type { Store } from '../store/store';
 import { buildGenerator, resolveGeneratorChain } from './generator-chain';
+import { ensurePluginVersions, PluginUnavailable } from './plugin-sync';
+import type { Logger } from '../logger';
 import type { TensorRuntime } from './tensor-runtime';
 
 const fail = (errors: UserErrorData[]): Result<never> => ({ ok: false, errors });
@@ -21,6 +23,7 @@ export class TensorSampleService implements SampleService {
     private readonly store: Store,
     private readonly runtime: TensorRuntime,
     private readonly config: Config,
+    private readonly log: Logger,
   ) {}
 
   async sample(request: SampleRequest): Promise<Result<SampleSetRow>> {
@@ -64,6 +67,16 @@ export class TensorSampleService implements SampleService {
 
     const { tf, registry, pluginRuntime } = this.runtime;
     const chain = await resolveGeneratorChain(this.store, generatorRow);
+    const base = await this.store.generatorByName(chain.base);
+    const plugin = base?.pluginId ? await this.store.pluginById(base.pluginId) : null;
+    if (plugin) {
+      try {
+        await ensurePluginVersions({ [plugin.name]: plugin.version }, { store: this.store, runtime: this.runtime, config: this.config, log: this.log });
+      } catch (err) {
+        if (!(err instanceof PluginUnavailable)) throw err;
+        return fail([{ field: [request.prompt ? 'prompt' : 'generator'], message: err.message, code: 'UNAVAILABLE' }]);
+      }
+    }
     const built = await buildGenerator(chain, registry, pluginRuntime);
     const flow = flowBytes ? Flow.deserialize(tf, new Uint8Array(flowBytes)) : undefined;
     try {

@@ -1,7 +1,8 @@
 /**
  * Many machines: a plugin an admin installed on one server (from a local
  * .tgz) is installed, at the same version and integrity, by a worker with its
- * own data directory before it trains a prompt that uses it.
+ * own data directory before it trains a prompt that uses it, and by another
+ * API replica before it samples.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -38,9 +39,21 @@ if (!usingPostgres) console.warn('skipping the many-machines test: separate proc
         state = (await server.gql('query($id: ID!) { prompt(id: $id) { status error } }', { id })).data.prompt;
       } while (!['SUCCEEDED', 'FAILED'].includes(state.status) && Date.now() - start < 120_000);
       expect(state).toEqual({ status: 'SUCCEEDED', error: null });
-      expect(worker.output()).toContain('installing promptgen-plugin-example@1.0.0');
+      expect(worker.output()).toContain('installing promptgen-plugin-example@1.0.0 on this machine');
       const pkg = JSON.parse(fs.readFileSync(path.join(workerDir, 'plugins/node_modules/promptgen-plugin-example/package.json'), 'utf8'));
       expect(pkg.version).toBe('1.0.0');
+
+      // Another API replica samples the plugin's generator and the trained prompt.
+      const replica = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '0' } });
+      try {
+        const bare = await replica.gql('mutation { sample(input: { generator: "example-pattern", count: 2, seed: 4 }) { sampleSet { count } userErrors { message } } }');
+        expect(bare.data.sample).toEqual({ sampleSet: { count: 2 }, userErrors: [] });
+        const fromPrompt = await replica.gql('mutation($id: ID!) { sample(input: { prompt: $id, count: 2, seed: 4 }) { sampleSet { count } userErrors { message } } }', { id });
+        expect(fromPrompt.data.sample).toEqual({ sampleSet: { count: 2 }, userErrors: [] });
+        expect(replica.proc.output()).toContain('installing promptgen-plugin-example@1.0.0 on this machine');
+      } finally {
+        await replica.stop();
+      }
     } finally {
       await worker.stop();
       await server.stop();
