@@ -3,11 +3,14 @@
  * lookups for generators and controls, load contexts, and a cache of loaded
  * generator/control instances.
  */
-import { promises as fsp, existsSync } from 'fs';
+import { promises as fsp, existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { createAssetResolver } from './assets';
-import { loadPluginPackage, type LoadedPlugin } from './loader';
+import { loadPluginPackage, tfjsModelPlugin, type LoadedPlugin } from './loader';
 import type {
+  Classifier,
+  ClassifierAccessor,
+  ClassifierDefinition,
   ControlDefinition,
   ControlInstance,
   GeneratorDefinition,
@@ -16,7 +19,9 @@ import type {
   LoadContext,
   Logger,
   Tf,
+  TfjsClassifierManifest,
 } from './sdk';
+import { PLUGIN_ITEM_NAME_PATTERN } from './sdk';
 import { validateParams } from './validate';
 import { readInstalledRecords } from './installer';
 
@@ -34,6 +39,64 @@ export interface RegisteredGenerator {
 export interface RegisteredControl {
   plugin: LoadedPlugin;
   definition: ControlDefinition;
+}
+export interface RegisteredClassifier {
+  plugin: LoadedPlugin;
+  definition: ClassifierDefinition;
+}
+
+type Disposable = { dispose(): void };
+
+/**
+ * Classifier definitions for the classifier manifests of a declarative package
+ * (`"promptgen": { "models": [{ "kind": "classifier", ... }] }`): the same model the
+ * package's classifier control uses, offered by name to generic controls. Class names
+ * come from the manifest (`classNames` or `classNamesFile`); a manifest with neither
+ * gets `classNames: []` (known only once loaded, so params cannot be checked early).
+ */
+function manifestClassifiers(plugin: Pick<LoadedPlugin, 'dir'>): ClassifierDefinition[] {
+  let models: unknown;
+  try {
+    const file = path.join(plugin.dir, 'package.json');
+    if (!existsSync(file)) return [];
+    models = (JSON.parse(readFileSync(file, 'utf8')) as { promptgen?: { models?: unknown } }).promptgen?.models;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(models)) return [];
+  const out: ClassifierDefinition[] = [];
+  for (const m of models as TfjsClassifierManifest[]) {
+    if (!m || m.kind !== 'classifier' || typeof m.name !== 'string' || !PLUGIN_ITEM_NAME_PATTERN.test(m.name)) continue;
+    let classNames: string[] = Array.isArray(m.classNames) ? m.classNames.slice() : [];
+    if (!classNames.length && typeof m.classNamesFile === 'string') {
+      try {
+        classNames = readFileSync(path.resolve(plugin.dir, m.classNamesFile), 'utf8')
+          .split(/\r?\n/)
+          .map((x) => x.trim())
+          .filter(Boolean);
+      } catch {
+        classNames = [];
+      }
+    }
+    out.push({
+      name: m.name,
+      title: m.title || m.name,
+      description: m.description,
+      classNames,
+      async load(ctx) {
+        const tfjs = (await tfjsModelPlugin()) as unknown as { loadClassifier(ctx: LoadContext, m: TfjsClassifierManifest): Promise<Classifier> };
+        return tfjs.loadClassifier(ctx, m);
+      },
+    });
+  }
+  return out;
+}
+
+/** Every classifier a loaded plugin offers: its definition's `classifiers` and its classifier manifests. */
+function pluginClassifiers(plugin: LoadedPlugin): ClassifierDefinition[] {
+  const own = plugin.definition?.classifiers ?? [];
+  const names = new Set(own.map((c) => c.name));
+  return [...own, ...manifestClassifiers(plugin).filter((c) => !names.has(c.name))];
 }
 
 export interface LoadAllOptions {
@@ -94,7 +157,8 @@ export class PluginRegistry {
   private plugins = new Map<string, LoadedPlugin>();
   private generatorIndex = new Map<string, RegisteredGenerator>();
   private controlIndex = new Map<string, RegisteredControl>();
-  private instances = new Map<string, { plugin: string; promise: Promise<GeneratorInstance | ControlInstance> }>();
+  private classifierIndex = new Map<string, RegisteredClassifier>();
+  private instances = new Map<string, { plugin: string; promise: Promise<Disposable> }>();
 
   constructor(private readonly options: { logger?: Logger } = {}) {}
 
@@ -156,6 +220,12 @@ export class PluginRegistry {
       const other = this.controlIndex.get(c.name);
       if (other && other.plugin.name !== plugin.name) out.push(`control name "${c.name}" is already used by plugin ${other.plugin.name}`);
     }
+    if (plugin.status === 'LOADED') {
+      for (const c of pluginClassifiers(plugin)) {
+        const other = this.classifierIndex.get(c.name);
+        if (other && other.plugin.name !== plugin.name) out.push(`classifier name "${c.name}" is already used by plugin ${other.plugin.name}`);
+      }
+    }
     return out;
   }
 
@@ -174,6 +244,7 @@ export class PluginRegistry {
     if (stored.status === 'LOADED' && stored.definition) {
       for (const g of stored.definition.generators ?? []) this.generatorIndex.set(g.name, { plugin: stored, definition: g });
       for (const c of stored.definition.controls ?? []) this.controlIndex.set(c.name, { plugin: stored, definition: c });
+      for (const c of pluginClassifiers(stored)) this.classifierIndex.set(c.name, { plugin: stored, definition: c });
     }
     return stored;
   }
@@ -182,9 +253,12 @@ export class PluginRegistry {
   remove(name: string): boolean {
     const plugin = this.plugins.get(name);
     if (!plugin) return false;
-    void this.disposeInstances(name);
+    const offeredClassifiers = [...this.classifierIndex.values()].some((c) => c.plugin.name === name);
+    // Cached controls of other plugins may hold one of its classifiers: drop them all then.
+    void (offeredClassifiers ? this.disposeInstances() : this.disposeInstances(name));
     for (const [k, v] of this.generatorIndex) if (v.plugin.name === name) this.generatorIndex.delete(k);
     for (const [k, v] of this.controlIndex) if (v.plugin.name === name) this.controlIndex.delete(k);
+    for (const [k, v] of this.classifierIndex) if (v.plugin.name === name) this.classifierIndex.delete(k);
     this.plugins.delete(name);
     return true;
   }
@@ -207,15 +281,51 @@ export class PluginRegistry {
   controls(): RegisteredControl[] {
     return [...this.controlIndex.values()];
   }
+  classifier(name: string): RegisteredClassifier | undefined {
+    return this.classifierIndex.get(name);
+  }
+  classifiers(): RegisteredClassifier[] {
+    return [...this.classifierIndex.values()];
+  }
+  /** Names of the classifiers loaded plugins offer, sorted. */
+  classifierNames(): string[] {
+    return [...this.classifierIndex.keys()].sort();
+  }
 
-  /** The LoadContext a plugin's load() receives: the host tf, assets of the plugin folder, a logger. */
+  /**
+   * The LoadContext a plugin's load() receives: the host tf, assets of the plugin folder,
+   * a logger, and the named classifiers of all loaded plugins.
+   */
   createContext(plugin: Pick<LoadedPlugin, 'name' | 'dir'>, tf: Tf, backend: string, logger?: Logger): LoadContext {
+    const runtime: PluginRuntime = { tf, backend, logger };
+    const classifiers: ClassifierAccessor = {
+      names: () => this.classifierNames(),
+      load: (name, generator) => this.loadClassifier(name, generator, runtime),
+    };
     return {
       tf,
       backend,
       assets: createAssetResolver(plugin.dir, tf),
       logger: logger ?? this.options.logger ?? consoleLogger(plugin.name),
+      classifiers,
     };
+  }
+
+  /**
+   * Loads (once per name, backend and generator, then from the cache) the classifier `name`,
+   * with a context of the plugin that offers it. Cached instances belong to the registry.
+   */
+  loadClassifier(name: string, generator: GeneratorInfo, runtime: PluginRuntime): Promise<Classifier> {
+    const reg = this.classifierIndex.get(name);
+    if (!reg) {
+      const known = this.classifierNames();
+      return Promise.reject(new Error(`unknown classifier "${name}" (known: ${known.length ? known.join(', ') : 'none'})`));
+    }
+    const key = `k\u0000${name}\u0000${runtime.backend}\u0000${stableStringify(generator)}`;
+    return this.cached(key, reg.plugin.name, async () => {
+      const ctx = this.createContext(reg.plugin, runtime.tf, runtime.backend, runtime.logger);
+      return reg.definition.load(ctx, generator);
+    }) as Promise<Classifier>;
   }
 
   /**
@@ -261,7 +371,7 @@ export class PluginRegistry {
     return this.cached(key, reg.plugin.name, load) as Promise<ControlInstance>;
   }
 
-  private cached(key: string, plugin: string, make: () => Promise<GeneratorInstance | ControlInstance> | GeneratorInstance | ControlInstance) {
+  private cached(key: string, plugin: string, make: () => Promise<Disposable> | Disposable) {
     const hit = this.instances.get(key);
     if (hit) return hit.promise;
     const promise = Promise.resolve().then(make);
@@ -299,6 +409,7 @@ export class PluginRegistry {
     this.plugins.clear();
     this.generatorIndex.clear();
     this.controlIndex.clear();
+    this.classifierIndex.clear();
     await done;
   }
 }

@@ -161,6 +161,30 @@ export function validatePluginDefinition(def: unknown): string[] {
           errors.push(`${where}: conditionDim must be a positive integer or null (got ${describe(item.conditionDim)})`);
         }
         if (item.paired !== undefined && typeof item.paired !== 'boolean') errors.push(`${where}: paired must be a boolean`);
+        if (item.checkParams !== undefined && typeof item.checkParams !== 'function') {
+          errors.push(`${where}: checkParams must be a function (got ${describe(item.checkParams)})`);
+        }
+        if (typeof item.load !== 'function') errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
+      });
+  }
+
+  if (d.classifiers !== undefined) {
+    if (!Array.isArray(d.classifiers)) errors.push(`classifiers must be an array (got ${describe(d.classifiers)})`);
+    else
+      d.classifiers.forEach((c, i) => {
+        if (c === null || typeof c !== 'object') return errors.push(`classifiers[${i}] must be an object (got ${describe(c)})`);
+        const item = c as Record<string, unknown>;
+        const where = label('classifiers', i, item);
+        checkName(`classifiers[${i}]`, item.name, errors);
+        dup('classifier', item.name);
+        if (typeof item.title !== 'string' || !item.title) errors.push(`${where}: title must be a non-empty string`);
+        if (item.description !== undefined && typeof item.description !== 'string') errors.push(`${where}: description must be a string`);
+        const names = item.classNames;
+        if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string' && n.length > 0)) {
+          errors.push(`${where}: classNames must be a non-empty array of non-empty strings (got ${describe(names)})`);
+        } else if (new Set(names).size !== names.length) {
+          errors.push(`${where}: classNames must be distinct`);
+        }
         if (typeof item.load !== 'function') errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
       });
   }

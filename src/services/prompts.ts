@@ -6,6 +6,7 @@
 import type { Config } from '../config';
 import { topics, type EventBus } from '../jobs/event-bus';
 import type { JobQueue } from '../jobs/queue';
+import type { ControlDefinition } from '../plugins/sdk';
 import { validateParams } from '../plugins/validate';
 import { PluginRow, PromptRow, type StoredControlTerm, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
@@ -37,12 +38,25 @@ export interface ProgressEvent {
   progress: StoredProgress;
 }
 
+/**
+ * What prompt creation may ask the loaded plugins (the runtime's registry): a control's
+ * definition, for its optional `checkParams`, and the names of the classifiers on offer.
+ */
+export interface PromptCatalog {
+  controlDefinition(name: string): ControlDefinition | undefined;
+  classifiers(): string[];
+  /** Class names of a classifier, when known without loading it. */
+  classNames?(classifier: string): string[] | undefined;
+}
+
 export class PromptService {
   constructor(
     private readonly store: Store,
     private readonly config: Config,
     private readonly events: EventBus,
     private readonly queue: () => JobQueue | null,
+    /** Without it, params are checked against the stored JSON Schema only. */
+    private readonly catalog?: () => PromptCatalog | null | undefined,
   ) {}
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
@@ -89,6 +103,11 @@ export class PromptService {
       for (const e of checked.errors) {
         bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
       }
+      if (checked.valid) {
+        for (const e of this.checkParams(control.name, checked.params)) {
+          bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
+        }
+      }
       if (control.conditionDim) conditional += 1;
       const plugin = await pluginOf(control.pluginId);
       if (plugin) pluginVersions[plugin.name] = plugin.version;
@@ -132,6 +151,24 @@ export class PromptService {
       return saved;
     });
     return { ok: true, value: row };
+  }
+
+  /** The control's own `checkParams` (e.g. an unknown classifier name), when a catalog is known. */
+  private checkParams(controlName: string, params: unknown): { field: string[]; message: string }[] {
+    const catalog = this.catalog?.();
+    const definition = catalog?.controlDefinition(controlName);
+    if (!catalog || !definition?.checkParams) return [];
+    try {
+      const classNames = catalog.classNames ? (c: string) => catalog.classNames!(c) : undefined;
+      const problems = definition.checkParams(params, { classifiers: catalog.classifiers(), ...(classNames ? { classNames } : {}) });
+      if (!Array.isArray(problems)) return [];
+      return problems.map((p) => ({
+        field: Array.isArray(p?.field) ? p.field.map(String) : [],
+        message: typeof p?.message === 'string' ? p.message : String(p?.message ?? 'is invalid'),
+      }));
+    } catch (e) {
+      return [{ field: [], message: `could not be checked: ${(e as Error).message}` }];
+    }
   }
 
   async cancel(promptId: string): Promise<Result<PromptRow>> {

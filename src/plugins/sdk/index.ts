@@ -49,6 +49,22 @@ export interface LoadContext {
   logger: Logger;
   /** Name of the TF.js backend in use ('wasm', 'cpu', 'tensorflow', ...). */
   backend: string;
+  /**
+   * Named classifiers contributed by every loaded plugin (`PluginDefinition.classifiers`
+   * and classifier manifests of declarative packages), so a generic control of one
+   * plugin can use a classifier of another. Provided by the host registry; absent in
+   * minimal hosts (tests), so check before use. Loaded instances are cached and owned
+   * by the host: do not dispose them.
+   */
+  classifiers?: ClassifierAccessor;
+}
+
+/** The host's named classifiers (see `LoadContext.classifiers`). */
+export interface ClassifierAccessor {
+  /** Names of the classifiers that can be loaded, sorted. */
+  names(): string[];
+  /** Loads (once, then from the host's cache) the classifier `name`; rejects for an unknown name. */
+  load(name: string, generator: GeneratorInfo): Promise<Classifier>;
 }
 
 export interface ImageShape {
@@ -106,6 +122,20 @@ export interface ControlInstance {
   dispose(): void;
 }
 
+/** What `ControlDefinition.checkParams` may consult about the host. */
+export interface ParamsCheckHost {
+  /** Names of the classifiers loaded plugins contribute (see `LoadContext.classifiers`). */
+  classifiers: string[];
+  /** Class names of a classifier (its `ClassifierDefinition.classNames`); undefined when unknown or empty. */
+  classNames?(classifier: string): string[] | undefined;
+}
+
+/** One problem with a control's params: the path inside params (e.g. ['targets', '0', 'classifier']) and a message. */
+export interface ParamsProblem {
+  field: string[];
+  message: string;
+}
+
 export interface ControlDefinition<P = any> {
   /** Unique across all plugins, stable: e.g. "mnist-digit". */
   name: string;
@@ -118,12 +148,34 @@ export interface ControlDefinition<P = any> {
   /** The energy needs pairImages (G(f(ε; 0))), e.g. an identity-keeping term. */
   paired?: boolean;
   load(ctx: LoadContext, params: P, generator: GeneratorInfo): Promise<ControlInstance> | ControlInstance;
+  /**
+   * Optional checks beyond the JSON Schema, run when a prompt is created (after schema
+   * validation, with defaults applied) so that e.g. an unknown classifier name is refused
+   * before anything is queued. Must be fast and must not load models. Empty: fine.
+   */
+  checkParams?(params: P, host: ParamsCheckHost): ParamsProblem[];
+}
+
+/**
+ * A named classifier a plugin contributes for other controls to use (e.g. the generic
+ * `classifier` and `debias` controls): `ctx.classifiers.load(name, generator)`.
+ */
+export interface ClassifierDefinition {
+  /** Unique across all plugins' classifiers (same rule as generator/control names): e.g. "mnist-digit". */
+  name: string;
+  title: string;
+  description?: string;
+  /** Class names in output order (known without loading; used to check params). */
+  classNames: string[];
+  load(ctx: LoadContext, generator: GeneratorInfo): Promise<Classifier> | Classifier;
 }
 
 export interface PluginDefinition {
   apiVersion: typeof PLUGIN_API_VERSION;
   generators?: GeneratorDefinition[];
   controls?: ControlDefinition[];
+  /** Named classifiers for generic controls (see `ClassifierDefinition`). */
+  classifiers?: ClassifierDefinition[];
 }
 
 /** Identity at run time; gives plugin authors type checking and editor help. */

@@ -1,0 +1,532 @@
+'use strict';
+/**
+ * @promptgen/controls — built-in PromptGen plugin with the paper's generic
+ * controls, written against the public SDK only (no require of the host):
+ *
+ *   - `classifier`: E(x) = Σ_k −log Σ_{c ∈ S_k} p_k(c | x) over targets k, each a
+ *     named classifier (any plugin's `classifiers`, or a tfjs-model classifier
+ *     manifest) and a set S_k of classes. Classes of one target are alternatives
+ *     ("3 or 8"); several targets are combined (energies summed, "AND").
+ *   - `debias`: the moment constraint. For each attribute (a classifier and an
+ *     optional subset of its classes, renormalised), φ(x) is the classifier's
+ *     softmax over those classes; calibrate() fits β̂ on N base samples so that the
+ *     self-normalised importance weights ω_j = exp(βᵀφ(x_j)) move the marginal
+ *     Σ_j ω_j φ(x_j) / Σ_j ω_j onto the target (uniform by default). Energy
+ *     E(x) = −Σ_a β̂_aᵀ φ_a(x); with weight 1 the prompt's target density is exactly
+ *     the tilted base the fit describes.
+ *
+ * Plain CommonJS, no build step. Tensors only through ctx.tf; differentiable paths
+ * use masks and matMul (no gather, whose gradient is slow or missing on wasm).
+ * Classifiers come from ctx.classifiers (owned and cached by the host: never
+ * disposed here).
+ *
+ * @typedef {import('../../src/plugins/sdk').LoadContext} LoadContext
+ * @typedef {import('../../src/plugins/sdk').ControlDefinition} ControlDefinition
+ * @typedef {import('../../src/plugins/sdk').Classifier} Classifier
+ */
+
+const CLASSIFIER_NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$', description: 'Name of a classifier offered by a loaded plugin, e.g. "mnist-digit"' };
+const CLASS_REF = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }] };
+
+// ---------------------------------------------------------------------------
+// Helpers shared by both controls
+// ---------------------------------------------------------------------------
+
+/** Index of a class given as an index or a name, against a list of class names (no model needed). */
+function classIndexByName(names, c) {
+  if (typeof c === 'number') return Number.isInteger(c) && c >= 0 && c < names.length ? c : -1;
+  const i = names.indexOf(c);
+  if (i >= 0) return i;
+  if (/^\d+$/.test(c) && Number(c) < names.length) return Number(c);
+  return -1;
+}
+
+function knownList(list) {
+  return list.length ? list.slice(0, 20).join(', ') + (list.length > 20 ? ', …' : '') : 'none';
+}
+
+/** Problems with one (classifier, classes) reference, for checkParams. */
+function checkClassifierRef(host, at, name, classes) {
+  const out = [];
+  if (!host.classifiers.includes(name)) {
+    out.push({ field: [...at, 'classifier'], message: `unknown classifier ${JSON.stringify(name)} (known: ${knownList(host.classifiers)})` });
+    return { problems: out, numClasses: null };
+  }
+  const names = host.classNames ? host.classNames(name) : undefined;
+  if (!names || !names.length) return { problems: out, numClasses: null };
+  (classes || []).forEach((c, j) => {
+    if (classIndexByName(names, c) < 0) {
+      out.push({ field: [...at, 'classes', String(j)], message: `unknown class ${JSON.stringify(c)} of classifier ${JSON.stringify(name)} (classes: ${knownList(names)})` });
+    }
+  });
+  return { problems: out, numClasses: names.length };
+}
+
+/** Resolves classes to distinct indices with the loaded classifier; throws for unknown or repeated ones. */
+function resolveClasses(clf, classes, what) {
+  const idx = classes.map((c) => clf.classIndex(c));
+  if (new Set(idx).size !== idx.length) throw new Error(`${what}: classes ${JSON.stringify(classes)} name the same class twice`);
+  return idx;
+}
+
+async function loadNamedClassifier(ctx, name, generator, control) {
+  if (!ctx.classifiers) throw new Error(`${control}: this host offers no named classifiers (LoadContext.classifiers is missing)`);
+  return ctx.classifiers.load(name, generator);
+}
+
+/** A [K, m] one-hot selection matrix: column j picks class idx[j]. */
+function selectionMatrix(tf, numClasses, idx) {
+  const m = new Float32Array(numClasses * idx.length);
+  idx.forEach((c, j) => {
+    m[c * idx.length + j] = 1;
+  });
+  return tf.tensor2d(m, [numClasses, idx.length]);
+}
+
+/** Predicted (argmax) index per row of a JS matrix. */
+function argmaxRows(rows) {
+  return rows.map((r) => {
+    let best = 0;
+    for (let k = 1; k < r.length; k++) if (r[k] > r[best]) best = k;
+    return best;
+  });
+}
+
+/** KL(p ‖ q) in nats; terms with p = 0 contribute 0. */
+function kl(p, q) {
+  let s = 0;
+  for (let k = 0; k < p.length; k++) if (p[k] > 0) s += p[k] * Math.log(p[k] / Math.max(q[k], 1e-12));
+  return s;
+}
+
+/** Runs fn over the images in chunks (no gradients), concatenating the JS rows it returns. */
+async function rowsInChunks(tf, images, chunk, fn) {
+  const n = images.shape[0];
+  const out = [];
+  for (let s = 0; s < n; s += chunk) {
+    const k = Math.min(chunk, n - s);
+    const t = tf.tidy(() => fn(k === n ? images : tf.slice(images, [s, 0, 0, 0], [k, -1, -1, -1])));
+    const rows = await t.array();
+    t.dispose();
+    out.push(...rows);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// De-biasing fit (pure JS: N × K is small)
+// ---------------------------------------------------------------------------
+
+/**
+ * Fits β minimising ‖Σ_j ω_j φ_j / Σ_j ω_j − target‖² with ω_j = exp(βᵀφ_j), by Adam
+ * on the exact gradient 2·Cov_ω(φ)·(m − target), from the one-hot solution
+ * β₀ = log(target / mean φ). β is returned centred (βᵀφ is defined up to a constant
+ * since Σ_k φ_k = 1).
+ *
+ * @param {number[][]} phi N rows of K probabilities (each row sums to 1)
+ * @param {number[]} target K probabilities
+ * @param {{ iterations?: number, learningRate?: number }} [opts]
+ * @returns {{ beta: number[], loss: number, initialLoss: number, marginalBefore: number[], marginalAfter: number[], iterations: number, effectiveSampleSize: number }}
+ */
+function fitDebias(phi, target, opts = {}) {
+  const N = phi.length;
+  const K = target.length;
+  if (!N) throw new Error('debias: no samples to fit on');
+  if (phi.some((r) => r.length !== K)) throw new Error(`debias: every φ row must have ${K} entries`);
+  const iterations = opts.iterations ?? 500;
+  const lr = opts.learningRate ?? 0.05;
+  const tsum = target.reduce((a, b) => a + b, 0);
+  const t = target.map((x) => x / tsum);
+
+  const mean0 = new Array(K).fill(0);
+  for (const r of phi) for (let k = 0; k < K; k++) mean0[k] += r[k] / N;
+
+  const weights = (beta) => {
+    const logits = phi.map((r) => r.reduce((s, v, k) => s + v * beta[k], 0));
+    const mx = Math.max(...logits);
+    const w = logits.map((l) => Math.exp(l - mx));
+    const z = w.reduce((a, b) => a + b, 0);
+    return w.map((x) => x / z);
+  };
+  const state = (beta) => {
+    const a = weights(beta);
+    const m = new Array(K).fill(0);
+    for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) m[k] += a[j] * phi[j][k];
+    const d = m.map((x, k) => x - t[k]);
+    const loss = d.reduce((s, x) => s + x * x, 0);
+    return { a, m, d, loss };
+  };
+  const centre = (b) => {
+    const mu = b.reduce((s, x) => s + x, 0) / K;
+    return b.map((x) => x - mu);
+  };
+
+  let beta = centre(t.map((x, k) => Math.log(x / Math.max(mean0[k], 1e-4))));
+  let st = state(beta);
+  const zero = new Array(K).fill(0);
+  if (st.loss > state(zero).loss) {
+    beta = zero.slice();
+    st = state(beta);
+  }
+  const initialLoss = state(zero).loss;
+  let best = { beta: beta.slice(), st };
+  const m1 = new Array(K).fill(0);
+  const m2 = new Array(K).fill(0);
+  const b1 = 0.9;
+  const b2 = 0.999;
+  let it = 0;
+  for (; it < iterations; it++) {
+    // grad_l = 2 Σ_k d_k Cov_a(φ_k, φ_l)
+    const g = new Array(K).fill(0);
+    for (let j = 0; j < N; j++) {
+      const r = phi[j];
+      let dc = 0;
+      for (let k = 0; k < K; k++) dc += st.d[k] * (r[k] - st.m[k]);
+      const c = 2 * st.a[j] * dc;
+      for (let l = 0; l < K; l++) g[l] += c * (r[l] - st.m[l]);
+    }
+    for (let l = 0; l < K; l++) {
+      m1[l] = b1 * m1[l] + (1 - b1) * g[l];
+      m2[l] = b2 * m2[l] + (1 - b2) * g[l] * g[l];
+      const mh = m1[l] / (1 - Math.pow(b1, it + 1));
+      const vh = m2[l] / (1 - Math.pow(b2, it + 1));
+      beta[l] -= (lr * mh) / (Math.sqrt(vh) + 1e-12);
+    }
+    beta = centre(beta);
+    st = state(beta);
+    if (st.loss < best.st.loss) best = { beta: beta.slice(), st };
+    if (best.st.loss < 1e-12) break;
+  }
+  const a = best.st.a;
+  const ess = 1 / a.reduce((s, x) => s + x * x, 0);
+  return {
+    beta: best.beta,
+    loss: best.st.loss,
+    initialLoss,
+    marginalBefore: mean0,
+    marginalAfter: best.st.m,
+    iterations: Math.min(it + 1, iterations),
+    effectiveSampleSize: ess,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// classifier control
+// ---------------------------------------------------------------------------
+
+/** @type {ControlDefinition} */
+const classifierControl = {
+  name: 'classifier',
+  title: 'Classifier targets',
+  description:
+    'Steers towards target classes of one or more named classifiers (e.g. "mnist-digit"): E = Σ_targets −log Σ_{c ∈ classes} p(c | x). ' +
+    'Classes of one target are alternatives ("3 or 8"); several targets must all hold.',
+  paramsSchema: {
+    type: 'object',
+    properties: {
+      targets: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 8,
+        description: 'One entry per classifier head; their energies are summed.',
+        items: {
+          type: 'object',
+          properties: {
+            classifier: CLASSIFIER_NAME,
+            classes: { type: 'array', minItems: 1, uniqueItems: true, items: CLASS_REF, description: 'Target classes (indices or names): the energy is −log of their total probability' },
+            weight: { type: 'number', exclusiveMinimum: 0, maximum: 1000, default: 1, description: 'Relative weight of this head' },
+          },
+          required: ['classifier', 'classes'],
+          additionalProperties: false,
+        },
+      },
+    },
+    required: ['targets'],
+    additionalProperties: false,
+  },
+  conditionDim: null,
+  paired: false,
+  checkParams(params, host) {
+    const out = [];
+    (params.targets || []).forEach((t, i) => out.push(...checkClassifierRef(host, ['targets', String(i)], t.classifier, t.classes).problems));
+    return out;
+  },
+  async load(ctx, params, generator) {
+    const { tf } = ctx;
+    const heads = [];
+    try {
+      for (const [i, t] of params.targets.entries()) {
+        const clf = await loadNamedClassifier(ctx, t.classifier, generator, 'classifier');
+        const idx = resolveClasses(clf, t.classes, `classifier targets[${i}]`);
+        const add = new Float32Array(clf.numClasses).fill(-1e9);
+        for (const c of idx) add[c] = 0;
+        heads.push({ name: t.classifier, clf, idx, weight: t.weight == null ? 1 : t.weight, logMask: tf.tensor1d(add) });
+      }
+    } catch (e) {
+      heads.forEach((h) => h.logMask.dispose());
+      throw e;
+    }
+    return {
+      energy(images) {
+        return tf.tidy(() => {
+          let e = null;
+          for (const h of heads) {
+            // −log Σ_{c∈S} p(c|x) = −logsumexp(log p + log 1_S)
+            const term = tf.mul(tf.neg(tf.logSumExp(tf.add(h.clf.logProbs(images), h.logMask), 1)), h.weight);
+            e = e ? tf.add(e, term) : term;
+          }
+          return e;
+        });
+      },
+      async evaluate(images) {
+        const n = images.shape[0];
+        const out = { count: n, targets: [] };
+        let all = new Array(n).fill(true);
+        for (const h of heads) {
+          const rows = await rowsInChunks(tf, images, 256, (x) => h.clf.probs(x));
+          const pred = argmaxRows(rows);
+          const histogram = {};
+          for (const name of h.clf.classNames) histogram[name] = 0;
+          let hits = 0;
+          let prob = 0;
+          pred.forEach((p, j) => {
+            histogram[h.clf.classNames[p]] += 1;
+            const hit = h.idx.includes(p);
+            if (hit) hits += 1;
+            else all[j] = false;
+            for (const c of h.idx) prob += rows[j][c];
+          });
+          out.targets.push({
+            classifier: h.name,
+            classes: h.idx.map((c) => h.clf.classNames[c]),
+            histogram,
+            targetRate: n ? hits / n : 0,
+            meanTargetProb: n ? prob / n : 0,
+          });
+        }
+        out.allTargetsRate = n ? all.filter(Boolean).length / n : 0;
+        if (heads.length === 1) out.histogram = out.targets[0].histogram;
+        return out;
+      },
+      dispose() {
+        heads.forEach((h) => h.logMask.dispose());
+      },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------
+// debias control
+// ---------------------------------------------------------------------------
+
+const STATE_VERSION = 1;
+
+/** @type {ControlDefinition} */
+const debiasControl = {
+  name: 'debias',
+  title: 'De-bias (moment constraint)',
+  description:
+    "Moves the marginal of a classifier's classes towards a target distribution (uniform by default): β̂ is fitted on base-generator samples " +
+    'with self-normalised importance weights exp(βᵀφ(x)), φ = softmax over the chosen classes; E = −Σ β̂ᵀφ(x). Use weight 1–2.',
+  paramsSchema: {
+    type: 'object',
+    properties: {
+      attributes: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 8,
+        description: 'One entry per attribute (one β each; energies summed).',
+        items: {
+          type: 'object',
+          properties: {
+            classifier: CLASSIFIER_NAME,
+            classes: {
+              type: 'array',
+              minItems: 2,
+              uniqueItems: true,
+              items: CLASS_REF,
+              description: "Restrict to these classes (the classifier's probabilities renormalised over them); default all",
+            },
+            target: {
+              type: 'array',
+              minItems: 2,
+              items: { type: 'number', exclusiveMinimum: 0 },
+              description: 'Target distribution over the classes (normalised; default uniform)',
+            },
+          },
+          required: ['classifier'],
+          additionalProperties: false,
+        },
+      },
+      samples: { type: 'integer', minimum: 16, maximum: 16384, default: 1024, description: 'Base-generator samples for the fit of β̂' },
+      iterations: { type: 'integer', minimum: 1, maximum: 20000, default: 500, description: 'Adam iterations of the fit' },
+      learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.05, description: 'Adam learning rate of the fit' },
+    },
+    required: ['attributes'],
+    additionalProperties: false,
+  },
+  conditionDim: null,
+  paired: false,
+  checkParams(params, host) {
+    const out = [];
+    (params.attributes || []).forEach((a, i) => {
+      const at = ['attributes', String(i)];
+      const { problems, numClasses } = checkClassifierRef(host, at, a.classifier, a.classes);
+      out.push(...problems);
+      const k = a.classes ? a.classes.length : numClasses;
+      if (a.target && k != null && a.target.length !== k) {
+        out.push({ field: [...at, 'target'], message: `must have ${k} entries (one per class${a.classes ? ' listed in classes' : ` of ${a.classifier}`}), got ${a.target.length}` });
+      }
+      if (!a.classes && numClasses != null && numClasses < 2) out.push({ field: [...at, 'classifier'], message: 'needs at least 2 classes' });
+    });
+    return out;
+  },
+  async load(ctx, params, generator) {
+    const { tf } = ctx;
+    const attrs = [];
+    try {
+      for (const [i, a] of params.attributes.entries()) {
+        const clf = await loadNamedClassifier(ctx, a.classifier, generator, 'debias');
+        const idx = a.classes ? resolveClasses(clf, a.classes, `debias attributes[${i}]`) : clf.classNames.map((_, k) => k);
+        if (idx.length < 2) throw new Error(`debias attributes[${i}]: needs at least 2 classes`);
+        let target = a.target ? a.target.slice() : new Array(idx.length).fill(1);
+        if (target.length !== idx.length) throw new Error(`debias attributes[${i}]: target has ${target.length} entries for ${idx.length} classes`);
+        const ts = target.reduce((s, x) => s + x, 0);
+        target = target.map((x) => x / ts);
+        attrs.push({ name: a.classifier, clf, idx, target, select: selectionMatrix(tf, clf.numClasses, idx), beta: null, betaT: null, fit: null });
+      }
+    } catch (e) {
+      attrs.forEach((x) => x.select.dispose());
+      throw e;
+    }
+    const samples = params.samples || 1024;
+    const fitOpts = { iterations: params.iterations || 500, learningRate: params.learningRate || 0.05 };
+
+    /** φ_a(x) [n, m]: the classifier's probabilities over the attribute's classes, renormalised. */
+    const phiOf = (a, images) => {
+      const p = tf.matMul(a.clf.probs(images), a.select);
+      return tf.div(p, tf.add(tf.sum(p, 1, true), 1e-12));
+    };
+    const setBeta = (a, beta) => {
+      if (a.betaT) a.betaT.dispose();
+      a.beta = beta.slice();
+      a.betaT = tf.tensor2d(beta, [beta.length, 1]);
+    };
+    const describe = (a) => ({ classifier: a.name, classes: a.idx.map((c) => a.clf.classNames[c]) });
+
+    return {
+      async calibrate(sampleBase) {
+        const images = await sampleBase(samples);
+        try {
+          for (const a of attrs) {
+            const phi = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
+            const fit = fitDebias(phi, a.target, fitOpts);
+            setBeta(a, fit.beta);
+            a.fit = { samples: phi.length, loss: fit.loss, initialLoss: fit.initialLoss, iterations: fit.iterations, marginalBefore: fit.marginalBefore, marginalAfter: fit.marginalAfter, effectiveSampleSize: fit.effectiveSampleSize };
+            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, { loss: fit.loss, initialLoss: fit.initialLoss, beta: fit.beta });
+          }
+        } finally {
+          images.dispose();
+        }
+      },
+      calibrationState() {
+        return {
+          version: STATE_VERSION,
+          attributes: attrs.map((a) => ({ ...describe(a), classIndices: a.idx, target: a.target, beta: a.beta, fit: a.fit })),
+        };
+      },
+      restoreCalibration(state) {
+        const s = state;
+        if (!s || s.version !== STATE_VERSION || !Array.isArray(s.attributes) || s.attributes.length !== attrs.length) {
+          throw new Error(`debias: calibration state does not match this control (${attrs.length} attribute(s), version ${STATE_VERSION})`);
+        }
+        s.attributes.forEach((x, i) => {
+          const a = attrs[i];
+          if (!x || x.classifier !== a.name || !Array.isArray(x.beta) || x.beta.length !== a.idx.length || !x.beta.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+            throw new Error(`debias: calibration state of attribute ${i} does not match (${a.name}, ${a.idx.length} classes)`);
+          }
+          if (Array.isArray(x.classIndices) && x.classIndices.join(',') !== a.idx.join(',')) {
+            throw new Error(`debias: calibration state of attribute ${i} is for classes ${x.classIndices.join(',')}, not ${a.idx.join(',')}`);
+          }
+          setBeta(a, x.beta);
+          a.fit = x.fit || null;
+        });
+      },
+      energy(images) {
+        for (const a of attrs) if (!a.betaT) throw new Error('debias: calibrate() (or restoreCalibration()) must run before energy()');
+        return tf.tidy(() => {
+          let e = null;
+          for (const a of attrs) {
+            const term = tf.neg(tf.reshape(tf.matMul(phiOf(a, images), a.betaT), [-1]));
+            e = e ? tf.add(e, term) : term;
+          }
+          return e;
+        });
+      },
+      async evaluate(images) {
+        const n = images.shape[0];
+        const out = { count: n, attributes: [] };
+        let klSum = 0;
+        for (const a of attrs) {
+          const rows = await rowsInChunks(tf, images, 256, (x) => a.clf.probs(x));
+          const m = a.idx.length;
+          const histogram = {};
+          for (const c of a.idx) histogram[a.clf.classNames[c]] = 0;
+          const counts = new Array(m).fill(0);
+          const soft = new Array(m).fill(0);
+          let outside = 0;
+          for (const r of rows) {
+            // Predicted class among the attribute's classes; `outside` counts images whose overall argmax is elsewhere.
+            let best = 0;
+            let s = 0;
+            for (let j = 0; j < m; j++) {
+              if (r[a.idx[j]] > r[a.idx[best]]) best = j;
+              s += r[a.idx[j]];
+            }
+            counts[best] += 1;
+            for (let j = 0; j < m; j++) soft[j] += r[a.idx[j]] / Math.max(s, 1e-12) / Math.max(n, 1);
+            let top = 0;
+            for (let k = 1; k < r.length; k++) if (r[k] > r[top]) top = k;
+            if (!a.idx.includes(top)) outside += 1;
+          }
+          a.idx.forEach((c, j) => {
+            histogram[a.clf.classNames[c]] = counts[j];
+          });
+          const marginal = counts.map((c) => (n ? c / n : 0));
+          const d = kl(marginal, a.target);
+          klSum += d;
+          out.attributes.push({
+            ...describe(a),
+            histogram,
+            marginal,
+            softMarginal: soft,
+            target: a.target,
+            kl: d,
+            outside,
+            beta: a.beta,
+          });
+        }
+        out.kl = klSum;
+        if (attrs.length === 1) {
+          out.histogram = out.attributes[0].histogram;
+          out.marginal = out.attributes[0].marginal;
+        }
+        return out;
+      },
+      dispose() {
+        for (const a of attrs) {
+          a.select.dispose();
+          if (a.betaT) a.betaT.dispose();
+        }
+      },
+    };
+  },
+};
+
+module.exports = {
+  apiVersion: 1,
+  controls: [classifierControl, debiasControl],
+  // Exposed for tests and other plugins (not part of the SDK contract).
+  fitDebias,
+  kl,
+};
