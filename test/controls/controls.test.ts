@@ -1,0 +1,336 @@
+/**
+ * Unit tests of @promptgen/controls and the SDK's named classifiers: the de-biasing
+ * fit on synthetic φ with a known answer, finite energies and gradients, params
+ * checks (plugin and createPrompt), calibration state round trip, registry rules.
+ * Models: the MNIST classifier of plugins/mnist (wasm backend); no generator needed.
+ */
+import * as path from 'path';
+import { loadConfig } from '../../src/config';
+import { PromptService } from '../../src/services/prompts';
+import { PluginRegistry } from '../../src/plugins/registry';
+import { validatePluginDefinition } from '../../src/plugins/validate';
+import * as fs from 'fs';
+import * as os from 'os';
+import { loadPluginPackage, type LoadedPlugin as LoadedPluginLike } from '../../src/plugins/loader';
+import type { ControlInstance, Tensor4D } from '../../src/plugins/sdk';
+import { harness, MNIST_CLASSIFIER_FILE, PLUGINS, type Harness } from './setup';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const controlsPlugin = require(path.join(PLUGINS, 'controls'));
+const { fitDebias, kl } = controlsPlugin as {
+  fitDebias: (phi: number[][], target: number[], o?: { iterations?: number; learningRate?: number }) => {
+    beta: number[];
+    loss: number;
+    initialLoss: number;
+    marginalBefore: number[];
+    marginalAfter: number[];
+  };
+  kl: (p: number[], q: number[]) => number;
+};
+
+/** A small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** N softmax rows of K classes: class c drawn with probabilities `freq`, confidence around `conf`. */
+function syntheticPhi(n: number, freq: number[], conf: number, seed: number): number[][] {
+  const r = rng(seed);
+  const K = freq.length;
+  const rows: number[][] = [];
+  for (let j = 0; j < n; j++) {
+    let u = r();
+    let c = 0;
+    while (c < K - 1 && u >= freq[c]!) u -= freq[c++]!;
+    const logits = Array.from({ length: K }, (_, k) => (k === c ? Math.log(conf / (1 - conf)) + Math.log(K - 1) : 0) + 0.3 * (r() - 0.5));
+    const m = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    rows.push(e.map((x) => x / s));
+  }
+  return rows;
+}
+
+function weightedMarginal(phi: number[][], beta: number[]): number[] {
+  const logits = phi.map((r) => r.reduce((s, v, k) => s + v * beta[k]!, 0));
+  const mx = Math.max(...logits);
+  const w = logits.map((l) => Math.exp(l - mx));
+  const z = w.reduce((a, b) => a + b, 0);
+  const m = new Array(beta.length).fill(0);
+  phi.forEach((r, j) => r.forEach((v, k) => (m[k] += (w[j]! / z) * v)));
+  return m;
+}
+
+describe('debias fit (synthetic φ with a known answer)', () => {
+  test('one-hot φ: β̂ = log(target / frequency) up to a constant, and the weighted marginal is the target', () => {
+    const freq = [0.5, 0.3, 0.15, 0.05];
+    const r = rng(1);
+    const phi: number[][] = [];
+    const counts = [0, 0, 0, 0];
+    for (let j = 0; j < 2000; j++) {
+      let u = r();
+      let c = 0;
+      while (c < 3 && u >= freq[c]!) u -= freq[c++]!;
+      counts[c] += 1;
+      phi.push([0, 1, 2, 3].map((k) => (k === c ? 1 : 0)));
+    }
+    const target = [0.25, 0.25, 0.25, 0.25];
+    const fit = fitDebias(phi, target);
+    const m = weightedMarginal(phi, fit.beta);
+    for (let k = 0; k < 4; k++) expect(Math.abs(m[k]! - target[k]!)).toBeLessThan(1e-3);
+    // Known answer: β_k − β_0 = log(p̂_0 / p̂_k) for one-hot features.
+    const p = counts.map((c) => c / 2000);
+    for (let k = 1; k < 4; k++) expect(fit.beta[k]! - fit.beta[0]!).toBeCloseTo(Math.log(p[0]! / p[k]!), 2);
+    expect(fit.loss).toBeLessThan(1e-6);
+    expect(fit.initialLoss).toBeGreaterThan(0.05);
+  });
+
+  test('soft φ (like a classifier softmax), uniform and non-uniform targets: the weighted marginal hits the target', () => {
+    const phi = syntheticPhi(1024, [0.4, 0.25, 0.2, 0.1, 0.05], 0.9, 7);
+    for (const target of [
+      [0.2, 0.2, 0.2, 0.2, 0.2],
+      [0.1, 0.1, 0.2, 0.3, 0.3],
+    ]) {
+      const fit = fitDebias(phi, target);
+      const m = weightedMarginal(phi, fit.beta);
+      for (let k = 0; k < 5; k++) expect(Math.abs(m[k]! - target[k]!)).toBeLessThan(5e-3);
+      expect(fit.loss).toBeLessThan(1e-4);
+      expect(fit.loss).toBeLessThan(fit.initialLoss / 100);
+      // β is centred and finite; favours the rare classes.
+      expect(Math.abs(fit.beta.reduce((a, b) => a + b, 0))).toBeLessThan(1e-9);
+      expect(fit.beta[4]!).toBeGreaterThan(fit.beta[0]!);
+      expect(fit.beta.every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  test('a target given unnormalised is normalised; an already balanced set keeps β ≈ 0', () => {
+    const phi = syntheticPhi(900, [1 / 3, 1 / 3, 1 / 3], 0.95, 3);
+    const fit = fitDebias(phi, [2, 2, 2]);
+    for (const b of fit.beta) expect(Math.abs(b)).toBeLessThan(0.2);
+    const m = weightedMarginal(phi, fit.beta);
+    for (const x of m) expect(Math.abs(x - 1 / 3)).toBeLessThan(3e-3);
+  });
+
+  test('kl', () => {
+    expect(kl([0.5, 0.5], [0.5, 0.5])).toBe(0);
+    expect(kl([1, 0], [0.5, 0.5])).toBeCloseTo(Math.log(2), 10);
+  });
+});
+
+describe('plugin definition and registry', () => {
+  test('the controls plugin is a valid definition; classifier definitions are validated', () => {
+    expect(validatePluginDefinition(controlsPlugin)).toEqual([]);
+    const load = () => {
+      throw new Error('unused');
+    };
+    const bad = validatePluginDefinition({
+      apiVersion: 1,
+      classifiers: [
+        { name: 'Bad Name', title: 't', classNames: ['a'], load },
+        { name: 'ok-one', title: 't', classNames: [], load },
+        { name: 'ok-one', title: 't', classNames: ['a', 'a'], load },
+        { name: 'ok-two', title: '', classNames: ['a'] },
+      ],
+      controls: [{ name: 'c-one', title: 't', paramsSchema: {}, load, checkParams: 3 }],
+    });
+    expect(bad.join('\n')).toMatch(/classifiers\[0\]\.name "Bad Name" is invalid/);
+    expect(bad.join('\n')).toMatch(/classNames must be a non-empty array/);
+    expect(bad.join('\n')).toMatch(/classifier name "ok-one" is defined twice/);
+    expect(bad.join('\n')).toMatch(/classNames must be distinct/);
+    expect(bad.join('\n')).toMatch(/ok-two.*title must be a non-empty string/);
+    expect(bad.join('\n')).toMatch(/ok-two.*load must be a function/);
+    expect(bad.join('\n')).toMatch(/checkParams must be a function/);
+  });
+
+  test('classifier names are global: a second plugin offering the same name is FAILED', () => {
+    const reg = new PluginRegistry();
+    const def = (name: string) => ({
+      apiVersion: 1 as const,
+      classifiers: [{ name, title: name, classNames: ['a', 'b'], load: () => Promise.reject(new Error('no')) }],
+    });
+    const mk = (pkg: string, name: string): LoadedPluginLike => ({ name: pkg, version: '1.0.0', dir: '/nonexistent', source: 'BUILTIN', status: 'LOADED', definition: def(name) });
+    expect(reg.add(mk('a', 'shared-name')).status).toBe('LOADED');
+    const second = reg.add(mk('b', 'shared-name'));
+    expect(second.status).toBe('FAILED');
+    expect(second.error).toMatch(/classifier name "shared-name" is already used by plugin a/);
+    expect(reg.classifierNames()).toEqual(['shared-name']);
+    reg.remove('a');
+    expect(reg.classifierNames()).toEqual([]);
+  });
+
+});
+
+describe('controls on the MNIST classifier (wasm)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness('wasm');
+  });
+
+  const images = (n: number, seed: number): Tensor4D => h.tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', seed) as Tensor4D;
+
+  test('the host offers mnist-digit to plugins through LoadContext.classifiers; unknown names are refused clearly', async () => {
+    const ctx = h.registry.createContext({ name: 'x', dir: PLUGINS }, h.tf, h.backend);
+    expect(ctx.classifiers!.names()).toContain('mnist-digit');
+    const a = await ctx.classifiers!.load('mnist-digit', h.info);
+    const b = await ctx.classifiers!.load('mnist-digit', h.info);
+    expect(a).toBe(b); // cached by the host
+    expect(a.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    await expect(ctx.classifiers!.load('no-such', h.info)).rejects.toThrow(/unknown classifier "no-such" \(known: .*mnist-digit/);
+  });
+
+  test('a classifier manifest of a declarative (tfjs-model) package is offered by name and drives the generic classifier control', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-declarative-'));
+    fs.writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({
+        name: '@test/declarative-digits',
+        version: '1.0.0',
+        promptgen: {
+          apiVersion: 1,
+          models: [{ kind: 'classifier', name: 'digits-manifest', model: MNIST_CLASSIFIER_FILE, input: { width: 28, height: 28, channels: 1 }, classNames: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'] }],
+        },
+      }),
+    );
+    const p = h.registry.add(await loadPluginPackage(dir, { source: 'INSTALLED' }));
+    try {
+      expect(p.status).toBe('LOADED');
+      expect(h.registry.classifier('digits-manifest')?.definition.classNames[7]).toBe('seven');
+      expect(h.registry.control('digits-manifest')).toBeDefined(); // its own control stays
+      const c = await h.registry.loadControl('classifier', { targets: [{ classifier: 'digits-manifest', classes: ['seven'] }] }, h.info, h.runtime, { cache: false });
+      const ref = await h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }] }, h.info, h.runtime, { cache: false });
+      const x = images(4, 9);
+      const a = Array.from(await c.energy(x, { z: null as never }).data());
+      const b = Array.from(await ref.energy(x, { z: null as never }).data());
+      a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 3));
+      c.dispose();
+      ref.dispose();
+      x.dispose();
+    } finally {
+      h.registry.remove(p.name);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(h.registry.classifier('digits-manifest')).toBeUndefined();
+  });
+
+  test('checkParams: unknown classifier, unknown class, wrong target length; valid params pass', () => {
+    const classifier = h.registry.control('classifier')!.definition;
+    const debias = h.registry.control('debias')!.definition;
+    const host = { classifiers: h.registry.classifierNames(), classNames: (c: string) => h.registry.classifier(c)?.definition.classNames };
+    expect(classifier.checkParams!({ targets: [{ classifier: 'mnist-digit', classes: [3, '8'] }] }, host)).toEqual([]);
+    expect(classifier.checkParams!({ targets: [{ classifier: 'mnist-digit', classes: [3] }, { classifier: 'nope', classes: [0] }] }, host)).toEqual([
+      { field: ['targets', '1', 'classifier'], message: expect.stringMatching(/unknown classifier "nope" \(known: .*mnist-digit/) },
+    ]);
+    expect(classifier.checkParams!({ targets: [{ classifier: 'mnist-digit', classes: [12, 'seven'] }] }, host)).toEqual([
+      { field: ['targets', '0', 'classes', '0'], message: expect.stringMatching(/unknown class 12/) },
+      { field: ['targets', '0', 'classes', '1'], message: expect.stringMatching(/unknown class "seven"/) },
+    ]);
+    expect(debias.checkParams!({ attributes: [{ classifier: 'mnist-digit' }] }, host)).toEqual([]);
+    expect(debias.checkParams!({ attributes: [{ classifier: 'mnist-digit', target: [1, 2, 3] }] }, host)).toEqual([
+      { field: ['attributes', '0', 'target'], message: expect.stringMatching(/must have 10 entries/) },
+    ]);
+    expect(debias.checkParams!({ attributes: [{ classifier: 'mnist-digit', classes: [0, 2, 4], target: [1, 2] }] }, host)).toEqual([
+      { field: ['attributes', '0', 'target'], message: expect.stringMatching(/must have 3 entries/) },
+    ]);
+    // Without class names from the host, only names are checked.
+    expect(debias.checkParams!({ attributes: [{ classifier: 'mnist-digit', classes: [40, 41] }] }, { classifiers: ['mnist-digit'] })).toEqual([]);
+  });
+
+  test('createPrompt refuses an unknown classifier before anything is queued (PromptService with a catalog)', async () => {
+    const control = h.registry.control('classifier')!.definition;
+    const store = {
+      generatorByName: async () => ({ id: 'g1', name: 'mnist', available: true, pluginId: null }),
+      controlByName: async (name: string) => ({ id: 'c1', name, available: true, pluginId: null, paramsSchema: control.paramsSchema, conditionDim: null }),
+      pluginById: async () => null,
+    };
+    const config = loadConfig({ PROMPTGEN_ADMIN_TOKEN: 'x'.repeat(32) } as NodeJS.ProcessEnv);
+    const events = { publish: async () => undefined };
+    const catalog = () => ({
+      controlDefinition: (n: string) => h.registry.control(n)?.definition,
+      classifiers: () => h.registry.classifierNames(),
+      classNames: (c: string) => h.registry.classifier(c)?.definition.classNames,
+    });
+    const svc = new PromptService(store as never, config, events as never, () => null, catalog);
+    const res = await svc.create({ generator: 'mnist', controls: [{ control: 'classifier', params: { targets: [{ classifier: 'cifar', classes: [1] }] } }] });
+    expect(res.ok).toBe(false);
+    if (res.ok) return;
+    expect(res.errors).toEqual([
+      { field: ['controls', '0', 'params', 'targets', '0', 'classifier'], message: expect.stringMatching(/^params\.targets\.0\.classifier unknown classifier "cifar"/), code: 'BAD_USER_INPUT' },
+    ]);
+    // Valid params get past the check (and stop at the absent queue); without a catalog the check is skipped.
+    const ok = await svc.create({ generator: 'mnist', controls: [{ control: 'classifier', params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] } }] });
+    expect(!ok.ok && ok.errors.map((e) => e.code)).toEqual(['UNAVAILABLE']);
+    const plain = new PromptService(store as never, config, events as never, () => null);
+    const skipped = await plain.create({ generator: 'mnist', controls: [{ control: 'classifier', params: { targets: [{ classifier: 'cifar', classes: [1] }] } }] });
+    expect(!skipped.ok && skipped.errors.map((e) => e.code)).toEqual(['UNAVAILABLE']);
+  });
+
+  test('classifier: energies and their gradients are finite; the energy is −log Σ p over the target classes, summed over heads', async () => {
+    const c = await h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }, { classifier: 'mnist-digit', classes: ['7'], weight: 2 }] }, h.info, h.runtime, { cache: false });
+    const clf = await h.registry.loadClassifier('mnist-digit', h.info, h.runtime);
+    const { tf } = h;
+    const x = images(6, 1);
+    const e = c.energy(x, { z: tf.zeros([6, 64]) as never });
+    expect(e.shape).toEqual([6]);
+    const p = (await clf.probs(x).array()) as number[][];
+    const want = p.map((r) => -Math.log(r[3]! + r[8]!) - 2 * Math.log(r[7]!));
+    const got = Array.from(await e.data());
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 2));
+    const g = tf.grad((im: Tensor4D) => tf.sum(c.energy(im, { z: null as never })))(x);
+    const gv = await g.data();
+    expect(gv.every(Number.isFinite)).toBe(true);
+    expect(gv.some((v) => v !== 0)).toBe(true);
+    const ev = await c.evaluate!(x);
+    expect(ev).toMatchObject({ count: 6, targets: [{ classifier: 'mnist-digit', classes: ['3', '8'] }, { classes: ['7'] }] });
+    await expect(h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, '3'] }] }, h.info, h.runtime, { cache: false })).rejects.toThrow(/same class twice/);
+    c.dispose();
+    tf.dispose([x, e, g]);
+  });
+
+  test('debias: calibrate fits β̂ on base samples, state round-trips to a fresh instance (same energies), evaluate reports histogram, marginal and KL', async () => {
+    const { tf } = h;
+    const params = { attributes: [{ classifier: 'mnist-digit' }, { classifier: 'mnist-digit', classes: [0, 2, 4, 6, 8], target: [1, 1, 2, 1, 1] }], samples: 64, iterations: 200 };
+    const a: ControlInstance = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
+    const x = images(5, 3);
+    expect(() => a.energy(x, { z: null as never })).toThrow(/calibrate\(\)/);
+    let asked = 0;
+    await a.calibrate!(async (n) => {
+      asked = n;
+      return images(n, 11);
+    });
+    expect(asked).toBe(64);
+    const state = JSON.parse(JSON.stringify(a.calibrationState!()));
+    expect(state.attributes).toHaveLength(2);
+    expect(state.attributes[0].beta).toHaveLength(10);
+    expect(state.attributes[1].beta).toHaveLength(5);
+    expect(state.attributes[0].fit.loss).toBeLessThanOrEqual(state.attributes[0].fit.initialLoss);
+    const ea = Array.from(await a.energy(x, { z: null as never }).data());
+    expect(ea.every(Number.isFinite)).toBe(true);
+    const g = await tf.grad((im: Tensor4D) => tf.sum(a.energy(im, { z: null as never })))(x).data();
+    expect(g.every(Number.isFinite)).toBe(true);
+
+    const b = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
+    b.restoreCalibration!(state);
+    const eb = Array.from(await b.energy(x, { z: null as never }).data());
+    eb.forEach((v, i) => expect(v).toBeCloseTo(ea[i]!, 5));
+    expect(b.calibrationState!()).toEqual(state);
+    expect(() => b.restoreCalibration!({ version: 1, attributes: [state.attributes[0]] })).toThrow(/does not match/);
+    expect(() => b.restoreCalibration!({ version: 1, attributes: [state.attributes[1], state.attributes[0]] })).toThrow(/does not match/);
+
+    const ev = (await b.evaluate!(x)) as { count: number; kl: number; attributes: Array<{ histogram: Record<string, number>; marginal: number[]; kl: number; target: number[] }> };
+    expect(ev.count).toBe(5);
+    expect(Object.keys(ev.attributes[1]!.histogram)).toEqual(['0', '2', '4', '6', '8']);
+    expect(ev.attributes[1]!.marginal.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 6);
+    expect(ev.attributes[1]!.target).toEqual([1 / 6, 1 / 6, 2 / 6, 1 / 6, 1 / 6]);
+    expect(ev.kl).toBeCloseTo(ev.attributes[0]!.kl + ev.attributes[1]!.kl, 8);
+    a.dispose();
+    b.dispose();
+    x.dispose();
+  });
+});
