@@ -140,6 +140,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     let shuttingDown = false;
     const httpServer = http.createServer();
+    // Outlive clients' and load balancers' idle keep-alive (commonly 60 s), so a
+    // reused connection is never closed by us just as a request goes out on it.
+    httpServer.keepAliveTimeout = 65_000;
+    httpServer.headersTimeout = 66_000;
     const schema = await createSchema();
     const graphql = await createGraphQLEndpoints(schema, httpServer, services, admin.token);
     cleanup.push(() => graphql.stop());
