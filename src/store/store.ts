@@ -151,6 +151,16 @@ export class Store {
     return row?.png ?? null;
   }
 
+  async imagePngsOfSet(sampleSetId: string): Promise<Buffer[]> {
+    const rows = await this.m
+      .createQueryBuilder(ImageRow, 'i')
+      .addSelect('i.png')
+      .where('i.sample_set_id = :sampleSetId', { sampleSetId })
+      .orderBy('i.index', 'ASC')
+      .getMany();
+    return rows.map((r) => r.png);
+  }
+
   /** Stores a sample set and its PNGs in one transaction. */
   async saveSampleSet(
     set: Omit<SampleSetRow, 'id' | 'createdAt' | 'images'>,

@@ -23,7 +23,7 @@ const CREATE = `mutation($input: CreatePromptInput!) {
   createPrompt(input: $input) { prompt { id status training { steps batchSize previewEvery } } userErrors { field message code } }
 }`;
 const PROGRESS = `subscription($id: ID!) { trainingProgress(promptId: $id) { status step totalSteps loss logDet energies { control value } stepsPerSecond etaSeconds } }`;
-const PREVIEWS = `subscription($id: ID!) { sampleBatches(promptId: $id) { id kind step count images { index url width height } } }`;
+const PREVIEWS = `subscription($id: ID!) { sampleBatches(promptId: $id) { id kind step count gridUrl images { index url width height } } }`;
 const SAMPLE = `mutation($input: SampleInput!) { sample(input: $input) { sampleSet { id kind seed count images { url width height } } userErrors { field message code } } }`;
 const small = { steps: 24, batchSize: 4, flowBlocks: 2, hiddenUnits: 32, previewEvery: 8, seed: 3 };
 const sevens = (training: Record<string, number> = small, extra: Record<string, unknown> = {}) => ({
@@ -97,6 +97,20 @@ describe('training end to end', () => {
     expect(state).toMatchObject({ status: 'SUCCEEDED', error: null, progress: { step: 24, totalSteps: 24 } });
     expect(state.metrics).toMatchObject({ samples: 256, controls: [{ control: 'mnist-digit', meanEnergyBase: expect.any(Number), meanEnergyPrompt: expect.any(Number) }] });
     expect(state.asGenerator).toMatchObject({ latentDim: 64 });
+
+    // Pictures a person would rather look at: the preview as one grid, and the training curves.
+    const grid = await fetchBytes(preview.gridUrl);
+    expect(grid.headers.get('content-type')).toBe('image/png');
+    expect(decodePng(grid.body)).toEqual({ width: 4 * 84 + 3, height: 4 * 84 + 3 }); // 16 cells of 28 px ×3, 1 px gaps
+    const curves = await server.gql('query($id: ID!) { prompt(id: $id) { curveUrl history { step loss energies { value } } } }', { id: promptId });
+    const { curveUrl, history } = curves.data.prompt;
+    const historySteps = history.map((h: any) => h.step);
+    expect(historySteps.length).toBeGreaterThanOrEqual(3);
+    expect([...historySteps].sort((a, b) => a - b)).toEqual(historySteps);
+    expect(historySteps.at(-1)).toBe(24);
+    const curve = await fetchBytes(curveUrl);
+    expect(curve.status).toBe(200);
+    expect(decodePng(curve.body)).toEqual({ width: 640, height: 3 * 120 }); // loss, log-det, mnist-digit
 
     // Previews are kept with the prompt: one per previewEvery steps.
     const sets = await server.gql('query($id: ID!) { prompt(id: $id) { sampleSets { nodes { kind step } } } }', { id: promptId });

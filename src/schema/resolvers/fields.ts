@@ -1,7 +1,8 @@
 /** Relations between types, resolved from row keys. */
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../context';
-import { toControl, toGenerator, toImage, toPlugin, toPrompt, toSampleSet } from '../mappers';
+import { toControl, toGenerator, toImage, toPlugin, toProgress, toPrompt, toSampleSet } from '../mappers';
+import { TrainingProgress } from '../types/progress';
 import { SampleSetConnection } from '../types/connection';
 import { Control } from '../types/control';
 import { Generator } from '../types/generator';
@@ -74,6 +75,16 @@ export class PromptFields {
     return row && toGenerator(row);
   }
 
+  @FieldResolver(() => String, { description: 'PNG of the training curves so far: loss, log-det, then each control\'s mean energy (404 before the first step).' })
+  curveUrl(@Root() p: Prompt, @Ctx() { baseUrl }: GraphQLContext): string {
+    return `${baseUrl}/artifacts/prompts/${p.rowId}/curve.png`;
+  }
+
+  @FieldResolver(() => [TrainingProgress], { description: 'Every reported training step, oldest first (for curves).' })
+  async history(@Root() p: Prompt, @Ctx() { services: { store } }: GraphQLContext): Promise<TrainingProgress[]> {
+    return (await store.progressHistory(p.rowId)).map((point) => toProgress(p.rowId, 'TRAINING', point.data)); // recorded while training
+  }
+
   @FieldResolver(() => SampleSetConnection, { description: 'Previews and samples, newest first.' })
   async sampleSets(
     @Root() p: Prompt,
@@ -105,6 +116,11 @@ export class SampleSetFields {
     const row = await store.generatorById(s.generatorRowId);
     if (!row) throw new Error(`sample set ${s.id} has lost its generator`);
     return toGenerator(row);
+  }
+
+  @FieldResolver(() => String, { description: 'All images of the set in one PNG grid.' })
+  gridUrl(@Root() s: SampleSet, @Ctx() { baseUrl }: GraphQLContext): string {
+    return `${baseUrl}/artifacts/sample-sets/${s.rowId}/grid.png`;
   }
 
   @FieldResolver(() => [Image])
