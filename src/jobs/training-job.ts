@@ -14,7 +14,7 @@ import type { Logger } from '../logger';
 import { resolveGeneratorChain } from '../runtime/generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from '../runtime/plugin-sync';
 import type { TensorRuntime } from '../runtime/tensor-runtime';
-import { isTerminal, type ProgressEvent } from '../services/prompts';
+import { isTerminal, progressEventOf, type ProgressEvent } from '../services/prompts';
 import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
 import { topics, type EventBus } from './event-bus';
@@ -234,17 +234,5 @@ async function finish(
 
 async function publish(deps: TrainingDeps, promptId: string): Promise<void> {
   const row = await deps.store.promptById(promptId);
-  if (!row) return;
-  const progress: StoredProgress = row.progress ?? {
-    step: 0,
-    totalSteps: row.training.steps,
-    loss: null,
-    logDet: null,
-    energies: [],
-    stepsPerSecond: null,
-    etaSeconds: null,
-    at: new Date().toISOString(),
-  };
-  const event: ProgressEvent = { promptId, status: row.status, progress };
-  await deps.events.publish(topics.progress(promptId), event);
+  if (row) await deps.events.publish(topics.progress(promptId), progressEventOf(row));
 }

@@ -60,7 +60,8 @@ export async function recordPlugin(tx: EntityManager, plugin: LoadedPlugin, inst
       name: c.name,
       title: c.title,
       description: c.description ?? null,
-      paramsSchema: c.paramsSchema as ControlRow["paramsSchema"] as any, // jsonb: typeorm's deep-partial type cannot express arbitrary JSON
+      // jsonb: typeorm's deep-partial type cannot express arbitrary JSON.
+      paramsSchema: c.paramsSchema as any,
       conditionDim: c.conditionDim ?? null,
       paired: Boolean(c.paired),
       pluginId: row.id,

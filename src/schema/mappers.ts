@@ -76,20 +76,6 @@ export function toProgress(promptRowId: string, status: string, p: StoredProgres
   });
 }
 
-/** Progress of a prompt that has not reported any step yet. */
-export function initialProgress(row: PromptRow): StoredProgress {
-  return {
-    step: 0,
-    totalSteps: row.training.steps,
-    loss: null,
-    logDet: null,
-    energies: [],
-    stepsPerSecond: null,
-    etaSeconds: null,
-    at: row.createdAt.toISOString(),
-  };
-}
-
 export function toPrompt(row: PromptRow): Prompt {
   return Object.assign(new Prompt(), {
     rowId: row.id,

@@ -49,6 +49,21 @@ export interface PromptCatalog {
   classNames?(classifier: string): string[] | undefined;
 }
 
+/** The prompt's status with its latest progress (step 0 before the first reported step). */
+export function progressEventOf(row: PromptRow): ProgressEvent {
+  const progress: StoredProgress = row.progress ?? {
+    step: 0,
+    totalSteps: row.training.steps,
+    loss: null,
+    logDet: null,
+    energies: [],
+    stepsPerSecond: null,
+    etaSeconds: null,
+    at: row.createdAt.toISOString(),
+  };
+  return { promptId: row.id, status: row.status, progress };
+}
+
 export class PromptService {
   constructor(
     private readonly store: Store,
@@ -192,17 +207,6 @@ export class PromptService {
 
   /** Publishes the prompt's current status with its latest progress. */
   async publishStatus(row: PromptRow): Promise<void> {
-    const progress = row.progress ?? {
-      step: 0,
-      totalSteps: row.training.steps,
-      loss: null,
-      logDet: null,
-      energies: [],
-      stepsPerSecond: null,
-      etaSeconds: null,
-      at: new Date().toISOString(),
-    };
-    const event: ProgressEvent = { promptId: row.id, status: row.status, progress };
-    await this.events.publish(topics.progress(row.id), event);
+    await this.events.publish(topics.progress(row.id), progressEventOf(row));
   }
 }

@@ -7,11 +7,11 @@ import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../context';
 import { badInput } from '../errors';
 import { idOf } from '../global-id';
-import { initialProgress, toProgress, toSampleSet } from '../mappers';
+import { toProgress, toSampleSet } from '../mappers';
 import { TrainingProgress } from '../types/progress';
 import { SampleSet } from '../types/sample-set';
 import { topics } from '../../jobs/event-bus';
-import { isTerminal, type ProgressEvent } from '../../services/prompts';
+import { isTerminal, progressEventOf, type ProgressEvent } from '../../services/prompts';
 import type { SampleSetRow } from '../../store/entities';
 
 interface SamplesEvent {
@@ -33,7 +33,7 @@ export class SubscriptionResolver {
         channel.close();
         throw badInput('unknown prompt id', ['promptId']);
       }
-      channel.unshift({ promptId, status: row.status, progress: row.progress ?? initialProgress(row) });
+      channel.unshift(progressEventOf(row));
       return channel.endAfter((e) => isTerminal(e.status));
     },
   })
