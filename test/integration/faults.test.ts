@@ -5,6 +5,7 @@
  */
 import { freshDatabase, startProcess, startServer, type ProcessHandle } from '../helpers/server';
 import { tempDir, usingPostgres } from '../helpers/database';
+import { waitFor } from '../helpers/wait';
 
 const CREATE = `mutation($input: CreatePromptInput!) { createPrompt(input: $input) { prompt { id } userErrors { message } } }`;
 const STATE = `query($id: ID!) { prompt(id: $id) { status error progress { step totalSteps } } }`;
@@ -14,15 +15,6 @@ const input = (steps: number) => ({
   training: { steps, batchSize: 4, flowBlocks: 2, hiddenUnits: 32, previewEvery: 0, seed: 9 },
 });
 
-async function waitFor<T>(check: () => Promise<T | false | null | undefined>, timeoutMs = 120_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 if (!usingPostgres) console.warn('skipping the SIGKILL-and-resume test: it needs separate worker processes sharing a PostgreSQL (set DATABASE_URL)');
 (usingPostgres ? describe : describe.skip)('a worker killed mid-training (separate worker processes, PostgreSQL)', () => {

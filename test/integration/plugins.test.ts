@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { fetchBytes, freshDatabase, repoRoot, startServer, type TestServer } from '../helpers/server';
 import { tempDir } from '../helpers/database';
+import { waitFor } from '../helpers/wait';
 
 let server: TestServer;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -161,12 +162,3 @@ describe('a plugin whose model fails during training', () => {
   });
 });
 
-async function waitFor<T>(check: () => Promise<T | false | null | undefined>, timeoutMs = 120_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

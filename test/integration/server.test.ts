@@ -5,6 +5,7 @@
  */
 import { freshDatabase, startProcess, startServer, subscribe, type TestServer } from '../helpers/server';
 import { tempDir, usingPostgres } from '../helpers/database';
+import { waitFor } from '../helpers/wait';
 
 let server: TestServer;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -61,7 +62,7 @@ describe('serve', () => {
     const client = server.wsClient();
     const subA = subscribe(client, PROGRESS, { id: idA });
     const subB = subscribe(client, PROGRESS, { id: idB });
-    await waitUntil(() => subA.events.length >= 1 && subB.events.length >= 1);
+    await waitFor(() => subA.events.length >= 1 && subB.events.length >= 1);
     expect(subA.events[0]).toEqual({ trainingProgress: { promptId: idA, status: 'QUEUED', step: 0, totalSteps: 20 } });
 
     const cancel = await server.gql('mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status } userErrors { code } } }', { id: idA });
@@ -139,7 +140,7 @@ describe('start-up and shutdown', () => {
       const created = await s.gql(CREATE, { input: { generator: 'mnist', controls: [{ control: 'mnist-digit', params: { classes: [1] } }] } });
       const client = s.wsClient();
       const sub = subscribe(client, PROGRESS, { id: created.data.createPrompt.prompt.id });
-      await waitUntil(() => sub.events.length === 1);
+      await waitFor(() => sub.events.length === 1);
       const closing = sub.done.then(() => null, (event: { code: number; wasClean: boolean }) => event);
       const code = await s.stop();
       expect(code).toBe(0);
@@ -156,10 +157,3 @@ describe('start-up and shutdown', () => {
   });
 });
 
-async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

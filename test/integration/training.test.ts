@@ -5,6 +5,7 @@
  */
 import { PNG } from 'pngjs';
 import { fetchBytes, freshDatabase, startServer, subscribe, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 
 let server: TestServer;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -40,15 +41,6 @@ async function promptState(id: string) {
   return res.data.prompt;
 }
 
-async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 90_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function decodePng(body: Buffer) {
   const png = PNG.sync.read(body);
