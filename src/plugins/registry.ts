@@ -254,8 +254,9 @@ export class PluginRegistry {
     const plugin = this.plugins.get(name);
     if (!plugin) return false;
     const offeredClassifiers = [...this.classifierIndex.values()].some((c) => c.plugin.name === name);
-    // Cached controls of other plugins may hold one of its classifiers: drop them all then.
-    void (offeredClassifiers ? this.disposeInstances() : this.disposeInstances(name));
+    void this.disposeInstances(name);
+    // Cached controls of other plugins may hold one of its classifiers: drop those too.
+    if (offeredClassifiers) void this.disposeInstances(undefined, 'c');
     for (const [k, v] of this.generatorIndex) if (v.plugin.name === name) this.generatorIndex.delete(k);
     for (const [k, v] of this.controlIndex) if (v.plugin.name === name) this.controlIndex.delete(k);
     for (const [k, v] of this.classifierIndex) if (v.plugin.name === name) this.classifierIndex.delete(k);
@@ -382,11 +383,15 @@ export class PluginRegistry {
     return promise;
   }
 
-  /** Disposes cached instances (of one plugin, or all); resolves when all are disposed. */
-  async disposeInstances(pluginName?: string): Promise<void> {
+  /**
+   * Disposes cached instances (of one plugin, or all; `kind` 'g' | 'c' | 'k' limits it to
+   * generators, controls or classifiers); resolves when all are disposed.
+   */
+  async disposeInstances(pluginName?: string, kind?: 'g' | 'c' | 'k'): Promise<void> {
     const pending: Promise<void>[] = [];
     for (const [key, entry] of this.instances) {
       if (pluginName && entry.plugin !== pluginName) continue;
+      if (kind && !key.startsWith(`${kind}\u0000`)) continue;
       this.instances.delete(key);
       const p = entry.promise.then(
         (inst) => {
