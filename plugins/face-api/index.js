@@ -46,7 +46,7 @@ const AGE_SOFTNESS = 4;
 // helpers
 
 /** One-hot row [1, k] for class index i (used instead of gather: no gather gradient on wasm). */
-const oneHotRow = (tf, i, k) => tf.oneHot(tf.tensor1d([i], 'int32'), k).toFloat();
+const oneHotRow = (tf, i, k) => tf.cast(tf.oneHot(tf.tensor1d([i], 'int32'), k), 'float32');
 
 /** −log p(class i) per sample from logits [n, k] → [n]. */
 function nllFromLogits(tf, logits, i) {

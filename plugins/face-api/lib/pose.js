@@ -83,10 +83,9 @@ function poseFromLandmarks(tf, lm) {
   return tf.stack([yaw, pitch, roll], 1);
 }
 
-/** Keeps a denominator away from 0 (sign kept) so degenerate landmarks give finite values. */
+/** Keeps a (positive in practice) denominator away from 0 so degenerate landmarks give finite values. */
 function safe(tf, x) {
-  const eps = 1e-6;
-  return tf.where(tf.less(tf.abs(x), eps), tf.fill(x.shape, eps), x);
+  return tf.maximum(x, 1e-6);
 }
 
 module.exports = { poseFromLandmarks, K_YAW, K_PITCH, T0 };

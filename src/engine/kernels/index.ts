@@ -10,6 +10,7 @@ import type { KernelFunc } from '@tensorflow/tfjs-core';
 import { makeMatMulKernel } from './matmul';
 import { unsortedSegmentSum } from './segment';
 import { depthwiseBackpropFilter, depthwiseBackpropInput, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv';
+import { maxPoolGrad } from './pool';
 
 export const WASM_PATCHED_KERNELS = [
   'BatchMatMul',
@@ -50,5 +51,6 @@ export function registerWasmPatches(): string[] {
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
+  install('MaxPoolGrad', maxPoolGrad); // stock one is wrong for negative inputs (see pool.ts; test/face/kernels.test.ts)
   return [...WASM_PATCHED_KERNELS];
 }
