@@ -168,110 +168,160 @@ function drawAugmentations(B, augment, random) {
 }
 
 /**
- * Bilinear resampling matrices [B, outSize, inSize] for one axis: output pixel o
- * (centre (o+0.5)/outSize in [0, 1]) reads the source at normalised coordinate
- * v = (u − ½)/zoom + ½ − shift, clamped to the image (edge pixels replicated). The
- * tent kernel is widened by the downscale factor when shrinking (antialiasing, as
- * PIL's bilinear resize does) and each row is normalised to sum 1.
+ * Bilinear resampling matrices for one axis, B of them, as a Float32Array: output
+ * pixel o (centre u = (o+½)/outSize − ½) reads the source at normalised coordinate
+ * v = u/zoom + ½ − shift, clamped to the image (edge pixels replicated). The tent
+ * kernel is widened by the downscale factor when shrinking (antialiasing, as PIL's
+ * bilinear resize does) and each row is normalised to sum 1. Layout [B, outSize,
+ * inSize], or [B, inSize, outSize] with `transposed`.
  */
+function axisMatrices(B, outSize, inSize, zoom, shift, transposed) {
+  const m = new Float32Array(B * outSize * inSize);
+  const taps = new Float32Array(inSize);
+  for (let b = 0; b < B; b++) {
+    const z = zoom ? zoom[b] : 1;
+    const t = shift ? shift[b] : 0;
+    const support = Math.max(1, inSize / (outSize * z));
+    for (let o = 0; o < outSize; o++) {
+      const v = ((o + 0.5) / outSize - 0.5) / z + 0.5 - t;
+      const src = Math.min(Math.max(v * inSize - 0.5, 0), inSize - 1);
+      const j0 = Math.max(0, Math.ceil(src - support));
+      const j1 = Math.min(inSize - 1, Math.floor(src + support));
+      let sum = 0;
+      for (let j = j0; j <= j1; j++) {
+        const w = Math.max(0, 1 - Math.abs(src - j) / support);
+        taps[j] = w;
+        sum += w;
+      }
+      for (let j = j0; j <= j1; j++) {
+        const w = taps[j] / sum;
+        if (transposed) m[(b * inSize + j) * outSize + o] = w;
+        else m[(b * outSize + o) * inSize + j] = w;
+      }
+    }
+  }
+  return m;
+}
+
+/** The matrices of axisMatrices as a tensor [B, outSize, inSize] (for tests and other plugins). */
 function interpolationMatrices(tf, outSize, inSize, zoom, shift) {
-  return tf.tidy(() => {
-    const B = zoom.length;
-    const z = tf.tensor3d(zoom, [B, 1, 1]);
-    const t = tf.tensor3d(shift, [B, 1, 1]);
-    const u = tf.reshape(tf.sub(tf.div(tf.add(tf.range(0, outSize, 1, 'float32'), 0.5), outSize), 0.5), [1, outSize, 1]);
-    const v = tf.sub(tf.add(tf.div(u, z), 0.5), t);
-    const src = tf.clipByValue(tf.sub(tf.mul(v, inSize), 0.5), 0, inSize - 1);
-    const support = tf.maximum(tf.div(tf.scalar(inSize / outSize), z), 1);
-    const j = tf.reshape(tf.range(0, inSize, 1, 'float32'), [1, 1, inSize]);
-    const w = tf.relu(tf.sub(1, tf.div(tf.abs(tf.sub(src, j)), support)));
-    return tf.div(w, tf.sum(w, 2, true));
-  });
+  return tf.tensor3d(axisMatrices(zoom.length, outSize, inSize, zoom, shift, false), [zoom.length, outSize, inSize]);
 }
 
-/** x [B, H, W, C] → [B, S, S, C] with per-copy row matrices Ay [B, S, H] and column matrices Ax [B, S, W]. */
-function resample(tf, x, Ay, Ax) {
-  const [B, H, W, C] = x.shape;
-  const S = Ay.shape[1];
-  const Sx = Ax.shape[1];
-  let y = tf.matMul(Ay, tf.reshape(x, [B, H, W * C])); // [B, S, W*C]
-  y = tf.transpose(tf.reshape(y, [B, S, W, C]), [0, 2, 1, 3]); // [B, W, S, C]
-  y = tf.matMul(Ax, tf.reshape(y, [B, W, S * C])); // [B, Sx, S*C]
-  return tf.transpose(tf.reshape(y, [B, Sx, S, C]), [0, 2, 1, 3]); // [B, S, Sx, C]
-}
-
-/** images [n, h, w, c] (c = 1, 3 or 4) → [n, h, w, 3]. */
-function toRgb(tf, images) {
-  if (images.rank !== 4) throw new Error(`clip-text: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
-  const c = images.shape[3];
-  if (c === 3) return images;
-  if (c === 1) return tf.concat([images, images, images], 3);
-  if (c === 4) return tf.slice(images, [0, 0, 0, 0], [-1, -1, -1, 3]);
-  throw new Error(`clip-text: cannot use ${c}-channel images (1, 3 or 4 channels)`);
+/** Each of B matrices (Float32Array of B·size) repeated `times` times in a row: [B·times, ...]. */
+function repeatEach(m, B, times) {
+  if (times === 1) return m;
+  const size = m.length / B;
+  const out = new Float32Array(m.length * times);
+  for (let b = 0; b < B; b++) for (let t = 0; t < times; t++) out.set(m.subarray(b * size, (b + 1) * size), (b * times + t) * size);
+  return out;
 }
 
 /**
- * The image encoder's input batch: images [n, h, w, c] in [0, 1] → [B, S, S, 3] NHWC,
- * CLIP-normalised. Without `aug`, B = n (plain bilinear resize); with `aug` (from
- * drawAugmentations for K·n copies), B = K·n, copy k of sample i at k·n + i.
- * Differentiable in `images`.
+ * Resamples planes [P, H, W] with per-plane row matrices Ay [P, S, H] and transposed
+ * column matrices AxT [P, W, S] (Float32Arrays): Ay · X · AxT, two batched matMuls.
  */
-function preprocess(tf, images, S, K, augment, aug) {
-  let x = toRgb(tf, images);
-  const n = x.shape[0];
-  let [H, W] = [x.shape[1], x.shape[2]];
-  const ones = (m) => new Float32Array(m).fill(1);
-  const zeros = (m) => new Float32Array(m);
-  if (!aug) {
-    if (H !== S || W !== S) x = resample(tf, x, interpolationMatrices(tf, S, H, ones(n), zeros(n)), interpolationMatrices(tf, S, W, ones(n), zeros(n)));
-  } else {
-    if (H > S || W > S) {
-      // Shrink every sample once, then resample the K copies at S×S.
-      x = resample(tf, x, interpolationMatrices(tf, S, H, ones(n), zeros(n)), interpolationMatrices(tf, S, W, ones(n), zeros(n)));
-      H = S;
-      W = S;
-    }
-    const B = K * n;
-    x = K > 1 ? tf.concat(Array.from({ length: K }, () => x), 0) : x;
-    x = resample(tf, x, interpolationMatrices(tf, S, H, aug.zoom, aug.ty), interpolationMatrices(tf, S, W, aug.zoom, aug.tx));
-    if (augment.colour > 0) {
-      // Per-copy affine colour map x·Mᵀ + b: saturation (mix with luma), contrast around ½, brightness.
-      const Mt = new Float32Array(B * 9);
-      const bias = new Float32Array(B * 3);
-      for (let b = 0; b < B; b++) {
-        const s = aug.saturation[b];
-        const k = aug.contrast[b];
-        for (let c = 0; c < 3; c++) {
-          for (let j = 0; j < 3; j++) Mt[b * 9 + j * 3 + c] = k * ((c === j ? s : 0) + (1 - s) * LUMA[j]);
-          bias[b * 3 + c] = 0.5 * (1 - k) + aug.brightness[b];
-        }
+function resamplePlanes(tf, planes, Ay, AxT, S) {
+  const [P, H, W] = planes.shape;
+  return tf.matMul(tf.matMul(tf.tensor3d(Ay, [P, S, H]), planes), tf.tensor3d(AxT, [P, W, S]));
+}
+
+/**
+ * Per-copy colour maps, CLIP normalisation folded in: for copy b, the 3×C matrix
+ * M_b = diag(1/std) · κ_b · Sat_b · P_C and bias β_b = (½(1 − κ_b) + δ_b − mean)/std,
+ * with Sat_b = σ_b I + (1 − σ_b) 1·lumaᵀ (saturation), κ_b contrast around ½, δ_b
+ * brightness, and P_C mapping C input channels to RGB (grey → 3 equal channels, RGBA
+ * drops alpha). Returns M [B, 3, C] and β [B, 3] as Float32Arrays.
+ */
+function colourMaps(B, C, aug) {
+  const M = new Float32Array(B * 3 * C);
+  const bias = new Float32Array(B * 3);
+  for (let b = 0; b < B; b++) {
+    const s = aug ? aug.saturation[b] : 1;
+    const k = aug ? aug.contrast[b] : 1;
+    const d = aug ? aug.brightness[b] : 0;
+    for (let c = 0; c < 3; c++) {
+      for (let j = 0; j < 3; j++) {
+        const w = (k * ((c === j ? s : 0) + (1 - s) * LUMA[j])) / CLIP_STD[c];
+        if (C === 1) M[b * 3 + c] += w;
+        else M[(b * 3 + c) * C + j] = w;
       }
-      x = tf.reshape(
-        tf.add(tf.matMul(tf.reshape(x, [B, S * S, 3]), tf.tensor3d(Mt, [B, 3, 3])), tf.tensor3d(bias, [B, 1, 3])),
-        [B, S, S, 3],
-      );
+      bias[b * 3 + c] = (0.5 * (1 - k) + d - CLIP_MEAN[c]) / CLIP_STD[c];
     }
   }
-  x = tf.div(tf.sub(x, tf.tensor1d(CLIP_MEAN)), tf.tensor1d(CLIP_STD));
-  if (aug && augment.cutout > 0) {
-    // One square per copy set to 0 (= the mean colour after normalisation), as a multiplicative mask.
-    const B = x.shape[0];
+  return { M, bias };
+}
+
+/** [B, r, c] → [B, c, r] as a Float32Array. */
+function transposeEach(m, B, r, c) {
+  const out = new Float32Array(m.length);
+  for (let b = 0; b < B; b++) for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[(b * c + j) * r + i] = m[(b * r + i) * c + j];
+  return out;
+}
+
+/**
+ * The image encoder's input batch: images [n, h, w, c] (c = 1, 3 or 4) in [0, 1] →
+ * CLIP-normalised [B, S, S, 3] (layout 'NHWC') or [B, 3, S, S] ('NCHW'). Without
+ * `aug`, B = n (bilinear resize only); with `aug` (drawAugmentations for K·n copies),
+ * B = K·n and copy k of sample i is at k·n + i: zoom and translation (edges
+ * replicated), colour jitter, and a cut-out square set to 0 (the mean colour).
+ *
+ * Differentiable in `images`. Built only from batched matMuls (transposes by the
+ * matMul flags), reshapes, concat along axis 0 and element-wise ops on equal shapes:
+ * the gradient exists on cpu and wasm alike, and nothing hits the cpu backend's slow
+ * generic paths (transpose, broadcasting, strided slices).
+ */
+function preprocess(tf, images, S, K, augment, aug, layout = 'NHWC') {
+  if (images.rank !== 4) throw new Error(`clip-text: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
+  const [n, H0, W0, C] = images.shape;
+  if (C !== 1 && C !== 3 && C !== 4) throw new Error(`clip-text: cannot use ${C}-channel images (1, 3 or 4 channels)`);
+  let [H, W] = [H0, W0];
+  // Channel planes [n·C, H, W] (plane i·C + c), via a matMul with the identity (transposeB).
+  let planes =
+    C === 1
+      ? tf.reshape(images, [n, H, W])
+      : tf.reshape(tf.matMul(tf.tensor3d(repeatEach(tf.eye(C).dataSync(), 1, n), [n, C, C]), tf.reshape(images, [n, H * W, C]), false, true), [n * C, H, W]);
+  if (aug && (H > S || W > S)) {
+    // Shrink every sample once, then resample its K copies at S×S.
+    planes = resamplePlanes(tf, planes, repeatEach(axisMatrices(1, S, H, null, null, false), 1, n * C), repeatEach(axisMatrices(1, S, W, null, null, true), 1, n * C), S);
+    H = S;
+    W = S;
+  }
+  const B = aug ? K * n : n;
+  if (aug && K > 1) planes = tf.concat(Array.from({ length: K }, () => planes), 0); // plane (k·n + i)·C + c
+  if (aug || H !== S || W !== S) {
+    const zoom = aug ? aug.zoom : null;
+    planes = resamplePlanes(
+      tf,
+      planes,
+      repeatEach(axisMatrices(B, S, H, zoom, aug ? aug.ty : null, false), B, C),
+      repeatEach(axisMatrices(B, S, W, zoom, aug ? aug.tx : null, true), B, C),
+      S,
+    );
+  }
+  const x = tf.reshape(planes, [B, C, S * S]);
+  const { M, bias } = colourMaps(B, C, aug && augment && augment.colour > 0 ? aug : null);
+  const nchw = layout === 'NCHW';
+  // NCHW: M · X + β·1ᵀ → [B, 3, S·S];  NHWC: Xᵀ · Mᵀ + 1·βᵀ → [B, S·S, 3].
+  let z = nchw
+    ? tf.add(tf.matMul(tf.tensor3d(M, [B, 3, C]), x), tf.matMul(tf.tensor3d(bias, [B, 3, 1]), tf.ones([B, 1, S * S])))
+    : tf.add(tf.matMul(x, tf.tensor3d(transposeEach(M, B, 3, C), [B, C, 3]), true, false), tf.matMul(tf.ones([B, S * S, 1]), tf.tensor3d(bias, [B, 1, 3])));
+  if (aug && augment && augment.cutout > 0) {
+    // One L×L square per copy, as a multiplicative mask (outer products, no broadcasting).
     const L = Math.max(1, Math.round(augment.cutout * S));
-    const y0 = new Float32Array(B);
-    const x0 = new Float32Array(B);
+    const rowIn = new Float32Array(B * S);
+    const colIn = new Float32Array(B * S);
     for (let b = 0; b < B; b++) {
-      y0[b] = Math.floor(aug.cy[b] * S) - Math.floor(L / 2);
-      x0[b] = Math.floor(aug.cx[b] * S) - Math.floor(L / 2);
+      const y0 = Math.floor(aug.cy[b] * S) - Math.floor(L / 2);
+      const x0 = Math.floor(aug.cx[b] * S) - Math.floor(L / 2);
+      for (let i = Math.max(0, y0); i < Math.min(S, y0 + L); i++) rowIn[b * S + i] = 1;
+      for (let i = Math.max(0, x0); i < Math.min(S, x0 + L); i++) colIn[b * S + i] = 1;
     }
-    const inside = (start) => {
-      const s = tf.tensor2d(start, [B, 1]);
-      const r = tf.reshape(tf.range(0, S, 1, 'float32'), [1, S]);
-      return tf.cast(tf.logicalAnd(tf.greaterEqual(r, s), tf.less(r, tf.add(s, L))), 'float32'); // [B, S]
-    };
-    const mask = tf.sub(1, tf.mul(tf.reshape(inside(y0), [B, S, 1, 1]), tf.reshape(inside(x0), [B, 1, S, 1])));
-    x = tf.mul(x, mask);
+    const cut = tf.matMul(tf.tensor3d(rowIn, [B, S, 1]), tf.tensor3d(colIn, [B, 1, S])); // [B, S, S]
+    const cut3 = nchw ? tf.matMul(tf.ones([B, 3, 1]), tf.reshape(cut, [B, 1, S * S])) : tf.matMul(tf.reshape(cut, [B, S * S, 1]), tf.ones([B, 1, 3]));
+    z = tf.mul(z, tf.sub(1, cut3));
   }
-  return x;
+  return nchw ? tf.reshape(z, [B, 3, S, S]) : tf.reshape(z, [B, S, S, 3]);
 }
 
 // ---------------------------------------------------------------------------
@@ -335,8 +385,8 @@ function runModel(model, feed, selector, what) {
     const names = model.inputNames;
     const arr = names.map((n) => feed[n]);
     const x = arr.length === 1 ? arr[0] : arr;
-    const n = (arr[0] && arr[0].shape[0]) || 1;
-    out = model.predict(x, { batchSize: Math.max(n, 1) });
+    // apply, not predict: predict slices the batch (a PadV2 in the gradient) and checks nothing we need.
+    out = model.apply(x, { training: false });
   } else {
     const keys = Object.keys(feed);
     out = model.execute(keys.length === 1 && model.inputs.length === 1 ? feed[keys[0]] : feed);
@@ -502,12 +552,16 @@ const clipText = {
     let calls = 0;
 
     /** Embeddings of a preprocessed batch [B, S, S, 3] (NHWC) → L2-normalised [B, D]. */
-    const embed = (x) => {
-      const input = spec.layout === 'NCHW' ? tf.transpose(x, [0, 3, 1, 2]) : x;
-      return l2normalize(tf, tf.cast(runModel(imageModel, { [spec.name]: input }, p.imageOutput, 'image encoder'), 'float32'));
+    const textCol = tf.tidy(() => tf.reshape(textEmb, [D, 1]));
+    /** cos(image embedding, text embedding) [B] of a preprocessed batch in the encoder's layout. */
+    const cosOf = (x) => {
+      const e = tf.cast(runModel(imageModel, { [spec.name]: x }, p.imageOutput, 'image encoder'), 'float32');
+      const dot = tf.matMul(e, textCol); // [B, 1]
+      const norm = tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), 1e-12));
+      return tf.reshape(tf.div(dot, norm), [-1]);
     };
     /** Clean cosine similarity [n] (resize + normalise only). */
-    const cosine = (images) => tf.tidy(() => tf.sum(tf.mul(embed(preprocess(tf, images, S, 1, p.augment, null)), textEmb), 1));
+    const cosine = (images) => tf.tidy(() => cosOf(preprocess(tf, images, S, 1, p.augment, null, spec.layout)));
 
     return {
       textEmbedding: textEmb,
@@ -520,8 +574,7 @@ const clipText = {
         const call = p.freshAugmentations ? calls++ : 0;
         const aug = drawAugmentations(K * n, p.augment, mulberry32(callSeed(p.seed, call)));
         return tf.tidy(() => {
-          const x = preprocess(tf, images, S, K, p.augment, aug);
-          const cos = tf.sum(tf.mul(embed(x), textEmb), 1); // [K·n]
+          const cos = cosOf(preprocess(tf, images, S, K, p.augment, aug, spec.layout)); // [K·n], copy k of sample i at k·n + i
           return tf.mean(tf.reshape(tf.sub(1, cos), [K, n]), 0);
         });
       },
@@ -547,6 +600,7 @@ const clipText = {
       },
       dispose() {
         textEmb.dispose();
+        textCol.dispose();
         disposeModel(imageModel);
       },
     };

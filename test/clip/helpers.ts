@@ -14,6 +14,8 @@
  *    brightness; the bias puts 1 on e1; filters 1..3 feed small noise into 2..15.
  *    Then cos(I, T("a bright photo")) ≈ (3s + 2)/(√13·√(s² + 1)) grows with
  *    brightness up to s = 1.5 (pixel value ≈ 0.86) and "dark" the other way round.
+ *  - a cheaper variant for training (no convolution): AveragePooling2D(4) → Flatten →
+ *    Dense(16) with kernel column 0 = the mean, noise in columns 2..15, bias e1.
  *  - the same image encoder as a hand-written graph model with NCHW input
  *    [n, 3, S, S]: Mean over H, W → MatMul by W [3, 16] (rows e0/3) → Add bias e1,
  *    i.e. exactly embedding = s·e0 + e1 (no noise).
@@ -56,6 +58,8 @@ export interface ClipFixture {
   vocabulary: string;
   textEncoder: string;
   imageEncoder: string;
+  /** Pooling + dense only (no convolution): cheap gradients, for training. */
+  imageEncoderDense: string;
   /** Graph model, NCHW input. */
   imageEncoderGraph: string;
   /** A text encoder with D = 8 (for the mismatch error). */
@@ -100,6 +104,27 @@ function imageEncoder(tf: Tf, S: number) {
   const b = new Float32Array(D);
   b[1] = 1;
   dense.setWeights([tf.tensor2d(w, [4, D]), tf.tensor1d(b)]);
+  return model;
+}
+
+/** The fast variant for training: AveragePooling2D(4) → Flatten → Dense(16); column 0 of the kernel averages, bias e1. */
+function imageEncoderDense(tf: Tf, S: number) {
+  const input = tf.input({ shape: [S, S, 3], name: 'pixel_values' });
+  const pool = tf.layers.averagePooling2d({ poolSize: 4, strides: 4, name: 'pool' });
+  const flat = tf.layers.flatten({ name: 'flatten' });
+  const dense = tf.layers.dense({ units: D, name: 'visual_projection' });
+  const out = dense.apply(flat.apply(pool.apply(input))) as any;
+  const model = tf.model({ inputs: input, outputs: out });
+  const F = (S / 4) * (S / 4) * 3;
+  const w = new Float32Array(F * D);
+  const nw = noise(13, w.length);
+  for (let r = 0; r < F; r++) {
+    w[r * D] = 1 / F;
+    for (let c = 2; c < D; c++) w[r * D + c] = 0.1 * nw[r * D + c];
+  }
+  const b = new Float32Array(D);
+  b[1] = 1;
+  dense.setWeights([tf.tensor2d(w, [F, D]), tf.tensor1d(b)]);
   return model;
 }
 
@@ -178,12 +203,14 @@ export async function writeClipFixture(tf: Tf, dir: string, inputSize = 16): Pro
   const textEncoder8 = await save(textEncoder(tf, V, 8, rows(8)), 'text8');
   const textEncoderSeq = await save(textEncoder(tf, V, D, rows(D), false), 'textseq');
   const imageEncoderPath = await save(imageEncoder(tf, inputSize), 'image');
+  const imageEncoderDensePath = await save(imageEncoderDense(tf, inputSize), 'image-dense');
   const imageEncoderGraph = writeGraphImageEncoder(path.join(dir, 'image-graph'), inputSize);
   return {
     dir,
     vocabulary,
     textEncoder: textEncoderPath,
     imageEncoder: imageEncoderPath,
+    imageEncoderDense: imageEncoderDensePath,
     imageEncoderGraph,
     textEncoder8,
     textEncoderSeq,
