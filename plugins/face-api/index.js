@@ -48,12 +48,6 @@ const AGE_SOFTNESS = 4;
 /** One-hot row [1, k] for class index i (used instead of gather: no gather gradient on wasm). */
 const oneHotRow = (tf, i, k) => tf.cast(tf.oneHot(tf.tensor1d([i], 'int32'), k), 'float32');
 
-/** −log p(class i) per sample from logits [n, k] → [n]. */
-function nllFromLogits(tf, logits, i) {
-  const k = logits.shape[1];
-  return tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), oneHotRow(tf, i, k)), 1));
-}
-
 /** log σ(x) = −softplus(−x), stable. */
 const logSigmoid = (tf, x) => tf.neg(tf.softplus(tf.neg(x)));
 
