@@ -7,7 +7,7 @@ import * as path from 'path';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry } from '../../src/plugins/registry';
 import { validateParams } from '../../src/plugins/validate';
-import type { ControlDefinition, LoadContext, Tensor1D, Tensor2D, Tensor4D, Tf } from '../../src/plugins/sdk';
+import type { ControlDefinition, LoadContext, Tensor, Tensor1D, Tensor2D, Tensor4D, Tf } from '../../src/plugins/sdk';
 import { makeTf, repoRoot, silentLogger, tmpDir } from '../plugins/helpers';
 import { D, normalisedBrightness, writeClipFixture, type ClipFixture } from './helpers';
 
@@ -188,11 +188,11 @@ describe('energy', () => {
     images.dispose();
   });
 
-  test('gradient w.r.t. the images is finite and non-zero, and matches a finite difference', () => {
+  test('gradient w.r.t. the images is finite and non-zero, and matches a finite difference', async () => {
     const images = tf.tidy(() => tf.randomUniform([2, 8, 8, 1], 0.2, 0.8, 'float32', 1)) as Tensor4D;
-    const fixed = def.load(ctx, baseParams({ freshAugmentations: false }), GEN);
-    return fixed.then((inst) => {
-      const f = (x: Tensor4D) => tf.sum(inst.energy(x, { z: tf.zeros([2, 4]) as Tensor2D }));
+    const inst = await def.load(ctx, baseParams({ freshAugmentations: false }), GEN);
+    {
+      const f = (x: Tensor) => tf.sum(inst.energy(x as Tensor4D, { z: tf.zeros([2, 4]) as Tensor2D }));
       const g = tf.grad(f)(images);
       const gv = arr(g);
       expect(gv.every(Number.isFinite)).toBe(true);
@@ -205,7 +205,7 @@ describe('energy', () => {
       expect(Math.abs(fd - analytic) / analytic).toBeLessThan(0.05);
       inst.dispose();
       tf.dispose([images, g, unit]);
-    });
+    }
   });
 
   test('evaluate reports the clean cosine similarity', async () => {
@@ -240,7 +240,7 @@ describe('graph-model image encoder with NCHW input', () => {
       expect(cos[i]).toBeCloseTo((s * t[0] + t[1]) / Math.sqrt(s * s + 1), 4);
     });
     const images = grey([0.3, 0.6]);
-    const g = tf.grad((x: Tensor4D) => tf.sum(inst.energy(x, { z: tf.zeros([2, 4]) as Tensor2D })))(images);
+    const g = tf.grad((x: Tensor) => tf.sum(inst.energy(x as Tensor4D, { z: tf.zeros([2, 4]) as Tensor2D })))(images);
     const gv = arr(g);
     expect(gv.every(Number.isFinite)).toBe(true);
     expect(gv.some((v) => Math.abs(v) > 1e-6)).toBe(true);

@@ -113,7 +113,7 @@ test('long texts are truncated to 77 with the end token last, or rejected with t
   expect(truncated).toBe(true);
   expect(length).toBe(77);
   expect(ids[0]).toBe(SOT);
-  expect(Array.from(ids.slice(1, 76)).every((v: number) => v === 516)).toBe(true);
+  expect(Array.from(ids.slice(1, 76) as Int32Array).every((v) => v === 516)).toBe(true);
   expect(ids[76]).toBe(EOT);
   expect(() => t.tokenize(text, { truncate: false })).toThrow(/too long for context length 77 \(102 tokens\)/);
   // Exactly 75 words fit: sot + 75 + eot = 77.
