@@ -1,0 +1,148 @@
+'use strict';
+/**
+ * @promptgen/mnist: a built-in PromptGen plugin with the project's own MNIST
+ * demo models (trained by scripts/train-mnist-demo.py, see README.md):
+ *   - generator `mnist`: z ~ N(0, I) of LATENT_DIM dims -> [n, 28, 28, 1] in [0, 1];
+ *   - control `mnist-digit`: energy = -log sum_{c in classes} p(c | x) from a
+ *     small CNN digit classifier, and a class histogram for evaluation.
+ *
+ * Plain CommonJS, no build step, no run-time dependency: the host passes its
+ * own `tf` and an asset resolver in the load context (see src/plugins/sdk).
+ * The object is what `definePlugin({...})` would return (an identity).
+ */
+
+const LATENT_DIM = 64;
+const GENERATOR_MODEL = 'models/generator/model.json';
+const CLASSIFIER_MODEL = 'models/classifier/model.json';
+
+/** @type {import('promptgen/plugin').GeneratorDefinition} */
+const mnistGenerator = {
+  name: 'mnist',
+  title: 'MNIST digits',
+  description:
+    'A compact DCGAN trained on the 60,000 MNIST training digits: white strokes on black, 28x28 grey.',
+  latentDim: LATENT_DIM,
+  output: { width: 28, height: 28, channels: 1 },
+  async load(ctx) {
+    const { tf } = ctx;
+    const model = await ctx.assets.loadLayersModel(GENERATOR_MODEL);
+    const [, inDim] = model.inputs[0].shape;
+    if (inDim !== LATENT_DIM) {
+      model.dispose();
+      throw new Error(`mnist generator: model expects latent ${inDim}, plugin declares ${LATENT_DIM}`);
+    }
+    return {
+      generate(z) {
+        // apply() (not predict()) so that gradients flow back to z.
+        return tf.tidy(() => model.apply(z, { training: false }));
+      },
+      dispose() {
+        model.dispose();
+      },
+    };
+  },
+};
+
+const paramsSchema = {
+  type: 'object',
+  properties: {
+    classes: {
+      type: 'array',
+      description: 'Target digits: the energy is -log of their total probability.',
+      items: { type: 'integer', minimum: 0, maximum: 9 },
+      minItems: 1,
+      uniqueItems: true,
+      default: [7],
+    },
+    temperature: {
+      type: 'number',
+      description: 'Softmax temperature applied to the logits (1 = as trained).',
+      exclusiveMinimum: 0,
+      maximum: 100,
+      default: 1,
+    },
+  },
+  required: ['classes'],
+  additionalProperties: false,
+};
+
+/** @type {import('promptgen/plugin').ControlDefinition} */
+const mnistDigitControl = {
+  name: 'mnist-digit',
+  title: 'MNIST digit',
+  description:
+    'Steers towards the given digit(s) with a small CNN classifier (99 % on MNIST test): E = -log sum_{c in classes} p(c|x).',
+  paramsSchema,
+  conditionDim: null,
+  paired: false,
+  async load(ctx, params, generator) {
+    const { tf } = ctx;
+    const classes = [...new Set((params && params.classes) || [7])];
+    if (classes.length === 0 || classes.some((c) => !Number.isInteger(c) || c < 0 || c > 9)) {
+      throw new Error(`mnist-digit: classes must be distinct integers 0..9, got ${JSON.stringify(classes)}`);
+    }
+    const temperature = params && params.temperature != null ? Number(params.temperature) : 1;
+    if (!(temperature > 0)) throw new Error('mnist-digit: temperature must be > 0');
+    if (generator && generator.output) {
+      const { width, height, channels } = generator.output;
+      if (width !== 28 || height !== 28 || channels !== 1) {
+        ctx.logger.warn('mnist-digit: generator output is not 28x28x1; images will be resized/greyed', {
+          generator: generator.name,
+        });
+      }
+    }
+    const model = await ctx.assets.loadLayersModel(CLASSIFIER_MODEL);
+    const mask = tf.tensor1d(
+      Array.from({ length: 10 }, (_, i) => (classes.includes(i) ? 0 : -1e9)),
+      'float32',
+    );
+
+    /** Brings any NHWC image batch to [n, 28, 28, 1] grey in [0, 1]. */
+    function toMnist(images) {
+      let x = images;
+      const c = x.shape[3];
+      if (c === 3) x = tf.mean(x, 3, true);
+      else if (c === 4) x = tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 3]), 3, true);
+      if (x.shape[1] !== 28 || x.shape[2] !== 28) x = tf.image.resizeBilinear(x, [28, 28]);
+      return x;
+    }
+
+    function logits(images) {
+      let l = model.apply(toMnist(images), { training: false });
+      if (temperature !== 1) l = tf.div(l, temperature);
+      return l;
+    }
+
+    return {
+      energy(images) {
+        return tf.tidy(() => {
+          const l = logits(images); // [n, 10]
+          // -log sum_{c in S} softmax(l)_c = logsumexp(l) - logsumexp(l restricted to S)
+          const all = tf.logSumExp(l, 1);
+          const inS = tf.logSumExp(tf.add(l, mask), 1);
+          return tf.sub(all, inS);
+        });
+      },
+      async evaluate(images) {
+        const pred = tf.tidy(() => tf.argMax(logits(images), 1));
+        const labels = await pred.data();
+        pred.dispose();
+        const histogram = new Array(10).fill(0);
+        for (const k of labels) histogram[k] += 1;
+        const n = labels.length;
+        const inClasses = classes.reduce((s, c) => s + histogram[c], 0);
+        return { histogram, n, classes, fractionInClasses: n ? inClasses / n : 0 };
+      },
+      dispose() {
+        model.dispose();
+        mask.dispose();
+      },
+    };
+  },
+};
+
+module.exports = {
+  apiVersion: 1,
+  generators: [mnistGenerator],
+  controls: [mnistDigitControl],
+};
