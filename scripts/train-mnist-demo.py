@@ -10,8 +10,14 @@ What it does, in order (fixed seed, everything logged):
   2. Trains a small CNN digit classifier (input [n,28,28,1] in [0,1] -> 10 logits).
   3. Trains a compact DCGAN generator (z ~ N(0, I) of --latent-dim dims ->
      [n,28,28,1] in [0,1]) with the non-saturating GAN loss and an EMA of the
-     generator weights; BatchNorm is re-estimated for the EMA weights and folded
-     into the preceding layers for export.
+     generator weights, plus two small terms from the frozen classifier of step 2
+     (mean prediction entropy: clear digits; log 10 - entropy of the batch-mean
+     prediction: balanced digits); BatchNorm is re-estimated for the EMA weights
+     and folded into the preceding layers for export. The judge is never used in
+     training or selection.
+  4b. Picks a latent scale psi (truncation, folded into the first Dense kernel so
+     the latent stays N(0, I)) with our own classifier; --finalize-only re-runs
+     this step and the figures on the exported files.
   4. Exports both as TensorFlow.js layers models (model.json + one .bin),
      checks the exported files against PyTorch (numpy re-implementation of the
      Keras layers, and TF.js itself through node when available).
@@ -19,7 +25,7 @@ What it does, in order (fixed seed, everything logged):
      figures: classifier test accuracy, and the independent judge (ml5's MNIST
      MLP, ../shared/models/mnist-mlp) on 10,000 generator samples.
 
-Run (from the repo root; ~35-45 min on one CPU core):
+Run (from the repo root; ~45 min on one shared CPU core):
   nice -n 10 /usr/bin/python3 -u scripts/train-mnist-demo.py 2>&1 | tee /tmp/train-mnist.log
 Needs: python3, PyTorch (Debian python3-torch is fine), numpy; npm (for the data);
 node + the repo's node_modules for the TF.js cross-check (skipped otherwise).
