@@ -141,8 +141,47 @@ const mnistDigitControl = {
   },
 };
 
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * The same CNN offered by name (`mnist-digit`) to generic controls of other plugins
+ * (e.g. `classifier` and `debias` of @promptgen/controls) through ctx.classifiers.
+ * @type {import('promptgen/plugin').ClassifierDefinition}
+ */
+const mnistDigitClassifier = {
+  name: 'mnist-digit',
+  title: 'MNIST digit classifier',
+  description: 'The small CNN of the mnist-digit control (classes "0".."9"); any NHWC image batch is greyed and resized to 28x28.',
+  classNames: DIGITS,
+  async load(ctx) {
+    const { tf } = ctx;
+    const model = await ctx.assets.loadLayersModel(CLASSIFIER_MODEL);
+    function logits(images) {
+      let x = images;
+      const c = x.shape[3];
+      if (c === 3) x = tf.mean(x, 3, true);
+      else if (c === 4) x = tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 3]), 3, true);
+      if (x.shape[1] !== 28 || x.shape[2] !== 28) x = tf.image.resizeBilinear(x, [28, 28]);
+      return model.apply(x, { training: false });
+    }
+    return {
+      classNames: DIGITS.slice(),
+      numClasses: 10,
+      probs: (images) => tf.tidy(() => tf.softmax(logits(images))),
+      logProbs: (images) => tf.tidy(() => tf.logSoftmax(logits(images))),
+      classIndex(c) {
+        const i = typeof c === 'number' ? c : DIGITS.indexOf(String(c));
+        if (!Number.isInteger(i) || i < 0 || i > 9) throw new Error(`mnist-digit: unknown class ${JSON.stringify(c)} (classes 0..9)`);
+        return i;
+      },
+      dispose: () => model.dispose(),
+    };
+  },
+};
+
 module.exports = {
   apiVersion: 1,
   generators: [mnistGenerator],
   controls: [mnistDigitControl],
+  classifiers: [mnistDigitClassifier],
 };
