@@ -27,6 +27,19 @@ function shares(pred, k = 10) {
   return c.map((x) => x / Math.max(pred.length, 1));
 }
 
+/** KL(p ‖ q) in nats (q normalised). */
+function klTo(p, q) {
+  const qs = q.reduce((a, b) => a + b, 0);
+  let d = 0;
+  p.forEach((pi, i) => {
+    if (pi > 0) d += pi * Math.log(pi / (q[i] / qs));
+  });
+  return d;
+}
+
+/** The skewed target of the `debiasTarget` experiment: 7s four times as likely as each other digit. */
+const SKEWED = [1, 1, 1, 1, 1, 1, 1, 4, 1, 1];
+
 /** KL(p restricted to `over`, renormalised ‖ uniform over `over`), nats. */
 function klToUniform(p, over) {
   const idx = over || p.map((_, i) => i);
@@ -54,20 +67,22 @@ function klToUniform(p, over) {
 async function measureAll(o) {
   const { engine, tf, registry, runtime, judge, scale } = o;
   const log = o.log || (() => undefined);
-  const only = o.only || ['target7', 'target38', 'debias', 'iterative'];
+  const only = o.only || ['target7', 'target38', 'target38Balanced', 'debias', 'debiasTarget', 'iterative'];
   const gen = await registry.loadGenerator('mnist', runtime);
   const def = registry.generator('mnist').definition;
   const info = { name: 'mnist', latentDim: def.latentDim, output: def.output };
   const generator = { latentDim: def.latentDim, generate: (z) => gen.generate(z), dispose: () => undefined };
   const EVAL_SEED = 7919;
 
-  async function judged(g, flow) {
+  /** Judge's digit shares on the evaluation ε (and what `evaluator`, a control's evaluate(), reports there). */
+  async function judged(g, flow, evaluator) {
     const batch = await engine.sampleImages({ tf, flow, generator: g, latentDim: def.latentDim, count: scale.eval, seed: EVAL_SEED });
     const t = tf.tensor4d(batch.data, [batch.n, batch.height, batch.width, batch.channels]);
     const pred = await judge(t);
+    const evaluated = evaluator ? await evaluator.evaluate(t) : undefined;
     t.dispose();
     const grid = await engine.sampleImages({ tf, flow, generator: g, latentDim: def.latentDim, count: 64, seed: EVAL_SEED });
-    return { shares: shares(pred), grid };
+    return { shares: shares(pred), grid, evaluated };
   }
 
   async function control(name, params, weight) {
@@ -119,6 +134,32 @@ async function measureAll(o) {
     const after = await judged(generator, f.flow);
     results.experiments.push({ id: 'target38', title: 'classifier: 3 or 8', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares });
     results.grids.target38 = after.grid;
+    if (only.includes('target38Balanced')) {
+      // Reverse KL is mode-seeking: the flow may favour one of the alternatives. The paper's
+      // remedy is iterative: debias over the same classes on top of the first prompt.
+      log('iterative: debias over [3, 8] on top of the "3 or 8" prompt');
+      const composed = engine.composeGenerator(f.flow, generator);
+      const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: scale.calibration }, scale.debiasWeight);
+      await d.c.calibrate((n) => engine.sampleBase(composed, n, 1004, { tf, latentDim: def.latentDim }));
+      const state = d.c.calibrationState();
+      const f2 = await trainFlow(composed, [d], 48);
+      const second = await judged(composed, f2.flow);
+      results.experiments.push({
+        id: 'target38Balanced',
+        title: '"3 or 8", then debias over [3, 8] on top (iterative)',
+        params: d.params,
+        weight: d.weight,
+        seconds: f2.seconds,
+        beta: state.attributes[0].beta,
+        before: { share3: base.shares[3], share8: base.shares[8] },
+        first: { share3: after.shares[3], share8: after.shares[8], judge: after.shares },
+        after: { share3: second.shares[3], share8: second.shares[8] },
+        judgeAfter: second.shares,
+      });
+      results.grids.target38Balanced = second.grid;
+      d.c.dispose();
+      f2.flow.dispose();
+    }
     t.c.dispose();
     f.flow.dispose();
   }
@@ -129,8 +170,9 @@ async function measureAll(o) {
     await d.c.calibrate((n) => engine.sampleBase(generator, n, 1001, { tf, latentDim: def.latentDim }));
     const calibrationSeconds = (Date.now() - c0) / 1000;
     const state = d.c.calibrationState();
+    const baseSeen = await judged(generator, undefined, d.c);
     const f = await trainFlow(generator, [d], 44);
-    const after = await judged(generator, f.flow);
+    const after = await judged(generator, f.flow, d.c);
     results.experiments.push({
       id: 'debias',
       title: 'debias: uniform over the 10 digits',
@@ -140,11 +182,34 @@ async function measureAll(o) {
       calibrationSeconds,
       beta: state.attributes[0].beta,
       fit: state.attributes[0].fit,
-      before: { klUniform: results.base.klUniform },
-      after: { klUniform: klToUniform(after.shares) },
+      before: { klUniform: results.base.klUniform, controlKl: baseSeen.evaluated.kl },
+      after: { klUniform: klToUniform(after.shares), controlKl: after.evaluated.kl },
       judgeAfter: after.shares,
     });
     results.grids.debias = after.grid;
+    d.c.dispose();
+    f.flow.dispose();
+  }
+  if (only.includes('debiasTarget')) {
+    log('debias: skewed target (7s four times as likely as each other digit)');
+    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', target: SKEWED }], samples: scale.calibration }, scale.debiasWeight);
+    await d.c.calibrate((n) => engine.sampleBase(generator, n, 1003, { tf, latentDim: def.latentDim }));
+    const state = d.c.calibrationState();
+    const baseSeen = await judged(generator, undefined, d.c);
+    const f = await trainFlow(generator, [d], 47);
+    const after = await judged(generator, f.flow, d.c);
+    results.experiments.push({
+      id: 'debiasTarget',
+      title: 'debias: skewed target (7s at 4/13 ≈ 31 %, other digits 1/13 each)',
+      params: d.params,
+      weight: d.weight,
+      seconds: f.seconds,
+      beta: state.attributes[0].beta,
+      before: { klTarget: klTo(base.shares, SKEWED), share7: base.shares[7], controlKl: baseSeen.evaluated.kl },
+      after: { klTarget: klTo(after.shares, SKEWED), share7: after.shares[7], controlKl: after.evaluated.kl },
+      judgeAfter: after.shares,
+    });
+    results.grids.debiasTarget = after.grid;
     d.c.dispose();
     f.flow.dispose();
   }
@@ -157,8 +222,9 @@ async function measureAll(o) {
     const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: EVENS }], samples: scale.calibration }, scale.debiasWeight);
     await d.c.calibrate((n) => engine.sampleBase(composed, n, 1002, { tf, latentDim: def.latentDim }));
     const state = d.c.calibrationState();
+    const firstSeen = await judged(composed, undefined, d.c);
     const f2 = await trainFlow(composed, [d], 46);
-    const second = await judged(composed, f2.flow);
+    const second = await judged(composed, f2.flow, d.c);
     const even = (s) => EVENS.reduce((a, i) => a + s[i], 0);
     results.experiments.push({
       id: 'iterative',
@@ -168,8 +234,8 @@ async function measureAll(o) {
       seconds: f1.seconds + f2.seconds,
       beta: state.attributes[0].beta,
       before: { evenShare: even(base.shares), evenKlUniform: klToUniform(base.shares, EVENS) },
-      first: { evenShare: even(first.shares), evenKlUniform: klToUniform(first.shares, EVENS), judge: first.shares },
-      after: { evenShare: even(second.shares), evenKlUniform: klToUniform(second.shares, EVENS) },
+      first: { evenShare: even(first.shares), evenKlUniform: klToUniform(first.shares, EVENS), controlKl: firstSeen.evaluated.kl, judge: first.shares },
+      after: { evenShare: even(second.shares), evenKlUniform: klToUniform(second.shares, EVENS), controlKl: second.evaluated.kl },
       judgeAfter: second.shares,
     });
     results.grids.evens = first.grid;
@@ -239,7 +305,15 @@ function writeReport(res, o, cmd, note, machine) {
   const rows = [];
   if (e.target7) rows.push(`| classifier \`{ targets: [{ classifier: 'mnist-digit', classes: [7] }] }\`, λ = ${e.target7.weight} | share of 7s | ${pct(e.target7.before.share7)} | **${pct(e.target7.after.share7)}** | ≥ 85 % | ${e.target7.seconds.toFixed(0)} s | ![](results/base.png) → ![](results/target7.png) |`);
   if (e.target38) rows.push(`| classifier \`classes: [3, 8]\`, λ = ${e.target38.weight} | share of 3s / 8s | ${pct(e.target38.before.share3)} / ${pct(e.target38.before.share8)} | **${pct(e.target38.after.share3)} / ${pct(e.target38.after.share8)}** | each ≥ 30 % | ${e.target38.seconds.toFixed(0)} s | ![](results/target38.png) |`);
-  if (e.debias) rows.push(`| debias \`{ attributes: [{ classifier: 'mnist-digit' }] }\` (uniform), λ = ${e.debias.weight} | KL(judge's digit marginal ‖ uniform) | ${e.debias.before.klUniform.toFixed(4)} | **${e.debias.after.klUniform.toFixed(4)}** (${pct(1 - e.debias.after.klUniform / e.debias.before.klUniform)} lower) | ≥ 50 % lower | ${e.debias.seconds.toFixed(0)} s + ${e.debias.calibrationSeconds.toFixed(0)} s fit | ![](results/debias.png) |`);
+  if (e.target38Balanced) {
+    const x = e.target38Balanced;
+    rows.push(`| then debias \`{ classifier: 'mnist-digit', classes: [3, 8] }\`, λ = ${x.weight}, on G∘f₁ of the row above | share of 3s / 8s | after f₁: ${pct(x.first.share3)} / ${pct(x.first.share8)} | **${pct(x.after.share3)} / ${pct(x.after.share8)}** | each ≥ 30 % | ${x.seconds.toFixed(0)} s | ![](results/target38Balanced.png) |`);
+  }
+  if (e.debias) rows.push(`| debias \`{ attributes: [{ classifier: 'mnist-digit' }] }\` (uniform), λ = ${e.debias.weight} | KL(judge's digit marginal ‖ uniform) | ${e.debias.before.klUniform.toFixed(4)} (control's own classifier: ${e.debias.before.controlKl.toFixed(4)}) | **${e.debias.after.klUniform.toFixed(4)}** (${pct(1 - e.debias.after.klUniform / e.debias.before.klUniform)} lower; control's classifier: ${e.debias.after.controlKl.toFixed(4)}) | ≥ 50 % lower | ${e.debias.seconds.toFixed(0)} s + ${e.debias.calibrationSeconds.toFixed(0)} s fit | ![](results/debias.png) |`);
+  if (e.debiasTarget) {
+    const x = e.debiasTarget;
+    rows.push(`| debias \`target: [1,1,1,1,1,1,1,4,1,1]\`, λ = ${x.weight} | KL(judge's marginal ‖ target); share of 7s | ${x.before.klTarget.toFixed(4)}; ${pct(x.before.share7)} | **${x.after.klTarget.toFixed(4)}; ${pct(x.after.share7)}** (KL ${pct(1 - x.after.klTarget / x.before.klTarget)} lower) | (extra) | ${x.seconds.toFixed(0)} s | ![](results/debiasTarget.png) |`);
+  }
   if (e.iterative) {
     const it = e.iterative;
     rows.push(`| iterative: classifier evens (λ = ${it.weight[0]}), then debias \`classes: [0,2,4,6,8]\` (λ = ${it.weight[1]}) on G∘f₁ | even share; KL(even marginal ‖ uniform) | base ${pct(it.before.evenShare)}, ${it.before.evenKlUniform.toFixed(4)}; after f₁ ${pct(it.first.evenShare)}, ${it.first.evenKlUniform.toFixed(4)} | **${pct(it.after.evenShare)}, ${it.after.evenKlUniform.toFixed(4)}** | ≥ 85 % even, KL below f₁'s | ${it.seconds.toFixed(0)} s (both) | ![](results/evens.png) → ![](results/evensDebiased.png) |`);
@@ -315,7 +389,7 @@ async function main() {
   await registry.dispose();
 }
 
-module.exports = { measureAll, shares, klToUniform, makeRegistry, EVENS };
+module.exports = { measureAll, shares, klToUniform, klTo, makeRegistry, EVENS, SKEWED };
 
 if (require.main === module) {
   main().catch((e) => {
