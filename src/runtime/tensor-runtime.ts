@@ -3,6 +3,7 @@
  * (built-in plugins from `plugins/`, installed ones from the data directory).
  */
 import { initBackend } from '../engine';
+import { nativeBlasStatus } from '../engine/kernels/native-blas';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { builtinPluginsDir, PluginRegistry, type LoadedPlugin, type PluginRuntime } from '../plugins';
@@ -23,6 +24,7 @@ export async function startTensorRuntime(config: Pick<Config, 'backend' | 'dataD
   const info = await initBackend(config.backend, (msg) => log.debug(msg));
   const skipped = info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   log.info(`tensor backend: ${info.backend}${skipped ? ` (not used — ${skipped})` : ''}`);
+  if (info.backend === 'wasm') log.info(`matrix products: ${nativeBlasStatus.startsWith('OpenBLAS') ? nativeBlasStatus : `wasm kernels (${nativeBlasStatus})`}`);
   const pluginLog = log.child('plugins');
   const registry = new PluginRegistry({ logger: pluginLog });
   const loaded = await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(config.dataDir) });

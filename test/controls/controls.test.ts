@@ -282,7 +282,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
     const want = p.map((r) => -Math.log(r[3]! + r[8]!) - 2 * Math.log(r[7]!));
     const got = Array.from(await e.data());
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 2));
-    const g = tf.grad((im: Tensor4D) => tf.sum(c.energy(im, { z: null as never })))(x);
+    const g = tf.grad((im) => tf.sum(c.energy(im as Tensor4D, { z: null as never })))(x);
     const gv = await g.data();
     expect(gv.every(Number.isFinite)).toBe(true);
     expect(gv.some((v) => v !== 0)).toBe(true);
@@ -312,7 +312,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
     expect(state.attributes[0].fit.loss).toBeLessThanOrEqual(state.attributes[0].fit.initialLoss);
     const ea = Array.from(await a.energy(x, { z: null as never }).data());
     expect(ea.every(Number.isFinite)).toBe(true);
-    const g = await tf.grad((im: Tensor4D) => tf.sum(a.energy(im, { z: null as never })))(x).data();
+    const g = await tf.grad((im) => tf.sum(a.energy(im as Tensor4D, { z: null as never })))(x).data();
     expect(g.every(Number.isFinite)).toBe(true);
 
     const b = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });

@@ -11,6 +11,7 @@ import { makeMatMulKernel } from './matmul';
 import { unsortedSegmentSum } from './segment';
 import { depthwiseBackpropFilter, depthwiseBackpropInput, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv';
 import { maxPoolGrad } from './pool';
+import { loadNativeBlas, makeNativeMatMulKernel } from './native-blas';
 
 export const WASM_PATCHED_KERNELS = [
   'BatchMatMul',
@@ -44,8 +45,11 @@ export function registerWasmPatches(): string[] {
   const batchMatMul = original('BatchMatMul');
   const fused = original('_FusedMatMul');
   const conv2d = original('Conv2D');
-  install('BatchMatMul', makeMatMulKernel(batchMatMul, false));
-  install('_FusedMatMul', makeMatMulKernel(fused, true));
+  const wasmBatchMatMul = makeMatMulKernel(batchMatMul, false);
+  const wasmFused = makeMatMulKernel(fused, true);
+  const blas = loadNativeBlas();
+  install('BatchMatMul', blas ? makeNativeMatMulKernel(blas, wasmBatchMatMul, false) : wasmBatchMatMul);
+  install('_FusedMatMul', blas ? makeNativeMatMulKernel(blas, wasmFused, true) : wasmFused);
   install('UnsortedSegmentSum', unsortedSegmentSum);
   install('Conv2DBackpropInput', makeConv2DBackpropInput(conv2d));
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));

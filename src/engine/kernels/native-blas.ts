@@ -1,0 +1,138 @@
+/**
+ * Matrix products on the machine's OpenBLAS, in place on the wasm heap.
+ *
+ * wasm's matmul (XNNPACK, one thread) reaches ~4 GMAC/s here against ~34 for
+ * OpenBLAS on one core (docs/PERFORMANCE.md), and matmul is nearly all of a
+ * training step. The optional addon `native/build/blas.node` (built by
+ * `native/build.js` during `npm ci`, loading OpenBLAS with dlopen) runs
+ * cblas_sgemm directly on Float32Array views of the wasm heap, so nothing is
+ * copied. Where it is missing, or PROMPTGEN_NATIVE_BLAS=0, the wasm kernels run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { alloc, callKernel, view, type KernelArgs } from './wasm-util';
+
+export interface NativeBlas {
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
+  library(): string | null;
+}
+
+let cached: NativeBlas | null | undefined;
+
+function addonPath(): string | null {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'native', 'build', 'blas.node');
+    if (fs.existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return null;
+}
+
+/** The addon with a working OpenBLAS, or null (with the reason in `nativeBlasStatus`). */
+export function loadNativeBlas(): NativeBlas | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (process.env.PROMPTGEN_NATIVE_BLAS === '0') {
+    nativeBlasStatus = 'disabled by PROMPTGEN_NATIVE_BLAS=0';
+    return null;
+  }
+  const file = addonPath();
+  if (!file) {
+    nativeBlasStatus = 'native/build/blas.node is not built';
+    return null;
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require(file) as NativeBlas;
+    const lib = addon.library();
+    if (!lib) {
+      nativeBlasStatus = 'no OpenBLAS library found (install libopenblas0)';
+      return null;
+    }
+    nativeBlasStatus = `OpenBLAS (${lib})`;
+    cached = addon;
+  } catch (err) {
+    nativeBlasStatus = `the addon failed to load: ${(err as Error).message}`;
+  }
+  return cached;
+}
+
+export let nativeBlasStatus = 'not checked';
+
+/** Products run on OpenBLAS so far (how a test or a profile sees which kernel ran). */
+export const nativeBlasStats = { calls: 0 };
+
+type Activation = (x: number) => number;
+function activationOf(attrs: Record<string, unknown>): Activation | null | undefined {
+  const name = (attrs.activation as string | undefined) ?? 'linear';
+  const alpha = (attrs.leakyreluAlpha as number | undefined) ?? 0.2;
+  switch (name) {
+    case 'linear':
+      return null;
+    case 'relu':
+      return (x) => (x > 0 ? x : 0);
+    case 'relu6':
+      return (x) => (x < 0 ? 0 : x > 6 ? 6 : x);
+    case 'leakyrelu':
+      return (x) => (x > 0 ? x : alpha * x);
+    case 'sigmoid':
+      return (x) => 1 / (1 + Math.exp(-x));
+    case 'elu':
+      return (x) => (x > 0 ? x : Math.exp(x) - 1);
+    default:
+      return undefined; // prelu etc.: leave to the wasm kernel
+  }
+}
+
+/** BatchMatMul (or _FusedMatMul with a bias of size 1 or N and a simple activation) on OpenBLAS. */
+export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, fused: boolean): KernelFunc {
+  const fn = (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs = {} } = args;
+    const { a, b } = inputs;
+    const transA = !!attrs.transposeA;
+    const transB = !!attrs.transposeB;
+    const activation = fused ? activationOf(attrs) : null;
+    const bias = fused ? inputs.bias : undefined;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2 || activation === undefined) {
+      return callKernel(fallback, args);
+    }
+    // Rank ≥ 2; leading dimensions are a batch (TF.js hands rank-2 operands to this kernel as they are).
+    const aBatch = a.shape.slice(0, -2);
+    const bBatch = b.shape.slice(0, -2);
+    const ba = aBatch.reduce((x, y) => x * y, 1);
+    const bb = bBatch.reduce((x, y) => x * y, 1);
+    const [a1, a2] = a.shape.slice(-2) as [number, number];
+    const [b1, b2] = b.shape.slice(-2) as [number, number];
+    const m = transA ? a2 : a1;
+    const k = transA ? a1 : a2;
+    const n = transB ? b1 : b2;
+    const batch = Math.max(ba, bb);
+    const biasSize = bias ? bias.shape.reduce((x, y) => x * y, 1) : 0;
+    if ((ba !== bb && ba !== 1 && bb !== 1) || (bias && bias.dtype !== 'float32') || (bias && biasSize !== 1 && biasSize !== n)) {
+      return callKernel(fallback, args);
+    }
+    const outBatch = aBatch.length >= bBatch.length && ba >= bb ? aBatch : bBatch;
+    nativeBlasStats.calls += 1;
+    const [out] = alloc(backend, [{ shape: [...outBatch, m, n] }]);
+    const A = view(backend, a);
+    const B = view(backend, b);
+    const C = view(backend, out);
+    for (let i = 0; i < batch; i++) {
+      const ai = ba === 1 ? 0 : i;
+      const bi = bb === 1 ? 0 : i;
+      blas.sgemm(A.subarray(ai * m * k, (ai + 1) * m * k), B.subarray(bi * k * n, (bi + 1) * k * n), C.subarray(i * m * n, (i + 1) * m * n), m, n, k, transA, transB);
+    }
+    if (bias || activation) {
+      const Bias = bias ? view(backend, bias) : null;
+      for (let o = 0; o < C.length; o++) {
+        let x = C[o]!;
+        if (Bias) x += biasSize === 1 ? Bias[0]! : Bias[o % n]!;
+        C[o] = activation ? activation(x) : x;
+      }
+    }
+    return out;
+  };
+  return fn as unknown as KernelFunc;
+}

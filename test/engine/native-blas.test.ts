@@ -1,0 +1,82 @@
+/**
+ * The OpenBLAS matmul kernels on the wasm heap give the cpu backend's values
+ * and gradients (transposes, batch broadcasting, fused bias and activations).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { initBackend } from '../../src/engine/backend';
+import { loadNativeBlas, nativeBlasStats, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
+
+const blas = loadNativeBlas();
+if (!blas) console.warn(`skipping native BLAS tests: ${nativeBlasStatus}`);
+
+function rand(shape: number[], seed: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    out[i] = (s / 2147483648) * 2 - 1;
+  }
+  return out;
+}
+
+type Case = { name: string; a: number[]; b: number[]; ta: boolean; tb: boolean; bias?: number[]; activation?: 'relu' | 'leakyrelu' | 'sigmoid'; noGrad?: boolean };
+const CASES: Case[] = [
+  { name: 'plain', a: [1, 33, 17], b: [1, 17, 9], ta: false, tb: false },
+  { name: 'transposeA', a: [1, 17, 33], b: [1, 17, 9], ta: true, tb: false },
+  { name: 'transposeB', a: [1, 33, 17], b: [1, 9, 17], ta: false, tb: true },
+  { name: 'both, batched', a: [3, 17, 33], b: [3, 9, 17], ta: true, tb: true },
+  // TF.js's own matMul gradient rejects a broadcast batch on every backend: values only.
+  { name: 'broadcast batch of b', a: [4, 5, 6], b: [1, 6, 7], ta: false, tb: false, noGrad: true },
+  { name: 'fused bias + relu', a: [1, 8, 16], b: [1, 12, 16], ta: false, tb: true, bias: [12], activation: 'relu' },
+  { name: 'fused bias + leakyrelu', a: [1, 8, 16], b: [1, 16, 12], ta: false, tb: false, bias: [12], activation: 'leakyrelu' },
+  { name: 'fused sigmoid, no bias', a: [1, 8, 16], b: [1, 16, 12], ta: false, tb: false, activation: 'sigmoid' },
+];
+
+function run(c: Case, backend: string) {
+  return tf.tidy(() => {
+    const a = tf.tensor3d(rand(c.a, 1), c.a as [number, number, number]);
+    const b = tf.tensor3d(rand(c.b, 2), c.b as [number, number, number]);
+    const bias = c.bias ? tf.tensor1d(rand(c.bias, 3)) : undefined;
+    const f = (x: tf.Tensor, y: tf.Tensor) =>
+      c.bias || c.activation
+        ? tf.fused.matMul({ a: x as tf.Tensor3D, b: y as tf.Tensor3D, transposeA: c.ta, transposeB: c.tb, bias, activation: c.activation })
+        : tf.matMul(x, y, c.ta, c.tb);
+    const value = f(a, b);
+    if (c.noGrad) return { backend, value: value.arraySync(), ga: [0], gb: [0] };
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(f(x, y), f(x, y))))([a, b]);
+    return { backend, value: value.arraySync(), ga: ga!.arraySync(), gb: gb!.arraySync() };
+  });
+}
+
+function maxDiff(x: unknown, y: unknown): number {
+  const fx = (x as number[]).flat(Infinity) as number[];
+  const fy = (y as number[]).flat(Infinity) as number[];
+  return Math.max(...fx.map((v, i) => Math.abs(v - fy[i]!)));
+}
+
+(blas ? describe : describe.skip)('native BLAS matmul on the wasm heap', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it.each(CASES.map((c) => [c.name, c] as const))('%s: values and gradients match the cpu backend', async (_name, c) => {
+    await tf.setBackend('cpu');
+    const cpu = run(c, 'cpu');
+    await tf.setBackend('wasm');
+    const wasm = run(c, 'wasm');
+    expect(maxDiff(wasm.value, cpu.value)).toBeLessThan(1e-4);
+    expect(maxDiff(wasm.ga, cpu.ga)).toBeLessThan(1e-3);
+    expect(maxDiff(wasm.gb, cpu.gb)).toBeLessThan(1e-3);
+  });
+
+  it('is the kernel the wasm backend runs, and leaks no tensors', async () => {
+    await tf.setBackend('wasm');
+    const calls = nativeBlasStats.calls;
+    const before = tf.memory().numTensors;
+    run(CASES[0]!, 'wasm');
+    expect(nativeBlasStats.calls).toBeGreaterThan(calls); // forward and both gradients
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
