@@ -1,6 +1,5 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend, getTf } from '../../src/engine/backend';
 import type { LoadContext, Tf, Tensor4D, GeneratorInfo } from '../../src/plugins/sdk/index';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,22 +21,8 @@ export const expected: { crops: Record<string, Expected> } = JSON.parse(
   fs.readFileSync(path.join(__dirname, 'fixtures', 'faceapi-expected.json'), 'utf8'),
 );
 
-let ready: Promise<unknown> | undefined;
-
-/** Loads wasm (with the engine's kernel patches) once per test file, then switches to `name`. */
-export async function useBackend(name: 'cpu' | 'wasm'): Promise<Tf> {
-  const tf = getTf();
-  ready ??= (async () => {
-    tf.env().set('IS_TEST', true);
-    await tf.setBackend('cpu');
-    tf.env().set('IS_TEST', false);
-    await initBackend('wasm');
-  })();
-  await ready;
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`backend ${name} failed`);
-  return tf;
-}
+// One backend set-up for every engine-facing test.
+export { useBackend } from '../engine/helpers';
 
 export const silentLogger = { info() {}, warn() {}, error() {} };
 
