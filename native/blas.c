@@ -12,7 +12,10 @@
 typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                          const float *b, int ldb, float beta, float *c, int ldc);
 
+typedef void (*set_threads_fn)(int n);
+
 static sgemm_fn sgemm = NULL;
+static set_threads_fn set_threads = NULL;
 static const char *library = NULL;
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
@@ -23,7 +26,10 @@ static void open_blas(void) {
     void *handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
     if (!handle) continue;
     sgemm = (sgemm_fn)dlsym(handle, "cblas_sgemm");
-    if (sgemm) library = candidates[i];
+    if (sgemm) {
+      library = candidates[i];
+      set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    }
   }
 }
 
@@ -72,6 +78,19 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setThreads(n): OpenBLAS's thread count; returns false where the library cannot set it. */
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int32_t n = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &n);
+  if (set_threads && n >= 1) set_threads(n);
+  napi_get_boolean(env, set_threads != NULL && n >= 1, &result);
+  return result;
+}
+
 static napi_value Library(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
@@ -85,8 +104,9 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"library", NULL, Library, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
   return exports;
 }
 

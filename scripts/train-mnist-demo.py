@@ -525,6 +525,7 @@ def main():
         if args.eval_grids:
             os.makedirs(args.eval_grids, exist_ok=True)
             grid_png(os.path.join(args.eval_grids, tag.split('(')[0].strip().replace(' ', '-') + '.png'), imgs[:100])
+        with torch.no_grad():
             p = F.softmax(clf(imgs), 1)
         conf, pred = p.max(1)
         hist = torch.bincount(pred, minlength=10).float() / len(pred)

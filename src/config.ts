@@ -36,6 +36,10 @@ export interface Config {
   checkpointEvery: number;
   /** Seconds SIGTERM waits for in-flight work before closing anyway. */
   shutdownGraceSeconds: number;
+  /** OpenBLAS threads per training thread (the engine reads PROMPTGEN_BLAS_THREADS itself). */
+  blasThreads: number;
+  /** Native OpenBLAS matrix products on the wasm backend (PROMPTGEN_NATIVE_BLAS). */
+  nativeBlas: boolean;
 }
 
 export class ConfigError extends Error {
@@ -143,6 +147,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     jobHeartbeatSeconds: r.int('PROMPTGEN_JOB_HEARTBEAT_SECONDS', 30, 10, 3600),
     checkpointEvery: r.int('PROMPTGEN_CHECKPOINT_EVERY', 100, 1, 1_000_000),
     shutdownGraceSeconds: r.int('PROMPTGEN_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    // read again by the engine in each training thread (src/engine/kernels/native-blas.ts); checked here so a bad value stops start-up
+    blasThreads: r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
+    nativeBlas: r.oneOf<'0' | '1'>('PROMPTGEN_NATIVE_BLAS', '1', ['0', '1']) === '1',
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
@@ -168,4 +175,6 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_JOB_HEARTBEAT_SECONDS', '30', 'a job whose worker is silent this long is retried'],
   ['PROMPTGEN_CHECKPOINT_EVERY', '100', 'training steps between checkpoints'],
   ['PROMPTGEN_SHUTDOWN_GRACE_SECONDS', '10', 'how long SIGTERM waits for in-flight work'],
+  ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
+  ['PROMPTGEN_BLAS_THREADS', '1', 'OpenBLAS threads per training thread (more only on an otherwise idle machine)'],
 ];

@@ -102,6 +102,33 @@ const CASES: Case[] = [
     f: (tf, x, f) => tf.depthwiseConv2d(x as never, f as never, 1, 'valid'),
     kernels: ['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
   },
+  {
+    name: 'maxPool 2x2 stride 2 (gradient = MaxPoolGrad)', shapes: [[2, 6, 6, 3]],
+    f: (tf, x) => tf.maxPool(x as never, 2, 2, 'valid'), kernels: ['MaxPoolGrad'],
+  },
+  { name: 'slice of a vector (contiguous)', shapes: [[1000]], f: (tf, x) => tf.slice(x, [137], [400]), kernels: ['Slice'] },
+  {
+    name: 'split into uneven parts', shapes: [[50]],
+    f: (tf, x) => tf.concat(tf.split(x, [7, 20, 23]).map((p, i) => tf.mul(p, i + 1))), kernels: ['SplitV'],
+  },
+  {
+    name: 'split of a matrix along columns', shapes: [[6, 10]],
+    f: (tf, x) => tf.concat(tf.split(x, 2, 1).map((p, i) => tf.mul(p, i + 2)), 0), kernels: ['SplitV'],
+  },
+  { name: 'slice of columns (2d)', shapes: [[9, 12]], f: (tf, x) => tf.slice(x, [2, 3], [5, 6]), kernels: ['Slice'] },
+  { name: 'slice of whole rows (2d)', shapes: [[9, 12]], f: (tf, x) => tf.slice(x, [4, 0], [3, -1]), kernels: ['Slice'] },
+  { name: 'slice 3d, middle axis', shapes: [[3, 8, 5]], f: (tf, x) => tf.slice(x, [1, 2, 0], [2, 4, 5]), kernels: ['Slice'] },
+  { name: 'slice 5d', shapes: [[2, 3, 4, 3, 2]], f: (tf, x) => tf.slice(x, [1, 0, 1, 1, 0], [1, 3, 2, 2, 1]), kernels: ['Slice'] },
+  {
+    name: 'clone (Identity shares data)', shapes: [[4, 6]],
+    f: (tf, x) => tf.tidy(() => {
+      const c = tf.clone(x);
+      const y = tf.mul(c, c);
+      c.dispose(); // releasing the clone must leave x readable
+      return tf.add(y, x);
+    }),
+    kernels: ['Identity'],
+  },
 ];
 
 describe('wasm kernel patches against the cpu backend', () => {
@@ -113,7 +140,10 @@ describe('wasm kernel patches against the cpu backend', () => {
   it('every patched kernel is covered', () => {
     const covered = new Set(CASES.flatMap((c) => c.kernels));
     for (const k of WASM_PATCHED_KERNELS) expect(covered.has(k)).toBe(true);
-    for (const k of WASM_PATCHED_KERNELS) expect(tf.getKernel(k, 'wasm')).toBeDefined();
+    for (const k of WASM_PATCHED_KERNELS) {
+      // ours, not the stock kernel, is what runs
+      expect((tf.getKernel(k, 'wasm')?.kernelFunc as unknown as Record<string, boolean>).__promptgenPatched).toBe(true);
+    }
   });
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_n, c) => {

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/engine/backend';
-import { loadNativeBlas, nativeBlasStats, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
+import { blasThreads, loadNativeBlas, nativeBlasStats, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
 
 const blas = loadNativeBlas();
 if (!blas) console.warn(`skipping native BLAS tests: ${nativeBlasStatus}`);
@@ -69,6 +69,13 @@ function maxDiff(x: unknown, y: unknown): number {
     expect(maxDiff(wasm.value, cpu.value)).toBeLessThan(1e-4);
     expect(maxDiff(wasm.ga, cpu.ga)).toBeLessThan(1e-3);
     expect(maxDiff(wasm.gb, cpu.gb)).toBeLessThan(1e-3);
+  });
+
+  it('runs OpenBLAS on one thread unless PROMPTGEN_BLAS_THREADS says otherwise', () => {
+    expect(blasThreads({})).toBe(1);
+    expect(blasThreads({ PROMPTGEN_BLAS_THREADS: '2' })).toBe(2);
+    expect(() => blasThreads({ PROMPTGEN_BLAS_THREADS: 'many' })).toThrow(/PROMPTGEN_BLAS_THREADS must be an integer/);
+    if (process.env.PROMPTGEN_BLAS_THREADS === undefined) expect(nativeBlasStatus).toMatch(/, 1 thread\)$/);
   });
 
   it('is the kernel the wasm backend runs, and leaks no tensors', async () => {

@@ -67,6 +67,8 @@ describe('configuration', () => {
     [{ PROMPTGEN_ADMIN_TOKEN: 'short' }, 'PROMPTGEN_ADMIN_TOKEN is too short'],
     [{ PROMPTGEN_BODY_LIMIT: 'huge' }, 'PROMPTGEN_BODY_LIMIT="huge" is not a size'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is not one of debug, info, warn, error'],
+    [{ PROMPTGEN_BLAS_THREADS: '0' }, 'PROMPTGEN_BLAS_THREADS=0 is out of range'],
+    [{ PROMPTGEN_NATIVE_BLAS: 'yes' }, 'PROMPTGEN_NATIVE_BLAS="yes" is not one of 0, 1'],
   ])('rejects %j with a specific message', (env, message) => {
     const found = problems(env as Record<string, string>);
     expect(found).toHaveLength(1);

@@ -12,6 +12,7 @@ import { unsortedSegmentSum } from './segment';
 import { depthwiseBackpropFilter, depthwiseBackpropInput, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv';
 import { maxPoolGrad } from './pool';
 import { loadNativeBlas, makeNativeMatMulKernel } from './native-blas';
+import { makeIdentityKernel, makeSliceKernel, makeSplitVKernel } from './slice';
 
 export const WASM_PATCHED_KERNELS = [
   'BatchMatMul',
@@ -21,6 +22,10 @@ export const WASM_PATCHED_KERNELS = [
   'Conv2DBackpropFilter',
   'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',
+  'MaxPoolGrad',
+  'Slice',
+  'SplitV',
+  'Identity',
 ] as const;
 
 const MARK = '__promptgenPatched';
@@ -56,5 +61,9 @@ export function registerWasmPatches(): string[] {
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
   install('MaxPoolGrad', maxPoolGrad); // stock one is wrong for negative inputs (see pool.ts; test/face/kernels.test.ts)
+  const slice = makeSliceKernel(original('Slice'));
+  install('Slice', slice); // the stock one copies the whole input per slice
+  install('SplitV', makeSplitVKernel(slice));
+  install('Identity', makeIdentityKernel(original('Identity'))); // share data, as the cpu backend does
   return [...WASM_PATCHED_KERNELS];
 }

@@ -16,6 +16,23 @@ import { alloc, callKernel, view, type KernelArgs } from './wasm-util';
 export interface NativeBlas {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
   library(): string | null;
+  /** Sets OpenBLAS's thread count; false where the library cannot. */
+  setThreads(n: number): boolean;
+}
+
+/**
+ * OpenBLAS threads per process: 1 unless PROMPTGEN_BLAS_THREADS says otherwise.
+ * Its threads spin while they wait, so with a second busy process on the
+ * 2-core machine the default (one per core) made an mlp step 10× slower
+ * (1116 ms vs 111 ms, docs/PERFORMANCE.md). Our parallelism is one training
+ * thread per prompt, not threads inside one product.
+ */
+export function blasThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PROMPTGEN_BLAS_THREADS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`PROMPTGEN_BLAS_THREADS must be an integer from 1 to 256, got '${raw}'`);
+  return n;
 }
 
 let cached: NativeBlas | null | undefined;
@@ -51,7 +68,9 @@ export function loadNativeBlas(): NativeBlas | null {
       nativeBlasStatus = 'no OpenBLAS library found (install libopenblas0)';
       return null;
     }
-    nativeBlasStatus = `OpenBLAS (${lib})`;
+    const threads = blasThreads();
+    const set = typeof addon.setThreads === 'function' && addon.setThreads(threads);
+    nativeBlasStatus = `OpenBLAS (${lib}, ${set ? `${threads} thread${threads === 1 ? '' : 's'}` : 'its own thread count'})`;
     cached = addon;
   } catch (err) {
     nativeBlasStatus = `the addon failed to load: ${(err as Error).message}`;
