@@ -125,6 +125,20 @@ class Classifier(nn.Module):
         return self.fc2(x)
 
 
+class MlpClassifier(nn.Module):
+    """784 -> 512 relu -> 256 relu -> 10. Only a training aid (--aux-mlp): a second
+    view of "a clear digit", from a different model family than the CNN, so the
+    generator cannot satisfy the confidence term with features only a CNN reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+                                 nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 class Generator(nn.Module):
     """z -> Dense(7*7*c1) BN relu -> ConvT(4,s2) c2 BN relu -> ConvT(4,s2) 1 sigmoid.
     The Dense output is laid out NHWC (h, w, c) like a Keras Reshape([7,7,c1])."""
@@ -415,6 +429,8 @@ def main():
                     help='weight of the mean per-sample entropy of our classifier on fakes (confident digits)')
     ap.add_argument('--aux-balance', type=float, default=0.5,
                     help='weight of log(10) - entropy of the batch-mean class distribution (balanced digits)')
+    ap.add_argument('--aux-mlp', action='store_true',
+                    help='also train an MLP classifier of our own and average the auxiliary terms over both classifiers')
     ap.add_argument('--psi', default='auto',
                     help="latent scale folded into the generator (truncation trick), or 'auto'")
     ap.add_argument('--psi-target', type=float, default=0.9,
@@ -489,6 +505,28 @@ def main():
         log(f'classifier epoch {ep + 1}: test accuracy {clf_acc:.4f}')
     t_clf = time.time() - t_clf
 
+    aux_clfs = [clf]
+    if args.aux_mlp:
+        mlp = MlpClassifier()
+        opt = torch.optim.Adam(mlp.parameters(), 1e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=args.clf_epochs * steps_per_epoch)
+        for ep in range(args.clf_epochs):
+            mlp.train()
+            perm = torch.randperm(len(xtr), generator=gen)
+            for i in range(steps_per_epoch):
+                idx = perm[i * 128:(i + 1) * 128]
+                loss = F.cross_entropy(mlp(xtr[idx]), ytr[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+        mlp.eval()
+        mlp.requires_grad_(False)
+        with torch.no_grad():
+            pred = torch.cat([mlp(b).argmax(1) for b in xte.split(1000)])
+        log(f'auxiliary MLP classifier (training aid, not exported): test accuracy {(pred == yte).float().mean().item():.4f}')
+        aux_clfs.append(mlp)
+
     # ---------------------------------------------------------------- GAN
     gc1, gc2 = map(int, args.g_channels.split(','))
     dc1, dc2 = map(int, args.d_channels.split(','))
@@ -558,10 +596,12 @@ def main():
         lg = F.softplus(-D(fake)).mean()
         if args.aux_conf > 0 or args.aux_balance > 0:
             # the frozen classifier asks for clear, balanced digits (the judge stays independent)
-            logp = F.log_softmax(clf(fake), 1)
-            ent = -(logp.exp() * logp).sum(1).mean()
-            pm = logp.exp().mean(0)
-            bal = np.log(10) + (pm * torch.log(pm + 1e-8)).sum()
+            ent = bal = 0.0
+            for c in aux_clfs:
+                logp = F.log_softmax(c(fake), 1)
+                ent = ent + -(logp.exp() * logp).sum(1).mean() / len(aux_clfs)
+                pm = logp.exp().mean(0)
+                bal = bal + (np.log(10) + (pm * torch.log(pm + 1e-8)).sum()) / len(aux_clfs)
             lg = lg + args.aux_conf * ent + args.aux_balance * bal
         og.zero_grad()
         lg.backward()

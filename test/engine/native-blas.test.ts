@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/engine/backend';
+import { NATIVE_BLAS_KERNELS } from '../../src/engine/kernels/index';
 import { blasThreads, loadNativeBlas, nativeBlasStats, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
 
 const blas = loadNativeBlas();
@@ -85,5 +86,77 @@ function maxDiff(x: unknown, y: unknown): number {
     run(CASES[0]!, 'wasm');
     expect(nativeBlasStats.calls).toBeGreaterThan(calls); // forward and both gradients
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+type ConvCase = {
+  name: string;
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  op: (x: tf.Tensor4D, f: tf.Tensor4D, bias: tf.Tensor1D) => tf.Tensor;
+  kernels: string[];
+  /** TF.js has no gradient for dilated conv2d on any backend: values only. */
+  noGrad?: boolean;
+};
+const CONV_CASES: ConvCase[] = [
+  { name: 'conv2d 3x3 stride 1 same', x: [2, 7, 6, 5], f: [3, 3, 5, 4], op: (x, f) => tf.conv2d(x, f, 1, 'same'), kernels: ['Conv2D', 'Conv2DBackpropInput'] },
+  {
+    name: 'conv2d 3x3 stride 2, explicit padding (the benchmark classifier)', x: [2, 9, 9, 3], f: [3, 3, 3, 8],
+    op: (x, f) => tf.conv2d(x, f, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernels: ['Conv2D', 'Conv2DBackpropInput'],
+  },
+  { name: 'conv2d 5x3 valid, stride [2,1]', x: [1, 11, 8, 17], f: [5, 3, 17, 6], op: (x, f) => tf.conv2d(x, f, [2, 1], 'valid'), kernels: ['Conv2D', 'Conv2DBackpropInput'] },
+  { name: 'conv2d dilation 2', x: [1, 9, 9, 4], f: [3, 3, 4, 3], op: (x, f) => tf.conv2d(x, f, 1, 'same', 'NHWC', 2), kernels: ['Conv2D'], noGrad: true },
+  {
+    name: 'fused conv2d + bias + relu', x: [2, 8, 8, 3], f: [3, 3, 3, 5],
+    op: (x, f, bias) => tf.fused.conv2d({ x, filter: f, strides: 1, pad: 'same', bias: tf.slice(bias, 0, 5), activation: 'relu' }), kernels: ['FusedConv2D'],
+  },
+  {
+    name: 'conv2dTranspose k4 s2 same (DCGAN doubling)', x: [2, 4, 4, 16], f: [4, 4, 8, 16],
+    op: (x, f) => tf.conv2dTranspose(x, f, [2, 8, 8, 8], 2, 'same'), kernels: ['Conv2DBackpropInput', 'Conv2D'],
+  },
+  {
+    name: 'conv2dTranspose k3 s2 valid', x: [1, 5, 4, 6], f: [3, 3, 2, 6],
+    op: (x, f) => tf.conv2dTranspose(x, f, [1, 11, 9, 2], 2, 'valid'), kernels: ['Conv2DBackpropInput', 'Conv2D'],
+  },
+];
+
+function runConv(c: ConvCase) {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(rand(c.x, 11), c.x);
+    const f = tf.tensor4d(rand(c.f, 12), c.f);
+    const bias = tf.tensor1d(rand([16], 13));
+    const value = c.op(x, f, bias);
+    const w = tf.tensor(rand(value.shape, 14), value.shape);
+    if (c.noGrad) return { value: value.arraySync(), gx: [0] };
+    // gradient w.r.t. the input only: generators and classifiers are frozen
+    const gx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(c.op(xx as tf.Tensor4D, f, bias), w)))(x);
+    return { value: value.arraySync(), gx: gx.arraySync() };
+  });
+}
+
+(blas ? describe : describe.skip)('native BLAS convolutions on the wasm heap', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it.each(CONV_CASES.map((c) => [c.name, c] as const))('%s: values and input gradients match the cpu backend', async (_name, c) => {
+    await tf.setBackend('cpu');
+    const cpu = runConv(c);
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const profile = await tf.profile(() => {
+      runConv(c);
+    });
+    for (const k of c.kernels) expect(profile.kernelNames).toContain(k);
+    expect(tf.memory().numTensors).toBe(before);
+    const wasm = runConv(c);
+    expect(maxDiff(wasm.value, cpu.value)).toBeLessThan(1e-4);
+    expect(maxDiff(wasm.gx, cpu.gx)).toBeLessThan(1e-4);
+  });
+
+  it('the conv kernels that run are ours', () => {
+    for (const k of [...NATIVE_BLAS_KERNELS, 'Conv2DBackpropInput']) {
+      expect((tf.getKernel(k, 'wasm')?.kernelFunc as unknown as Record<string, boolean>).__promptgenPatched).toBe(true);
+    }
   });
 });

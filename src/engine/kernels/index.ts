@@ -12,6 +12,7 @@ import { unsortedSegmentSum } from './segment';
 import { depthwiseBackpropFilter, depthwiseBackpropInput, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv';
 import { maxPoolGrad } from './pool';
 import { loadNativeBlas, makeNativeMatMulKernel } from './native-blas';
+import { makeNativeConv2D, makeNativeConv2DBackpropInput } from './native-conv';
 import { makeIdentityKernel, makeSliceKernel, makeSplitVKernel } from './slice';
 
 export const WASM_PATCHED_KERNELS = [
@@ -27,6 +28,9 @@ export const WASM_PATCHED_KERNELS = [
   'SplitV',
   'Identity',
 ] as const;
+
+/** Patched only where the native OpenBLAS addon loads (test/engine/native-blas.test.ts). */
+export const NATIVE_BLAS_KERNELS = ['Conv2D', 'FusedConv2D'] as const;
 
 const MARK = '__promptgenPatched';
 
@@ -56,7 +60,12 @@ export function registerWasmPatches(): string[] {
   install('BatchMatMul', blas ? makeNativeMatMulKernel(blas, wasmBatchMatMul, false) : wasmBatchMatMul);
   install('_FusedMatMul', blas ? makeNativeMatMulKernel(blas, wasmFused, true) : wasmFused);
   install('UnsortedSegmentSum', unsortedSegmentSum);
-  install('Conv2DBackpropInput', makeConv2DBackpropInput(conv2d));
+  const wasmBackpropInput = makeConv2DBackpropInput(conv2d);
+  install('Conv2DBackpropInput', blas ? makeNativeConv2DBackpropInput(blas, wasmBackpropInput) : wasmBackpropInput);
+  if (blas) {
+    install('Conv2D', makeNativeConv2D(blas, conv2d, false));
+    install('FusedConv2D', makeNativeConv2D(blas, original('FusedConv2D'), true));
+  }
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
@@ -65,5 +74,5 @@ export function registerWasmPatches(): string[] {
   install('Slice', slice); // the stock one copies the whole input per slice
   install('SplitV', makeSplitVKernel(slice));
   install('Identity', makeIdentityKernel(original('Identity'))); // share data, as the cpu backend does
-  return [...WASM_PATCHED_KERNELS];
+  return blas ? [...WASM_PATCHED_KERNELS, ...NATIVE_BLAS_KERNELS] : [...WASM_PATCHED_KERNELS];
 }
