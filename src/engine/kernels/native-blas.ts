@@ -84,7 +84,8 @@ export let nativeBlasStatus = 'not checked';
 export const nativeBlasStats = { calls: 0 };
 
 type Activation = (x: number) => number;
-function activationOf(attrs: Record<string, unknown>): Activation | null | undefined {
+/** A fused op's activation as a scalar function; null for none, undefined where only the wasm kernel can do it. */
+export function activationOf(attrs: Record<string, unknown>): Activation | null | undefined {
   const name = (attrs.activation as string | undefined) ?? 'linear';
   const alpha = (attrs.leakyreluAlpha as number | undefined) ?? 0.2;
   switch (name) {

@@ -14,7 +14,7 @@
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { callKernel, view, type KernelArgs } from './wasm-util';
-import type { NativeBlas } from './native-blas';
+import { activationOf, type NativeBlas } from './native-blas';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -29,27 +29,6 @@ function scratchOf(n: number): Float32Array {
 function isNhwc(attrs: Record<string, unknown>): boolean {
   const df = attrs.dataFormat as string | undefined;
   return !df || df === 'NHWC' || df === 'channelsLast';
-}
-
-type Activation = ((x: number) => number) | null;
-function activationOf(attrs: Record<string, unknown>): Activation | undefined {
-  const alpha = (attrs.leakyreluAlpha as number | undefined) ?? 0.2;
-  switch ((attrs.activation as string | undefined) ?? 'linear') {
-    case 'linear':
-      return null;
-    case 'relu':
-      return (x) => (x > 0 ? x : 0);
-    case 'relu6':
-      return (x) => (x < 0 ? 0 : x > 6 ? 6 : x);
-    case 'leakyrelu':
-      return (x) => (x > 0 ? x : alpha * x);
-    case 'sigmoid':
-      return (x) => 1 / (1 + Math.exp(-x));
-    case 'elu':
-      return (x) => (x > 0 ? x : Math.exp(x) - 1);
-    default:
-      return undefined;
-  }
 }
 
 /** Conv2D and FusedConv2D (bias of size 1 or O, simple activations). */
