@@ -141,30 +141,40 @@ class MlpClassifier(nn.Module):
 
 class Generator(nn.Module):
     """z -> Dense(7*7*c1) BN relu -> ConvT(4,s2) c2 BN relu -> ConvT(4,s2) 1 sigmoid.
+    With refine = c3 > 0 the second ConvT gives c3 channels (BN relu) and a 3x3
+    Conv2D maps them to the image: more capacity at full resolution.
     The Dense output is laid out NHWC (h, w, c) like a Keras Reshape([7,7,c1])."""
 
-    def __init__(self, zdim, c1, c2):
+    def __init__(self, zdim, c1, c2, refine=0):
         super().__init__()
         self.c1 = c1
+        self.refine = refine
         self.fc = nn.Linear(zdim, 7 * 7 * c1, bias=False)
         self.bn1 = nn.BatchNorm2d(c1)
         self.up1 = nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c2)
-        self.up2 = nn.ConvTranspose2d(c2, 1, 4, 2, 1)
+        if refine:
+            self.up2 = nn.ConvTranspose2d(c2, refine, 4, 2, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(refine)
+            self.out = nn.Conv2d(refine, 1, 3, padding=1)
+        else:
+            self.up2 = nn.ConvTranspose2d(c2, 1, 4, 2, 1)
 
     def forward(self, z):
         x = self.fc(z).view(-1, 7, 7, self.c1).permute(0, 3, 1, 2)
         x = F.relu(self.bn1(x))
         x = F.relu(self.bn2(self.up1(x)))
+        if self.refine:
+            return torch.sigmoid(self.out(F.relu(self.bn3(self.up2(x)))))
         return torch.sigmoid(self.up2(x))
 
 
 class Discriminator(nn.Module):
-    def __init__(self, c1, c2):
+    def __init__(self, c1, c2, dropout=0.0):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, c1, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(c1, c2, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(1, c1, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Conv2d(c1, c2, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),
             nn.Flatten(), nn.Linear(7 * 7 * c2, 1))
 
     def forward(self, x):
@@ -270,11 +280,19 @@ def export_generator(g, zdim, out_dir):
         {'class_name': 'Reshape', 'config': {'name': 'g_reshape', 'trainable': True,
                                              'target_shape': [7, 7, c1], 'dtype': 'float32'}},
         conv_cfg('Conv2DTranspose', 'g_up1', w1.shape[1], 4, 2, 'relu'),
-        conv_cfg('Conv2DTranspose', 'g_up2', 1, 4, 2, 'sigmoid'),
     ]
     weights = [('g_dense/kernel', wfc), ('g_dense/bias', bfc),
-               ('g_up1/kernel', w1.permute(2, 3, 1, 0)), ('g_up1/bias', b2),
-               ('g_up2/kernel', w2.permute(2, 3, 1, 0)), ('g_up2/bias', g.up2.bias.detach())]
+               ('g_up1/kernel', w1.permute(2, 3, 1, 0)), ('g_up1/bias', b2)]
+    if g.refine:
+        s3, b3 = fold_bn(g.bn3)
+        w2 = w2 * s3[None, :, None, None]
+        layers += [conv_cfg('Conv2DTranspose', 'g_up2', g.refine, 4, 2, 'relu'),
+                   conv_cfg('Conv2D', 'g_out', 1, 3, 1, 'sigmoid')]
+        weights += [('g_up2/kernel', w2.permute(2, 3, 1, 0)), ('g_up2/bias', b3),
+                    ('g_out/kernel', g.out.weight.detach().permute(2, 3, 1, 0)), ('g_out/bias', g.out.bias.detach())]
+    else:
+        layers.append(conv_cfg('Conv2DTranspose', 'g_up2', 1, 4, 2, 'sigmoid'))
+        weights += [('g_up2/kernel', w2.permute(2, 3, 1, 0)), ('g_up2/bias', g.up2.bias.detach())]
     weights = [(n, a.numpy().astype(np.float32)) for n, a in weights]
     return write_layers_model(out_dir, 'mnist_generator', layers, weights)
 
@@ -418,6 +436,11 @@ def main():
     ap.add_argument('--latent-dim', type=int, default=64)
     ap.add_argument('--g-channels', default='96,48')
     ap.add_argument('--d-channels', default='64,128')
+    ap.add_argument('--g-refine', type=int, default=0,
+                    help='channels of a full-resolution layer before a 3x3 output conv (0: the second ConvT outputs the image)')
+    ap.add_argument('--d-dropout', type=float, default=0.0)
+    ap.add_argument('--lr-g', type=float, default=2e-4)
+    ap.add_argument('--lr-d', type=float, default=2e-4)
     ap.add_argument('--c-channels', default='16,32')
     ap.add_argument('--gan-steps', type=int, default=7000)
     ap.add_argument('--batch', type=int, default=64)
@@ -530,18 +553,18 @@ def main():
     # ---------------------------------------------------------------- GAN
     gc1, gc2 = map(int, args.g_channels.split(','))
     dc1, dc2 = map(int, args.d_channels.split(','))
-    G = Generator(args.latent_dim, gc1, gc2)
-    D = Discriminator(dc1, dc2)
+    G = Generator(args.latent_dim, gc1, gc2, args.g_refine)
+    D = Discriminator(dc1, dc2, args.d_dropout)
     for m in list(G.modules()) + list(D.modules()):
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-    G_ema = Generator(args.latent_dim, gc1, gc2)
+    G_ema = Generator(args.latent_dim, gc1, gc2, args.g_refine)
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
-    og = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-    od = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    og = torch.optim.Adam(G.parameters(), args.lr_g, betas=(0.5, 0.999))
+    od = torch.optim.Adam(D.parameters(), args.lr_d, betas=(0.5, 0.999))
     z_eval = torch.randn(2000, args.latent_dim, generator=gen)
 
     def recompute_bn(model, n_batches=50):
