@@ -97,7 +97,12 @@ async function measureAll(o) {
     await engine.train({
       flow,
       generator: g,
-      terms: terms.map((t) => ({ name: t.name, weight: t.weight, energy: (im, ex) => t.c.energy(im, ex) })),
+      terms: terms.map((t) => ({
+        name: t.name,
+        weight: t.weight,
+        energy: (im, ex) => t.c.energy(im, ex),
+        observe: t.c.observe && ((im) => t.c.observe(im)),
+      })),
       steps: scale.steps,
       batchSize: scale.batch,
       learningRate: scale.lr,
@@ -129,7 +134,7 @@ async function measureAll(o) {
   }
   if (only.includes('target38')) {
     log('classifier: 3 or 8');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }] }, scale.classifierWeight);
+    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8], ...(scale.balance ? { balance: scale.balance } : {}) }], ...(scale.balanceRate ? { balanceRate: scale.balanceRate } : {}) }, scale.classifierWeight);
     const f = await trainFlow(generator, [t], 43);
     const after = await judged(generator, f.flow);
     results.experiments.push({ id: 'target38', title: 'classifier: 3 or 8', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares });
@@ -266,6 +271,8 @@ function parseArgs(argv) {
     else if (a === '--calibration') o.calibration = Number(next());
     else if (a === '--classifier-weight') o.classifierWeight = Number(next());
     else if (a === '--debias-weight') o.debiasWeight = Number(next());
+    else if (a === '--balance-rate') o.balanceRate = Number(next());
+    else if (a === '--balance') o.balance = next();
     else if (a === '--backend') o.backend = next();
     else if (a === '--out') o.out = path.resolve(next());
     else if (a === '--only') o.only = next().split(',');

@@ -25,6 +25,9 @@
  * @typedef {import('../../src/plugins/sdk').Classifier} Classifier
  */
 
+/** Version of the calibration and training states these controls save. */
+const STATE_VERSION = 1;
+
 const CLASSIFIER_NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$', description: 'Name of a classifier offered by a loaded plugin, e.g. "mnist-digit"' };
 const CLASS_REF = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }] };
 
@@ -97,6 +100,26 @@ function kl(p, q) {
   let s = 0;
   for (let k = 0; k < p.length; k++) if (p[k] > 0) s += p[k] * Math.log(p[k] / Math.max(q[k], 1e-12));
   return s;
+}
+
+/**
+ * One step of online moment matching (dual ascent on the constraint E_q[φ] = target
+ * over the prompt's own samples q): β ← β + rate · (target − mean φ of the batch),
+ * centred (Σφ = 1, so βᵀφ is defined up to a constant) and kept within ±20.
+ * Its fixed point is the exponential tilt exp(βᵀφ) that matches the moments, the
+ * same family as debias's β̂, but measured where the flow actually puts its
+ * samples: reverse-KL training is mode-seeking and may otherwise settle on one
+ * of several equally good classes.
+ */
+function momentStep(beta, meanPhi, target, rate) {
+  const next = beta.map((b, k) => b + rate * (target[k] - meanPhi[k]));
+  const mu = next.reduce((a, b) => a + b, 0) / next.length;
+  return next.map((b) => Math.max(-20, Math.min(20, b - mu)));
+}
+
+/** Batch mean of φ [n, m] as a JS array. */
+function meanRows(tf, phi) {
+  return Array.from(tf.tidy(() => tf.mean(phi, 0)).dataSync());
 }
 
 /** Runs fn over the images in chunks (no gradients), concatenating the JS rows it returns. */
@@ -235,11 +258,21 @@ const classifierControl = {
             classifier: CLASSIFIER_NAME,
             classes: { type: 'array', minItems: 1, uniqueItems: true, items: CLASS_REF, description: 'Target classes (indices or names): the energy is −log of their total probability' },
             weight: { type: 'number', exclusiveMinimum: 0, maximum: 1000, default: 1, description: 'Relative weight of this head' },
+            balance: {
+              type: 'string',
+              enum: ['equal', 'none'],
+              default: 'equal',
+              description:
+                'With several classes: "equal" keeps them equally frequent among the prompt\'s samples (online moment matching, ' +
+                'an extra term −βᵀφ(x) with β adapted after every training step); "none" uses −log Σ p(c|x) alone, under which ' +
+                'training often settles on one of the classes',
+            },
           },
           required: ['classifier', 'classes'],
           additionalProperties: false,
         },
       },
+      balanceRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.1, description: 'Step size of the balance adaptation (per training step)' },
     },
     required: ['targets'],
     additionalProperties: false,
@@ -260,19 +293,39 @@ const classifierControl = {
         const idx = resolveClasses(clf, t.classes, `classifier targets[${i}]`);
         const add = new Float32Array(clf.numClasses).fill(-1e9);
         for (const c of idx) add[c] = 0;
-        heads.push({ name: t.classifier, clf, idx, weight: t.weight == null ? 1 : t.weight, logMask: tf.tensor1d(add) });
+        const head = { name: t.classifier, clf, idx, weight: t.weight == null ? 1 : t.weight, logMask: tf.tensor1d(add), balance: null };
+        heads.push(head);
+        if (idx.length > 1 && (t.balance || 'equal') === 'equal') {
+          head.balance = { select: selectionMatrix(tf, clf.numClasses, idx), beta: new Array(idx.length).fill(0), betaT: null };
+          head.balance.betaT = tf.zeros([idx.length, 1]);
+        }
       }
     } catch (e) {
-      heads.forEach((h) => h.logMask.dispose());
+      heads.forEach(disposeHead);
       throw e;
     }
-    return {
+    const rate = params.balanceRate || 0.1;
+    const balanced = heads.filter((h) => h.balance);
+    const setBeta = (h, beta) => {
+      h.balance.beta = beta.slice();
+      h.balance.betaT.dispose();
+      h.balance.betaT = tf.tensor2d(beta, [beta.length, 1]);
+    };
+    /** φ(x) [n, m]: the head's probabilities over its target classes, renormalised. */
+    const phiOf = (h, probs) => {
+      const p = tf.matMul(probs, h.balance.select);
+      return tf.div(p, tf.add(tf.sum(p, 1, true), 1e-12));
+    };
+    const instance = {
       energy(images) {
         return tf.tidy(() => {
           let e = null;
           for (const h of heads) {
+            const logp = h.clf.logProbs(images);
             // −log Σ_{c∈S} p(c|x) = −logsumexp(log p + log 1_S)
-            const term = tf.mul(tf.neg(tf.logSumExp(tf.add(h.clf.logProbs(images), h.logMask), 1)), h.weight);
+            let term = tf.neg(tf.logSumExp(tf.add(logp, h.logMask), 1));
+            if (h.balance) term = tf.sub(term, tf.reshape(tf.matMul(phiOf(h, tf.exp(logp)), h.balance.betaT), [-1]));
+            term = tf.mul(term, h.weight);
             e = e ? tf.add(e, term) : term;
           }
           return e;
@@ -306,20 +359,52 @@ const classifierControl = {
         }
         out.allTargetsRate = n ? all.filter(Boolean).length / n : 0;
         if (heads.length === 1) out.histogram = out.targets[0].histogram;
+        heads.forEach((h, i) => {
+          if (h.balance) out.targets[i].balanceBeta = h.balance.beta;
+        });
         return out;
       },
       dispose() {
-        heads.forEach((h) => h.logMask.dispose());
+        heads.forEach(disposeHead);
       },
     };
+    if (balanced.length) {
+      instance.observe = (images) => {
+        for (const h of balanced) {
+          const m = h.idx.length;
+          const mean = meanRows(tf, tf.tidy(() => phiOf(h, h.clf.probs(images))));
+          setBeta(h, momentStep(h.balance.beta, mean, new Array(m).fill(1 / m), rate));
+        }
+      };
+      instance.trainingState = () => ({ version: STATE_VERSION, balance: heads.map((h) => (h.balance ? h.balance.beta.slice() : null)) });
+      instance.restoreTrainingState = (state) => {
+        const b = state && state.version === STATE_VERSION && Array.isArray(state.balance) ? state.balance : null;
+        if (!b || b.length !== heads.length) throw new Error('classifier: training state does not match this control');
+        heads.forEach((h, i) => {
+          if (!h.balance) return;
+          const beta = b[i];
+          if (!Array.isArray(beta) || beta.length !== h.idx.length || !beta.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+            throw new Error(`classifier: training state of targets[${i}] does not match (${h.idx.length} classes)`);
+          }
+          setBeta(h, beta);
+        });
+      };
+    }
+    return instance;
   },
 };
+
+function disposeHead(h) {
+  h.logMask.dispose();
+  if (h.balance) {
+    h.balance.select.dispose();
+    if (h.balance.betaT) h.balance.betaT.dispose();
+  }
+}
 
 // ---------------------------------------------------------------------------
 // debias control
 // ---------------------------------------------------------------------------
-
-const STATE_VERSION = 1;
 
 /** @type {ControlDefinition} */
 const debiasControl = {
@@ -361,6 +446,14 @@ const debiasControl = {
       samples: { type: 'integer', minimum: 16, maximum: 16384, default: 1024, description: 'Base-generator samples for the fit of β̂' },
       iterations: { type: 'integer', minimum: 1, maximum: 20000, default: 500, description: 'Adam iterations of the fit' },
       learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.05, description: 'Adam learning rate of the fit' },
+      adaptive: {
+        type: 'boolean',
+        default: false,
+        description:
+          "Refine β during training from the prompt's own samples (online moment matching, starting at the fitted β̂), " +
+          'for when the flow does not reach the fitted tilt',
+      },
+      adaptRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.1, description: 'Step size of the adaptation (per training step)' },
     },
     required: ['attributes'],
     additionalProperties: false,
@@ -414,7 +507,8 @@ const debiasControl = {
     };
     const describe = (a) => ({ classifier: a.name, classes: a.idx.map((c) => a.clf.classNames[c]) });
 
-    return {
+    const adaptRate = params.adaptRate || 0.1;
+    const instance = {
       async calibrate(sampleBase) {
         const images = await sampleBase(samples);
         try {
@@ -520,6 +614,28 @@ const debiasControl = {
         }
       },
     };
+    if (params.adaptive) {
+      instance.observe = (images) => {
+        for (const a of attrs) {
+          if (!a.betaT) throw new Error('debias: calibrate() (or restoreCalibration()) must run before training');
+          const mean = meanRows(tf, tf.tidy(() => phiOf(a, images)));
+          setBeta(a, momentStep(a.beta, mean, a.target, adaptRate));
+        }
+      };
+      instance.trainingState = () => ({ version: STATE_VERSION, beta: attrs.map((a) => (a.beta ? a.beta.slice() : null)) });
+      instance.restoreTrainingState = (state) => {
+        const b = state && state.version === STATE_VERSION && Array.isArray(state.beta) ? state.beta : null;
+        if (!b || b.length !== attrs.length) throw new Error('debias: training state does not match this control');
+        attrs.forEach((a, i) => {
+          const beta = b[i];
+          if (!Array.isArray(beta) || beta.length !== a.idx.length || !beta.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+            throw new Error(`debias: training state of attribute ${i} does not match (${a.idx.length} classes)`);
+          }
+          setBeta(a, beta);
+        });
+      };
+    }
+    return instance;
   },
 };
 
@@ -529,4 +645,5 @@ module.exports = {
   // Exposed for tests and other plugins (not part of the SDK contract).
   fitDebias,
   kl,
+  momentStep,
 };

@@ -15,6 +15,11 @@ export interface EnergyTerm {
   weight: number;
   paired?: boolean;
   energy(images: Tensor4D, extras: EnergyExtras): Tensor1D;
+  /** After each training step, with that step's images (see ControlInstance.observe). */
+  observe?(images: Tensor4D): void;
+  /** State observe() changes; saved in checkpoints and restored on resume. */
+  state?(): unknown;
+  restore?(state: unknown): void;
 }
 
 export interface LossParts {
@@ -24,6 +29,8 @@ export interface LossParts {
   logDet: Scalar;
   /** Batch mean of each term's energy (unweighted), in the order of the terms. */
   energies: Scalar[];
+  /** The batch's images G(f(ε)). */
+  images: Tensor4D;
 }
 
 export interface LossInput {
@@ -36,7 +43,7 @@ export interface LossInput {
 }
 
 /** Per-sample objective [n] plus its parts; everything is differentiable in the flow's variables. */
-export function objectivePerSample(input: LossInput): { perSample: Tensor1D; logDet: Tensor1D; energies: Tensor1D[] } {
+export function objectivePerSample(input: LossInput): { perSample: Tensor1D; logDet: Tensor1D; energies: Tensor1D[]; images: Tensor4D } {
   const { tf, flow, generator, terms, eps, condition } = input;
   const n = eps.shape[0];
   const { z, logDet } = flow.forward(eps, condition);
@@ -63,16 +70,17 @@ export function objectivePerSample(input: LossInput): { perSample: Tensor1D; log
     energies.push(e);
     if (term.weight !== 0) perSample = tf.add(perSample, tf.mul(e, term.weight)) as Tensor1D;
   }
-  return { perSample, logDet, energies };
+  return { perSample, logDet, energies, images };
 }
 
 /** The batch loss and its parts as scalars. Call inside a tidy / gradient scope. */
 export function computeLoss(input: LossInput): LossParts {
   const { tf } = input;
-  const { perSample, logDet, energies } = objectivePerSample(input);
+  const { perSample, logDet, energies, images } = objectivePerSample(input);
   return {
     loss: tf.mean(perSample) as Scalar,
     logDet: tf.mean(logDet) as Scalar,
     energies: energies.map((e) => tf.mean(e) as Scalar),
+    images,
   };
 }

@@ -6,7 +6,7 @@
  * from our own seeded generator, whose state is saved in checkpoints, so a run
  * resumed from a checkpoint ends with the same weights as an uninterrupted one.
  */
-import type { Tf, Tensor2D, GeneratorInstance } from '../plugins/sdk/index';
+import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/index';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { Flow } from './flow';
 import { computeLoss, type EnergyTerm } from './objective';
@@ -81,6 +81,8 @@ interface CheckpointMeta {
   seed: number;
   rng: RngState;
   paramCount: number;
+  /** Per term: the state its observe() changed (null where it has none). */
+  termStates?: unknown[];
 }
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -106,6 +108,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const conditional = flow.config.conditionDim > 0;
 
   const vars: Variable[] = flow.variables();
+  const observers = terms.some((t) => t.observe);
   const sizes = vars.map((v) => v.size);
   const paramCount = sizes.reduce((a, b) => a + b, 0);
   const m = tf.tidy(() => tf.variable(tf.zeros([paramCount]), false));
@@ -131,6 +134,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     });
     rng.setState(meta.rng);
     step = meta.step;
+    meta.termStates?.forEach((state, i) => {
+      if (state != null && terms[i]?.restore) terms[i].restore!(state);
+    });
   }
 
   // Fixed preview ε (and conditions), independent of the training stream.
@@ -153,6 +159,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       seed,
       rng: rng.getState(),
       paramCount,
+      termStates: terms.map((t) => (t.state ? t.state() : null)),
     };
     return packArtifact(meta as unknown as Record<string, unknown>, [
       { name: 'flow', dtype: 'uint8', shape: [], data: flow.serialize() },
@@ -177,9 +184,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const eps = tf.tensor2d(rng.normals(batchSize * d), [batchSize, d]);
       const cond = conditional && opts.sampleCondition ? opts.sampleCondition(batchSize, rng.uniform()) : undefined;
       let aux: Scalar[] = [];
+      let observed: Tensor | undefined;
       const { value: loss, grads } = tf.variableGrads(() => {
         const parts = computeLoss({ tf, flow, generator, terms, eps, condition: cond });
         aux = [tf.keep(parts.logDet), ...parts.energies.map((e) => tf.keep(e))];
+        if (observers) observed = tf.keep(parts.images);
         return parts.loss;
       }, vars);
       eps.dispose();
@@ -209,6 +218,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         return gnorm;
       });
       for (const key of Object.keys(grads)) grads[key].dispose();
+      if (observed) {
+        // after the update, so what a control learns from this batch acts from the next step on
+        for (const t of terms) t.observe?.(observed as Tensor4D);
+        observed.dispose();
+      }
       step = k + 1;
 
       const wantProgress = !!opts.onProgress && (step % progressEvery === 0 || step === totalSteps);

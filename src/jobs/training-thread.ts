@@ -66,6 +66,9 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     weight: t.weight,
     paired: Boolean(registry.control(t.control)!.definition.paired),
     energy: (images, extras) => controls[i]!.energy(images, extras),
+    observe: controls[i]!.observe?.bind(controls[i]),
+    state: controls[i]!.trainingState?.bind(controls[i]),
+    restore: controls[i]!.restoreTrainingState?.bind(controls[i]),
   }));
   const sampleCondition = conditional >= 0 ? controls[conditional]!.sampleCondition?.bind(controls[conditional]) : undefined;
   if (conditional >= 0 && !sampleCondition) throw new Error(`control "${input.terms[conditional]!.control}" declares conditionDim but has no sampleCondition()`);

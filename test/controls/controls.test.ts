@@ -17,7 +17,8 @@ import { harness, MNIST_CLASSIFIER_FILE, PLUGINS, type Harness } from './setup';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const controlsPlugin = require(path.join(PLUGINS, 'controls'));
-const { fitDebias, kl } = controlsPlugin as {
+const { fitDebias, kl, momentStep } = controlsPlugin as {
+  momentStep: (beta: number[], meanPhi: number[], target: number[], rate: number) => number[];
   fitDebias: (phi: number[][], target: number[], o?: { iterations?: number; learningRate?: number }) => {
     beta: number[];
     loss: number;
@@ -291,6 +292,72 @@ describe('controls on the MNIST classifier (wasm)', () => {
     await expect(h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, '3'] }] }, h.info, h.runtime, { cache: false })).rejects.toThrow(/same class twice/);
     c.dispose();
     tf.dispose([x, e, g]);
+  });
+
+  test('classifier balance: observe() moves β toward the rarer target class, the energy gains −βᵀφ, the state round-trips', async () => {
+    const { tf } = h;
+    const params = { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }], balanceRate: 1 };
+    const c = await h.registry.loadControl('classifier', params, h.info, h.runtime, { cache: false });
+    const clf = await h.registry.loadClassifier('mnist-digit', h.info, h.runtime);
+    const x = images(8, 5);
+    const p = (await clf.probs(x).array()) as number[][];
+    const phi = p.map((r) => [r[3]! / (r[3]! + r[8]!), r[8]! / (r[3]! + r[8]!)]);
+    const m = [0, 1].map((k) => phi.reduce((s, r) => s + r[k]!, 0) / phi.length);
+    expect(c.trainingState!()).toEqual({ version: 1, balance: [[0, 0]] });
+    c.observe!(x);
+    const beta = (c.trainingState!() as { balance: number[][] }).balance[0]!;
+    expect(beta[0]).toBeCloseTo(0.5 - m[0]!, 5); // the more frequent class gets the lower β
+    expect(beta[1]).toBeCloseTo(0.5 - m[1]!, 5);
+    const want = p.map((r, i) => -Math.log(r[3]! + r[8]!) - (beta[0]! * phi[i]![0]! + beta[1]! * phi[i]![1]!));
+    const e = Array.from(await c.energy(x, { z: null as never }).data());
+    e.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+    const ev = (await c.evaluate!(x)) as { targets: Array<{ balanceBeta: number[] }> };
+    expect(ev.targets[0]!.balanceBeta).toEqual(beta);
+
+    const d = await h.registry.loadControl('classifier', params, h.info, h.runtime, { cache: false });
+    d.restoreTrainingState!(JSON.parse(JSON.stringify(c.trainingState!())));
+    const e2 = Array.from(await d.energy(x, { z: null as never }).data());
+    e2.forEach((v, i) => expect(v).toBeCloseTo(e[i]!, 5));
+    expect(() => d.restoreTrainingState!({ version: 1, balance: [[1, 2, 3]] })).toThrow(/targets\[0\] does not match/);
+    expect(() => d.restoreTrainingState!({ version: 2, balance: [[0, 0]] })).toThrow(/does not match/);
+
+    const plain = await h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8], balance: 'none' }] }, h.info, h.runtime, { cache: false });
+    const single = await h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }] }, h.info, h.runtime, { cache: false });
+    expect(plain.observe).toBeUndefined(); // the paper's energy alone
+    expect(single.observe).toBeUndefined(); // nothing to balance
+    [c, d, plain, single].forEach((k) => k.dispose());
+    tf.dispose(x);
+  });
+
+  test('momentStep: dual ascent toward the target, centred and bounded', () => {
+    const b = momentStep([0, 0, 0], [0.6, 0.3, 0.1], [1 / 3, 1 / 3, 1 / 3], 0.5);
+    expect(b.reduce((a, x) => a + x, 0)).toBeCloseTo(0, 12);
+    expect(b[0]).toBeLessThan(b[1]!);
+    expect(b[1]).toBeLessThan(b[2]!);
+    expect(momentStep([19.9, -19.9], [0, 1], [1, 0], 100)).toEqual([20, -20]);
+  });
+
+  test('debias adaptive: β starts at the fitted β̂ and observe() refines it from the prompt\'s samples; training state round-trips', async () => {
+    const params = { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: 32, iterations: 50, adaptive: true, adaptRate: 0.5 };
+    const a = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
+    await a.calibrate!(async (n) => images(n, 21));
+    const fitted = (a.calibrationState!() as { attributes: Array<{ beta: number[] }> }).attributes[0]!.beta;
+    expect((a.trainingState!() as { beta: number[][] }).beta[0]).toEqual(fitted);
+    const x = images(8, 6);
+    a.observe!(x);
+    const adapted = (a.trainingState!() as { beta: number[][] }).beta[0]!;
+    expect(adapted).not.toEqual(fitted);
+    expect(adapted[0]! + adapted[1]!).toBeCloseTo(0, 10);
+    const b = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
+    b.restoreCalibration!(a.calibrationState!());
+    b.restoreTrainingState!(JSON.parse(JSON.stringify(a.trainingState!())));
+    const ea = Array.from(await a.energy(x, { z: null as never }).data());
+    const eb = Array.from(await b.energy(x, { z: null as never }).data());
+    eb.forEach((v, i) => expect(v).toBeCloseTo(ea[i]!, 5));
+    const fixed = await h.registry.loadControl('debias', { ...params, adaptive: false }, h.info, h.runtime, { cache: false });
+    expect(fixed.observe).toBeUndefined();
+    [a, b, fixed].forEach((k) => k.dispose());
+    x.dispose();
   });
 
   test('debias: calibrate fits β̂ on base samples, state round-trips to a fresh instance (same energies), evaluate reports histogram, marginal and KL', async () => {

@@ -112,20 +112,46 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     energy: (images) => tf.tidy(() => tf.sum(tf.square(tf.sub(flat(tf, images), 1)), 1) as Tensor1D),
   });
 
+  /**
+   * A term that adapts to the training batches (like the controls' online moment
+   * matching): E = ‖x − c‖², c ← c + ½(batch mean − c) after every step. Its state
+   * travels in checkpoints, so a resumed run must continue with the same c.
+   */
+  const adaptiveTerm = (seen: number[][]): EnergyTerm => {
+    let c = 0;
+    return {
+      name: 'adaptive',
+      weight: 0.5,
+      energy: (images) => tf.tidy(() => tf.sum(tf.square(tf.sub(flat(tf, images), c)), 1) as Tensor1D),
+      observe: (images) => {
+        seen.push(images.shape.slice());
+        c += 0.5 * ((tf.tidy(() => tf.mean(images)).dataSync()[0] as number) - c);
+      },
+      state: () => ({ c }),
+      restore: (s) => {
+        c = (s as { c: number }).c;
+      },
+    };
+  };
+
   it('same seed gives the same loss trajectory; resume from a checkpoint gives the same final weights', async () => {
     const d = 6;
     const G = identityGenerator(tf, d);
     const cfg = { dim: d, blocks: 3, hidden: 16, conditionDim: 2, seed: 5 };
     const sampleCondition = (n: number, random: () => number) =>
       tf.tensor2d(Array.from({ length: n * 2 }, () => random() * 2 - 1), [n, 2]);
-    const base = { generator: G, terms: [quadTerm(tf)], steps: 20, batchSize: 16, seed: 99, progressEvery: 1, sampleCondition };
+    const seen: number[][] = [];
+    const base = { generator: G, steps: 20, batchSize: 16, seed: 99, progressEvery: 1, sampleCondition };
+    const terms = () => [quadTerm(tf), adaptiveTerm(seen)];
     const run = async () => {
       const flow = new Flow(tf, cfg);
       const losses: number[] = [];
-      await train({ ...base, flow, onProgress: (p) => void losses.push(p.loss) });
+      await train({ ...base, terms: terms(), flow, onProgress: (p) => void losses.push(p.loss) });
       return { flow, losses };
     };
     const a = await run();
+    expect(seen).toHaveLength(20); // observe() once per step, with that step's images
+    expect(seen[0]).toEqual([16, 1, 1, d]);
     const b = await run();
     expect(a.losses).toHaveLength(20);
     expect(b.losses).toEqual(a.losses);
@@ -136,7 +162,7 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     let saved: Uint8Array | undefined;
     const f1 = new Flow(tf, cfg);
     const r1 = await train({
-      ...base, flow: f1, checkpointEvery: 8, signal: ctrl.signal,
+      ...base, terms: terms(), flow: f1, checkpointEvery: 8, signal: ctrl.signal,
       onCheckpoint: (bytes, step) => {
         if (step === 8) {
           saved = bytes;
@@ -148,7 +174,8 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     expect(r1.step).toBe(8);
     const f2 = new Flow(tf, { ...cfg, seed: 1234 }); // other init: weights come from the checkpoint
     const lossesAfter: number[] = [];
-    const r2 = await train({ ...base, flow: f2, resume: saved!, onProgress: (p) => void lossesAfter.push(p.loss) });
+    // fresh terms (c = 0): the adapted c must come from the checkpoint, or the losses below differ
+    const r2 = await train({ ...base, terms: terms(), flow: f2, resume: saved!, onProgress: (p) => void lossesAfter.push(p.loss) });
     expect(r2.step).toBe(20);
     expect(lossesAfter).toHaveLength(12);
     for (let i = 0; i < 12; i++) expect(lossesAfter[i]).toBeCloseTo(a.losses[8 + i], 5);

@@ -117,6 +117,17 @@ export interface ControlInstance {
   /** State produced by calibrate, stored with the prompt so a worker can restore it. */
   calibrationState?(): unknown;
   restoreCalibration?(state: unknown): void;
+  /**
+   * Called after every training step with that step's images (detached, owned by
+   * the caller): a control may adapt to the prompt's own samples, e.g. online
+   * moment matching that keeps several target classes equally frequent where
+   * reverse-KL training would settle on one. Whatever it changes must be part of
+   * trainingState(), so a run resumed from a checkpoint continues it.
+   */
+  observe?(images: Tensor4D): void;
+  /** JSON-serialisable state changed by observe(); saved in every training checkpoint. */
+  trainingState?(): unknown;
+  restoreTrainingState?(state: unknown): void;
   /** Metrics over a batch of images, e.g. a class histogram. JSON-serialisable. */
   evaluate?(images: Tensor4D): Promise<Record<string, unknown>>;
   dispose(): void;
