@@ -61,13 +61,13 @@ function klToUniform(p, over) {
  * @param {object} o.runtime  { tf, backend, logger }
  * @param {(images) => Promise<number[]>} o.judge  predicted digit per image (independent model)
  * @param {object} o.scale   { steps, batch, blocks, hidden, lr, eval, calibration }
- * @param {string[]} [o.only] experiment ids to run (default all): target7, target38, debias, iterative
+ * @param {string[]} [o.only] experiment ids to run (default all): target7, target38, target38Plain, target38Balanced, debias, debiasTarget, iterative
  * @param {(msg: string) => void} [o.log]
  */
 async function measureAll(o) {
   const { engine, tf, registry, runtime, judge, scale } = o;
   const log = o.log || (() => undefined);
-  const only = o.only || ['target7', 'target38', 'target38Balanced', 'debias', 'debiasTarget', 'iterative'];
+  const only = o.only || ['target7', 'target38', 'target38Plain', 'target38Balanced', 'debias', 'debiasTarget', 'iterative'];
   const gen = await registry.loadGenerator('mnist', runtime);
   const def = registry.generator('mnist').definition;
   const info = { name: 'mnist', latentDim: def.latentDim, output: def.output };
@@ -117,6 +117,7 @@ async function measureAll(o) {
   }
 
   const results = { scale: { ...scale }, backend: runtime.backend, experiments: [] };
+  const debiasExtra = scale.debiasAdaptive ? { adaptive: true } : {};
   log('base generator');
   const base = await judged(generator, undefined);
   results.base = { judge: base.shares, klUniform: klToUniform(base.shares) };
@@ -133,25 +134,35 @@ async function measureAll(o) {
     f.flow.dispose();
   }
   if (only.includes('target38')) {
-    log('classifier: 3 or 8');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8], ...(scale.balance ? { balance: scale.balance } : {}) }], ...(scale.balanceRate ? { balanceRate: scale.balanceRate } : {}) }, scale.classifierWeight);
+    log('classifier: 3 or 8 (balance "equal", the default)');
+    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }], ...(scale.balanceRate ? { balanceRate: scale.balanceRate } : {}) }, scale.classifierWeight);
     const f = await trainFlow(generator, [t], 43);
     const after = await judged(generator, f.flow);
-    results.experiments.push({ id: 'target38', title: 'classifier: 3 or 8', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares });
+    results.experiments.push({ id: 'target38', title: 'classifier: 3 or 8', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares, balanceBeta: t.c.trainingState().balance[0] });
     results.grids.target38 = after.grid;
+    t.c.dispose();
+    f.flow.dispose();
+  }
+  if (only.includes('target38Plain') || only.includes('target38Balanced')) {
+    log('classifier: 3 or 8 with balance "none" (the paper\'s energy alone)');
+    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8], balance: 'none' }] }, scale.classifierWeight);
+    const f = await trainFlow(generator, [t], 43);
+    const after = await judged(generator, f.flow);
+    results.experiments.push({ id: 'target38Plain', title: 'classifier: 3 or 8, balance none', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares });
+    results.grids.target38Plain = after.grid;
     if (only.includes('target38Balanced')) {
-      // Reverse KL is mode-seeking: the flow may favour one of the alternatives. The paper's
-      // remedy is iterative: debias over the same classes on top of the first prompt.
-      log('iterative: debias over [3, 8] on top of the "3 or 8" prompt');
+      // Reverse KL is mode-seeking: without balance the flow may favour one of the alternatives.
+      // The paper's remedy is iterative: debias over the same classes on top of the first prompt.
+      log('iterative: debias over [3, 8] on top of the plain "3 or 8" prompt');
       const composed = engine.composeGenerator(f.flow, generator);
-      const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: scale.calibration }, scale.debiasWeight);
+      const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
       await d.c.calibrate((n) => engine.sampleBase(composed, n, 1004, { tf, latentDim: def.latentDim }));
       const state = d.c.calibrationState();
       const f2 = await trainFlow(composed, [d], 48);
       const second = await judged(composed, f2.flow);
       results.experiments.push({
         id: 'target38Balanced',
-        title: '"3 or 8", then debias over [3, 8] on top (iterative)',
+        title: 'plain "3 or 8", then debias over [3, 8] on top (iterative)',
         params: d.params,
         weight: d.weight,
         seconds: f2.seconds,
@@ -170,7 +181,7 @@ async function measureAll(o) {
   }
   if (only.includes('debias')) {
     log('debias: uniform over digits');
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit' }], samples: scale.calibration }, scale.debiasWeight);
+    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit' }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
     const c0 = Date.now();
     await d.c.calibrate((n) => engine.sampleBase(generator, n, 1001, { tf, latentDim: def.latentDim }));
     const calibrationSeconds = (Date.now() - c0) / 1000;
@@ -197,7 +208,7 @@ async function measureAll(o) {
   }
   if (only.includes('debiasTarget')) {
     log('debias: skewed target (7s four times as likely as each other digit)');
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', target: SKEWED }], samples: scale.calibration }, scale.debiasWeight);
+    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', target: SKEWED }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
     await d.c.calibrate((n) => engine.sampleBase(generator, n, 1003, { tf, latentDim: def.latentDim }));
     const state = d.c.calibrationState();
     const baseSeen = await judged(generator, undefined, d.c);
@@ -224,7 +235,7 @@ async function measureAll(o) {
     const f1 = await trainFlow(generator, [t], 45);
     const first = await judged(generator, f1.flow);
     const composed = engine.composeGenerator(f1.flow, generator);
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: EVENS }], samples: scale.calibration }, scale.debiasWeight);
+    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: EVENS }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
     await d.c.calibrate((n) => engine.sampleBase(composed, n, 1002, { tf, latentDim: def.latentDim }));
     const state = d.c.calibrationState();
     const firstSeen = await judged(composed, undefined, d.c);
@@ -272,7 +283,7 @@ function parseArgs(argv) {
     else if (a === '--classifier-weight') o.classifierWeight = Number(next());
     else if (a === '--debias-weight') o.debiasWeight = Number(next());
     else if (a === '--balance-rate') o.balanceRate = Number(next());
-    else if (a === '--balance') o.balance = next();
+    else if (a === '--debias-adaptive') o.debiasAdaptive = true;
     else if (a === '--backend') o.backend = next();
     else if (a === '--out') o.out = path.resolve(next());
     else if (a === '--only') o.only = next().split(',');
@@ -311,7 +322,8 @@ function writeReport(res, o, cmd, note, machine) {
   const e = Object.fromEntries(res.experiments.map((x) => [x.id, x]));
   const rows = [];
   if (e.target7) rows.push(`| classifier \`{ targets: [{ classifier: 'mnist-digit', classes: [7] }] }\`, λ = ${e.target7.weight} | share of 7s | ${pct(e.target7.before.share7)} | **${pct(e.target7.after.share7)}** | ≥ 85 % | ${e.target7.seconds.toFixed(0)} s | ![](results/base.png) → ![](results/target7.png) |`);
-  if (e.target38) rows.push(`| classifier \`classes: [3, 8]\`, λ = ${e.target38.weight} | share of 3s / 8s | ${pct(e.target38.before.share3)} / ${pct(e.target38.before.share8)} | **${pct(e.target38.after.share3)} / ${pct(e.target38.after.share8)}** | each ≥ 30 % | ${e.target38.seconds.toFixed(0)} s | ![](results/target38.png) |`);
+  if (e.target38) rows.push(`| classifier \`classes: [3, 8]\` (balance \`'equal'\`, the default), λ = ${e.target38.weight} | share of 3s / 8s | ${pct(e.target38.before.share3)} / ${pct(e.target38.before.share8)} | **${pct(e.target38.after.share3)} / ${pct(e.target38.after.share8)}** | each ≥ 30 % | ${e.target38.seconds.toFixed(0)} s | ![](results/target38.png) |`);
+  if (e.target38Plain) rows.push(`| classifier \`classes: [3, 8], balance: 'none'\` (the paper's energy alone), λ = ${e.target38Plain.weight} | share of 3s / 8s | ${pct(e.target38Plain.before.share3)} / ${pct(e.target38Plain.before.share8)} | **${pct(e.target38Plain.after.share3)} / ${pct(e.target38Plain.after.share8)}** | (reference) | ${e.target38Plain.seconds.toFixed(0)} s | ![](results/target38Plain.png) |`);
   if (e.target38Balanced) {
     const x = e.target38Balanced;
     rows.push(`| then debias \`{ classifier: 'mnist-digit', classes: [3, 8] }\`, λ = ${x.weight}, on G∘f₁ of the row above | share of 3s / 8s | after f₁: ${pct(x.first.share3)} / ${pct(x.first.share8)} | **${pct(x.after.share3)} / ${pct(x.after.share8)}** | each ≥ 30 % | ${x.seconds.toFixed(0)} s | ![](results/target38Balanced.png) |`);
@@ -343,7 +355,7 @@ Command:
 
 Training: flow of ${res.scale.blocks} blocks, ${res.scale.hidden} hidden units, batch ${res.scale.batch},
 ${res.scale.steps} steps, Adam lr ${res.scale.lr} decayed linearly to 0, clip 1.0; classifier λ =
-${res.scale.classifierWeight}, debias λ = ${res.scale.debiasWeight}, β̂ fitted on ${res.scale.calibration} base samples.
+${res.scale.classifierWeight}, debias λ = ${res.scale.debiasWeight}, β̂ fitted on ${res.scale.calibration} base samples${res.scale.debiasAdaptive ? ', debias with `adaptive: true`' : ''}.
 Backend: ${res.backend}. Machine: ${machine}. Training times are wall-clock on that
 machine while other work shared it.
 
@@ -355,7 +367,7 @@ Judge's base-generator digit shares: ${fmtShares(res.base.judge)}.
 
 ${detail.join('\n')}
 
-Grids: \`docs/results/base.png\` (base generator), \`target7.png\`, \`target38.png\`,
+Grids: \`docs/results/base.png\` (base generator), \`target7.png\`, \`target38.png\`, \`target38Plain.png\`,
 \`debias.png\`, \`evens.png\` (first prompt of the iterative run) and
 \`evensDebiased.png\` (the second prompt on top of it). All numbers:
 \`docs/results/metrics.json\`.
