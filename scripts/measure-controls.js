@@ -231,7 +231,7 @@ async function measureAll(o) {
   }
   if (only.includes('iterative')) {
     log('iterative: classifier "even digits", then debias over the even digits on top of it');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: EVENS }] }, scale.classifierWeight);
+    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: EVENS, balance: 'none' }] }, scale.classifierWeight);
     const f1 = await trainFlow(generator, [t], 45);
     const first = await judged(generator, f1.flow);
     const composed = engine.composeGenerator(f1.flow, generator);
@@ -335,7 +335,7 @@ function writeReport(res, o, cmd, note, machine) {
   }
   if (e.iterative) {
     const it = e.iterative;
-    rows.push(`| iterative: classifier evens (λ = ${it.weight[0]}), then debias \`classes: [0,2,4,6,8]\` (λ = ${it.weight[1]}) on G∘f₁ | even share; KL(even marginal ‖ uniform) | base ${pct(it.before.evenShare)}, ${it.before.evenKlUniform.toFixed(4)}; after f₁ ${pct(it.first.evenShare)}, ${it.first.evenKlUniform.toFixed(4)} | **${pct(it.after.evenShare)}, ${it.after.evenKlUniform.toFixed(4)}** | ≥ 85 % even, KL below f₁'s | ${it.seconds.toFixed(0)} s (both) | ![](results/evens.png) → ![](results/evensDebiased.png) |`);
+    rows.push(`| iterative: classifier evens, \`balance: 'none'\` (λ = ${it.weight[0]}), then debias \`classes: [0,2,4,6,8]\` (λ = ${it.weight[1]}) on G∘f₁ | even share; KL(even marginal ‖ uniform) | base ${pct(it.before.evenShare)}, ${it.before.evenKlUniform.toFixed(4)}; after f₁ ${pct(it.first.evenShare)}, ${it.first.evenKlUniform.toFixed(4)} | **${pct(it.after.evenShare)}, ${it.after.evenKlUniform.toFixed(4)}** | ≥ 85 % even, KL below f₁'s | ${it.seconds.toFixed(0)} s (both) | ![](results/evens.png) → ![](results/evensDebiased.png) |`);
   }
   const detail = res.experiments.map((x) => `- **${x.title}**: judge's digit shares after: ${fmtShares(x.judgeAfter)}${x.first ? `; after the first prompt: ${fmtShares(x.first.judge)}` : ''}${x.beta ? `; β̂ = [${x.beta.map((b) => b.toFixed(2)).join(', ')}]` : ''}`);
   const md = `# Measured effects of the classifier and debias controls

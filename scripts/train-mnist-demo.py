@@ -441,6 +441,8 @@ def main():
     ap.add_argument('--d-dropout', type=float, default=0.0)
     ap.add_argument('--lr-g', type=float, default=2e-4)
     ap.add_argument('--lr-d', type=float, default=2e-4)
+    ap.add_argument('--lr-decay-from', type=float, default=1.0,
+                    help='fraction of the GAN steps after which both learning rates decay linearly to 0 (1: constant)')
     ap.add_argument('--c-channels', default='16,32')
     ap.add_argument('--gan-steps', type=int, default=7000)
     ap.add_argument('--batch', type=int, default=64)
@@ -609,6 +611,11 @@ def main():
             perm, pos = torch.randperm(n, generator=gen), 0
         real = xtr[perm[pos:pos + args.batch]]
         pos += args.batch
+        if step > args.lr_decay_from * args.gan_steps:
+            frac = (args.gan_steps - step) / max(1.0, (1 - args.lr_decay_from) * args.gan_steps)
+            for o, base_lr in ((og, args.lr_g), (od, args.lr_d)):
+                for group in o.param_groups:
+                    group['lr'] = base_lr * frac
         G.train()
         z = torch.randn(args.batch, args.latent_dim, generator=gen)
         fake = G(z)
