@@ -184,7 +184,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const eps = tf.tensor2d(rng.normals(batchSize * d), [batchSize, d]);
       const cond = conditional && opts.sampleCondition ? opts.sampleCondition(batchSize, rng.uniform()) : undefined;
       let aux: Scalar[] = [];
-      let observed: Tensor | undefined;
+      let observed: Tensor4D | undefined;
       const { value: loss, grads } = tf.variableGrads(() => {
         const parts = computeLoss({ tf, flow, generator, terms, eps, condition: cond });
         aux = [tf.keep(parts.logDet), ...parts.energies.map((e) => tf.keep(e))];
@@ -220,7 +220,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       for (const key of Object.keys(grads)) grads[key].dispose();
       if (observed) {
         // after the update, so what a control learns from this batch acts from the next step on
-        for (const t of terms) t.observe?.(observed as Tensor4D);
+        for (const t of terms) t.observe?.(observed);
         observed.dispose();
       }
       step = k + 1;

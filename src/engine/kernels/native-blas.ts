@@ -106,6 +106,16 @@ export function activationOf(attrs: Record<string, unknown>): Activation | null 
   }
 }
 
+/** The fused ops' epilogue, in place on rows of `n` values: + bias (size 1 or n), then the activation. */
+export function applyBiasActivation(y: Float32Array, bias: Float32Array | null, n: number, activation: Activation | null): void {
+  if (!bias && !activation) return;
+  for (let i = 0; i < y.length; i++) {
+    let v = y[i]!;
+    if (bias) v += bias.length === 1 ? bias[0]! : bias[i % n]!;
+    y[i] = activation ? activation(v) : v;
+  }
+}
+
 /** BatchMatMul (or _FusedMatMul with a bias of size 1 or N and a simple activation) on OpenBLAS. */
 export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, fused: boolean): KernelFunc {
   const fn = (args: KernelArgs): TensorInfo => {
@@ -144,14 +154,7 @@ export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, f
       const bi = bb === 1 ? 0 : i;
       blas.sgemm(A.subarray(ai * m * k, (ai + 1) * m * k), B.subarray(bi * k * n, (bi + 1) * k * n), C.subarray(i * m * n, (i + 1) * m * n), m, n, k, transA, transB);
     }
-    if (bias || activation) {
-      const Bias = bias ? view(backend, bias) : null;
-      for (let o = 0; o < C.length; o++) {
-        let x = C[o]!;
-        if (Bias) x += biasSize === 1 ? Bias[0]! : Bias[o % n]!;
-        C[o] = activation ? activation(x) : x;
-      }
-    }
+    applyBiasActivation(C, bias ? view(backend, bias) : null, n, activation);
     return out;
   };
   return fn as unknown as KernelFunc;
