@@ -14,6 +14,7 @@ import * as os from 'os';
 import { loadPluginPackage, type LoadedPlugin as LoadedPluginLike } from '../../src/plugins/loader';
 import type { ControlInstance, Tensor4D } from '../../src/plugins/sdk';
 import { harness, MNIST_CLASSIFIER_FILE, PLUGINS, type Harness } from './setup';
+import { Rng } from '../../src/engine/rng';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const controlsPlugin = require(path.join(PLUGINS, 'controls'));
@@ -29,17 +30,8 @@ const { fitDebias, kl, momentStep } = controlsPlugin as {
   kl: (p: number[], q: number[]) => number;
 };
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniforms in [0, 1): the engine's own seeded generator. */
+const rng = (seed: number): (() => number) => new Rng(seed).uniform();
 
 /** N softmax rows of K classes: class c drawn with probabilities `freq`, confidence around `conf`. */
 function syntheticPhi(n: number, freq: number[], conf: number, seed: number): number[][] {

@@ -1,3 +1,4 @@
+import { Rng } from '../../src/engine/rng';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { LoadContext, Tf, Tensor4D, GeneratorInfo } from '../../src/plugins/sdk/index';
@@ -76,16 +77,9 @@ export function crop(tf: Tf, name: string, dx = 0, dy = 0): Tensor4D {
   return tf.tensor4d(out, [1, c.size, c.size, 3]);
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+/** Deterministic pseudo-random numbers in [0, 1): the engine's own seeded generator. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return new Rng(seed).uniform();
 }
 
 export const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
