@@ -118,6 +118,23 @@ async function measureAll(o) {
 
   const results = { scale: { ...scale }, backend: runtime.backend, experiments: [] };
   const debiasExtra = scale.debiasAdaptive ? { adaptive: true } : {};
+
+  /**
+   * A debias prompt over generator g: calibrates β̂ on g's samples (timed), judges g
+   * (with the control's own evaluate()), trains, and judges the prompt.
+   */
+  async function debiasRun(g, attributes, calibrationSeed, trainSeed) {
+    const d = await control('debias', { attributes, samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
+    const c0 = Date.now();
+    await d.c.calibrate((n) => engine.sampleBase(g, n, calibrationSeed, { tf, latentDim: def.latentDim }));
+    const calibrationSeconds = (Date.now() - c0) / 1000;
+    const state = d.c.calibrationState();
+    const baseSeen = await judged(g, undefined, d.c);
+    const f = await trainFlow(g, [d], trainSeed);
+    const after = await judged(g, f.flow, d.c);
+    return { d, state, calibrationSeconds, baseSeen, f, after };
+  }
+
   log('base generator');
   const base = await judged(generator, undefined);
   results.base = { judge: base.shares, klUniform: klToUniform(base.shares) };
@@ -181,14 +198,7 @@ async function measureAll(o) {
   }
   if (only.includes('debias')) {
     log('debias: uniform over digits');
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit' }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
-    const c0 = Date.now();
-    await d.c.calibrate((n) => engine.sampleBase(generator, n, 1001, { tf, latentDim: def.latentDim }));
-    const calibrationSeconds = (Date.now() - c0) / 1000;
-    const state = d.c.calibrationState();
-    const baseSeen = await judged(generator, undefined, d.c);
-    const f = await trainFlow(generator, [d], 44);
-    const after = await judged(generator, f.flow, d.c);
+    const { d, state, calibrationSeconds, baseSeen, f, after } = await debiasRun(generator, [{ classifier: 'mnist-digit' }], 1001, 44);
     results.experiments.push({
       id: 'debias',
       title: 'debias: uniform over the 10 digits',
@@ -208,12 +218,7 @@ async function measureAll(o) {
   }
   if (only.includes('debiasTarget')) {
     log('debias: skewed target (7s four times as likely as each other digit)');
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', target: SKEWED }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
-    await d.c.calibrate((n) => engine.sampleBase(generator, n, 1003, { tf, latentDim: def.latentDim }));
-    const state = d.c.calibrationState();
-    const baseSeen = await judged(generator, undefined, d.c);
-    const f = await trainFlow(generator, [d], 47);
-    const after = await judged(generator, f.flow, d.c);
+    const { d, state, baseSeen, f, after } = await debiasRun(generator, [{ classifier: 'mnist-digit', target: SKEWED }], 1003, 47);
     results.experiments.push({
       id: 'debiasTarget',
       title: 'debias: skewed target (7s at 4/13 ≈ 31 %, other digits 1/13 each)',
@@ -235,12 +240,7 @@ async function measureAll(o) {
     const f1 = await trainFlow(generator, [t], 45);
     const first = await judged(generator, f1.flow);
     const composed = engine.composeGenerator(f1.flow, generator);
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: EVENS }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
-    await d.c.calibrate((n) => engine.sampleBase(composed, n, 1002, { tf, latentDim: def.latentDim }));
-    const state = d.c.calibrationState();
-    const firstSeen = await judged(composed, undefined, d.c);
-    const f2 = await trainFlow(composed, [d], 46);
-    const second = await judged(composed, f2.flow, d.c);
+    const { d, state, baseSeen: firstSeen, f: f2, after: second } = await debiasRun(composed, [{ classifier: 'mnist-digit', classes: EVENS }], 1002, 46);
     const even = (s) => EVENS.reduce((a, i) => a + s[i], 0);
     results.experiments.push({
       id: 'iterative',
