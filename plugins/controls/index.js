@@ -86,6 +86,17 @@ function selectionMatrix(tf, numClasses, idx) {
   return tf.tensor2d(m, [numClasses, idx.length]);
 }
 
+/** φ [n, m]: class probabilities [n, K] restricted by a selection matrix [K, m], renormalised over the selected classes. */
+function renormalisedOver(tf, probs, select) {
+  const p = tf.matMul(probs, select);
+  return tf.div(p, tf.add(tf.sum(p, 1, true), 1e-12));
+}
+
+/** True for a saved β that fits m classes: an array of m finite numbers. */
+function isBeta(beta, m) {
+  return Array.isArray(beta) && beta.length === m && beta.every((v) => typeof v === 'number' && Number.isFinite(v));
+}
+
 /** Predicted (argmax) index per row of a JS matrix. */
 function argmaxRows(rows) {
   return rows.map((r) => {
@@ -312,10 +323,7 @@ const classifierControl = {
       h.balance.betaT = tf.tensor2d(beta, [beta.length, 1]);
     };
     /** φ(x) [n, m]: the head's probabilities over its target classes, renormalised. */
-    const phiOf = (h, probs) => {
-      const p = tf.matMul(probs, h.balance.select);
-      return tf.div(p, tf.add(tf.sum(p, 1, true), 1e-12));
-    };
+    const phiOf = (h, probs) => renormalisedOver(tf, probs, h.balance.select);
     const instance = {
       energy(images) {
         return tf.tidy(() => {
@@ -383,7 +391,7 @@ const classifierControl = {
         heads.forEach((h, i) => {
           if (!h.balance) return;
           const beta = b[i];
-          if (!Array.isArray(beta) || beta.length !== h.idx.length || !beta.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+          if (!isBeta(beta, h.idx.length)) {
             throw new Error(`classifier: training state of targets[${i}] does not match (${h.idx.length} classes)`);
           }
           setBeta(h, beta);
@@ -496,10 +504,7 @@ const debiasControl = {
     const fitOpts = { iterations: params.iterations || 500, learningRate: params.learningRate || 0.05 };
 
     /** φ_a(x) [n, m]: the classifier's probabilities over the attribute's classes, renormalised. */
-    const phiOf = (a, images) => {
-      const p = tf.matMul(a.clf.probs(images), a.select);
-      return tf.div(p, tf.add(tf.sum(p, 1, true), 1e-12));
-    };
+    const phiOf = (a, images) => renormalisedOver(tf, a.clf.probs(images), a.select);
     const setBeta = (a, beta) => {
       if (a.betaT) a.betaT.dispose();
       a.beta = beta.slice();
@@ -536,7 +541,7 @@ const debiasControl = {
         }
         s.attributes.forEach((x, i) => {
           const a = attrs[i];
-          if (!x || x.classifier !== a.name || !Array.isArray(x.beta) || x.beta.length !== a.idx.length || !x.beta.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+          if (!x || x.classifier !== a.name || !isBeta(x.beta, a.idx.length)) {
             throw new Error(`debias: calibration state of attribute ${i} does not match (${a.name}, ${a.idx.length} classes)`);
           }
           if (Array.isArray(x.classIndices) && x.classIndices.join(',') !== a.idx.join(',')) {
@@ -628,7 +633,7 @@ const debiasControl = {
         if (!b || b.length !== attrs.length) throw new Error('debias: training state does not match this control');
         attrs.forEach((a, i) => {
           const beta = b[i];
-          if (!Array.isArray(beta) || beta.length !== a.idx.length || !beta.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+          if (!isBeta(beta, a.idx.length)) {
             throw new Error(`debias: training state of attribute ${i} does not match (${a.idx.length} classes)`);
           }
           setBeta(a, beta);
