@@ -10,11 +10,15 @@ What it does, in order (fixed seed, everything logged):
   2. Trains a small CNN digit classifier (input [n,28,28,1] in [0,1] -> 10 logits).
   3. Trains a compact DCGAN generator (z ~ N(0, I) of --latent-dim dims ->
      [n,28,28,1] in [0,1]) with the non-saturating GAN loss and an EMA of the
-     generator weights, plus two small terms from the frozen classifier of step 2
-     (mean prediction entropy: clear digits; log 10 - entropy of the batch-mean
-     prediction: balanced digits); BatchNorm is re-estimated for the EMA weights
-     and folded into the preceding layers for export. The judge is never used in
-     training or selection.
+     generator weights; BatchNorm is re-estimated for the EMA weights and folded
+     into the preceding layers for export. With --cond ac (the default) the digit
+     class is a region of the latent, y = argmax(z[:10] + b) with offsets b fitted
+     so the regions have MNIST's label shares; the generator also reads the soft
+     one-hot softmax(t * (z[:10] + b)), and the discriminator has an AC-GAN class
+     head trained on real labels and on y of the fakes. Unconditional training
+     (--cond none) can instead add two small terms from the frozen classifier of
+     step 2 (--aux-conf: mean prediction entropy; --aux-balance: log 10 - entropy
+     of the batch-mean prediction). The judge is never used in training or selection.
   4b. Picks a latent scale psi (truncation, folded into the first Dense kernel so
      the latent stays N(0, I)) with our own classifier; --finalize-only re-runs
      this step and the figures on the exported files.
@@ -139,17 +143,42 @@ class MlpClassifier(nn.Module):
         return self.net(x)
 
 
+def class_code(z, offsets, temperature):
+    """The latent's digit class and its soft one-hot: y = argmax(z[:10] + b) and
+    softmax(t * (z[:10] + b)). With z ~ N(0, I) the class regions have the
+    probabilities fit_class_offsets() chose; the soft code keeps the generator
+    differentiable in z across class borders (controls need that gradient)."""
+    u = z[:, :10] + offsets
+    return u.argmax(1), F.softmax(temperature * u, 1)
+
+
+def fit_class_offsets(prior, gen, n=400000, iters=60):
+    """Offsets b with P(argmax(z[:10] + b) = k) = prior[k] for z ~ N(0, I), by
+    fixed-point updates b += log(prior / estimate) on one seeded Monte-Carlo batch."""
+    z = torch.randn(n, 10, generator=gen)
+    b = torch.zeros(10)
+    for _ in range(iters):
+        est = torch.bincount((z + b).argmax(1), minlength=10).float() / n
+        b = b + 0.5 * torch.log(prior / est.clamp_min(1e-6))
+        b = b - b.mean()
+    return b
+
+
 class Generator(nn.Module):
     """z -> Dense(7*7*c1) BN relu -> ConvT(4,s2) c2 BN relu -> ConvT(4,s2) 1 sigmoid.
     With refine = c3 > 0 the second ConvT gives c3 channels (BN relu) and a 3x3
     Conv2D maps them to the image: more capacity at full resolution.
     The Dense output is laid out NHWC (h, w, c) like a Keras Reshape([7,7,c1])."""
 
-    def __init__(self, zdim, c1, c2, refine=0):
+    def __init__(self, zdim, c1, c2, refine=0, code=None):
         super().__init__()
         self.c1 = c1
         self.refine = refine
-        self.fc = nn.Linear(zdim, 7 * 7 * c1, bias=False)
+        # code = (offsets b [10], temperature t): the digit class is a region of the
+        # latent, y = argmax(z[:10] + b), and the network also reads the soft
+        # one-hot softmax(t * (z[:10] + b)); see class_code() below.
+        self.code = code
+        self.fc = nn.Linear(zdim + (10 if code is not None else 0), 7 * 7 * c1, bias=False)
         self.bn1 = nn.BatchNorm2d(c1)
         self.up1 = nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c2)
@@ -161,6 +190,8 @@ class Generator(nn.Module):
             self.up2 = nn.ConvTranspose2d(c2, 1, 4, 2, 1)
 
     def forward(self, z):
+        if self.code is not None:
+            z = torch.cat([z, class_code(z, *self.code)[1]], 1)
         x = self.fc(z).view(-1, 7, 7, self.c1).permute(0, 3, 1, 2)
         x = F.relu(self.bn1(x))
         x = F.relu(self.bn2(self.up1(x)))
@@ -170,15 +201,28 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, c1, c2, dropout=0.0):
+    """Two strided convs, then a real/fake logit. cond='ac' adds a 10-way class head
+    (AC-GAN: trained on real labels and on the latent class of fakes); cond='proj'
+    adds the projection term <embed(y), h> to the logit (Miyato & Koyama 2018)."""
+
+    def __init__(self, c1, c2, dropout=0.0, cond='none'):
         super().__init__()
-        self.net = nn.Sequential(
+        self.cond = cond
+        self.trunk = nn.Sequential(
             nn.Conv2d(1, c1, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),
             nn.Conv2d(c1, c2, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Flatten(), nn.Linear(7 * 7 * c2, 1))
+            nn.Flatten())
+        self.adv = nn.Linear(7 * 7 * c2, 1)
+        self.cls = nn.Linear(7 * 7 * c2, 10) if cond == 'ac' else None
+        self.embed = nn.Embedding(10, 7 * 7 * c2) if cond == 'proj' else None
 
-    def forward(self, x):
-        return self.net(x * 2 - 1).squeeze(1)
+    def forward(self, x, y=None):
+        """-> (real/fake logit [n], class logits [n, 10] or None)."""
+        h = self.trunk(x * 2 - 1)
+        out = self.adv(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(y) * h).sum(1)
+        return out, (self.cls(h) if self.cls is not None else None)
 
 
 # ----------------------------------------------------------------------------- judge
@@ -276,7 +320,7 @@ def export_generator(g, zdim, out_dir):
     w1 = g.up1.weight.detach() * s2[None, :, None, None]           # [in, out, kh, kw]
     w2 = g.up2.weight.detach()
     layers = [
-        dense_cfg('g_dense', 49 * c1, 'relu', zdim),
+        dense_cfg('g_dense', 49 * c1, 'relu', wfc.shape[0]),
         {'class_name': 'Reshape', 'config': {'name': 'g_reshape', 'trainable': True,
                                              'target_shape': [7, 7, c1], 'dtype': 'float32'}},
         conv_cfg('Conv2DTranspose', 'g_up1', w1.shape[1], 4, 2, 'relu'),
@@ -294,7 +338,30 @@ def export_generator(g, zdim, out_dir):
         layers.append(conv_cfg('Conv2DTranspose', 'g_up2', 1, 4, 2, 'sigmoid'))
         weights += [('g_up2/kernel', w2.permute(2, 3, 1, 0)), ('g_up2/bias', g.up2.bias.detach())]
     weights = [(n, a.numpy().astype(np.float32)) for n, a in weights]
-    return write_layers_model(out_dir, 'mnist_generator', layers, weights)
+    nbytes = write_layers_model(out_dir, 'mnist_generator', layers, weights)
+    if g.code is not None:  # the plugin builds the model's input [z, code(z)] from this
+        spec, W = load_layers_files(out_dir)
+        spec['userDefinedMetadata'] = {'classCode': code_meta(zdim, g.code)}
+        save_layers_files(out_dir, spec, W)
+    return nbytes
+
+
+def code_meta(zdim, code):
+    offsets, temperature = code
+    return {'latentDim': zdim, 'dims': list(range(10)), 'offsets': [float(b) for b in offsets],
+            'temperature': float(temperature),
+            'note': 'model input = concat(z, softmax(temperature * (z[dims] + offsets))); '
+                    'digit class of z = argmax(z[dims] + offsets)'}
+
+
+def generator_input(z, meta):
+    """The exported generator's input for latents z: z itself, or [z, soft class code]."""
+    cc = (meta or {}).get('classCode')
+    if not cc:
+        return z
+    z = torch.as_tensor(z)
+    code = class_code(z, torch.tensor(cc['offsets'], dtype=z.dtype), cc['temperature'])[1]
+    return torch.cat([z, code], 1)
 
 
 def export_classifier(c, out_dir):
@@ -441,21 +508,29 @@ def main():
     ap.add_argument('--d-dropout', type=float, default=0.0)
     ap.add_argument('--lr-g', type=float, default=2e-4)
     ap.add_argument('--lr-d', type=float, default=2e-4)
-    ap.add_argument('--lr-decay-from', type=float, default=1.0,
+    ap.add_argument('--lr-decay-from', type=float, default=0.5,
                     help='fraction of the GAN steps after which both learning rates decay linearly to 0 (1: constant)')
     ap.add_argument('--c-channels', default='16,32')
-    ap.add_argument('--gan-steps', type=int, default=7000)
+    ap.add_argument('--gan-steps', type=int, default=16000)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--ema', type=float, default=0.995)
     ap.add_argument('--clf-epochs', type=int, default=3)
     ap.add_argument('--eval-every', type=int, default=1000)
     ap.add_argument('--eval-grids', help='folder for a 10x10 sample grid PNG at each evaluation (optional)')
-    ap.add_argument('--aux-conf', type=float, default=0.5,
+    ap.add_argument('--aux-conf', type=float, default=0.0,
                     help='weight of the mean per-sample entropy of our classifier on fakes (confident digits)')
-    ap.add_argument('--aux-balance', type=float, default=0.5,
+    ap.add_argument('--aux-balance', type=float, default=0.0,
                     help='weight of log(10) - entropy of the batch-mean class distribution (balanced digits)')
     ap.add_argument('--aux-mlp', action='store_true',
                     help='also train an MLP classifier of our own and average the auxiliary terms over both classifiers')
+    ap.add_argument('--cond', choices=['none', 'ac', 'proj'], default='ac',
+                    help="class-conditional training with the class taken from the latent (y = argmax(z[:10] + b)): "
+                         "'ac' = AC-GAN class head in D, 'proj' = projection discriminator, 'none' = unconditional")
+    ap.add_argument('--code-temp', type=float, default=3.0,
+                    help='temperature t of the soft class code softmax(t * (z[:10] + b)) the generator reads')
+    ap.add_argument('--class-prior', choices=['data', 'uniform'], default='data',
+                    help="class probabilities of the latent regions: MNIST's training label shares, or 1/10 each")
+    ap.add_argument('--ac-weight', type=float, default=1.0, help="weight of the class losses with --cond ac")
     ap.add_argument('--psi', default='auto',
                     help="latent scale folded into the generator (truncation trick), or 'auto'")
     ap.add_argument('--psi-target', type=float, default=0.9,
@@ -555,14 +630,22 @@ def main():
     # ---------------------------------------------------------------- GAN
     gc1, gc2 = map(int, args.g_channels.split(','))
     dc1, dc2 = map(int, args.d_channels.split(','))
-    G = Generator(args.latent_dim, gc1, gc2, args.g_refine)
-    D = Discriminator(dc1, dc2, args.d_dropout)
+    code = None
+    if args.cond != 'none':
+        prior = (torch.bincount(ytr, minlength=10).float() / len(ytr) if args.class_prior == 'data'
+                 else torch.full((10,), 0.1))
+        offsets = fit_class_offsets(prior, torch.Generator().manual_seed(args.seed + 2))
+        code = (offsets, args.code_temp)
+        log('class regions of the latent: prior ' + ' '.join(f'{p:.4f}' for p in prior.tolist())
+            + ', offsets b ' + ' '.join(f'{b:.4f}' for b in offsets.tolist()) + f', code temperature {args.code_temp}')
+    G = Generator(args.latent_dim, gc1, gc2, args.g_refine, code)
+    D = Discriminator(dc1, dc2, args.d_dropout, args.cond)
     for m in list(G.modules()) + list(D.modules()):
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, 0, 0.02)
-            if m.bias is not None:
+            if getattr(m, 'bias', None) is not None:
                 nn.init.zeros_(m.bias)
-    G_ema = Generator(args.latent_dim, gc1, gc2, args.g_refine)
+    G_ema = Generator(args.latent_dim, gc1, gc2, args.g_refine, code)
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
     og = torch.optim.Adam(G.parameters(), args.lr_g, betas=(0.5, 0.999))
@@ -594,6 +677,10 @@ def main():
         hist = torch.bincount(pred, minlength=10).float() / len(pred)
         msg = f'{tag}: own-classifier p>=0.9 {(conf >= 0.9).float().mean():.3f} hist ' \
               + ' '.join(f'{h:.3f}' for h in hist.tolist())
+        if model.code is not None:
+            agree = (pred == class_code(z_eval, *model.code)[0]).float().mean().item()
+            msg += f' | own class = latent class {agree:.3f}'
+
         if judge:
             jr = judge.report(imgs)
             msg += f' | judge p>=0.9 {jr["confident"]:.3f}, hist ' \
@@ -610,6 +697,7 @@ def main():
         if pos + args.batch > n:
             perm, pos = torch.randperm(n, generator=gen), 0
         real = xtr[perm[pos:pos + args.batch]]
+        y_real = ytr[perm[pos:pos + args.batch]]
         pos += args.batch
         if step > args.lr_decay_from * args.gan_steps:
             frac = (args.gan_steps - step) / max(1.0, (1 - args.lr_decay_from) * args.gan_steps)
@@ -618,12 +706,20 @@ def main():
                     group['lr'] = base_lr * frac
         G.train()
         z = torch.randn(args.batch, args.latent_dim, generator=gen)
+        y_fake = class_code(z, *code)[0] if code is not None else None
         fake = G(z)
-        ld = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        d_real, c_real = D(real, y_real)
+        d_fake, c_fake = D(fake.detach(), y_fake)
+        ld = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        if args.cond == 'ac':
+            ld = ld + args.ac_weight * (F.cross_entropy(c_real, y_real) + F.cross_entropy(c_fake, y_fake))
         od.zero_grad()
         ld.backward()
         od.step()
-        lg = F.softplus(-D(fake)).mean()
+        d_fake, c_fake = D(fake, y_fake)
+        lg = F.softplus(-d_fake).mean()
+        if args.cond == 'ac':
+            lg = lg + args.ac_weight * F.cross_entropy(c_fake, y_fake)
         if args.aux_conf > 0 or args.aux_balance > 0:
             # the frozen classifier asks for clear, balanced digits (the judge stays independent)
             ent = bal = 0.0
@@ -665,12 +761,13 @@ def main():
         g_torch = G_ema(zc).permute(0, 2, 3, 1).numpy()
         c_torch = clf(xte[:64]).numpy()
     xc_nhwc = xte[:64].permute(0, 2, 3, 1).numpy().copy()
-    g_ref = keras_reference(gdir, zc.numpy())
+    gin = generator_input(zc, load_layers_files(gdir)[0].get('userDefinedMetadata')).numpy()
+    g_ref = keras_reference(gdir, gin)
     c_ref = keras_reference(cdir, xc_nhwc)
     log(f'export check (Keras-semantics reference vs torch): generator max|diff| {np.abs(g_ref - g_torch).max():.2e}, '
         f'classifier max|diff| {np.abs(c_ref - c_torch).max():.2e}')
     try:
-        g_tfjs = tfjs_run(gdir, zc.numpy())
+        g_tfjs = tfjs_run(gdir, gin)
         c_tfjs = tfjs_run(cdir, xc_nhwc)
         gd, cd = np.abs(g_tfjs - g_torch).max(), np.abs(c_tfjs - c_torch).max()
         log(f'export check (TF.js cpu vs torch): generator max|diff| {gd:.2e}, classifier logits max|diff| {cd:.2e}')
@@ -693,8 +790,17 @@ def finalize(args, judge, xte, yte, gen):
     gspec, GW = load_layers_files(gdir)
     cspec, CW = load_layers_files(cdir)
     meta = gspec.get('userDefinedMetadata') or {}
-    base_kernel = GW['g_dense/kernel'] / float(meta.get('latentScale', 1.0))
-    zdim = base_kernel.shape[0]
+    cc = meta.get('classCode')
+    zdim = cc['latentDim'] if cc else GW['g_dense/kernel'].shape[0]
+    # the latent scale multiplies the kernel rows of z only, not those of the class code
+    row_scale = np.ones((GW['g_dense/kernel'].shape[0], 1), np.float32)
+    row_scale[:zdim] = float(meta.get('latentScale', 1.0))
+    base_kernel = GW['g_dense/kernel'] / row_scale
+
+    def scaled_kernel(psi):
+        k = base_kernel.copy()
+        k[:zdim] *= psi
+        return k.astype(np.float32)
 
     def own(images_nhwc):
         with torch.no_grad():
@@ -702,9 +808,10 @@ def finalize(args, judge, xte, yte, gen):
                               for b in images_nhwc.split(1000)])
 
     def sample(z, psi):
-        W = dict(GW, **{'g_dense/kernel': base_kernel * psi})
+        W = dict(GW, **{'g_dense/kernel': scaled_kernel(psi)})
         with torch.no_grad():
-            return torch.cat([keras_forward(gspec, W, b, torch.float32) for b in z.split(1000)])
+            return torch.cat([keras_forward(gspec, W, generator_input(b, meta), torch.float32)
+                              for b in z.split(1000)])
 
     if args.psi == 'auto':
         z_sel = torch.randn(2000, zdim, generator=torch.Generator().manual_seed(args.seed + 1))
@@ -726,16 +833,18 @@ def finalize(args, judge, xte, yte, gen):
             f'and every own share in 5-17 %, else the most confident balanced one)')
     else:
         psi = float(args.psi)
-    GW['g_dense/kernel'] = (base_kernel * psi).astype(np.float32)
-    gspec['userDefinedMetadata'] = {
+    GW['g_dense/kernel'] = scaled_kernel(psi)
+    gspec['userDefinedMetadata'] = dict(meta, **{
         'latentScale': psi,
-        'note': 'g_dense/kernel includes the latent scale (truncation): G(z) = G0(latentScale * z), z ~ N(0, I)'}
+        'note': 'g_dense/kernel includes the latent scale (truncation) on the rows of z: '
+                'G(z) = G0(latentScale * z, code(z)), z ~ N(0, I)'})
     save_layers_files(gdir, gspec, GW)
 
     zc = torch.randn(64, zdim, generator=gen)
     xc = xte[:64].permute(0, 2, 3, 1).contiguous()
     try:
-        gd = np.abs(tfjs_run(gdir, zc.numpy()) - keras_reference(gdir, zc.numpy())).max()
+        gin = generator_input(zc, meta).numpy()
+        gd = np.abs(tfjs_run(gdir, gin) - keras_reference(gdir, gin)).max()
         cd = np.abs(tfjs_run(cdir, xc.numpy()) - keras_reference(cdir, xc.numpy())).max()
         log(f'final files, TF.js cpu vs float64 reference: generator max|diff| {gd:.2e}, logits {cd:.2e}')
         if gd > 1e-4 or cd > 1e-3:

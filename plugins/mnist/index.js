@@ -20,28 +20,61 @@ const mnistGenerator = {
   name: 'mnist',
   title: 'MNIST digits',
   description:
-    'A compact DCGAN trained on the 60,000 MNIST training digits: white strokes on black, 28x28 grey.',
+    'A compact class-conditional DCGAN trained on the 60,000 MNIST training digits: white strokes on black, 28x28 grey. ' +
+    'The digit is a region of the latent (argmax of z[0..9] plus fitted offsets, MNIST label shares).',
   latentDim: LATENT_DIM,
   output: { width: 28, height: 28, channels: 1 },
   async load(ctx) {
     const { tf } = ctx;
+    const spec = JSON.parse((await ctx.assets.readFile(GENERATOR_MODEL)).toString('utf8'));
+    const classCode = parseClassCode(spec.userDefinedMetadata && spec.userDefinedMetadata.classCode);
     const model = await ctx.assets.loadLayersModel(GENERATOR_MODEL);
     const [, inDim] = model.inputs[0].shape;
-    if (inDim !== LATENT_DIM) {
+    const expected = LATENT_DIM + (classCode ? classCode.dims.length : 0);
+    if (inDim !== expected) {
       model.dispose();
-      throw new Error(`mnist generator: model expects latent ${inDim}, plugin declares ${LATENT_DIM}`);
+      throw new Error(`mnist generator: model expects input ${inDim}, plugin builds ${expected} (latent ${LATENT_DIM})`);
     }
+    const offsets = classCode && tf.tensor1d(classCode.offsets, 'float32');
     return {
       generate(z) {
-        // apply() (not predict()) so that gradients flow back to z.
-        return tf.tidy(() => model.apply(z, { training: false }));
+        // apply() (not predict()) so that gradients flow back to z, also through the code.
+        return tf.tidy(() => {
+          let input = z;
+          if (classCode) {
+            const u = tf.add(tf.slice(z, [0, classCode.dims[0]], [-1, classCode.dims.length]), offsets);
+            input = tf.concat([z, tf.softmax(tf.mul(u, classCode.temperature))], 1);
+          }
+          return model.apply(input, { training: false });
+        });
       },
       dispose() {
         model.dispose();
+        if (offsets) offsets.dispose();
       },
     };
   },
 };
+
+/**
+ * The generator's digit class lives in the latent: class(z) = argmax(z[dims] + offsets),
+ * and the network also reads the soft one-hot softmax(temperature * (z[dims] + offsets)),
+ * which keeps it differentiable across class borders. Written by the training script
+ * into the model's userDefinedMetadata; absent for an unconditional generator.
+ * Only contiguous dims starting anywhere are supported (tf.slice), which is what the
+ * script writes; anything else is refused rather than misread.
+ */
+function parseClassCode(cc) {
+  if (!cc) return null;
+  const { dims, offsets, temperature } = cc;
+  const ok =
+    Array.isArray(dims) && dims.length > 1 &&
+    dims.every((d, i) => Number.isInteger(d) && d === dims[0] + i && d >= 0 && d < LATENT_DIM) &&
+    Array.isArray(offsets) && offsets.length === dims.length && offsets.every(Number.isFinite) &&
+    Number.isFinite(temperature) && temperature > 0;
+  if (!ok) throw new Error(`mnist generator: malformed classCode metadata ${JSON.stringify(cc)}`);
+  return { dims, offsets, temperature };
+}
 
 const paramsSchema = {
   type: 'object',

@@ -33,6 +33,8 @@ const FIXTURE = path.join(REPO, 'test', 'fixtures', 'mnist-test-500');
 const HAVE_JUDGE = fs.existsSync(path.join(JUDGE_DIR, 'model.json'));
 const REQUIRE_SHARED = process.env.PROMPTGEN_REQUIRE_SHARED === '1';
 const N_SAMPLES = 300;
+/** Judge p >= 0.9 share required of the N_SAMPLES seeded samples (see the judge test). */
+const JUDGE_CONFIDENT_FLOOR = 0.7;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const plugin: PluginDefinition = require(PLUGIN_DIR);
@@ -177,23 +179,59 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
     return judged;
   }
 
-  // Regression guard for the committed weights (measured at training time: 0.499 of
-  // 10,000 samples with judge p >= 0.9, every digit 7.4-12.0 %; see plugins/mnist/README.md).
-  judgeIt('the independent judge finds balanced digits, as confident as when trained', async () => {
+  // Looser version of the issue's bar (>= 70 % of 10,000 samples judged with p >= 0.9,
+  // every digit 4-20 %) for the committed weights; the figures measured at training
+  // time are in plugins/mnist/README.md.
+  judgeIt('the independent judge finds confident, balanced digits', async () => {
     const { confident, shares } = await judge();
-    expect(confident).toBeGreaterThanOrEqual(0.4);
+    expect(confident).toBeGreaterThanOrEqual(JUDGE_CONFIDENT_FLOOR);
     for (const s of shares) {
-      expect(s).toBeGreaterThanOrEqual(0.02);
-      expect(s).toBeLessThanOrEqual(0.25);
+      expect(s).toBeGreaterThanOrEqual(0.03);
+      expect(s).toBeLessThanOrEqual(0.22);
     }
   });
 
-  // The issue's bar (>= 70 % on 10,000 samples; >= 60 % here) is NOT met by the
-  // committed weights yet: this test is expected to fail until they are retrained
-  // better, and jest will then report it, so that `.failing` can be dropped.
-  (HAVE_JUDGE ? it.failing : it.skip)('KNOWN GAP: >= 60 % of samples judged with p >= 0.9', async () => {
-    const { confident } = await judge();
-    expect(confident).toBeGreaterThanOrEqual(0.6);
+  it('the digit a sample shows is the class region its latent lies in', async () => {
+    const spec = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'models/generator/model.json'), 'utf8'));
+    const cc = spec.userDefinedMetadata.classCode;
+    expect(cc.dims).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Latents pushed into region k: the same seeded z with z[k] raised above the rest.
+    const n = 20;
+    const base = (await tfcore.randomNormal([n, 64], 0, 1, 'float32', 11).array()) as number[][];
+    const classifier = await ctx.assets.loadLayersModel('models/classifier/model.json');
+    const agree: number[] = [];
+    for (let k = 0; k < 10; k++) {
+      const z = base.map((row) => {
+        const r = row.slice();
+        const top = Math.max(...r.slice(0, 10).map((v, i) => v + cc.offsets[i]));
+        r[k] = top - cc.offsets[k] + 1; // a margin of 1 inside region k
+        return r;
+      });
+      const pred = tfcore.tidy(() =>
+        tfcore.argMax(classifier.predict(generator.generate(tfcore.tensor2d(z))) as tfcore.Tensor2D, 1),
+      );
+      const p = await pred.data();
+      pred.dispose();
+      agree.push(p.filter((c) => c === k).length / n);
+    }
+    classifier.dispose();
+    // eslint-disable-next-line no-console
+    console.log(`own classifier = latent region, per digit: ${agree.map((a) => a.toFixed(2)).join(' ')}`);
+    // measured 20/20 for every digit with the committed weights
+    for (const a of agree) expect(a).toBeGreaterThanOrEqual(0.85);
+    expect(agree.reduce((s, a) => s + a, 0) / 10).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('refuses a generator whose class-code metadata is malformed', async () => {
+    const file = 'models/generator/model.json';
+    const spec = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, file), 'utf8'));
+    spec.userDefinedMetadata.classCode.offsets = [0, 1]; // 2 offsets for 10 dims
+    const assets = localAssets(PLUGIN_DIR);
+    const bad: LoadContext = {
+      ...ctx,
+      assets: { ...assets, readFile: async (rel) => (rel === file ? Buffer.from(JSON.stringify(spec)) : assets.readFile(rel)) },
+    };
+    await expect(plugin.generators![0].load(bad)).rejects.toThrow(/malformed classCode metadata/);
   });
 
   describe('control mnist-digit', () => {
