@@ -184,6 +184,7 @@ async function measureAll(o) {
         weight: d.weight,
         seconds: f2.seconds,
         beta: state.attributes[0].beta,
+        fit: state.attributes[0].fit,
         before: { share3: base.shares[3], share8: base.shares[8] },
         first: { share3: after.shares[3], share8: after.shares[8], judge: after.shares },
         after: { share3: second.shares[3], share8: second.shares[8] },
@@ -226,6 +227,7 @@ async function measureAll(o) {
       weight: d.weight,
       seconds: f.seconds,
       beta: state.attributes[0].beta,
+      fit: state.attributes[0].fit,
       before: { klTarget: klTo(base.shares, SKEWED), share7: base.shares[7], controlKl: baseSeen.evaluated.kl },
       after: { klTarget: klTo(after.shares, SKEWED), share7: after.shares[7], controlKl: after.evaluated.kl },
       judgeAfter: after.shares,
@@ -249,6 +251,7 @@ async function measureAll(o) {
       weight: [t.weight, d.weight],
       seconds: f1.seconds + f2.seconds,
       beta: state.attributes[0].beta,
+      fit: state.attributes[0].fit,
       before: { evenShare: even(base.shares), evenKlUniform: klToUniform(base.shares, EVENS) },
       first: { evenShare: even(first.shares), evenKlUniform: klToUniform(first.shares, EVENS), controlKl: firstSeen.evaluated.kl, judge: first.shares },
       after: { evenShare: even(second.shares), evenKlUniform: klToUniform(second.shares, EVENS), controlKl: second.evaluated.kl },
@@ -311,6 +314,8 @@ async function makeRegistry(plugins, log) {
 }
 
 const pct = (x) => `${(100 * x).toFixed(1)} %`;
+/** "53.1 % lower" / "12.0 % higher" for a change from `before` to `after`. */
+const change = (before, after) => (after <= before ? `${pct(1 - after / before)} lower` : `${pct(after / before - 1)} higher`);
 const fmtShares = (s) => s.map((x, i) => `${i}: ${(100 * x).toFixed(0)}`).join(' · ');
 
 function writeReport(res, o, cmd, note, machine) {
@@ -328,16 +333,16 @@ function writeReport(res, o, cmd, note, machine) {
     const x = e.target38Balanced;
     rows.push(`| then debias \`{ classifier: 'mnist-digit', classes: [3, 8] }\`, λ = ${x.weight}, on G∘f₁ of the row above | share of 3s / 8s | after f₁: ${pct(x.first.share3)} / ${pct(x.first.share8)} | **${pct(x.after.share3)} / ${pct(x.after.share8)}** | each ≥ 30 % | ${x.seconds.toFixed(0)} s | ![](results/target38Balanced.png) |`);
   }
-  if (e.debias) rows.push(`| debias \`{ attributes: [{ classifier: 'mnist-digit' }] }\` (uniform), λ = ${e.debias.weight} | KL(judge's digit marginal ‖ uniform) | ${e.debias.before.klUniform.toFixed(4)} (control's own classifier: ${e.debias.before.controlKl.toFixed(4)}) | **${e.debias.after.klUniform.toFixed(4)}** (${pct(1 - e.debias.after.klUniform / e.debias.before.klUniform)} lower; control's classifier: ${e.debias.after.controlKl.toFixed(4)}) | ≥ 50 % lower | ${e.debias.seconds.toFixed(0)} s + ${e.debias.calibrationSeconds.toFixed(0)} s fit | ![](results/debias.png) |`);
+  if (e.debias) rows.push(`| debias \`{ attributes: [{ classifier: 'mnist-digit' }] }\` (uniform), λ = ${e.debias.weight} | KL(judge's digit marginal ‖ uniform) | ${e.debias.before.klUniform.toFixed(4)} (control's own classifier: ${e.debias.before.controlKl.toFixed(4)}) | **${e.debias.after.klUniform.toFixed(4)}** (${change(e.debias.before.klUniform, e.debias.after.klUniform)}; control's classifier: ${e.debias.after.controlKl.toFixed(4)}) | ≥ 50 % lower | ${e.debias.seconds.toFixed(0)} s + ${e.debias.calibrationSeconds.toFixed(0)} s fit | ![](results/debias.png) |`);
   if (e.debiasTarget) {
     const x = e.debiasTarget;
-    rows.push(`| debias \`target: [1,1,1,1,1,1,1,4,1,1]\`, λ = ${x.weight} | KL(judge's marginal ‖ target); share of 7s | ${x.before.klTarget.toFixed(4)}; ${pct(x.before.share7)} | **${x.after.klTarget.toFixed(4)}; ${pct(x.after.share7)}** (KL ${pct(1 - x.after.klTarget / x.before.klTarget)} lower) | (extra) | ${x.seconds.toFixed(0)} s | ![](results/debiasTarget.png) |`);
+    rows.push(`| debias \`target: [1,1,1,1,1,1,1,4,1,1]\`, λ = ${x.weight} | KL(judge's marginal ‖ target); share of 7s | ${x.before.klTarget.toFixed(4)}; ${pct(x.before.share7)} | **${x.after.klTarget.toFixed(4)}; ${pct(x.after.share7)}** (KL ${change(x.before.klTarget, x.after.klTarget)}) | (extra) | ${x.seconds.toFixed(0)} s | ![](results/debiasTarget.png) |`);
   }
   if (e.iterative) {
     const it = e.iterative;
     rows.push(`| iterative: classifier evens, \`balance: 'none'\` (λ = ${it.weight[0]}), then debias \`classes: [0,2,4,6,8]\` (λ = ${it.weight[1]}) on G∘f₁ | even share; KL(even marginal ‖ uniform) | base ${pct(it.before.evenShare)}, ${it.before.evenKlUniform.toFixed(4)}; after f₁ ${pct(it.first.evenShare)}, ${it.first.evenKlUniform.toFixed(4)} | **${pct(it.after.evenShare)}, ${it.after.evenKlUniform.toFixed(4)}** | ≥ 85 % even, KL below f₁'s | ${it.seconds.toFixed(0)} s (both) | ![](results/evens.png) → ![](results/evensDebiased.png) |`);
   }
-  const detail = res.experiments.map((x) => `- **${x.title}**: judge's digit shares after: ${fmtShares(x.judgeAfter)}${x.first ? `; after the first prompt: ${fmtShares(x.first.judge)}` : ''}${x.beta ? `; β̂ = [${x.beta.map((b) => b.toFixed(2)).join(', ')}]` : ''}`);
+  const detail = res.experiments.map((x) => `- **${x.title}**: judge's digit shares after: ${fmtShares(x.judgeAfter)}${x.first ? `; after the first prompt: ${fmtShares(x.first.judge)}` : ''}${x.beta ? `; β̂ = [${x.beta.map((b) => b.toFixed(2)).join(', ')}]` : ''}${x.fit && x.fit.shrinkage != null ? ` (noise shrinkage s = ${x.fit.shrinkage.toFixed(2)}, T² = ${Number(x.fit.t2).toFixed(1)})` : ''}`);
   const md = `# Measured effects of the classifier and debias controls
 
 Generated by \`scripts/measure-controls.js\` (do not edit by hand; rerun it).
@@ -355,7 +360,7 @@ Command:
 
 Training: flow of ${res.scale.blocks} blocks, ${res.scale.hidden} hidden units, batch ${res.scale.batch},
 ${res.scale.steps} steps, Adam lr ${res.scale.lr} decayed linearly to 0, clip 1.0; classifier λ =
-${res.scale.classifierWeight}, debias λ = ${res.scale.debiasWeight}, β̂ fitted on ${res.scale.calibration} base samples${res.scale.debiasAdaptive ? ', debias with `adaptive: true`' : ''}.
+${res.scale.classifierWeight}, debias λ = ${res.scale.debiasWeight}, β̂ fitted on ${res.scale.calibration} base samples with the default noise shrinkage${res.scale.debiasAdaptive ? ', debias with `adaptive: true`' : ''}.
 Backend: ${res.backend}. Machine: ${machine}. Training times are wall-clock on that
 machine while other work shared it.
 

@@ -11,7 +11,9 @@
  *     optional subset of its classes, renormalised), φ(x) is the classifier's
  *     softmax over those classes; calibrate() fits β̂ on N base samples so that the
  *     self-normalised importance weights ω_j = exp(βᵀφ(x_j)) move the marginal
- *     Σ_j ω_j φ(x_j) / Σ_j ω_j onto the target (uniform by default). Energy
+ *     Σ_j ω_j φ(x_j) / Σ_j ω_j onto the target (uniform by default), correcting
+ *     only the part of the deviation that stands out from the N samples' noise
+ *     (noiseShrinkage, `shrink: false` to fit exactly). Energy
  *     E(x) = −Σ_a β̂_aᵀ φ_a(x); with weight 1 the prompt's target density is exactly
  *     the tilted base the fit describes.
  *
@@ -244,6 +246,63 @@ function fitDebias(phi, target, opts = {}) {
   };
 }
 
+/**
+ * How much of the base marginal's deviation from the target is more than sampling
+ * noise. With m₀ the mean of the N rows of φ, d = m₀ − target and Σ their
+ * covariance (on K − 1 coordinates: the rows sum to 1), Hotelling's
+ * T² = N·dᵀΣ⁻¹d has expectation (K − 1) + N·δᵀΣ⁻¹δ for a true deviation δ, so
+ * s = max(0, 1 − (K − 1)/T²) estimates the share of d that is real (positive part,
+ * as in James–Stein). The fit then aims at m₀ − s·d instead of the target: a base
+ * already at the target up to noise gets β̂ ≈ 0, not a tilt toward its noise, while
+ * a clearly biased base (T² ≫ K) is corrected in full.
+ *
+ * @param {number[][]} phi N rows of K probabilities
+ * @param {number[]} target K probabilities (normalised)
+ * @returns {{ shrinkage: number, t2: number, fitTarget: number[] }}
+ */
+function noiseShrinkage(phi, target) {
+  const N = phi.length;
+  const K = target.length;
+  const p = K - 1;
+  const mean = new Array(K).fill(0);
+  for (const r of phi) for (let k = 0; k < K; k++) mean[k] += r[k] / N;
+  const d = mean.map((m, k) => m - target[k]);
+  if (N < 2 || p < 1) return { shrinkage: 1, t2: Infinity, fitTarget: target.slice() };
+  // covariance of the first K − 1 coordinates, with a small ridge for classes that never vary
+  const S = Array.from({ length: p }, () => new Array(p).fill(0));
+  for (const r of phi) {
+    for (let i = 0; i < p; i++) {
+      const ci = r[i] - mean[i];
+      for (let j = 0; j <= i; j++) S[i][j] += (ci * (r[j] - mean[j])) / (N - 1);
+    }
+  }
+  let trace = 0;
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j < i; j++) S[j][i] = S[i][j];
+    trace += S[i][i];
+  }
+  const ridge = 1e-9 + 1e-6 * (trace / p);
+  for (let i = 0; i < p; i++) S[i][i] += ridge;
+  // solve S x = d[0..p) by Cholesky (S is symmetric positive definite)
+  const L = Array.from({ length: p }, () => new Array(p).fill(0));
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j <= i; j++) {
+      let v = S[i][j];
+      for (let k = 0; k < j; k++) v -= L[i][k] * L[j][k];
+      L[i][j] = i === j ? Math.sqrt(Math.max(v, 1e-300)) : v / L[j][j];
+    }
+  }
+  const y = new Array(p).fill(0);
+  for (let i = 0; i < p; i++) {
+    let v = d[i];
+    for (let k = 0; k < i; k++) v -= L[i][k] * y[k];
+    y[i] = v / L[i][i];
+  }
+  const t2 = N * y.reduce((a, v) => a + v * v, 0); // N · dᵀS⁻¹d = N · ‖L⁻¹d‖²
+  const shrinkage = t2 > p ? 1 - p / t2 : 0;
+  return { shrinkage, t2, fitTarget: mean.map((m, k) => m - shrinkage * d[k]) };
+}
+
 // ---------------------------------------------------------------------------
 // classifier control
 // ---------------------------------------------------------------------------
@@ -454,6 +513,13 @@ const debiasControl = {
       samples: { type: 'integer', minimum: 16, maximum: 16384, default: 1024, description: 'Base-generator samples for the fit of β̂' },
       iterations: { type: 'integer', minimum: 1, maximum: 20000, default: 500, description: 'Adam iterations of the fit' },
       learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.05, description: 'Adam learning rate of the fit' },
+      shrink: {
+        type: 'boolean',
+        default: true,
+        description:
+          "Correct only the part of the base marginal's deviation from the target that stands out from the sampling noise of " +
+          'the N samples (Hotelling T², positive-part shrinkage); false fits the N samples exactly',
+      },
       adaptive: {
         type: 'boolean',
         default: false,
@@ -502,6 +568,7 @@ const debiasControl = {
     }
     const samples = params.samples || 1024;
     const fitOpts = { iterations: params.iterations || 500, learningRate: params.learningRate || 0.05 };
+    const shrink = params.shrink !== false;
 
     /** φ_a(x) [n, m]: the classifier's probabilities over the attribute's classes, renormalised. */
     const phiOf = (a, images) => renormalisedOver(tf, a.clf.probs(images), a.select);
@@ -519,10 +586,15 @@ const debiasControl = {
         try {
           for (const a of attrs) {
             const phi = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
-            const fit = fitDebias(phi, a.target, fitOpts);
+            const noise = shrink ? noiseShrinkage(phi, a.target) : { shrinkage: 1, t2: null, fitTarget: a.target };
+            const fit = fitDebias(phi, noise.fitTarget, fitOpts);
             setBeta(a, fit.beta);
-            a.fit = { samples: phi.length, loss: fit.loss, initialLoss: fit.initialLoss, iterations: fit.iterations, marginalBefore: fit.marginalBefore, marginalAfter: fit.marginalAfter, effectiveSampleSize: fit.effectiveSampleSize };
-            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, { loss: fit.loss, initialLoss: fit.initialLoss, beta: fit.beta });
+            a.fit = {
+              samples: phi.length, loss: fit.loss, initialLoss: fit.initialLoss, iterations: fit.iterations,
+              marginalBefore: fit.marginalBefore, marginalAfter: fit.marginalAfter, effectiveSampleSize: fit.effectiveSampleSize,
+              shrinkage: noise.shrinkage, t2: noise.t2, fitTarget: noise.fitTarget,
+            };
+            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, { loss: fit.loss, initialLoss: fit.initialLoss, beta: fit.beta, shrinkage: noise.shrinkage, t2: noise.t2 });
           }
         } finally {
           images.dispose();
@@ -649,6 +721,7 @@ module.exports = {
   controls: [classifierControl, debiasControl],
   // Exposed for tests and other plugins (not part of the SDK contract).
   fitDebias,
+  noiseShrinkage,
   kl,
   momentStep,
 };

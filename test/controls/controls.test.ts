@@ -18,7 +18,8 @@ import { Rng } from '../../src/engine/rng';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const controlsPlugin = require(path.join(PLUGINS, 'controls'));
-const { fitDebias, kl, momentStep } = controlsPlugin as {
+const { fitDebias, kl, momentStep, noiseShrinkage } = controlsPlugin as {
+  noiseShrinkage: (phi: number[][], target: number[]) => { shrinkage: number; t2: number; fitTarget: number[] };
   momentStep: (beta: number[], meanPhi: number[], target: number[], rate: number) => number[];
   fitDebias: (phi: number[][], target: number[], o?: { iterations?: number; learningRate?: number }) => {
     beta: number[];
@@ -109,6 +110,46 @@ describe('debias fit (synthetic φ with a known answer)', () => {
     for (const b of fit.beta) expect(Math.abs(b)).toBeLessThan(0.2);
     const m = weightedMarginal(phi, fit.beta);
     for (const x of m) expect(Math.abs(x - 1 / 3)).toBeLessThan(3e-3);
+  });
+
+  test('noise shrinkage: a base at the target up to sampling noise is left alone, a biased one is corrected in full', () => {
+    const uniform10 = new Array(10).fill(0.1);
+    // 20 bases drawn AT the target: T² ~ χ²(9), so s is 0 or small, and the fit target stays
+    // near the samples' own mean (β̂ ≈ 0) instead of chasing their noise.
+    const shrinkages: number[] = [];
+    const t2s: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const phi = syntheticPhi(1024, uniform10, 0.9, 100 + seed);
+      const n = noiseShrinkage(phi, uniform10);
+      shrinkages.push(n.shrinkage);
+      t2s.push(n.t2);
+      const mean = phi[0]!.map((_, k) => phi.reduce((a, r) => a + r[k]!, 0) / phi.length);
+      n.fitTarget.forEach((t, k) => expect(t).toBeCloseTo(mean[k]! - n.shrinkage * (mean[k]! - 0.1), 12));
+      expect(n.fitTarget.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    }
+    const meanT2 = t2s.reduce((a, b) => a + b, 0) / t2s.length;
+    expect(meanT2).toBeGreaterThan(5); // E = K − 1 = 9
+    expect(meanT2).toBeLessThan(14);
+    expect(shrinkages.filter((x) => x === 0).length).toBeGreaterThanOrEqual(8);
+    expect(Math.max(...shrinkages)).toBeLessThan(0.75);
+    // β̂ fitted to the shrunk target is the exact fit's scaled by about s (small tilts are
+    // linear in the moment shift); for s = 0 it is 0.
+    const norm = (b: number[]) => Math.sqrt(b.reduce((a, x) => a + x * x, 0));
+    for (const seed of [101, 102, 103]) {
+      const phi = syntheticPhi(1024, uniform10, 0.9, 100 + seed);
+      const n = noiseShrinkage(phi, uniform10);
+      const exact = norm(fitDebias(phi, uniform10).beta);
+      const shrunk = norm(fitDebias(phi, n.fitTarget).beta);
+      expect(exact).toBeGreaterThan(0.05); // the noise an exact fit would chase
+      expect(shrunk).toBeLessThanOrEqual(n.shrinkage * exact + 0.02);
+    }
+
+    // A clearly biased base: s ≈ 1 and the fit aims at the target itself.
+    const biased = syntheticPhi(1024, [0.3, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03], 0.9, 5);
+    const b = noiseShrinkage(biased, uniform10);
+    expect(b.t2).toBeGreaterThan(300);
+    expect(b.shrinkage).toBeGreaterThan(0.97);
+    b.fitTarget.forEach((t) => expect(Math.abs(t - 0.1)).toBeLessThan(0.01));
   });
 
   test('kl', () => {
@@ -329,6 +370,16 @@ describe('controls on the MNIST classifier (wasm)', () => {
     expect(momentStep([19.9, -19.9], [0, 1], [1, 0], 100)).toEqual([20, -20]);
   });
 
+  test('debias with shrink: false fits the base samples exactly (s = 1, aims at the target itself)', async () => {
+    const params = { attributes: [{ classifier: 'mnist-digit' }], samples: 64, iterations: 200, shrink: false };
+    const a: ControlInstance = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
+    await a.calibrate!(async (n) => images(n, 11));
+    const fit = (a.calibrationState!() as { attributes: Array<{ fit: { shrinkage: number; fitTarget: number[] } }> }).attributes[0]!.fit;
+    expect(fit.shrinkage).toBe(1);
+    fit.fitTarget.forEach((t) => expect(t).toBeCloseTo(0.1, 12));
+    a.dispose();
+  });
+
   test('debias adaptive: β starts at the fitted β̂ and observe() refines it from the prompt\'s samples; training state round-trips', async () => {
     const params = { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: 32, iterations: 50, adaptive: true, adaptRate: 0.5 };
     const a = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
@@ -369,6 +420,13 @@ describe('controls on the MNIST classifier (wasm)', () => {
     expect(state.attributes[0].beta).toHaveLength(10);
     expect(state.attributes[1].beta).toHaveLength(5);
     expect(state.attributes[0].fit.loss).toBeLessThanOrEqual(state.attributes[0].fit.initialLoss);
+    // the noise shrinkage is on by default and recorded: β̂ aims at m₀ − s·(m₀ − target)
+    for (const at of state.attributes) {
+      const { shrinkage, fitTarget, marginalBefore } = at.fit;
+      expect(shrinkage).toBeGreaterThanOrEqual(0);
+      expect(shrinkage).toBeLessThanOrEqual(1);
+      fitTarget.forEach((t: number, k: number) => expect(t).toBeCloseTo(marginalBefore[k] - shrinkage * (marginalBefore[k] - at.target[k]), 9));
+    }
     const ea = Array.from(await a.energy(x, { z: null as never }).data());
     expect(ea.every(Number.isFinite)).toBe(true);
     const g = await tf.grad((im) => tf.sum(a.energy(im as Tensor4D, { z: null as never })))(x).data();
