@@ -207,7 +207,6 @@ class Discriminator(nn.Module):
 
     def __init__(self, c1, c2, dropout=0.0, cond='none'):
         super().__init__()
-        self.cond = cond
         self.trunk = nn.Sequential(
             nn.Conv2d(1, c1, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),
             nn.Conv2d(c1, c2, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),
@@ -282,8 +281,9 @@ def conv_cfg(cls, name, filters, k, s, act, batch_input_shape=None):
     return {'class_name': cls, 'config': c}
 
 
-def write_layers_model(out_dir, model_name, layer_cfgs, weights):
-    """weights: list of (name, np.float32 array) in load order."""
+def write_layers_model(out_dir, model_name, layer_cfgs, weights, metadata=None):
+    """weights: list of (name, np.float32 array) in load order; metadata: the
+    model.json's userDefinedMetadata (optional)."""
     os.makedirs(out_dir, exist_ok=True)
     bin_name = 'group1-shard1of1.bin'
     data = b''.join(np.ascontiguousarray(a, dtype='<f4').tobytes() for _, a in weights)
@@ -300,6 +300,8 @@ def write_layers_model(out_dir, model_name, layer_cfgs, weights):
         'weightsManifest': [{'paths': [bin_name], 'weights': [
             {'name': n, 'shape': list(a.shape), 'dtype': 'float32'} for n, a in weights]}],
     }
+    if metadata:
+        spec['userDefinedMetadata'] = metadata
     with open(os.path.join(out_dir, 'model.json'), 'w') as f:
         json.dump(spec, f)
     return len(data)
@@ -338,12 +340,9 @@ def export_generator(g, zdim, out_dir):
         layers.append(conv_cfg('Conv2DTranspose', 'g_up2', 1, 4, 2, 'sigmoid'))
         weights += [('g_up2/kernel', w2.permute(2, 3, 1, 0)), ('g_up2/bias', g.up2.bias.detach())]
     weights = [(n, a.numpy().astype(np.float32)) for n, a in weights]
-    nbytes = write_layers_model(out_dir, 'mnist_generator', layers, weights)
-    if g.code is not None:  # the plugin builds the model's input [z, code(z)] from this
-        spec, W = load_layers_files(out_dir)
-        spec['userDefinedMetadata'] = {'classCode': code_meta(zdim, g.code)}
-        save_layers_files(out_dir, spec, W)
-    return nbytes
+    # the plugin builds the model's input [z, code(z)] from classCode
+    metadata = {'classCode': code_meta(zdim, g.code)} if g.code is not None else None
+    return write_layers_model(out_dir, 'mnist_generator', layers, weights, metadata)
 
 
 def code_meta(zdim, code):
@@ -680,7 +679,6 @@ def main():
         if model.code is not None:
             agree = (pred == class_code(z_eval, *model.code)[0]).float().mean().item()
             msg += f' | own class = latent class {agree:.3f}'
-
         if judge:
             jr = judge.report(imgs)
             msg += f' | judge p>=0.9 {jr["confident"]:.3f}, hist ' \

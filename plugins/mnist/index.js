@@ -26,9 +26,14 @@ const mnistGenerator = {
   output: { width: 28, height: 28, channels: 1 },
   async load(ctx) {
     const { tf } = ctx;
-    const spec = JSON.parse((await ctx.assets.readFile(GENERATOR_MODEL)).toString('utf8'));
-    const classCode = parseClassCode(spec.userDefinedMetadata && spec.userDefinedMetadata.classCode);
     const model = await ctx.assets.loadLayersModel(GENERATOR_MODEL);
+    let classCode;
+    try {
+      classCode = parseClassCode((model.getUserDefinedMetadata() || {}).classCode);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     const [, inDim] = model.inputs[0].shape;
     const expected = LATENT_DIM + (classCode ? classCode.dims.length : 0);
     if (inDim !== expected) {

@@ -47,7 +47,9 @@ async function loadLayersModelFromDisk(file: string): Promise<tfl.LayersModel> {
   const weightSpecs = groups.flatMap((g) => g.weights);
   const buf = Buffer.concat(groups.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
   const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  return tfl.loadLayersModel(tfcore.io.fromMemory({ modelTopology: spec.modelTopology, weightSpecs, weightData }));
+  return tfl.loadLayersModel(
+    tfcore.io.fromMemory({ modelTopology: spec.modelTopology, weightSpecs, weightData, userDefinedMetadata: spec.userDefinedMetadata }),
+  );
 }
 
 /** A minimal asset resolver rooted at the plugin folder (the host has its own). */
@@ -223,14 +225,14 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
   });
 
   it('refuses a generator whose class-code metadata is malformed', async () => {
-    const file = 'models/generator/model.json';
-    const spec = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, file), 'utf8'));
-    spec.userDefinedMetadata.classCode.offsets = [0, 1]; // 2 offsets for 10 dims
     const assets = localAssets(PLUGIN_DIR);
-    const bad: LoadContext = {
-      ...ctx,
-      assets: { ...assets, readFile: async (rel) => (rel === file ? Buffer.from(JSON.stringify(spec)) : assets.readFile(rel)) },
+    const withBadOffsets = async (p: string) => {
+      const m = await assets.loadLayersModel(p);
+      const meta = m.getUserDefinedMetadata() as { classCode: Record<string, unknown> };
+      m.setUserDefinedMetadata({ ...meta, classCode: { ...meta.classCode, offsets: [0, 1] } }); // 2 offsets for 10 dims
+      return m;
     };
+    const bad: LoadContext = { ...ctx, assets: { ...assets, loadLayersModel: withBadOffsets } };
     await expect(plugin.generators![0].load(bad)).rejects.toThrow(/malformed classCode metadata/);
   });
 
