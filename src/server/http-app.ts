@@ -1,4 +1,4 @@
-/** The Express application: health probes, PNG artifacts, and the GraphQL endpoint. */
+/** The Express application: health probes, PNG artifacts, the GraphQL endpoint, and the Studio at `/`. */
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Config } from '../config';
 import type { Store } from '../store/store';
@@ -6,6 +6,7 @@ import { PNG } from 'pngjs';
 import { encodeGrid } from '../engine/png';
 import type { ImageBatch } from '../engine/images';
 import { plotCurves, type Series } from './curve-plot';
+import { studioRouter } from './studio-static';
 
 export interface Probes {
   /** Ready to take traffic: database reachable and not shutting down. */
@@ -99,6 +100,9 @@ export function createHttpApp(config: Config, store: Store, probes: Probes, grap
   });
 
   app.use('/graphql', express.json({ limit: config.limits.bodyLimitBytes }), graphql);
+
+  // The Studio web app and its client routes (after every API path).
+  app.use(studioRouter());
 
   const errors: ErrorRequestHandler = (err, _req, res, _next) => {
     const status = typeof err?.status === 'number' ? err.status : 500;
