@@ -26,11 +26,9 @@ test('1. compose "digit 7" through the form, watch it train to the end, see curv
   await page.getByLabel('λ exact').fill('100');
   // The params form comes from the control's JSON Schema, with its default (classes [7]).
   await expect(page.locator('#term0-params_classes_0')).toHaveValue('7');
-  await page.locator('#training-steps').fill(String(QUICK.steps));
-  await page.locator('#training-batchSize').fill(String(QUICK.batchSize));
-  await page.locator('#training-flowBlocks').fill(String(QUICK.flowBlocks));
-  await page.locator('#training-hiddenUnits').fill(String(QUICK.hiddenUnits));
-  await page.locator('#training-previewEvery').fill(String(QUICK.previewEvery));
+  // Longer than the other tests' trainings: its screenshots are the README's.
+  const training = { steps: 120, batchSize: 16, flowBlocks: 4, hiddenUnits: 64, previewEvery: 30 };
+  for (const [key, value] of Object.entries(training)) await page.locator(`#training-${key}`).fill(String(value));
   await screenshot(page, '1-compose');
   await page.getByRole('button', { name: 'Start training' }).click();
 
@@ -40,8 +38,8 @@ test('1. compose "digit 7" through the form, watch it train to the end, see curv
   await expect(page.getByTestId('status').first()).toHaveText('SUCCEEDED', { timeout: 180_000 });
   // The progress bar reached the end.
   const progress = page.getByTestId('progress');
-  await expect(progress).toHaveAttribute('max', String(QUICK.steps));
-  await expect(progress).toHaveAttribute('value', String(QUICK.steps));
+  await expect(progress).toHaveAttribute('max', String(training.steps));
+  await expect(progress).toHaveAttribute('value', String(training.steps));
   // The curve has points, one per reported step.
   const points = Number(await page.getByTestId('curves').getAttribute('data-points'));
   expect(points).toBeGreaterThan(0);
@@ -135,7 +133,7 @@ test('4. admin: install is refused without the token; with it the fixture plugin
   expect((await gql('{ generators { name } }')).data.generators.map((g: any) => g.name)).not.toContain('example-pattern');
   await screenshot(page, '4-admin-forbidden');
 
-  await page.getByLabel('Token').fill(process.env.STUDIO_ADMIN_TOKEN!);
+  await page.getByLabel('Token', { exact: true }).fill(process.env.STUDIO_ADMIN_TOKEN!);
   await page.getByRole('button', { name: 'Use token' }).click();
   await expect(page.getByTestId('token-state')).toContainText('A token is set');
   await page.getByRole('button', { name: 'Install', exact: true }).click();
@@ -194,18 +192,67 @@ test('6. reloading the prompt page mid-training brings back its state and curve'
     await expect.poll(async () => Number(await page.getByTestId('step').textContent())).toBeGreaterThanOrEqual(stepBefore);
     await expect(page.getByTestId('latest-preview').locator('img').first()).toBeVisible();
     await screenshot(page, '6-reloaded-mid-training');
+
+    // The prompts list shows it training, and turns it CANCELLED live when it is cancelled elsewhere.
+    await page.getByRole('link', { name: 'Prompts' }).click();
+    const row = page.getByTestId(`prompt-row-${id}`);
+    await expect(row.getByTestId('status')).toHaveText('TRAINING');
+    await page.getByLabel('Status').selectOption('TRAINING');
+    await expect(page.getByTestId('prompts-count')).toContainText('1 prompt ');
+    await page.getByLabel('Status').selectOption('');
+    await expect(row.getByTestId('status')).toHaveText('TRAINING');
+    await screenshot(page, '6-prompts-list');
+    await cancelIfActive(id);
+    await expect(row.getByTestId('status')).toHaveText('CANCELLED');
   } finally {
     await cancelIfActive(id);
     await waitForStatus(id, ['CANCELLED', 'FAILED', 'SUCCEEDED'], 30_000);
   }
 });
 
-test('the layout works at phone width', async ({ page }) => {
+/** Form controls on the page without an accessible name (label, aria-label, aria-labelledby, title or text). */
+async function unlabelled(page: import('@playwright/test').Page): Promise<string[]> {
+  return page.$$eval('input, select, textarea, button', (els) =>
+    els
+      .filter((el) => {
+        const e = el as HTMLInputElement;
+        if (e.type === 'hidden') return false;
+        const named = (e.labels?.length ?? 0) > 0 || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.title || e.textContent?.trim();
+        return !named;
+      })
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+}
+
+test('every page fits a phone screen, names each control, and composes by keyboard alone', async ({ page }) => {
+  const id = await createPrompt('phone check', { ...QUICK, previewEvery: 20 });
+  await waitForStatus(id, ['SUCCEEDED']);
   await page.setViewportSize({ width: 390, height: 844 });
+  for (const url of ['/', '/compose', '/prompts', '/admin', `/prompts/${id}`]) {
+    await page.goto(url);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    if (url === '/compose') await page.getByRole('button', { name: 'Add control term' }).click();
+    if (url.startsWith('/prompts/')) await expect(page.getByTestId('metrics')).toBeVisible();
+    // Nothing wider than the screen: the page never scrolls sideways (wide tables scroll in their own box).
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, `horizontal overflow on ${url}`).toBeLessThanOrEqual(0);
+    expect(await unlabelled(page), `unlabelled controls on ${url}`).toEqual([]);
+    if (url === '/compose') await screenshot(page, 'phone-compose');
+    if (url.startsWith('/prompts/')) await screenshot(page, 'phone-prompt');
+  }
+
+  // Keyboard only: Tab to "Add control term", Enter adds a term whose control select takes the focus next.
   await page.goto('/compose');
-  await page.getByRole('button', { name: 'Add control term' }).click();
-  // Nothing wider than the screen: no horizontal scrolling of the page.
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
-  await screenshot(page, 'phone-compose');
+  await expect(page.getByRole('button', { name: 'Add control term' })).toBeVisible();
+  let reached = false;
+  for (let i = 0; i < 40 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.textContent === 'Add control term');
+  }
+  expect(reached).toBe(true);
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('term-0')).toBeVisible();
+  await page.getByLabel('Control', { exact: true }).focus();
+  await page.keyboard.press('End');
+  await expect(page.getByLabel('Control', { exact: true })).not.toHaveValue('');
 });
