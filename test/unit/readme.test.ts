@@ -13,4 +13,9 @@ describe('README', () => {
     expect(readme).toContain('    npm ci && npm start\n');
     expect(readme).toContain('    npm test\n');
   });
+
+  it('ends the quick start by pointing at the Studio', () => {
+    const quickStart = readme.split('## Quick start')[1]!.split('\n## ')[0]!;
+    expect(quickStart.trimEnd().endsWith('open http://localhost:4000/')).toBe(true);
+  });
 });

@@ -39,6 +39,7 @@ export function CatalogPage() {
       </section>
       <section aria-labelledby="controls-h">
         <h2 id="controls-h">Controls</h2>
+        <p className="muted">Open a control to see its parameters, from its JSON Schema.</p>
         {data.controls.map((c) => (
           <ControlCard key={c.id} control={c} />
         ))}
@@ -139,10 +140,16 @@ export function ControlCard({ control: c }: { control: ControlItem }) {
   const schema = (c.paramsSchema ?? {}) as { properties?: Record<string, SchemaProperty>; required?: string[] };
   const props = Object.entries(schema.properties ?? {});
   return (
-    <article className="card wide" data-testid={`control-${c.name}`} aria-label={`Control ${c.title}`}>
-      <h3>{c.title}</h3>
+    <details className="card wide" data-testid={`control-${c.name}`}>
+      <summary>
+        <strong>{c.title}</strong> <code>{c.name}</code>
+        {c.conditionDim != null && ' · conditional'}
+        {c.paired && ' · paired'}
+        {' · '}
+        {props.length} param{props.length === 1 ? '' : 's'}
+      </summary>
       <p className="muted">
-        <code>{c.name}</code> · {c.plugin.name} {c.plugin.version}
+        {c.plugin.name} {c.plugin.version}
         {c.conditionDim != null && ` · conditional (${c.conditionDim}-d condition)`}
         {c.paired && ' · paired (compares with the base image)'}
         {!c.available && ' · unavailable'}
@@ -180,6 +187,6 @@ export function ControlCard({ control: c }: { control: ControlItem }) {
       ) : (
         <p className="muted">No parameters.</p>
       )}
-    </article>
+    </details>
   );
 }
