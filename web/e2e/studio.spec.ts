@@ -136,6 +136,15 @@ test('4. admin: install is refused without the token; with it the fixture plugin
   await page.getByLabel('Token', { exact: true }).fill(process.env.STUDIO_ADMIN_TOKEN!);
   await page.getByRole('button', { name: 'Use token' }).click();
   await expect(page.getByTestId('token-state')).toContainText('A token is set');
+
+  // A failed install shows the server's message.
+  const missing = '/nonexistent/promptgen-plugin.tgz';
+  const failed = await gql(`mutation($spec: String!) { installPlugin(input: { spec: $spec }) { userErrors { message code } } }`, { spec: missing }, true);
+  const [installError] = failed.data.installPlugin.userErrors;
+  await page.getByLabel('npm spec, directory or .tgz path').fill(missing);
+  await page.getByRole('button', { name: 'Install', exact: true }).click();
+  await expect(page.getByRole('alert').filter({ hasText: installError.message })).toContainText(`${installError.code}: ${installError.message}`);
+  await page.getByLabel('npm spec, directory or .tgz path').fill(spec);
   await page.getByRole('button', { name: 'Install', exact: true }).click();
   await expect(outcome).toHaveText('Installed promptgen-plugin-example 1.0.0 (LOADED)', { timeout: 60_000 });
   await expect(page.getByTestId('admin-plugins')).toContainText('promptgen-plugin-example');
