@@ -153,6 +153,7 @@ test('4. admin: install is refused without the token; with it the fixture plugin
   const card = page.getByTestId('generator-example-pattern');
   await expect(card).toBeVisible();
   await card.getByRole('button', { name: 'Draw samples' }).click();
+  await expect(card.locator('img')).toHaveCount(8);
   await expect.poll(async () => Math.min(...(await imagesLoaded(page, '[data-testid=generator-example-pattern] img')))).toBeGreaterThan(0);
   await screenshot(page, '4-catalog-with-plugin');
 
