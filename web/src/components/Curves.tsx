@@ -31,6 +31,8 @@ export function Curves({ points }: { points: ProgressFieldsFragment[] }) {
       width,
       height: 260,
       scales: { x: { time: false } },
+      // A static key: uPlot's clickable legend rows would be mouse-only controls (see .u-legend in styles.css).
+      legend: { live: false },
       axes: [{ label: 'step' }, { label: 'loss, log-det' }, { scale: 'E', side: 1, label: 'energy', grid: { show: false } }],
       series: [
         { label: 'step' },

@@ -53,7 +53,8 @@ function paramsErrorSchema(errors: readonly UserErrorLike[], term: number): Erro
   let root: Record<string, unknown> | undefined;
   for (const e of errors) {
     const f = e.field ?? [];
-    if (f[0] !== 'controls' || f[1] !== String(term) || f[2] !== 'params') continue;
+    // An error on params as a whole (f.length === 3) is shown above the form, not inside it as well.
+    if (f[0] !== 'controls' || f[1] !== String(term) || f[2] !== 'params' || f.length === 3) continue;
     root ??= {};
     let node = root;
     for (const part of f.slice(3)) node = (node[part] ??= {}) as Record<string, unknown>;
