@@ -96,6 +96,11 @@ export class Store {
     return this.keysetPage(base, 'p', opts.first, opts.after ?? null, totalCount);
   }
 
+  /** The prompt's newest preview batch (samples drawn after training do not count). */
+  latestPreview(promptId: string): Promise<SampleSetRow | null> {
+    return this.m.findOne(SampleSetRow, { where: { promptId, kind: 'PREVIEW' }, order: { createdAt: 'DESC', id: 'DESC' } });
+  }
+
   async listSampleSets(promptId: string, first: number, after: string | null): Promise<Page<SampleSetRow>> {
     const base = this.m.createQueryBuilder(SampleSetRow, 's').where('s.prompt_id = :promptId', { promptId });
     const totalCount = await base.clone().getCount();
