@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
- * promptgen serve | worker | migrate | schema [--write] | plugin install <spec>
+ * promptgen serve | worker | migrate | config | schema [--write] | plugin install|uninstall|check
  */
+// First: refuses an unsupported Node before any dependency loads (see node-gate.ts).
+import './node-gate';
 import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, loadConfig, type Config } from './config';
+import { CONFIG_DOC, ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { createLogger } from './logger';
 import { openDatabase, startServer, startWorker } from './app';
 import { schemaSdl } from './schema/build-schema';
@@ -13,21 +15,30 @@ import { InProcessEventBus } from './jobs/event-bus';
 import { syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { startTensorRuntime } from './runtime/tensor-runtime';
+import { PortUnavailableError } from './server/port-check';
 
 const USAGE = `usage: promptgen <command>
 
   serve                   HTTP + GraphQL + subscriptions (+ in-process workers, PROMPTGEN_WORKERS)
   worker                  training workers only (needs DATABASE_URL shared with the servers)
   migrate                 apply database migrations and exit
+  config                  print the effective configuration and where each value comes from
   schema [--write]        print the GraphQL schema (or write schema.graphql)
   plugin install <spec>   install a plugin (npm spec, directory or .tgz)
   plugin uninstall <name> remove an installed plugin
 `;
 
+/** `--help`: the usage plus every environment variable with its default (the README's table). */
+function helpText(): string {
+  const width = Math.max(...CONFIG_DOC.map(([name]) => name.length));
+  const rows = CONFIG_DOC.map(([name, fallback, meaning]) => `  ${name.padEnd(width)}  ${meaning.replace(/`/g, '')} [default: ${fallback}]`);
+  return `${USAGE}\nconfiguration (environment variables; \`promptgen config\` shows the values in effect):\n\n${rows.join('\n')}\n`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
+    process.stdout.write(command ? helpText() : USAGE);
     return command ? 0 : 2;
   }
   if (command === 'schema') {
@@ -51,6 +62,13 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+
+  if (command === 'config') {
+    const rows = describeConfig(config);
+    const width = Math.max(...rows.map((r) => r.name.length));
+    for (const r of rows) process.stdout.write(`${r.name.padEnd(width)}  ${r.source.padEnd(7)}  ${r.value}\n`);
+    return 0;
+  }
 
   if (command === 'migrate') {
     const db = await openDatabase(config, log);
@@ -88,7 +106,7 @@ async function pluginCommand(args: string[], config: Config, log: ReturnType<typ
   try {
     const runtime = await startTensorRuntime(config, log);
     await syncCatalog(db.store, runtime.registry);
-    const admin = new RuntimePluginAdmin(db.store, runtime, config, new InProcessEventBus());
+    const admin = new RuntimePluginAdmin(db.store, runtime, config, new InProcessEventBus(), log.child('admin'));
     const result = action === 'install' ? await admin.install(target) : await admin.uninstall(target);
     await runtime.dispose();
     if (!result.ok) {
@@ -121,6 +139,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
+    if (err instanceof PortUnavailableError) {
+      process.stderr.write(`promptgen: ${err.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(`promptgen: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     // Exit now: a half-started component (a pool, a queue timer) must not keep a failed process alive.
     process.exit(1);
