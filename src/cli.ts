@@ -14,6 +14,7 @@ import { schemaSdl } from './schema/build-schema';
 import { InProcessEventBus } from './jobs/event-bus';
 import { syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
+import { checkPlugin } from './runtime/plugin-check';
 import { startTensorRuntime } from './runtime/tensor-runtime';
 import { PortUnavailableError } from './server/port-check';
 
@@ -26,6 +27,9 @@ const USAGE = `usage: promptgen <command>
   schema [--write]        print the GraphQL schema (or write schema.graphql)
   plugin install <spec>   install a plugin (npm spec, directory or .tgz)
   plugin uninstall <name> remove an installed plugin
+  plugin check <dir|tgz> [--params <control>='<json>']... [--generator <name>] [--batch <n>]
+                          load a plugin as a server would and try each generator, classifier and
+                          control on a small batch (shapes, ranges, gradients, timings); exit 1 on a problem
 `;
 
 /** `--help`: the usage plus every environment variable with its default (the README's table). */
@@ -98,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
 /** `promptgen plugin install|uninstall`: the same path as the GraphQL mutations, for the local data directory. */
 async function pluginCommand(args: string[], config: Config, log: ReturnType<typeof createLogger>): Promise<number> {
   const [action, target] = args;
+  if (action === 'check' && target) return pluginCheck(target, args.slice(2), config);
   if ((action !== 'install' && action !== 'uninstall') || !target) {
     process.stderr.write(USAGE);
     return 2;
@@ -118,6 +123,40 @@ async function pluginCommand(args: string[], config: Config, log: ReturnType<typ
   } finally {
     await db.close();
   }
+}
+
+/** `promptgen plugin check`: no database, no server; prints the report, exit 1 on a problem, 2 on bad arguments. */
+async function pluginCheck(target: string, flags: string[], config: Config): Promise<number> {
+  const params: Record<string, unknown> = {};
+  let generator: string | undefined;
+  let batch: number | undefined;
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i];
+    const value = flags[++i];
+    if (value === undefined) {
+      process.stderr.write(`${flag} needs a value\n\n${USAGE}`);
+      return 2;
+    }
+    if (flag === '--params') {
+      const eq = value.indexOf('=');
+      try {
+        if (eq < 1) throw new Error('expected <control>=<json>');
+        params[value.slice(0, eq)] = JSON.parse(value.slice(eq + 1));
+      } catch (e) {
+        process.stderr.write(`--params ${value}: ${(e as Error).message}\n`);
+        return 2;
+      }
+    } else if (flag === '--generator') generator = value;
+    else if (flag === '--batch' && /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 64) batch = Number(value);
+    else {
+      process.stderr.write(`unknown or bad option ${flag} ${value}\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  const report = await checkPlugin(target, { backend: config.backend, params, generator, batch });
+  for (const line of report.lines) process.stdout.write(`${line}\n`);
+  process.stdout.write(report.ok ? 'ok\n' : 'the plugin has problems (lines marked PROBLEM)\n');
+  return report.ok ? 0 : 1;
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

@@ -41,6 +41,8 @@ export interface InstallOptions {
   timeoutMs?: number;
   /** Replace an installed version with an older one (refused otherwise, so a stale spec never downgrades silently). */
   allowDowngrade?: boolean;
+  /** A further check of the staged plugin before it replaces anything (e.g. load its declared models); throw to refuse. */
+  verify?: (plugin: LoadedPlugin) => Promise<unknown>;
 }
 
 export type InstallErrorCode =
@@ -432,6 +434,13 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
         const staged = await loadPluginPackage(pkgDir, { source: 'INSTALLED' });
         const version = staged.version;
         if (staged.status !== 'LOADED') throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${staged.error}`);
+        if (options.verify) {
+          try {
+            await options.verify(staged);
+          } catch (e) {
+            throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${(e as Error).message}`);
+          }
+        }
         const clashes = options.conflicts?.conflicts(staged) ?? [];
         if (clashes.length) throw new InstallError('CONFLICT', `plugin ${name}@${version} cannot be installed: ${clashes.join('; ')}`);
 

@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import type { EventBus } from '../jobs/event-bus';
 import type { Logger } from '../logger';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
+import { loadDeclaredModels } from '../plugins/model-check';
 import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
 import type { Result } from '../services/prompts';
 import type { PluginRow } from '../store/entities';
@@ -44,7 +45,13 @@ export class RuntimePluginAdmin implements PluginAdmin {
       };
       const builtin = this.runtime.registry.listPlugins().find((p) => p.source === 'BUILTIN' && (spec === p.name || spec.startsWith(`${p.name}@`)));
       if (builtin) return refused(`${builtin.name} is a built-in plugin and cannot be replaced`, 'INSTALL_FAILED');
-      const result = await installPlugin(spec, { dataDir: this.config.dataDir, conflicts: this.runtime.registry, allowDowngrade: request.allowDowngrade === true });
+      const result = await installPlugin(spec, {
+        dataDir: this.config.dataDir,
+        conflicts: this.runtime.registry,
+        allowDowngrade: request.allowDowngrade === true,
+        // Every declared model must load now, not when a prompt first uses it.
+        verify: (plugin) => loadDeclaredModels(plugin, this.runtime.tf),
+      });
       if (!result.ok) {
         return refused(result.message, result.code === 'NOT_FOUND' ? 'NOT_FOUND' : result.code === 'DOWNGRADE' ? 'DOWNGRADE_REFUSED' : 'INSTALL_FAILED');
       }

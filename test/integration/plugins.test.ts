@@ -144,6 +144,8 @@ describe('installing a plugin', () => {
     ['a plugin that throws at load', () => pack(path.join(fixtures, 'throws')), /threw while loading/],
     ['a package without the "promptgen" field', () => pack(variant({ name: 'promptgen-plugin-nofield', dropField: true })), /no "promptgen" field/],
     ['a path that does not exist', () => '/nonexistent/plugin.tgz', /does not exist|no such file|not found/i],
+    ['a package that left its declared model out of "files"', () => pack(path.join(fixtures, 'missing-model')), /^plugin promptgen-plugin-missing-model@1\.0\.0 failed to load: model "tiny-missing" \(models\/tiny\/model\.json\) cannot be loaded: .*model file not found: models\/tiny\/model\.json$/],
+    ['a plugin with a syntax error', () => pack(variant({ name: 'promptgen-plugin-syntax', code: (s) => s.replace('const SIZE = 8;', 'const SIZE = 8;;)') })), /plugin threw while loading: SyntaxError at index\.js:\d+: Unexpected token '\)'$/],
     ['an npm package that does not exist', () => '@promptgen/this-package-does-not-exist-xyz@1.0.0', /not found|404|does not exist/i],
   ])('refuses %s with a clear userError; server up, nothing changed', async (_what, spec, message) => {
     const before = await server.gql(CATALOG);
