@@ -25,7 +25,7 @@ export function nodeVersionProblem(version: string, minimum: string = MIN_NODE_V
     if (have[i] < need[i]) {
       return (
         `Node.js ${version} is not supported: PromptGen needs Node ${minimum} or newer, the 22 or 24 LTS line ` +
-        `(README, "Requirements"); ${ALLOW_UNSUPPORTED_NODE}=1 starts anyway, unsupported`
+        `(README, "Quick start"); ${ALLOW_UNSUPPORTED_NODE}=1 starts anyway, unsupported`
       );
     }
   }

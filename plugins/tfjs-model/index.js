@@ -116,7 +116,8 @@ function runModel(model, inputsByName, order, outputIndex) {
   let out;
   if (typeof model.predict === 'function' && Array.isArray(model.inputNames)) {
     const arr = order.map((n) => inputsByName[n]);
-    out = model.predict(arr.length === 1 ? arr[0] : arr);
+    // apply, not predict: one pass of ordinary ops (differentiated by the trainer); predict cuts the batch into chunks of 32.
+    out = model.apply(arr.length === 1 ? arr[0] : arr, { training: false });
   } else {
     out = model.execute(order.length === 1 ? inputsByName[order[0]] : inputsByName);
   }

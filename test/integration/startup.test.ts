@@ -52,9 +52,9 @@ describe('start-up', () => {
     }
   });
 
-  it('stops the server when `npm start` gets SIGTERM, and frees the port', async () => {
+  it('stops the server when `npm start` gets SIGTERM, and frees the port; says at start how to get native BLAS', async () => {
     const port = await freePort();
-    const env = { ...process.env, ...oldNodeEnv, PORT: String(port), HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: tempDir(), PROMPTGEN_WORKERS: '0', DATABASE_URL: '' };
+    const env = { ...process.env, ...oldNodeEnv, PORT: String(port), HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: tempDir(), PROMPTGEN_WORKERS: '0', DATABASE_URL: '', PROMPTGEN_BACKEND: 'wasm', PROMPTGEN_NATIVE_BLAS: '0' };
     const npm = spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     npm.stdout!.on('data', (d) => (output += d));
@@ -63,6 +63,9 @@ describe('start-up', () => {
     try {
       await waitFor(() => output.includes(`listening on http://127.0.0.1:${port}/graphql`), 120_000);
       expect(await canConnect(port)).toBe(true);
+      expect(output).toContain(
+        'matrix products: wasm kernels, no native BLAS (disabled by PROMPTGEN_NATIVE_BLAS=0); training runs faster with OpenBLAS: apt-get install libopenblas0-pthread',
+      );
       npm.kill('SIGTERM');
       await exited;
       // The server itself (npm's child) drains and exits: the port is released.
