@@ -510,7 +510,8 @@ export async function installRecorded(
       return { ok: true, plugin, spec: have.spec, resolvedSpec: have.resolvedSpec, integrity: have.integrity };
     }
   }
-  return installPlugin(record.resolvedSpec, { ...options, expectedIntegrity: record.integrity });
+  // The recorded version is what the admin chose (a downgrade included): install it whatever is here.
+  return installPlugin(record.resolvedSpec, { ...options, expectedIntegrity: record.integrity, allowDowngrade: true });
 }
 
 /** Removes an installed plugin. `removed: false` when it was not installed. */
