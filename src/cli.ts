@@ -159,10 +159,20 @@ async function pluginCheck(target: string, flags: string[], config: Config): Pro
   return report.ok ? 0 : 1;
 }
 
-/** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
+/**
+ * Resolves on the first SIGTERM or SIGINT; a second one exits at once.
+ *
+ * Started by npm (`npx promptgen serve`, a script without `exec`), the server
+ * runs under `sh -c`, and /bin/sh (dash) does not pass on the SIGTERM npm
+ * forwards to it: the shell dies and the server is left running, orphaned. So
+ * under npm the parent is watched too, and its exit counts as a SIGTERM. Not
+ * outside npm: a server started with `nohup … &` must outlive its shell.
+ */
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
+    let watch: NodeJS.Timeout | undefined;
     const onSignal = (signal: string) => {
+      if (watch) clearInterval(watch);
       process.stderr.write(`received ${signal}\n`);
       process.once('SIGTERM', () => process.exit(130));
       process.once('SIGINT', () => process.exit(130));
@@ -170,8 +180,18 @@ function waitForSignal(): Promise<void> {
     };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
+    if (process.env.npm_command || process.env.npm_lifecycle_event) {
+      const parent = process.ppid;
+      watch = setInterval(() => {
+        if (process.ppid !== parent) onSignal(`the end of its parent process ${parent} (npm)`);
+      }, PARENT_POLL_MS);
+      watch.unref();
+    }
   });
 }
+
+/** How often a server started by npm checks that its parent still runs (a stop within about a second). */
+const PARENT_POLL_MS = 500;
 
 main(process.argv.slice(2)).then(
   (code) => {

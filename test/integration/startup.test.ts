@@ -52,10 +52,13 @@ describe('start-up', () => {
     }
   });
 
-  it('stops the server when `npm start` gets SIGTERM, and frees the port; says at start how to get native BLAS', async () => {
+  it.each([
+    ['npm start', 'npm', ['start']],
+    ['npx promptgen serve', 'npx', ['promptgen', 'serve']],
+  ])('stops the server when `%s` gets SIGTERM, and frees the port; says at start how to get native BLAS', async (_how, bin, args) => {
     const port = await freePort();
     const env = { ...process.env, ...oldNodeEnv, PORT: String(port), HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: tempDir(), PROMPTGEN_WORKERS: '0', DATABASE_URL: '', PROMPTGEN_BACKEND: 'wasm', PROMPTGEN_NATIVE_BLAS: '0' };
-    const npm = spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn(bin, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     npm.stdout!.on('data', (d) => (output += d));
     npm.stderr!.on('data', (d) => (output += d));
