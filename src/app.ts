@@ -15,6 +15,7 @@ import { createSchema } from './schema/build-schema';
 import { loadAdminToken } from './server/admin-token';
 import { createGraphQLEndpoints } from './server/graphql-server';
 import { createHttpApp } from './server/http-app';
+import { assertPortFree, PortUnavailableError } from './server/port-check';
 import type { Services } from './services';
 import { PromptService } from './services/prompts';
 import { createDataSource, runMigrations } from './store/data-source';
@@ -122,6 +123,8 @@ async function startWorkers(core: Core, config: Config, log: Logger, count: numb
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  // Before the database and plugins: a busy port must not cost a start-up.
+  await assertPortFree(config.port, config.host);
   const core = await startCore(config, log);
   const { db, events, queue, runtime, cleanup, closeAll } = core;
   try {
@@ -133,9 +136,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       config,
       store: db.store,
       events,
-      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames })),
+      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), log.child('prompts')),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
-      plugins: new RuntimePluginAdmin(db.store, runtime, config, events),
+      plugins: new RuntimePluginAdmin(db.store, runtime, config, events, log.child('admin')),
     };
 
     let shuttingDown = false;
@@ -161,7 +164,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }, graphql.middleware);
     httpServer.on('request', app);
     await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
+      // Taken between the early check and now: the same one-line message.
+      httpServer.once('error', (err: NodeJS.ErrnoException) => reject(err.code ? new PortUnavailableError(config.port, config.host, err.code) : err));
       httpServer.listen(config.port, config.host, () => resolve());
     });
     const port = (httpServer.address() as AddressInfo).port;

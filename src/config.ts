@@ -178,3 +178,50 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
   ['PROMPTGEN_BLAS_THREADS', '1', 'OpenBLAS threads per training thread (more only on an otherwise idle machine)'],
 ];
+
+/**
+ * The effective configuration for `promptgen config`: one row per variable of
+ * CONFIG_DOC with the value in use and where it came from. Secrets never
+ * appear: the admin token shows only whether it is set, a database password
+ * is masked.
+ */
+export function describeConfig(config: Config, env: Env = process.env): Array<{ name: string; value: string; source: 'env' | 'default' }> {
+  const shown: Record<string, string> = {
+    PORT: String(config.port),
+    HOST: config.host,
+    DATABASE_URL: config.databaseUrl ? maskPassword(config.databaseUrl) : `(embedded PGlite in ${config.dataDir})`,
+    PROMPTGEN_DATA_DIR: config.dataDir,
+    PROMPTGEN_ADMIN_TOKEN: config.adminToken ? '(set; not shown)' : `(generated or read: ${path.join(config.dataDir, 'admin-token')})`,
+    PROMPTGEN_WORKERS: String(config.workers),
+    PROMPTGEN_BACKEND: config.backend,
+    LOG_LEVEL: config.logLevel,
+    PROMPTGEN_PUBLIC_URL: config.publicUrl ?? '(from request)',
+    PROMPTGEN_MAX_QUERY_DEPTH: String(config.limits.maxQueryDepth),
+    PROMPTGEN_MAX_QUERY_COMPLEXITY: String(config.limits.maxQueryComplexity),
+    PROMPTGEN_BODY_LIMIT: `${config.limits.bodyLimitBytes} bytes`,
+    PROMPTGEN_MAX_STEPS: String(config.limits.maxSteps),
+    PROMPTGEN_MAX_BATCH_SIZE: String(config.limits.maxBatchSize),
+    PROMPTGEN_MAX_SAMPLE_COUNT: String(config.limits.maxSampleCount),
+    PROMPTGEN_JOB_HEARTBEAT_SECONDS: String(config.jobHeartbeatSeconds),
+    PROMPTGEN_CHECKPOINT_EVERY: String(config.checkpointEvery),
+    PROMPTGEN_SHUTDOWN_GRACE_SECONDS: String(config.shutdownGraceSeconds),
+    PROMPTGEN_NATIVE_BLAS: config.nativeBlas ? '1' : '0',
+    PROMPTGEN_BLAS_THREADS: String(config.blasThreads),
+  };
+  return CONFIG_DOC.map(([name, fallback]) => ({
+    name,
+    // A variable another part of the code reads but this table does not know yet: show the raw default.
+    value: shown[name] ?? (env[name]?.trim() ? '(set)' : fallback),
+    source: env[name] !== undefined && env[name]!.trim() !== '' ? 'env' : 'default',
+  }));
+}
+
+function maskPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}

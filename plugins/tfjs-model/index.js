@@ -59,8 +59,14 @@ function validateManifest(m) {
       else
         m.inputs.forEach((inp, i) => {
           if (!inp || typeof inp.name !== 'string' || !inp.name) errors.push(`inputs[${i}].name must be the model input's name`);
+          if (inp && inp.value !== undefined) {
+            // A constant input (e.g. a fixed class one-hot): the same row for every sample, no latent columns.
+            if (!Array.isArray(inp.value) || inp.value.length === 0 || !inp.value.every((v) => typeof v === 'number' && Number.isFinite(v))) errors.push(`inputs[${i}].value must be a non-empty array of finite numbers`);
+            for (const k of ['from', 'transform', 'pad']) if (inp[k] !== undefined) errors.push(`inputs[${i}] has a constant "value"; it takes no "${k}"`);
+            return;
+          }
           const f = inp && inp.from;
-          if (!Array.isArray(f) || f.length !== 2 || !isNonNegInt(f[0]) || !isNonNegInt(f[1]) || f[1] <= f[0]) errors.push(`inputs[${i}].from must be [start, end) with 0 <= start < end`);
+          if (!Array.isArray(f) || f.length !== 2 || !isNonNegInt(f[0]) || !isNonNegInt(f[1]) || f[1] <= f[0]) errors.push(`inputs[${i}].from must be [start, end) with 0 <= start < end (or a constant "value")`);
           else if (isPosInt(m.latentDim) && f[1] > m.latentDim) errors.push(`inputs[${i}].from [${f[0]}, ${f[1]}) exceeds latentDim ${m.latentDim}`);
           if (inp && inp.transform !== undefined && !TRANSFORMS.includes(inp.transform)) errors.push(`inputs[${i}].transform must be one of ${TRANSFORMS.join(', ')} (got ${JSON.stringify(inp.transform)})`);
           if (inp && inp.pad !== undefined && !(Array.isArray(inp.pad) && inp.pad.length === 2 && inp.pad.every(isNonNegInt))) errors.push(`inputs[${i}].pad must be [before, after] non-negative integers`);
@@ -110,7 +116,8 @@ function runModel(model, inputsByName, order, outputIndex) {
   let out;
   if (typeof model.predict === 'function' && Array.isArray(model.inputNames)) {
     const arr = order.map((n) => inputsByName[n]);
-    out = model.predict(arr.length === 1 ? arr[0] : arr);
+    // apply, not predict: one pass of ordinary ops (differentiated by the trainer); predict cuts the batch into chunks of 32.
+    out = model.apply(arr.length === 1 ? arr[0] : arr, { training: false });
   } else {
     out = model.execute(order.length === 1 ? inputsByName[order[0]] : inputsByName);
   }
@@ -152,13 +159,21 @@ function tfjsGenerator(manifest) {
           model.dispose();
           throw new Error(`model ${m.model} has no input named ${JSON.stringify(s.name)} (inputs: ${declared.map((x) => x.name).join(', ')})`);
         }
-        const width = s.from[1] - s.from[0] + (s.pad ? s.pad[0] + s.pad[1] : 0);
+        const width = s.value ? s.value.length : s.from[1] - s.from[0] + (s.pad ? s.pad[0] + s.pad[1] : 0);
         const want = d && d.shape ? d.shape[d.shape.length - 1] : null;
         if (d && d.shape && (d.shape.length !== 2 || (want != null && want > 0 && want !== width))) {
           model.dispose();
-          throw new Error(`model input ${JSON.stringify(s.name)} has shape ${fmtShape(d.shape)} but the manifest feeds it [n, ${width}] (from [${s.from}]${s.pad ? ` plus pad [${s.pad}]` : ''})`);
+          const fed = s.value ? `a constant value of ${width}` : `from [${s.from}]${s.pad ? ` plus pad [${s.pad}]` : ''}`;
+          throw new Error(`model input ${JSON.stringify(s.name)} has shape ${fmtShape(d.shape)} but the manifest feeds it [n, ${width}] (${fed})`);
         }
       }
+      // Constant inputs as [1, k] rows, made once and tiled per batch; freed with the model.
+      const constants = {};
+      for (const s of specs) if (s.value) constants[s.name] = tf.tensor2d([s.value], [1, s.value.length], 'float32');
+      const disposeAll = () => {
+        for (const c of Object.values(constants)) c.dispose();
+        model.dispose();
+      };
       const order = declared.length ? declared.map((d) => d.name).filter((n) => specs.some((s) => s.name === n)) : specs.map((s) => s.name);
       const { width, height, channels } = out;
 
@@ -171,6 +186,10 @@ function tfjsGenerator(manifest) {
           const n = z.shape[0];
           const feeds = {};
           for (const s of specs) {
+            if (s.value) {
+              feeds[s.name] = tf.tile(constants[s.name], [n, 1]);
+              continue;
+            }
             let x = tf.slice(z, [0, s.from[0]], [n, s.from[1] - s.from[0]]);
             if (s.transform === 'softmax') x = tf.softmax(x);
             else if (s.transform === 'sigmoid') x = tf.sigmoid(x);
@@ -201,10 +220,10 @@ function tfjsGenerator(manifest) {
       try {
         tf.tidy(() => generate(tf.zeros([1, m.latentDim])));
       } catch (e) {
-        model.dispose();
+        disposeAll();
         throw e;
       }
-      return { generate, dispose: () => model.dispose() };
+      return { generate, dispose: disposeAll };
     },
   };
 }

@@ -39,6 +39,10 @@ export interface InstallOptions {
   conflicts?: { conflicts(plugin: LoadedPlugin): string[] };
   /** Kill npm after this long (default 300 000 ms). */
   timeoutMs?: number;
+  /** Replace an installed version with an older one (refused otherwise, so a stale spec never downgrades silently). */
+  allowDowngrade?: boolean;
+  /** A further check of the staged plugin before it replaces anything (e.g. load its declared models); throw to refuse. */
+  verify?: (plugin: LoadedPlugin) => Promise<unknown>;
 }
 
 export type InstallErrorCode =
@@ -49,7 +53,8 @@ export type InstallErrorCode =
   | 'LOAD_FAILED'
   | 'CONFLICT'
   | 'INTEGRITY_MISMATCH'
-  | 'BUSY';
+  | 'BUSY'
+  | 'DOWNGRADE';
 
 export type InstallResult =
   | {
@@ -351,6 +356,39 @@ async function stageTarball(spec: string, staging: string, options: InstallOptio
 const NPM_FLAGS = ['--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', '--no-update-notifier', '--loglevel=error'];
 
 // ---------------------------------------------------------------------------
+// versions
+
+/**
+ * Semantic-version order (semver.org §11): major.minor.patch numerically, a
+ * pre-release below its release, pre-release identifiers numeric < text.
+ * Written here because one comparison does not justify a dependency; build
+ * metadata (`+…`) is ignored as the spec says.
+ */
+export function compareVersions(a: string, b: string): number {
+  const split = (v: string) => {
+    const [core, pre] = v.replace(/^v/, '').split('+')[0].split(/-(.*)/s);
+    return { core: core.split('.').map((n) => parseInt(n, 10) || 0), pre: pre ? pre.split('.') : [] };
+  };
+  const x = split(a);
+  const y = split(b);
+  for (let i = 0; i < 3; i++) if ((x.core[i] ?? 0) !== (y.core[i] ?? 0)) return (x.core[i] ?? 0) < (y.core[i] ?? 0) ? -1 : 1;
+  if (!x.pre.length || !y.pre.length) return x.pre.length === y.pre.length ? 0 : x.pre.length ? -1 : 1;
+  for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
+    const p = x.pre[i];
+    const q = y.pre[i];
+    if (p === undefined) return -1;
+    if (q === undefined) return 1;
+    if (p === q) continue;
+    const pn = /^\d+$/.test(p);
+    const qn = /^\d+$/.test(q);
+    if (pn && qn) return Number(p) < Number(q) ? -1 : 1;
+    if (pn !== qn) return pn ? -1 : 1;
+    return p < q ? -1 : 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
 // public API
 
 /**
@@ -396,8 +434,20 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
         const staged = await loadPluginPackage(pkgDir, { source: 'INSTALLED' });
         const version = staged.version;
         if (staged.status !== 'LOADED') throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${staged.error}`);
+        if (options.verify) {
+          try {
+            await options.verify(staged);
+          } catch (e) {
+            throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${(e as Error).message}`);
+          }
+        }
         const clashes = options.conflicts?.conflicts(staged) ?? [];
         if (clashes.length) throw new InstallError('CONFLICT', `plugin ${name}@${version} cannot be installed: ${clashes.join('; ')}`);
+
+        const installedVersion = before[RECORDS_FIELD]?.[name]?.version;
+        if (installedVersion && !options.allowDowngrade && compareVersions(version, installedVersion) < 0) {
+          throw new InstallError('DOWNGRADE', `${name}@${version} is older than the installed ${installedVersion}; install it with allowDowngrade to replace the newer version`);
+        }
 
         const integrity = tarball?.integrity ?? (await lockIntegrity(staging, name));
         if (!integrity) throw new InstallError('NPM_FAILED', `npm recorded no integrity for ${name}@${version}`);
@@ -460,7 +510,8 @@ export async function installRecorded(
       return { ok: true, plugin, spec: have.spec, resolvedSpec: have.resolvedSpec, integrity: have.integrity };
     }
   }
-  return installPlugin(record.resolvedSpec, { ...options, expectedIntegrity: record.integrity });
+  // The recorded version is what the admin chose (a downgrade included): install it whatever is here.
+  return installPlugin(record.resolvedSpec, { ...options, expectedIntegrity: record.integrity, allowDowngrade: true });
 }
 
 /** Removes an installed plugin. `removed: false` when it was not installed. */

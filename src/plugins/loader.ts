@@ -6,6 +6,7 @@ import { promises as fsp, existsSync, statSync } from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { PLUGIN_API_VERSION, type PluginDefinition, type TfjsModelManifest } from './sdk';
+import { describeLoadError } from './load-error';
 import { validatePluginDefinition, validatePromptgenField } from './validate';
 
 export type PluginSource = 'BUILTIN' | 'INSTALLED';
@@ -169,7 +170,7 @@ export async function loadPluginPackage(dir: string, options: LoadOptions): Prom
       forgetModulesUnder(abs);
       mod = await importModule(main, `${encodeURIComponent(base.version)}-${++loadCounter}`);
     } catch (e) {
-      return fail(`plugin threw while loading: ${e instanceof Error ? e.message : String(e)}`);
+      return fail(`plugin threw while loading: ${await describeLoadError(e, abs, main)}`);
     }
     const def = unwrapDefinition(mod);
     const errors = validatePluginDefinition(def);

@@ -6,8 +6,10 @@
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config';
 import type { EventBus } from '../jobs/event-bus';
+import type { Logger } from '../logger';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
-import type { PluginAdmin } from '../services/plugin-admin';
+import { loadDeclaredModels } from '../plugins/model-check';
+import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
 import type { Result } from '../services/prompts';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
@@ -24,6 +26,8 @@ export class RuntimePluginAdmin implements PluginAdmin {
     private readonly runtime: TensorRuntime,
     private readonly config: Config,
     private readonly events: EventBus,
+    /** Where admin operations are written down (what, which version, from where). */
+    private readonly log?: Logger,
   ) {}
 
   /** Runs admin operations one after another (npm and the registry are not re-entrant). */
@@ -33,15 +37,23 @@ export class RuntimePluginAdmin implements PluginAdmin {
     return next;
   }
 
-  install(spec: string): Promise<Result<PluginRow>> {
+  install(spec: string, request: InstallRequest = {}): Promise<Result<PluginRow>> {
     return this.serial(async () => {
+      const refused = (message: string, code: string) => {
+        this.log?.warn(`plugin install refused: ${showSpec(spec)}: ${code}: ${message}`);
+        return { ok: false as const, errors: [{ field: ['spec'], message, code }] };
+      };
       const builtin = this.runtime.registry.listPlugins().find((p) => p.source === 'BUILTIN' && (spec === p.name || spec.startsWith(`${p.name}@`)));
-      if (builtin) {
-        return { ok: false, errors: [{ field: ['spec'], message: `${builtin.name} is a built-in plugin and cannot be replaced`, code: 'INSTALL_FAILED' }] };
-      }
-      const result = await installPlugin(spec, { dataDir: this.config.dataDir, conflicts: this.runtime.registry });
+      if (builtin) return refused(`${builtin.name} is a built-in plugin and cannot be replaced`, 'INSTALL_FAILED');
+      const result = await installPlugin(spec, {
+        dataDir: this.config.dataDir,
+        conflicts: this.runtime.registry,
+        allowDowngrade: request.allowDowngrade === true,
+        // Every declared model must load now, not when a prompt first uses it.
+        verify: (plugin) => loadDeclaredModels(plugin, this.runtime.tf),
+      });
       if (!result.ok) {
-        return { ok: false, errors: [{ field: ['spec'], message: result.message, code: result.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INSTALL_FAILED' }] };
+        return refused(result.message, result.code === 'NOT_FOUND' ? 'NOT_FOUND' : result.code === 'DOWNGRADE' ? 'DOWNGRADE_REFUSED' : 'INSTALL_FAILED');
       }
       if (result.tarball) {
         // A local package exists only on this machine: keep its bytes for the other workers.
@@ -52,6 +64,8 @@ export class RuntimePluginAdmin implements PluginAdmin {
         recordPlugin(tx, stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity }),
       );
       await this.events.publish(PLUGINS_CHANGED, { name: stored.name, version: stored.version });
+      const replaced = result.replacedVersion ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})` : '';
+      this.log?.info(`plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`);
       return { ok: true, value: row };
     });
   }
@@ -67,11 +81,20 @@ export class RuntimePluginAdmin implements PluginAdmin {
         return { ok: false, errors: [{ field: ['name'], message: `no installed plugin is named ${name}`, code: 'NOT_FOUND' }] };
       }
       const result = await uninstallPlugin(name, { dataDir: this.config.dataDir });
-      if (!result.ok) return { ok: false, errors: [{ field: ['name'], message: result.message, code: 'INSTALL_FAILED' }] };
+      if (!result.ok) {
+        this.log?.warn(`plugin uninstall failed: ${name}: ${result.code}: ${result.message}`);
+        return { ok: false, errors: [{ field: ['name'], message: result.message, code: 'INSTALL_FAILED' }] };
+      }
       this.runtime.registry.remove(name);
       await this.store.dataSource.transaction((tx) => forgetPlugin(tx, name));
       await this.events.publish(PLUGINS_CHANGED, { name, removed: true });
+      this.log?.info(`plugin uninstalled: ${name}@${loaded?.version ?? row?.version ?? '?'}`);
       return { ok: true, value: true };
     });
   }
+}
+
+/** A spec as the log shows it: credentials in a URL are masked. */
+function showSpec(spec: string): string {
+  return JSON.stringify(spec.replace(/\/\/[^/@\s]+@/, '//***@'));
 }

@@ -24,7 +24,11 @@ export async function startTensorRuntime(config: Pick<Config, 'backend' | 'dataD
   const info = await initBackend(config.backend, (msg) => log.debug(msg));
   const skipped = info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   log.info(`tensor backend: ${info.backend}${skipped ? ` (not used — ${skipped})` : ''}`);
-  if (info.backend === 'wasm') log.info(`matrix products: ${nativeBlasStatus.startsWith('OpenBLAS') ? nativeBlasStatus : `wasm kernels (${nativeBlasStatus})`}`);
+  if (info.backend === 'wasm') {
+    // Say it at start: the README's training times assume OpenBLAS, which npm cannot install (README, "Quick start").
+    const native = nativeBlasStatus.startsWith('OpenBLAS');
+    log.info(`matrix products: ${native ? `native, ${nativeBlasStatus}` : `wasm kernels, no native BLAS (${nativeBlasStatus}); training runs faster with OpenBLAS: apt-get install libopenblas0-pthread`}`);
+  }
   const pluginLog = log.child('plugins');
   const registry = new PluginRegistry({ logger: pluginLog });
   const loaded = await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(config.dataDir) });

@@ -8,6 +8,8 @@ export const ErrorCode = {
   NOT_IMPLEMENTED: 'NOT_IMPLEMENTED',
   INVALID_STATE: 'INVALID_STATE',
   INSTALL_FAILED: 'INSTALL_FAILED',
+  /** installPlugin of an older version than the installed one, without allowDowngrade. */
+  DOWNGRADE_REFUSED: 'DOWNGRADE_REFUSED',
   UNAVAILABLE: 'UNAVAILABLE',
 } as const;
 

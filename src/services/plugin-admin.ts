@@ -2,7 +2,12 @@
 import type { PluginRow } from '../store/entities';
 import type { Result } from './prompts';
 
+export interface InstallRequest {
+  /** Replace an installed version with an older one (refused otherwise). */
+  allowDowngrade?: boolean;
+}
+
 export interface PluginAdmin {
-  install(spec: string): Promise<Result<PluginRow>>;
+  install(spec: string, request?: InstallRequest): Promise<Result<PluginRow>>;
   uninstall(name: string): Promise<Result<boolean>>;
 }

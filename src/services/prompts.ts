@@ -6,6 +6,7 @@
 import type { Config } from '../config';
 import { topics, type EventBus } from '../jobs/event-bus';
 import type { JobQueue } from '../jobs/queue';
+import type { Logger } from '../logger';
 import type { ControlDefinition } from '../plugins/sdk';
 import { validateParams } from '../plugins/validate';
 import { PluginRow, PromptRow, type StoredControlTerm, type StoredProgress } from '../store/entities';
@@ -72,6 +73,7 @@ export class PromptService {
     private readonly queue: () => JobQueue | null,
     /** Without it, params are checked against the stored JSON Schema only. */
     private readonly catalog?: () => PromptCatalog | null | undefined,
+    private readonly log?: Logger,
   ) {}
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
@@ -201,6 +203,7 @@ export class PromptService {
     }
     // The job's owner sees its signal aborted (pg-boss) and the CANCELLED status (between steps).
     if (row.jobId) await this.queue()?.cancel(row.jobId).catch(() => undefined);
+    this.log?.info(`prompt ${row.id} cancelled${row.name ? ` ("${row.name}")` : ''} at step ${row.progress?.step ?? 0}`);
     await this.publishStatus(row);
     return { ok: true, value: row };
   }

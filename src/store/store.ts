@@ -54,6 +54,36 @@ export class Store {
       order: { name: 'ASC' },
     });
   }
+  /**
+   * The generators to offer: plugin generators (`BASE`), trained prompts
+   * (`PROMPT`) or both (null). A trained prompt samples through its base
+   * generator, so it counts as available only while every generator down its
+   * chain is (an uninstalled base plugin makes its prompts unavailable too);
+   * the rows come back with `available` set to that.
+   */
+  async listOfferedGenerators(kind: 'BASE' | 'PROMPT' | null, includeUnavailable = false): Promise<GeneratorRow[]> {
+    const rows = await this.m.find(GeneratorRow, { order: { name: 'ASC' } });
+    const promptIds = rows.flatMap((r) => (r.basePromptId ? [r.basePromptId] : []));
+    const prompts = promptIds.length ? await this.m.find(PromptRow, { select: { id: true, generatorId: true }, where: { id: In(promptIds) } }) : [];
+    const baseOf = new Map(prompts.map((p) => [p.id, p.generatorId]));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const usable = new Map<string, boolean>();
+    const resolve = (row: GeneratorRow, depth: number): boolean => {
+      const known = usable.get(row.id);
+      if (known !== undefined) return known;
+      let ok = row.available;
+      if (ok && row.basePromptId) {
+        const below = byId.get(baseOf.get(row.basePromptId) ?? '');
+        ok = !!below && depth < 64 && resolve(below, depth + 1); // 64: far deeper than any real stack; stops a cycle
+      }
+      usable.set(row.id, ok);
+      return ok;
+    };
+    for (const row of rows) row.available = resolve(row, 0);
+    return rows.filter(
+      (r) => (includeUnavailable || r.available) && (kind === null || (kind === 'PROMPT') === (r.basePromptId !== null)),
+    );
+  }
   generatorById(id: string): Promise<GeneratorRow | null> {
     return this.m.findOneBy(GeneratorRow, { id });
   }
@@ -94,6 +124,11 @@ export class Store {
     if (opts.status) base.where('p.status = :status', { status: opts.status });
     const totalCount = await base.clone().getCount();
     return this.keysetPage(base, 'p', opts.first, opts.after ?? null, totalCount);
+  }
+
+  /** The prompt's newest preview batch (samples drawn after training do not count). */
+  latestPreview(promptId: string): Promise<SampleSetRow | null> {
+    return this.m.findOne(SampleSetRow, { where: { promptId, kind: 'PREVIEW' }, order: { createdAt: 'DESC', id: 'DESC' } });
   }
 
   async listSampleSets(promptId: string, first: number, after: string | null): Promise<Page<SampleSetRow>> {

@@ -94,8 +94,21 @@ describe('installing a plugin', () => {
     // The control pulled the images toward brightness 0.9.
     expect(metrics.prompt.meanBrightness).toBeGreaterThan(metrics.base.meanBrightness);
 
+    // The trained prompt is a generator too: listed with the prompts, not with the base generators.
+    const trained = (await server.gql('query($id: ID!) { prompt(id: $id) { asGenerator { name } } }', { id })).data.prompt.asGenerator.name;
+    const names = async (kind: string) => (await server.gql(`{ generators${kind} { name available } }`)).data.generators.map((g: any) => g.name);
+    expect(await names('')).toEqual(expect.arrayContaining(['example-pattern', 'mnist', trained]));
+    expect(await names('(kind: BASE)')).toEqual(expect.arrayContaining(['example-pattern', 'mnist']));
+    expect(await names('(kind: BASE)')).not.toContain(trained);
+    expect(await names('(kind: PROMPT)')).toEqual([trained]);
+
     const removed = await server.gql(UNINSTALL, { name: 'promptgen-plugin-example' }, { admin: true });
     expect(removed.data.uninstallPlugin).toEqual({ removed: true, userErrors: [] });
+    expect(server.proc.output()).toMatch(/\[promptgen:admin\] plugin installed: promptgen-plugin-example@1\.0\.0 from ".*\.tgz", integrity sha512-/);
+    expect(server.proc.output()).toContain('[promptgen:admin] plugin uninstalled: promptgen-plugin-example@1.0.0');
+    // Its base plugin gone, the trained prompt is no longer offered as a generator.
+    expect(await names('')).not.toContain(trained);
+    expect(await names('(kind: PROMPT)')).toEqual([]);
     const after = await server.gql(CATALOG);
     expect(after.data.generators.map((g: any) => g.name)).not.toContain('example-pattern');
     expect(after.data.plugins.map((p: any) => p.name)).not.toContain('promptgen-plugin-example');
@@ -111,6 +124,19 @@ describe('installing a plugin', () => {
     expect(v2.data.installPlugin.plugin).toMatchObject({ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' });
     const plugins = (await server.gql(CATALOG)).data.plugins.filter((p: any) => p.name === 'promptgen-plugin-versions');
     expect(plugins).toEqual([{ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' }]);
+    expect(server.proc.output()).toMatch(/plugin installed: promptgen-plugin-versions@1\.1\.0 \(replacing 1\.0\.0\) from "/);
+
+    // The older version again: refused unless asked for, and nothing changes.
+    const older = pack(variant({ name: 'promptgen-plugin-versions', code: (s) => s.replace(/example-/g, 'versions-') }));
+    const refused = await server.gql(INSTALL, { spec: older }, { admin: true });
+    expect(refused.data.installPlugin).toEqual({
+      plugin: null,
+      userErrors: [{ field: ['spec'], code: 'DOWNGRADE_REFUSED', message: 'promptgen-plugin-versions@1.0.0 is older than the installed 1.1.0; install it with allowDowngrade to replace the newer version' }],
+    });
+    expect((await server.gql(CATALOG)).data.plugins.filter((p: any) => p.name === 'promptgen-plugin-versions')).toEqual([{ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' }]);
+    const downgraded = await server.gql('mutation($spec: String!) { installPlugin(input: { spec: $spec, allowDowngrade: true }) { plugin { version status } userErrors { code } } }', { spec: older }, { admin: true });
+    expect(downgraded.data.installPlugin).toEqual({ plugin: { version: '1.0.0', status: 'LOADED' }, userErrors: [] });
+    expect(server.proc.output()).toMatch(/plugin installed: promptgen-plugin-versions@1\.0\.0 \(replacing 1\.1\.0, downgrade allowed\)/);
     await server.gql(UNINSTALL, { name: 'promptgen-plugin-versions' }, { admin: true });
   });
 
@@ -118,6 +144,8 @@ describe('installing a plugin', () => {
     ['a plugin that throws at load', () => pack(path.join(fixtures, 'throws')), /threw while loading/],
     ['a package without the "promptgen" field', () => pack(variant({ name: 'promptgen-plugin-nofield', dropField: true })), /no "promptgen" field/],
     ['a path that does not exist', () => '/nonexistent/plugin.tgz', /does not exist|no such file|not found/i],
+    ['a package that left its declared model out of "files"', () => pack(path.join(fixtures, 'missing-model')), /^plugin promptgen-plugin-missing-model@1\.0\.0 failed to load: model "tiny-missing" \(models\/tiny\/model\.json\) cannot be loaded: .*model file not found: models\/tiny\/model\.json$/],
+    ['a plugin with a syntax error', () => pack(variant({ name: 'promptgen-plugin-syntax', code: (s) => s.replace('const SIZE = 8;', 'const SIZE = 8;;)') })), /plugin threw while loading: SyntaxError at index\.js:\d+: Unexpected token '\)'$/],
     ['an npm package that does not exist', () => '@promptgen/this-package-does-not-exist-xyz@1.0.0', /not found|404|does not exist/i],
   ])('refuses %s with a clear userError; server up, nothing changed', async (_what, spec, message) => {
     const before = await server.gql(CATALOG);

@@ -67,6 +67,7 @@ describe('serve', () => {
 
     const cancel = await server.gql('mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status } userErrors { code } } }', { id: idA });
     expect(cancel.data.cancelPrompt).toEqual({ prompt: { status: 'CANCELLED' }, userErrors: [] });
+    expect(server.proc.output()).toMatch(/\[promptgen:prompts\] prompt [0-9a-f-]{36} cancelled \("a"\) at step 0\n/);
     const eventsA = await subA.done; // completes once the prompt has ended
     expect(eventsA.map((e: any) => e.trainingProgress.status)).toEqual(['QUEUED', 'CANCELLED']);
     expect(subB.events.map((e: any) => e.trainingProgress.promptId)).toEqual([idB]);

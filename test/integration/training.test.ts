@@ -58,9 +58,15 @@ describe('training end to end', () => {
     promptId = created.data.createPrompt.prompt.id;
 
     const progress = subscribe(client, PROGRESS, { id: promptId });
-    const previews = subscribe(client, PREVIEWS, { id: promptId }, (events) => events.length >= 1);
+    // No stop condition: both streams must complete by themselves when the prompt ends.
+    const previews = subscribe(client, PREVIEWS, { id: promptId });
     const events = (await progress.done).map((e: any) => e.trainingProgress);
-    const preview = (await previews.done)[0].sampleBatches;
+    const batches = (await previews.done).map((e: any) => e.sampleBatches);
+    const preview = batches[0];
+    expect(batches.at(-1)).toMatchObject({ kind: 'PREVIEW', step: 24 }); // the last batch comes before completion
+    // A late subscriber to the ended prompt gets its last batch, then completion.
+    const late = (await subscribe(client, PREVIEWS, { id: promptId }).done).map((e: any) => e.sampleBatches);
+    expect(late.map((b: any) => [b.kind, b.step])).toEqual([['PREVIEW', 24]]);
     await client.dispose();
 
     expect(events.at(-1)).toMatchObject({ status: 'SUCCEEDED', step: 24, totalSteps: 24 });

@@ -156,6 +156,18 @@ describe('installer', () => {
     expect(good).toMatchObject({ ok: true, integrity: packIntegrity });
   });
 
+  test('an older version is refused unless allowed; a recorded version is installed even when older', async () => {
+    expect((await installedPlugins(dataDir))[NAME].version).toBe('1.1.0');
+    const before = snapshot(dataDir);
+    const refused = await installPlugin(tgz, { dataDir });
+    expect(refused).toEqual({ ok: false, code: 'DOWNGRADE', message: `${NAME}@1.0.0 is older than the installed 1.1.0; install it with allowDowngrade to replace the newer version` });
+    expect(snapshot(dataDir)).toEqual(before);
+    // A worker follows the database: the admin's recorded choice wins, older or not.
+    const recorded = await installRecorded({ name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: packIntegrity }, { dataDir });
+    expect(recorded).toMatchObject({ ok: true, replacedVersion: '1.1.0' });
+    expect((await installedPlugins(dataDir))[NAME].version).toBe('1.0.0');
+  });
+
   test('uninstall removes the package; a second uninstall reports removed: false', async () => {
     expect(await uninstallPlugin(NAME, { dataDir })).toEqual({ ok: true, removed: true });
     expect(fs.existsSync(path.join(prefix(), 'node_modules', NAME))).toBe(false);

@@ -168,3 +168,17 @@ describe('docs/PLUGINS.md', () => {
     }
   });
 });
+
+describe('a plugin with a syntax error', () => {
+  test.each([
+    ['CommonJS', 'index.js', "'use strict';\nmodule.exports = {\n  apiVersion: 1,;\n};\n", {}],
+    ['an ES module', 'index.mjs', 'export default {\n  apiVersion: 1,;\n};\n', {}],
+  ])('%s: FAILED naming the file and line', async (_what, file, code, extra) => {
+    const dir = path.join(tmpDir('syntax'), 'pkg');
+    writePackage(dir, { name: 'promptgen-plugin-syntax', version: '1.0.0', main: file, promptgen: { apiVersion: 1 }, ...extra });
+    fs.writeFileSync(path.join(dir, file), code);
+    const p = await loadPluginPackage(dir, { source: 'INSTALLED' });
+    expect(p.status).toBe('FAILED');
+    expect(p.error).toBe(`plugin threw while loading: SyntaxError at ${file}:${file === 'index.mjs' ? 2 : 3}: Unexpected token ';'`);
+  });
+});

@@ -235,3 +235,57 @@ describe('tfjs-model errors and loading paths (small models built here)', () => 
     await expect(ctxFor(modelDir).assets.loadLayersModel(url)).rejects.toThrow(`could not fetch ${url}: ECONNREFUSED`);
   });
 });
+
+describe('tfjs-model constant inputs (a fixed class without spending latent columns)', () => {
+  let pkgDir: string;
+  let model: any;
+  beforeAll(async () => {
+    // Two named inputs, z [n,3] and label [n,2] → concat → Dense(16, sigmoid) → [4,4,1]
+    const z = (tf as any).input({ shape: [3], name: 'z' });
+    const label = (tf as any).input({ shape: [2], name: 'label' });
+    const joined = (tf as any).layers.concatenate().apply([z, label]);
+    const dense = (tf as any).layers.dense({ units: 16, activation: 'sigmoid' }).apply(joined);
+    const out = (tf as any).layers.reshape({ targetShape: [4, 4, 1] }).apply(dense);
+    model = (tf as any).model({ inputs: [z, label], outputs: out });
+    pkgDir = path.join(tmpDir('const'), 'pkg');
+    await saveLayersModel(tf, model, path.join(pkgDir, 'model'));
+  });
+  afterAll(() => model?.dispose());
+
+  const manifest = (label: unknown, over: Record<string, unknown> = {}): TfjsGeneratorManifest =>
+    ({
+      kind: 'generator',
+      name: 'tiny-conditional',
+      model: 'model/model.json',
+      latentDim: 3,
+      inputs: [{ name: 'z', from: [0, 3] }, { name: 'label', value: label, ...over }],
+      output: { width: 4, height: 4, channels: 1 },
+    }) as TfjsGeneratorManifest;
+
+  test('feeds the same row to every sample: images equal the model run on that label', async () => {
+    const gen = await tfjsModel.tfjsGenerator(manifest([0, 1])).load(ctxFor(pkgDir));
+    const z = tf.randomNormal([5, 3], 0, 1, 'float32', 3) as any;
+    const ours = await gen.generate(z).data();
+    const direct = await (model.predict([z, tf.tensor2d([[0, 1], [0, 1], [0, 1], [0, 1], [0, 1]])]) as any).data();
+    expect(Array.from(ours)).toEqual(Array.from(direct));
+    // Another constant, other images; and z still steers them (differentiable in z).
+    const other = await tfjsModel.tfjsGenerator(manifest([1, 0])).load(ctxFor(pkgDir));
+    expect(Array.from(await other.generate(z).data())).not.toEqual(Array.from(ours));
+    const grad = tf.grad((x: any) => tf.sum(gen.generate(x)))(z);
+    expect((await tf.sum(tf.abs(grad)).data())[0]).toBeGreaterThan(0);
+    gen.dispose();
+    other.dispose();
+  });
+
+  test('a constant of the wrong width fails at load with both shapes', async () => {
+    await expect(tfjsModel.tfjsGenerator(manifest([0, 0, 1])).load(ctxFor(pkgDir))).rejects.toThrow(
+      'model input "label" has shape [null,2] but the manifest feeds it [n, 3] (a constant value of 3)',
+    );
+  });
+
+  test('a constant with latent columns, or not numbers, is refused by the manifest check', () => {
+    expect(tfjsModel.validateManifest(manifest([0, 1], { from: [0, 2] }))).toEqual(['inputs[1] has a constant "value"; it takes no "from"']);
+    expect(tfjsModel.validateManifest(manifest(['a', 1]))).toEqual(['inputs[1].value must be a non-empty array of finite numbers']);
+    expect(tfjsModel.validateManifest(manifest([]))).toEqual(['inputs[1].value must be a non-empty array of finite numbers']);
+  });
+});

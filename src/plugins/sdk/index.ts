@@ -216,8 +216,10 @@ export interface PromptgenPackageField {
 export interface TfjsInputSpec {
   /** Model input name (layers: the InputLayer name; graph: the signature input name). */
   name: string;
-  /** Half-open range [start, end) of z's columns. */
-  from: [number, number];
+  /** Half-open range [start, end) of z's columns (absent for a constant input). */
+  from?: [number, number];
+  /** A constant input instead of latent columns: this row for every sample (e.g. a fixed class one-hot). */
+  value?: number[];
   /** Applied to the slice: default 'identity'. */
   transform?: 'identity' | 'softmax' | 'sigmoid' | 'tanh';
   /** Zero columns added [before, after] the (transformed) slice. */

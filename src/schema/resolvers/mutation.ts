@@ -52,7 +52,7 @@ export class MutationResolver {
   async installPlugin(@Arg('input') input: InstallPluginInput, @Ctx() { services, admin }: GraphQLContext): Promise<InstallPluginPayload> {
     if (!admin) throw forbidden('installPlugin');
     if (!services.plugins) return { plugin: null, userErrors: unavailable('plugin installation') };
-    const result = await services.plugins.install(input.spec);
+    const result = await services.plugins.install(input.spec, { allowDowngrade: input.allowDowngrade === true });
     if (!result.ok) return { plugin: null, userErrors: toUserErrors(result.errors) };
     return { plugin: toPlugin(result.value), userErrors: [] };
   }

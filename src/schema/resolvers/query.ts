@@ -5,7 +5,7 @@ import { fromGlobalId, idOf } from '../global-id';
 import { toControl, toGenerator, toPlugin, toPrompt, toSampleSet } from '../mappers';
 import { Control } from '../types/control';
 import { PromptConnection } from '../types/connection';
-import { PromptStatus } from '../types/enums';
+import { GeneratorKind, PromptStatus } from '../types/enums';
 import { Generator } from '../types/generator';
 import { Node } from '../types/node';
 import { Plugin } from '../types/plugin';
@@ -51,9 +51,15 @@ export class QueryResolver {
     }
   }
 
-  @Query(() => [Generator], { description: 'Available generators, by name.' })
-  async generators(@Ctx() { services: { store } }: GraphQLContext): Promise<Generator[]> {
-    return (await store.listGenerators()).map(toGenerator);
+  @Query(() => [Generator], {
+    description: 'Available generators, by name: plugin generators and trained prompts, or only one kind. A trained prompt whose base generator is gone is not listed.',
+  })
+  async generators(
+    @Arg('kind', () => GeneratorKind, { nullable: true, description: 'BASE: plugin generators only; PROMPT: trained prompts only; omitted: both.' })
+    kind: GeneratorKind | null | undefined,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Generator[]> {
+    return (await store.listOfferedGenerators(kind ?? null)).map(toGenerator);
   }
 
   @Query(() => Generator, { nullable: true, description: 'By id or name.' })

@@ -1,7 +1,10 @@
 /**
  * Subscriptions: each first delivers the latest stored state (so a client
  * that joins late is not left waiting), then live events from the bus for
- * that prompt only; trainingProgress completes when the prompt ends.
+ * that prompt only. Both complete when the prompt ends: sampleBatches also
+ * listens to the prompt's progress topic for the terminal status, which the
+ * worker publishes after its last preview (its writes are serialised), so the
+ * last batch is delivered before the stream completes.
  */
 import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../context';
@@ -10,9 +13,9 @@ import { idOf } from '../global-id';
 import { toProgress, toSampleSet } from '../mappers';
 import { TrainingProgress } from '../types/progress';
 import { SampleSet } from '../types/sample-set';
+import { Channel } from '../../jobs/channel';
 import { topics } from '../../jobs/event-bus';
 import { isTerminal, progressEventOf, type ProgressEvent } from '../../services/prompts';
-import type { SampleSetRow } from '../../store/entities';
 
 interface SamplesEvent {
   sampleSetId: string;
@@ -42,21 +45,37 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => SampleSet, {
-    description: 'Preview batches while training; the first event is the latest preview, if any.',
+    description: 'Preview batches while training; the first event is the latest preview, if any; completes when the prompt ends.',
     subscribe: async ({ args, context }) => {
       const { services } = context as GraphQLContext;
       const promptId = idOf('Prompt', args.promptId as string);
       if (!promptId) throw badInput('unknown prompt id', ['promptId']);
-      const channel = services.events.subscribe<SamplesEvent>(topics.samples(promptId));
-      const row = await services.store.promptById(promptId);
-      if (!row) {
-        channel.close();
-        throw badInput('unknown prompt id', ['promptId']);
+      // Subscribe before reading the state, so no event falls between the two.
+      const samples = services.events.subscribe<SamplesEvent>(topics.samples(promptId));
+      const progress = services.events.subscribe<ProgressEvent>(topics.progress(promptId));
+      const out = new Channel<SamplesEvent>(() => {
+        samples.close();
+        progress.close();
+      });
+      try {
+        const row = await services.store.promptById(promptId);
+        if (!row) throw badInput('unknown prompt id', ['promptId']);
+        const preview = await services.store.latestPreview(promptId);
+        if (preview) out.push({ sampleSetId: preview.id });
+        if (isTerminal(row.status)) {
+          out.close(); // what is buffered (the last batch) is still delivered, then the stream completes
+          return out;
+        }
+      } catch (err) {
+        out.close();
+        throw err;
       }
-      const latest = await services.store.listSampleSets(promptId, 1, null);
-      const preview = latest.rows.find((s: SampleSetRow) => s.kind === 'PREVIEW');
-      if (preview) channel.unshift({ sampleSetId: preview.id });
-      return channel;
+      void pipe(samples, (e) => out.push(e));
+      void pipe(progress, (e) => {
+        // A turn later, so a batch that arrived in the same turn is handed over first.
+        if (isTerminal(e.status)) setImmediate(() => out.close());
+      });
+      return out;
     },
   })
   async sampleBatches(
@@ -68,4 +87,9 @@ export class SubscriptionResolver {
     if (!row) throw new Error('the sample set was removed');
     return toSampleSet(row);
   }
+}
+
+/** Feeds every value of `source` to `sink` until the source ends. */
+async function pipe<T>(source: AsyncIterable<T>, sink: (value: T) => void): Promise<void> {
+  for await (const value of source) sink(value);
 }

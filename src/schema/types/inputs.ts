@@ -67,6 +67,12 @@ export class SamplePayload {
 @InputType('InstallPluginInput')
 export class InstallPluginInput {
   @Field({ description: 'npm package spec, local directory, or .tgz path.' }) spec!: string;
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description: 'Replace an installed version with an older one. Without it such an install is refused (code DOWNGRADE_REFUSED).',
+  })
+  allowDowngrade?: boolean | null;
 }
 
 @ObjectType('InstallPluginPayload')
