@@ -18,9 +18,6 @@
  * @typedef {import('../../src/plugins/sdk').ControlDefinition} ControlDefinition
  * @typedef {import('../../src/plugins/sdk').ControlInstance} ControlInstance
  */
-const fs = require('fs');
-const path = require('path');
-const { fileURLToPath } = require('url');
 const { loadTokenizer, CONTEXT_LENGTH } = require('./tokenizer');
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
@@ -54,17 +51,20 @@ const paramsSchema = {
     imageEncoder: {
       type: 'string',
       minLength: 1,
-      description: "CLIP's image tower: model.json (path or http(s) URL) of a TF.js layers or graph model, images [n, S, S, 3] (or [n, 3, S, S]) CLIP-normalised → embeddings [n, D]",
+      promptgenAsset: true,
+      description: "CLIP's image tower: model.json (path or http(s) URL, where the server allows it) of a TF.js layers or graph model, images [n, S, S, 3] (or [n, 3, S, S]) CLIP-normalised → embeddings [n, D]",
     },
     textEncoder: {
       type: 'string',
       minLength: 1,
-      description: "CLIP's text tower: model.json (path or http(s) URL), token ids [n, 77] int32 → embeddings [n, D]",
+      promptgenAsset: true,
+      description: "CLIP's text tower: model.json (path or http(s) URL, where the server allows it), token ids [n, 77] int32 → embeddings [n, D]",
     },
     vocabulary: {
       type: 'string',
       minLength: 1,
-      description: "CLIP's BPE merges file bpe_simple_vocab_16e6.txt (plain or .gz), path or http(s) URL",
+      promptgenAsset: true,
+      description: "CLIP's BPE merges file bpe_simple_vocab_16e6.txt (plain or .gz), path or http(s) URL, where the server allows it",
     },
     inputSize: { type: 'integer', minimum: 8, maximum: 1024, default: DEFAULTS.inputSize, description: 'Side S of the image encoder input (224 for ViT-B/32)' },
     layout: { enum: ['auto', 'NHWC', 'NCHW'], default: DEFAULTS.layout, description: "The image encoder's input layout; 'auto' reads it from the model's input shape (NHWC when unknown)" },
@@ -331,22 +331,23 @@ function preprocess(tf, images, S, K, augment, aug, layout = 'NHWC') {
 const isHttp = (s) => /^https?:\/\//i.test(s);
 const isLayersModel = (m) => typeof m.predict === 'function' && Array.isArray(m.inputNames);
 
-/** 'layers' | 'graph' from the model.json's "format" / topology; null when it cannot be read (the loader then reports why). */
+/**
+ * 'layers' | 'graph' from the model.json's "format" / topology; null when it cannot be read
+ * (the loader then reports why). Read through ctx.assets, which refuses locations the server
+ * does not allow (the path comes from client params).
+ */
 async function detectFormat(ctx, pathOrUrl) {
   let json;
   try {
-    if (isHttp(pathOrUrl)) {
-      const res = await fetch(pathOrUrl);
-      if (!res.ok) return null;
-      json = JSON.parse(await res.text());
-    } else {
-      let file;
-      if (pathOrUrl.startsWith('file://')) file = fileURLToPath(pathOrUrl);
-      else if (path.isAbsolute(pathOrUrl)) file = pathOrUrl;
-      else file = ctx.assets.resolve(pathOrUrl);
-      if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'model.json');
-      json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    let bytes;
+    try {
+      bytes = await ctx.assets.readAsset(pathOrUrl);
+    } catch (e) {
+      // A directory holding model.json (local paths only).
+      if (isHttp(pathOrUrl) || !/is a directory/.test(e.message)) throw e;
+      bytes = await ctx.assets.readAsset(pathOrUrl.replace(/\/+$/, '') + '/model.json');
     }
+    json = JSON.parse(bytes.toString('utf8'));
   } catch {
     return null;
   }
@@ -502,7 +503,7 @@ const clipText = {
     const p = normalizeParams(rawParams);
     let tokenizer;
     try {
-      tokenizer = await loadTokenizer(p.vocabulary, { resolveRelative: (r) => ctx.assets.resolve(r) });
+      tokenizer = await loadTokenizer(p.vocabulary, { read: (where) => ctx.assets.readAsset(where) });
     } catch (e) {
       throw new Error(`clip-text: ${e.message}`);
     }
