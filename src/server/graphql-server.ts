@@ -22,7 +22,7 @@ import type { Services } from '../services';
 import { isAdminAuthorization } from './admin-token';
 import { assertComplexity, depthLimitRule } from './guard-rails';
 import { formatApolloError, formatWsError } from './error-format';
-import { preflight, requestGuardPlugin } from './request-guard';
+import { preflight, requestGuardMiddleware, subscriptionOverHttpPlugin } from './request-guard';
 import type { ErrorLog } from '../public-error';
 
 export interface GraphQLEndpoints {
@@ -157,7 +157,7 @@ export async function createGraphQLEndpoints(
     formatError: (formatted, error) => formatApolloError(formatted, error, log),
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<GraphQLContext>[]),
-      requestGuardPlugin(security),
+      subscriptionOverHttpPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       complexityPlugin(schema, config.limits.maxQueryComplexity),
       {
@@ -173,7 +173,8 @@ export async function createGraphQLEndpoints(
   });
   await apollo.start();
 
-  const middleware = expressMiddleware(apollo, {
+  const guard = requestGuardMiddleware(security);
+  const apolloMiddleware = expressMiddleware(apollo, {
     context: async ({ req }: { req: Request }): Promise<GraphQLContext> => ({
       dataSource: services.store.dataSource,
       services,
@@ -182,6 +183,8 @@ export async function createGraphQLEndpoints(
       clientKey: clientKeyOf(req),
     }),
   });
+
+  const middleware: RequestHandler = (req, res, next) => guard(req, res, (err?: unknown) => (err ? next(err) : apolloMiddleware(req, res, next)));
 
   return {
     middleware,

@@ -18,6 +18,7 @@
  * The same function serves HTTP (an Apollo plugin) and graphql-ws (onSubscribe).
  */
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestHandler } from 'express';
 import { GraphQLError, Kind, parse, type DocumentNode, type SelectionSetNode, type ValueNode } from 'graphql';
 import type { SecurityConfig } from '../config';
 
@@ -184,18 +185,41 @@ export function preflight(
 }
 
 /**
- * Apollo plugin: runs the preflight once the source is known (before Apollo parses and
- * validates), and refuses subscriptions, which this server serves over graphql-ws only.
- * A GraphQLError thrown from these hooks reaches the client with its code and HTTP status.
+ * Express middleware in front of Apollo: runs the preflight on the request's query
+ * (POST body or GET parameters) and answers a refusal itself, with HTTP 400. It sits
+ * before Apollo because Apollo's plugin hooks before validation cannot answer a coded
+ * error (a throw there becomes a 500), and validation itself is what must be avoided.
  */
-export function requestGuardPlugin(limits: GuardLimits): ApolloServerPlugin {
+export function requestGuardMiddleware(limits: GuardLimits): RequestHandler {
+  return (req, res, next) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (Array.isArray(req.body)) {
+      res.status(400).json({ errors: [{ message: 'Batched requests are not accepted: send one operation per request', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    let query = body.query;
+    let variables: unknown = body.variables;
+    if (req.method === 'GET') {
+      query = req.query.query;
+      try {
+        variables = typeof req.query.variables === 'string' ? JSON.parse(req.query.variables) : undefined;
+      } catch {
+        variables = undefined; // Apollo reports the malformed parameter
+      }
+    }
+    if (typeof query !== 'string') return next();
+    const { error } = preflight(query, variables, limits);
+    if (!error) return next();
+    const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+    res.status(400).json({ errors: [{ message: error.message, extensions }] });
+  };
+}
+
+/** Apollo plugin: refuses subscriptions, which this server serves over graphql-ws only. */
+export function subscriptionOverHttpPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveSource({ source, request }) {
-          const { error } = preflight(source, request.variables, limits);
-          if (error) throw error;
-        },
         async didResolveOperation({ operation }) {
           if (operation?.operation === 'subscription') {
             throw new GraphQLError('Subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, not over HTTP', {
