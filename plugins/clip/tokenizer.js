@@ -295,7 +295,14 @@ async function readVocabulary(pathOrUrl, options = {}) {
   if (typeof pathOrUrl !== 'string' || !pathOrUrl) throw new Error('vocabulary must be the path or URL of CLIP\'s bpe_simple_vocab_16e6.txt(.gz)');
   if (options.read) {
     // The host's asset reader: it alone decides which files and URLs may be opened.
-    return decodeVocabularyBytes(await options.read(pathOrUrl), pathOrUrl);
+    let bytes;
+    try {
+      bytes = await options.read(pathOrUrl);
+    } catch (e) {
+      if (/^asset not found/.test(e.message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
+      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${e.message}`);
+    }
+    return decodeVocabularyBytes(bytes, pathOrUrl);
   }
   if (isHttp(pathOrUrl)) {
     let res;
