@@ -366,7 +366,7 @@ export class PluginRegistry {
       return Promise.reject(new Error(`invalid params for control "${name}": ${why}`));
     }
     // Checked again here (createPrompt checks first): a prompt queued before a policy change must not load.
-    const refused = checked.assets.find((a) => !checkAssetLocation(a.value, this.options.assets).ok);
+    const refused = (checked.assets ?? []).find((a) => !checkAssetLocation(a.value, this.options.assets).ok);
     if (refused) return Promise.reject(new Error(`invalid params for control "${name}": ${refused.field.join('.')} ${ASSET_REFUSAL}`));
     const load = async () => {
       const ctx = this.createContext(reg.plugin, runtime.tf, runtime.backend, runtime.logger);

@@ -233,8 +233,8 @@ export interface ParamsValidation {
   /** A normalised deep copy of the params with schema defaults applied (undefined/null params → {}). */
   params: unknown;
   errors: ParamError[];
-  /** Values at schema positions marked `"promptgenAsset": true`, with their paths: check them against the asset policy. */
-  assets: Array<{ field: string[]; value: unknown }>;
+  /** Values at schema positions marked `"promptgenAsset": true`, with their paths: check them against the asset policy. Absent when none. */
+  assets?: Array<{ field: string[]; value: unknown }>;
 }
 
 function pointerToPath(pointer: string): string[] {
@@ -303,7 +303,7 @@ export function validateParams(control: Pick<ControlDefinition, 'paramsSchema'>,
   try {
     validate = compileParamsSchema(control.paramsSchema);
   } catch (e) {
-    return { valid: false, params: copy, errors: [{ field: [], message: `the control's paramsSchema does not compile: ${(e as Error).message}` }], assets: [] };
+    return { valid: false, params: copy, errors: [{ field: [], message: `the control's paramsSchema does not compile: ${(e as Error).message}` }] };
   }
   const assets: Array<{ field: string[]; value: unknown }> = [];
   assetCollector = assets;
@@ -313,6 +313,7 @@ export function validateParams(control: Pick<ControlDefinition, 'paramsSchema'>,
   } finally {
     assetCollector = null;
   }
-  if (ok) return { valid: true, params: copy, errors: [], assets };
-  return { valid: false, params: copy, errors: toParamErrors(validate.errors ?? []), assets };
+  const found = assets.length ? { assets } : {};
+  if (ok) return { valid: true, params: copy, errors: [], ...found };
+  return { valid: false, params: copy, errors: toParamErrors(validate.errors ?? []), ...found };
 }

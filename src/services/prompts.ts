@@ -125,7 +125,7 @@ export class PromptService {
         bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
       }
       // Files and URLs the control would open: only plugin assets and what the admin allows.
-      for (const a of checked.assets) {
+      for (const a of checked.assets ?? []) {
         if (!checkAssetLocation(a.value, this.assetPolicy()).ok) {
           bad([...at, 'params', ...a.field], `params.${a.field.join('.')} ${ASSET_REFUSAL}`, 'FORBIDDEN_ASSET');
         }

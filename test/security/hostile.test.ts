@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
 import WebSocket from 'ws';
-import { repoRoot, startServer, type TestServer } from '../helpers/server';
+import { ADMIN_TOKEN, repoRoot, startServer, type TestServer } from '../helpers/server';
 import { tempDir } from '../helpers/database';
 
 const SECRET = 'TOPSECRET-4c1d7e0f-do-not-leak';
@@ -367,7 +367,7 @@ describe('hostile-input corpus', () => {
     let nextOp = 0;
     const httpOne = async (op: BadOp) => {
       kinds.set(op.kind, (kinds.get(op.kind) ?? 0) + 1);
-      const headers = op.admin ? { authorization: 'Bearer test-admin-token-0123456789abcdef' } : {};
+      const headers: Record<string, string> = op.admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {};
       const a = op.body !== undefined ? await post(op.body, headers) : await gql(op.query!, op.variables, op.operationName !== undefined ? { operationName: op.operationName } : {}, headers);
       if (a.body === null) problems.push(`${op.kind}: not JSON (HTTP ${a.status}): ${a.text.slice(0, 100)}`);
       for (const p of problemsOf({ status: a.status, text: a.text, errors: a.body?.errors })) problems.push(`${op.kind} (HTTP): ${p}`);

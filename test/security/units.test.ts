@@ -56,7 +56,7 @@ describe('asset policy', () => {
 
   test("clip-text marks its model and vocabulary params as assets", () => {
     const v = validateParams(clip.controls[0], { text: 'a', imageEncoder: '/i', textEncoder: '/t', vocabulary: '/v', augment: {} });
-    expect(v.assets.map((a) => a.field.join('.')).sort()).toEqual(['imageEncoder', 'textEncoder', 'vocabulary']);
+    expect((v.assets ?? []).map((a) => a.field.join('.')).sort()).toEqual(['imageEncoder', 'textEncoder', 'vocabulary']);
   });
 });
 
