@@ -4,7 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
 import { checkAssetLocation } from '../../src/plugins/asset-policy';
+import { PluginRegistry } from '../../src/plugins/registry';
+import { makeTf, repoRoot, silentLogger } from '../plugins/helpers';
 import { installSpecProblem } from '../../src/plugins/installer';
 import { validateParams } from '../../src/plugins/validate';
 import { publicMessage, scrubText } from '../../src/public-error';
@@ -57,6 +60,56 @@ describe('asset policy', () => {
   test("clip-text marks its model and vocabulary params as assets", () => {
     const v = validateParams(clip.controls[0], { text: 'a', imageEncoder: '/i', textEncoder: '/t', vocabulary: '/v', augment: {} });
     expect((v.assets ?? []).map((a) => a.field.join('.')).sort()).toEqual(['imageEncoder', 'textEncoder', 'vocabulary']);
+  });
+});
+
+describe('asset policy at load time (defence in depth)', () => {
+  test('a registry without allowed locations refuses absolute paths and URLs in clip-text params before reading them', async () => {
+    const tf = await makeTf();
+    const secret = path.join(tempDir('assets-load-'), 'admin-token');
+    fs.writeFileSync(secret, 'TOPSECRET\n');
+    const registry = new PluginRegistry({ logger: silentLogger });
+    const ctx = registry.createContext({ name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') }, tf, 'cpu', silentLogger);
+    const params = { text: 'a', imageEncoder: 'x/model.json', textEncoder: 'x/model.json', vocabulary: secret };
+    const err = await clip.controls[0].load(ctx, params, { name: 'g', latentDim: 4, output: { width: 8, height: 8, channels: 1 } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/is not an allowed asset location/);
+    expect(err.message).not.toContain('TOPSECRET');
+    await expect(ctx.assets.readAsset('http://127.0.0.1:1/x')).rejects.toThrow(/is not an allowed asset location/);
+    await expect(ctx.assets.loadLayersModel('/etc/model.json')).rejects.toThrow(/is not an allowed asset location/);
+  });
+});
+
+describe('configuration of the limits', () => {
+  test('defaults: plugin assets only, and every limit on', () => {
+    expect(loadConfig({}, '/srv').security).toEqual({
+      assetDirs: [],
+      assetUrlPrefixes: [],
+      maxQueryTokens: 3000,
+      maxQueryFields: 200,
+      maxQueryAliases: 15,
+      maxQueryDirectives: 20,
+      maxExpensivePerRequest: 1,
+      rateLimitPerMinute: 120,
+      maxQueuedPrompts: 100,
+    });
+  });
+
+  test('lists are read and checked', () => {
+    const c = loadConfig({ PROMPTGEN_ASSET_DIRS: '/srv/models:/opt/clip/', PROMPTGEN_ASSET_URLS: 'https://models.example.org/clip/, http://10.0.0.2:8080/m/' }, '/srv');
+    expect(c.security.assetDirs).toEqual(['/srv/models', '/opt/clip']);
+    expect(c.security.assetUrlPrefixes).toEqual(['https://models.example.org/clip/', 'http://10.0.0.2:8080/m/']);
+    let problems: string[] = [];
+    try {
+      loadConfig({ PROMPTGEN_ASSET_DIRS: 'relative/dir', PROMPTGEN_ASSET_URLS: 'ftp://x/', PROMPTGEN_MAX_QUERY_TOKENS: '5' }, '/srv');
+    } catch (e) {
+      problems = (e as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      'PROMPTGEN_ASSET_DIRS: "relative/dir" is not an absolute directory',
+      'PROMPTGEN_ASSET_URLS: "ftp://x/" is not an http(s) URL prefix',
+      'PROMPTGEN_MAX_QUERY_TOKENS=5 is out of range (expected 100–1000000)',
+    ]);
   });
 });
 
