@@ -11,11 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
 import WebSocket from 'ws';
-import { ADMIN_TOKEN, repoRoot, startServer, type TestServer } from '../helpers/server';
+import { ADMIN_TOKEN, freshDatabase, repoRoot, startServer, type TestServer } from '../helpers/server';
 import { tempDir } from '../helpers/database';
 
 const SECRET = 'TOPSECRET-4c1d7e0f-do-not-leak';
 let server: TestServer;
+let db: Awaited<ReturnType<typeof freshDatabase>>;
 let secretDir: string;
 let secretFile: string;
 let allowedDir: string;
@@ -29,7 +30,9 @@ beforeAll(async () => {
   allowedDir = tempDir('hostile-allowed-');
   // An allowed directory holding a file that is not a vocabulary: its first line must not reach Prompt.error.
   fs.writeFileSync(path.join(allowedDir, 'not-a-vocab.txt'), `${SECRET}\n`);
+  db = await freshDatabase(); // PostgreSQL when DATABASE_URL is set, else the embedded database
   server = await startServer({
+    databaseUrl: db.url,
     env: {
       PROMPTGEN_WORKERS: '1',
       PROMPTGEN_BACKEND: 'wasm',
@@ -42,6 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
+  await db?.drop();
 });
 
 /** What no answer may contain. */
