@@ -86,7 +86,11 @@ const gql = (query: string, variables?: unknown, extra: Record<string, unknown> 
 function problemsOf(a: { status?: number; text: string; errors?: any[] }): string[] {
   const out: string[] = [];
   if (a.status !== undefined && a.status >= 500) out.push(`HTTP ${a.status}`);
-  for (const e of a.errors ?? []) if (typeof e?.extensions?.code !== 'string') out.push(`uncoded error: ${JSON.stringify(e).slice(0, 200)}`);
+  for (const e of a.errors ?? []) {
+    if (typeof e?.extensions?.code !== 'string') out.push(`uncoded error: ${JSON.stringify(e).slice(0, 200)}`);
+    // Bad input is the client's error: an internal one (masked or not) means the server tripped over it.
+    else if (e.extensions.code === 'INTERNAL_SERVER_ERROR') out.push(`internal error: ${JSON.stringify(e).slice(0, 200)}`);
+  }
   for (const l of leaks(a.text)) out.push(`leaks ${l}`);
   return out;
 }
