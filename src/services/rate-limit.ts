@@ -4,7 +4,10 @@
  * `perMinute` tokens and regains perMinute/60 a second; a request takes one. So a
  * client may burst `perMinute` requests, then keeps to the rate. Buckets live in
  * this process (each replica limits on its own) and idle ones are dropped, so the
- * map stays small however many addresses call.
+ * map stays small however many addresses call. Own code rather than a library
+ * (express-rate-limit, rate-limiter-flexible): the limit applies per GraphQL
+ * field inside resolvers, over HTTP and graphql-ws alike, and answers a
+ * userError, which HTTP middleware cannot; the bucket itself is a dozen lines.
  */
 import type { UserErrorData } from './prompts';
 
