@@ -10,8 +10,9 @@
  *  - tokens: graphql-js stops parsing past `maxTokens` (the parser's own limit);
  *  - field selections in the document (bounds the pairwise comparisons);
  *  - expensive mutation fields per operation (aliased `createPrompt` × 50);
- *  - input values: no NUL characters (PostgreSQL text cannot hold them) and no
- *    nesting deeper than MAX_VALUE_DEPTH, in literals and in variables alike.
+ *  - input values: no NUL characters (PostgreSQL text cannot hold them), no
+ *    nesting deeper than MAX_VALUE_DEPTH, in literals and in variables alike,
+ *    and no infinite numbers in variables (JSON's 1e999).
  * Aliases, directives (GraphQL Armor), depth and complexity (./guard-rails.ts)
  * are validation rules, cheap once the document is this small.
  *
@@ -92,6 +93,9 @@ function literalProblem(node: ValueNode, depth: number): string | null {
   switch (node.kind) {
     case Kind.STRING:
       return node.value.includes('\0') ? 'strings must not contain NUL (\\u0000) characters' : null;
+    case Kind.FLOAT:
+    case Kind.INT:
+      return Number.isFinite(Number(node.value)) ? null : `numbers must be finite (got ${node.value.slice(0, 40)})`;
     case Kind.LIST:
       for (const v of node.values) {
         const p = literalProblem(v, depth + 1);
@@ -113,6 +117,8 @@ function literalProblem(node: ValueNode, depth: number): string | null {
 export function valueProblem(value: unknown, depth = 0): string | null {
   if (depth > MAX_VALUE_DEPTH) return `an input value is nested deeper than ${MAX_VALUE_DEPTH} levels`;
   if (typeof value === 'string') return value.includes('\0') ? 'strings must not contain NUL (\\u0000) characters' : null;
+  // JSON has no Infinity, but 1e999 parses to it: refused here, or a JSON param would be stored as null.
+  if (typeof value === 'number') return Number.isFinite(value) ? null : `numbers must be finite (got ${value})`;
   if (Array.isArray(value)) {
     for (const v of value) {
       const p = valueProblem(v, depth + 1);

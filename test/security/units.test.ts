@@ -171,3 +171,23 @@ describe('public error texts', () => {
     expect(scrubText('see file:///etc/passwd and "/work/x" or ../../etc/y')).toBe('see <path> and "<path>" or <path>');
   });
 });
+
+describe('request preflight', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { preflight } = require('../../src/server/request-guard') as typeof import('../../src/server/request-guard');
+  const limits = { maxQueryTokens: 3000, maxQueryFields: 200, maxExpensivePerRequest: 1 };
+  test.each([
+    ['1e999 in a literal', '{ prompts(first: 1) { totalCount } } mutation { createPrompt(input: { generator: "g", controls: [{ control: "c", weight: 1e999 }] }) { userErrors { code } } }', undefined, 'BAD_USER_INPUT'],
+    ['Infinity in variables', 'query($x: Float) { __typename }', { x: Infinity }, 'BAD_USER_INPUT'],
+    ['NUL in a variable key', 'query($p: JSON) { __typename }', { p: { 'a\u0000': 1 } }, 'BAD_USER_INPUT'],
+    ['a fragment with two createPrompt', 'mutation { ...F } fragment F on Mutation { a: createPrompt(input: $i) { __typename } b: createPrompt(input: $i) { __typename } }', undefined, 'TOO_MANY_MUTATIONS'],
+    ['too many fields through fragments', `{ ...F } fragment F on Query { ${'__typename '.repeat(201)} }`, undefined, 'TOO_MANY_FIELDS'],
+  ])('%s → %s', (_what, query, variables, code) => {
+    expect(preflight(query, variables, limits).error?.extensions.code).toBe(code);
+  });
+
+  test('a normal query passes; a plain syntax error is left to the parser that reports it', () => {
+    expect(preflight('{ generators { id name } }', {}, limits)).toMatchObject({ error: null, document: expect.anything() });
+    expect(preflight('{ generators { id ', {}, limits)).toEqual({ document: null, error: null });
+  });
+});
