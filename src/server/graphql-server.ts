@@ -133,7 +133,8 @@ export async function createGraphQLEndpoints(
         } catch (err) {
           return err instanceof GraphQLError ? [err] : coded('the query could not be checked', 'BAD_REQUEST');
         }
-        return { schema, document, operationName: payload.operationName ?? undefined, variableValues: vars.coerced };
+        // The raw values: execute coerces them again (coerced custom scalars would not round-trip).
+        return { schema, document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined };
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return undefined;
