@@ -457,8 +457,13 @@ describe('hostile-input corpus', () => {
     const ok = await gql('{ generators { name } }');
     expect(ok.status).toBe(200);
     expect(ok.body.data.generators.map((g: any) => g.name)).toContain('mnist');
-    const limited = await gql(CREATE, { input: { generator: 'mnist', controls: [{ control: 'mnist-digit', params: { classes: [7] } }] } });
-    expect(limited.body.data.createPrompt.userErrors).toEqual([expect.objectContaining({ code: 'RATE_LIMITED' })]);
+    // The corpus spent most of the bucket; on a slow machine some refilled meanwhile, so spend the rest.
+    let codes: string[] = [];
+    for (let i = 0; i <= RATE_LIMIT && !codes.includes('RATE_LIMITED'); i++) {
+      const r = await gql(CREATE, { input: { generator: 'no-such-generator', controls: [{ control: 'mnist-digit', params: { classes: [7] } }] } });
+      codes = r.body.data.createPrompt.userErrors.map((e: any) => e.code);
+    }
+    expect(codes).toEqual(['RATE_LIMITED']);
     // Reported, not asserted: the figure depends on the machine's load (README, Security).
     process.stderr.write(`hostile corpus: ${ops.length} over HTTP in ${httpSeconds.toFixed(1)} s, ${wsCount} over graphql-ws, ${((Date.now() - startedAt) / 1000).toFixed(1)} s in all\n`);
   }, 180_000);
