@@ -18,6 +18,7 @@ import { createHttpApp } from './server/http-app';
 import { assertPortFree, PortUnavailableError } from './server/port-check';
 import type { Services } from './services';
 import { PromptService } from './services/prompts';
+import { RateLimiter } from './services/rate-limit';
 import { createDataSource, runMigrations } from './store/data-source';
 import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded';
 import { Store } from './store/store';
@@ -139,6 +140,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), log.child('prompts')),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events, log.child('admin')),
+      rateLimiter: new RateLimiter(config.security.rateLimitPerMinute),
     };
 
     let shuttingDown = false;
@@ -148,7 +150,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     httpServer.keepAliveTimeout = 65_000;
     httpServer.headersTimeout = 66_000;
     const schema = await createSchema();
-    const graphql = await createGraphQLEndpoints(schema, httpServer, services, admin.token);
+    const graphql = await createGraphQLEndpoints(schema, httpServer, services, admin.token, log.child('graphql'));
     cleanup.push(() => graphql.stop());
     if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers));
     const app = createHttpApp(config, db.store, {

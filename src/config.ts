@@ -40,6 +40,27 @@ export interface Config {
   blasThreads: number;
   /** Native OpenBLAS matrix products on the wasm backend (PROMPTGEN_NATIVE_BLAS). */
   nativeBlas: boolean;
+  /** What clients may make the server open or do (README "Security"). */
+  security: SecurityConfig;
+}
+
+export interface SecurityConfig {
+  /** Absolute directories whose files control params may name (PROMPTGEN_ASSET_DIRS); empty: plugin assets only. */
+  assetDirs: string[];
+  /** http(s) URL prefixes control params may name (PROMPTGEN_ASSET_URLS); empty: none. */
+  assetUrlPrefixes: string[];
+  /** Lexical tokens of one GraphQL document (bounds all later work, checked while parsing). */
+  maxQueryTokens: number;
+  /** Field selections in one document (validation compares same-named fields pairwise). */
+  maxQueryFields: number;
+  maxQueryAliases: number;
+  maxQueryDirectives: number;
+  /** createPrompt / sample / installPlugin / uninstallPlugin fields in one operation. */
+  maxExpensivePerRequest: number;
+  /** Expensive mutations per client address and minute (token bucket; 0 = no limit). */
+  rateLimitPerMinute: number;
+  /** QUEUED + TRAINING prompts beyond which createPrompt answers QUEUE_FULL (0 = no limit). */
+  maxQueuedPrompts: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +139,32 @@ class Reader {
     }
     return n;
   }
+
+  /** Absolute directories separated by the platform's path delimiter (':'). */
+  dirs(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const dirs = value.split(path.delimiter).map((d) => d.trim()).filter(Boolean);
+    for (const d of dirs) if (!path.isAbsolute(d)) this.problems.push(`${name}: ${JSON.stringify(d)} is not an absolute directory`);
+    return dirs.filter((d) => path.isAbsolute(d)).map((d) => path.resolve(d));
+  }
+
+  /** http(s) URL prefixes separated by commas or spaces. */
+  urlPrefixes(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const out: string[] = [];
+    for (const p of value.split(/[\s,]+/).filter(Boolean)) {
+      try {
+        const u = new URL(p);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+        out.push(u.href);
+      } catch {
+        this.problems.push(`${name}: ${JSON.stringify(p)} is not an http(s) URL prefix`);
+      }
+    }
+    return out;
+  }
 }
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -150,6 +197,17 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     // read again by the engine in each training thread (src/engine/kernels/native-blas.ts); checked here so a bad value stops start-up
     blasThreads: r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
     nativeBlas: r.oneOf<'0' | '1'>('PROMPTGEN_NATIVE_BLAS', '1', ['0', '1']) === '1',
+    security: {
+      assetDirs: r.dirs('PROMPTGEN_ASSET_DIRS'),
+      assetUrlPrefixes: r.urlPrefixes('PROMPTGEN_ASSET_URLS'),
+      maxQueryTokens: r.int('PROMPTGEN_MAX_QUERY_TOKENS', 3000, 100, 1_000_000),
+      maxQueryFields: r.int('PROMPTGEN_MAX_QUERY_FIELDS', 200, 10, 100_000),
+      maxQueryAliases: r.int('PROMPTGEN_MAX_QUERY_ALIASES', 15, 0, 10_000),
+      maxQueryDirectives: r.int('PROMPTGEN_MAX_QUERY_DIRECTIVES', 20, 0, 10_000),
+      maxExpensivePerRequest: r.int('PROMPTGEN_MAX_EXPENSIVE_PER_REQUEST', 1, 1, 1000),
+      rateLimitPerMinute: r.int('PROMPTGEN_RATE_LIMIT_PER_MINUTE', 120, 0, 1_000_000),
+      maxQueuedPrompts: r.int('PROMPTGEN_MAX_QUEUED_PROMPTS', 100, 0, 1_000_000),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
@@ -177,6 +235,15 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_SHUTDOWN_GRACE_SECONDS', '10', 'how long SIGTERM waits for in-flight work'],
   ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
   ['PROMPTGEN_BLAS_THREADS', '1', 'OpenBLAS threads per training thread (more only on an otherwise idle machine)'],
+  ['PROMPTGEN_ASSET_DIRS', '(none)', 'directories (`:`-separated, absolute) whose model/vocabulary files control params may name; unset → only files inside plugin packages'],
+  ['PROMPTGEN_ASSET_URLS', '(none)', 'http(s) URL prefixes (comma-separated) control params may name; unset → no URL is fetched for a param'],
+  ['PROMPTGEN_MAX_QUERY_TOKENS', '3000', 'largest GraphQL document, in lexical tokens (refused while parsing)'],
+  ['PROMPTGEN_MAX_QUERY_FIELDS', '200', 'most field selections in one GraphQL document (refused before validation)'],
+  ['PROMPTGEN_MAX_QUERY_ALIASES', '15', 'most aliases in one GraphQL document'],
+  ['PROMPTGEN_MAX_QUERY_DIRECTIVES', '20', 'most directives in one GraphQL document'],
+  ['PROMPTGEN_MAX_EXPENSIVE_PER_REQUEST', '1', 'most `createPrompt`/`sample`/`installPlugin`/`uninstallPlugin` fields in one operation'],
+  ['PROMPTGEN_RATE_LIMIT_PER_MINUTE', '120', 'those mutations per client address and minute (token bucket, burst of the same size; 0: no limit; admin requests exempt)'],
+  ['PROMPTGEN_MAX_QUEUED_PROMPTS', '100', 'QUEUED + TRAINING prompts beyond which `createPrompt` answers `QUEUE_FULL` (0: no limit)'],
 ];
 
 /**

@@ -18,9 +18,6 @@
  * @typedef {import('../../src/plugins/sdk').ControlDefinition} ControlDefinition
  * @typedef {import('../../src/plugins/sdk').ControlInstance} ControlInstance
  */
-const fs = require('fs');
-const path = require('path');
-const { fileURLToPath } = require('url');
 const { loadTokenizer, CONTEXT_LENGTH } = require('./tokenizer');
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
@@ -54,17 +51,20 @@ const paramsSchema = {
     imageEncoder: {
       type: 'string',
       minLength: 1,
-      description: "CLIP's image tower: model.json (path or http(s) URL) of a TF.js layers or graph model, images [n, S, S, 3] (or [n, 3, S, S]) CLIP-normalised → embeddings [n, D]",
+      promptgenAsset: true,
+      description: "CLIP's image tower: model.json (path or http(s) URL, where the server allows it) of a TF.js layers or graph model, images [n, S, S, 3] (or [n, 3, S, S]) CLIP-normalised → embeddings [n, D]",
     },
     textEncoder: {
       type: 'string',
       minLength: 1,
-      description: "CLIP's text tower: model.json (path or http(s) URL), token ids [n, 77] int32 → embeddings [n, D]",
+      promptgenAsset: true,
+      description: "CLIP's text tower: model.json (path or http(s) URL, where the server allows it), token ids [n, 77] int32 → embeddings [n, D]",
     },
     vocabulary: {
       type: 'string',
       minLength: 1,
-      description: "CLIP's BPE merges file bpe_simple_vocab_16e6.txt (plain or .gz), path or http(s) URL",
+      promptgenAsset: true,
+      description: "CLIP's BPE merges file bpe_simple_vocab_16e6.txt (plain or .gz), path or http(s) URL, where the server allows it",
     },
     inputSize: { type: 'integer', minimum: 8, maximum: 1024, default: DEFAULTS.inputSize, description: 'Side S of the image encoder input (224 for ViT-B/32)' },
     layout: { enum: ['auto', 'NHWC', 'NCHW'], default: DEFAULTS.layout, description: "The image encoder's input layout; 'auto' reads it from the model's input shape (NHWC when unknown)" },
@@ -103,25 +103,32 @@ const paramsSchema = {
   additionalProperties: false,
 };
 
+/**
+ * An error whose message clients may read in Prompt.error (`expose`): about params and
+ * model shapes, which the prompt's author can fix. Errors from reading files are not
+ * marked (their text can quote the file), so the host shows them as "internal error (id …)".
+ */
+const userError = (message) => Object.assign(new Error(message), { expose: true });
+
 const fmtShape = (s) => (s ? `[${s.map((d) => (d == null || d < 0 ? 'n' : d)).join(', ')}]` : 'unknown');
 
 /** Params with defaults applied (load() may be called without the host's validation) and checked. */
 function normalizeParams(raw) {
-  if (!raw || typeof raw !== 'object') throw new Error('params must be an object');
+  if (!raw || typeof raw !== 'object') throw userError('params must be an object');
   const p = { ...DEFAULTS, ...raw };
   p.augment = { ...DEFAULT_AUGMENT, ...(raw.augment || {}) };
   for (const k of ['text', 'imageEncoder', 'textEncoder', 'vocabulary']) {
-    if (typeof p[k] !== 'string' || !p[k]) throw new Error(`params.${k} is required (a non-empty string)`);
+    if (typeof p[k] !== 'string' || !p[k]) throw userError(`params.${k} is required (a non-empty string)`);
   }
-  if (p.text.length > 300) throw new Error('params.text is longer than 300 characters');
-  if (!Number.isInteger(p.inputSize) || p.inputSize < 8) throw new Error(`params.inputSize must be an integer >= 8 (got ${JSON.stringify(p.inputSize)})`);
-  if (!Number.isInteger(p.augmentations) || p.augmentations < 1) throw new Error(`params.augmentations must be a positive integer (got ${JSON.stringify(p.augmentations)})`);
-  if (!['auto', 'NHWC', 'NCHW'].includes(p.layout)) throw new Error(`params.layout must be "auto", "NHWC" or "NCHW" (got ${JSON.stringify(p.layout)})`);
+  if (p.text.length > 300) throw userError('params.text is longer than 300 characters');
+  if (!Number.isInteger(p.inputSize) || p.inputSize < 8) throw userError(`params.inputSize must be an integer >= 8 (got ${JSON.stringify(p.inputSize)})`);
+  if (!Number.isInteger(p.augmentations) || p.augmentations < 1) throw userError(`params.augmentations must be a positive integer (got ${JSON.stringify(p.augmentations)})`);
+  if (!['auto', 'NHWC', 'NCHW'].includes(p.layout)) throw userError(`params.layout must be "auto", "NHWC" or "NCHW" (got ${JSON.stringify(p.layout)})`);
   const a = p.augment;
   const r = a.rescale;
-  if (!Array.isArray(r) || r.length !== 2 || !(r[0] > 0) || !(r[1] >= r[0])) throw new Error(`params.augment.rescale must be [low, high] with 0 < low <= high (got ${JSON.stringify(r)})`);
+  if (!Array.isArray(r) || r.length !== 2 || !(r[0] > 0) || !(r[1] >= r[0])) throw userError(`params.augment.rescale must be [low, high] with 0 < low <= high (got ${JSON.stringify(r)})`);
   for (const k of ['colour', 'translate', 'cutout']) {
-    if (typeof a[k] !== 'number' || !(a[k] >= 0) || a[k] >= 1) throw new Error(`params.augment.${k} must be a number in [0, 1) (got ${JSON.stringify(a[k])})`);
+    if (typeof a[k] !== 'number' || !(a[k] >= 0) || a[k] >= 1) throw userError(`params.augment.${k} must be a number in [0, 1) (got ${JSON.stringify(a[k])})`);
   }
   return p;
 }
@@ -272,9 +279,9 @@ function transposeEach(m, B, r, c) {
  * generic paths (transpose, broadcasting, strided slices).
  */
 function preprocess(tf, images, S, K, augment, aug, layout = 'NHWC') {
-  if (images.rank !== 4) throw new Error(`clip-text: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
+  if (images.rank !== 4) throw userError(`clip-text: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
   const [n, H0, W0, C] = images.shape;
-  if (C !== 1 && C !== 3 && C !== 4) throw new Error(`clip-text: cannot use ${C}-channel images (1, 3 or 4 channels)`);
+  if (C !== 1 && C !== 3 && C !== 4) throw userError(`clip-text: cannot use ${C}-channel images (1, 3 or 4 channels)`);
   let [H, W] = [H0, W0];
   // Channel planes [n·C, H, W] (plane i·C + c), via a matMul with the identity (transposeB).
   let planes =
@@ -331,22 +338,23 @@ function preprocess(tf, images, S, K, augment, aug, layout = 'NHWC') {
 const isHttp = (s) => /^https?:\/\//i.test(s);
 const isLayersModel = (m) => typeof m.predict === 'function' && Array.isArray(m.inputNames);
 
-/** 'layers' | 'graph' from the model.json's "format" / topology; null when it cannot be read (the loader then reports why). */
+/**
+ * 'layers' | 'graph' from the model.json's "format" / topology; null when it cannot be read
+ * (the loader then reports why). Read through ctx.assets, which refuses locations the server
+ * does not allow (the path comes from client params).
+ */
 async function detectFormat(ctx, pathOrUrl) {
   let json;
   try {
-    if (isHttp(pathOrUrl)) {
-      const res = await fetch(pathOrUrl);
-      if (!res.ok) return null;
-      json = JSON.parse(await res.text());
-    } else {
-      let file;
-      if (pathOrUrl.startsWith('file://')) file = fileURLToPath(pathOrUrl);
-      else if (path.isAbsolute(pathOrUrl)) file = pathOrUrl;
-      else file = ctx.assets.resolve(pathOrUrl);
-      if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'model.json');
-      json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    let bytes;
+    try {
+      bytes = await ctx.assets.readAsset(pathOrUrl);
+    } catch (e) {
+      // A directory holding model.json (local paths only).
+      if (isHttp(pathOrUrl) || !/is a directory/.test(e.message)) throw e;
+      bytes = await ctx.assets.readAsset(pathOrUrl.replace(/\/+$/, '') + '/model.json');
     }
+    json = JSON.parse(bytes.toString('utf8'));
   } catch {
     return null;
   }
@@ -397,7 +405,7 @@ function runModel(model, feed, selector, what) {
   if (selector !== undefined && selector !== null) {
     const idx = typeof selector === 'number' ? selector : names.findIndex((n) => n === selector || n.replace(/:0$/, '') === selector);
     if (idx < 0 || idx >= outs.length) {
-      throw new Error(`clip-text: the ${what} has no output ${JSON.stringify(selector)} (outputs: ${names.map((n, i) => `${i}: ${n}`).join(', ') || outs.length})`);
+      throw userError(`clip-text: the ${what} has no output ${JSON.stringify(selector)} (outputs: ${names.map((n, i) => `${i}: ${n}`).join(', ') || outs.length})`);
     }
     pick = outs[idx];
   } else if (outs.length === 1) {
@@ -408,7 +416,7 @@ function runModel(model, feed, selector, what) {
     pick = (named || rank2[0] || { t: outs[0] }).t;
   }
   if (pick.rank !== 2) {
-    throw new Error(
+    throw userError(
       `clip-text: the ${what} outputs ${fmtShape(pick.shape)}, not embeddings [n, D]` +
         (outs.length > 1 ? ` (choose another output with ${what === 'image encoder' ? 'imageOutput' : 'textOutput'})` : ' (export the pooled, projected embedding)'),
     );
@@ -427,7 +435,7 @@ function disposeModel(m) {
 /** The image encoder's layout and a check of its declared input shape against inputSize. */
 function imageInputSpec(model, params) {
   const inputs = modelInputs(model);
-  if (inputs.length !== 1) throw new Error(`clip-text: the image encoder must have one input (images); it has ${inputs.length}: ${inputs.map((i) => i.name).join(', ')}`);
+  if (inputs.length !== 1) throw userError(`clip-text: the image encoder must have one input (images); it has ${inputs.length}: ${inputs.map((i) => i.name).join(', ')}`);
   const shape = inputs[0].shape;
   const S = params.inputSize;
   let layout = params.layout;
@@ -436,7 +444,7 @@ function imageInputSpec(model, params) {
     const expected = layout === 'NCHW' ? [3, S, S] : [S, S, 3];
     const got = shape.slice(1);
     if (got.length !== 3 || got.some((d, i) => d != null && d > 0 && d !== expected[i])) {
-      throw new Error(
+      throw userError(
         `clip-text: the image encoder's input is ${fmtShape(shape)} but inputSize ${S} with layout ${layout} gives [n, ${expected.join(', ')}]` +
           ' (set inputSize / layout to match the model)',
       );
@@ -448,19 +456,19 @@ function imageInputSpec(model, params) {
 /** The text encoder's feed for token ids [n, 77]: its ids input, and an attention mask input if it has one. */
 function textFeeder(model) {
   const inputs = modelInputs(model);
-  if (inputs.length < 1 || inputs.length > 2) throw new Error(`clip-text: the text encoder must have one input (token ids [n, 77]) or two (ids and an attention mask); it has ${inputs.length}`);
+  if (inputs.length < 1 || inputs.length > 2) throw userError(`clip-text: the text encoder must have one input (token ids [n, 77]) or two (ids and an attention mask); it has ${inputs.length}`);
   let ids = inputs[0];
   let mask = null;
   if (inputs.length === 2) {
     const m = inputs.findIndex((i) => /mask/i.test(i.name));
-    if (m < 0) throw new Error(`clip-text: the text encoder has two inputs (${inputs.map((i) => i.name).join(', ')}) and none is an attention mask`);
+    if (m < 0) throw userError(`clip-text: the text encoder has two inputs (${inputs.map((i) => i.name).join(', ')}) and none is an attention mask`);
     mask = inputs[m];
     ids = inputs[1 - m];
   }
   if (ids.shape && ids.shape.length) {
     const got = ids.shape.slice(1);
     if (got.length !== 1 || (got[0] != null && got[0] > 0 && got[0] !== CONTEXT_LENGTH)) {
-      throw new Error(`clip-text: the text encoder's input is ${fmtShape(ids.shape)}, not token ids [n, ${CONTEXT_LENGTH}]`);
+      throw userError(`clip-text: the text encoder's input is ${fmtShape(ids.shape)}, not token ids [n, ${CONTEXT_LENGTH}]`);
     }
   }
   const dtypeOf = (i) => (i.dtype === 'float32' ? 'float32' : 'int32');
@@ -502,7 +510,7 @@ const clipText = {
     const p = normalizeParams(rawParams);
     let tokenizer;
     try {
-      tokenizer = await loadTokenizer(p.vocabulary, { resolveRelative: (r) => ctx.assets.resolve(r) });
+      tokenizer = await loadTokenizer(p.vocabulary, { read: (where) => ctx.assets.readAsset(where) });
     } catch (e) {
       throw new Error(`clip-text: ${e.message}`);
     }
@@ -520,11 +528,11 @@ const clipText = {
       const feed = textFeeder(textModel);
       textEmb = tf.tidy(() => {
         const e = runModel(textModel, feed(tf, tok.ids, tok.length), p.textOutput, 'text encoder');
-        if (e.shape[0] !== 1) throw new Error(`clip-text: the text encoder returned ${fmtShape(e.shape)} for one text`);
+        if (e.shape[0] !== 1) throw userError(`clip-text: the text encoder returned ${fmtShape(e.shape)} for one text`);
         return l2normalize(tf, tf.cast(e, 'float32'));
       });
       const tNorm = tf.tidy(() => tf.sum(tf.abs(textEmb)).dataSync()[0]);
-      if (!Number.isFinite(tNorm) || tNorm === 0) throw new Error('clip-text: the text encoder returned a zero or non-finite embedding');
+      if (!Number.isFinite(tNorm) || tNorm === 0) throw userError('clip-text: the text encoder returned a zero or non-finite embedding');
       disposeModel(textModel);
       spec = imageInputSpec(imageModel, p);
       const S = p.inputSize;
@@ -535,7 +543,7 @@ const clipText = {
       });
       D = textEmb.shape[1];
       if (imgD !== D) {
-        throw new Error(
+        throw userError(
           `clip-text: the image encoder outputs ${imgD}-dimensional embeddings but the text encoder outputs ${D}-dimensional ones: ` +
             'use the image and text towers (with their projections) of the same CLIP model',
         );

@@ -288,11 +288,22 @@ function decodeVocabularyBytes(buf, where) {
  * Reads a vocabulary (merges) file from an absolute path, a file:// URL, an http(s)
  * URL, or (with `resolveRelative`) a path inside the plugin package; plain or gzip.
  * @param {string} pathOrUrl
- * @param {{ resolveRelative?: (p: string) => string }} [options]
+ * @param {{ resolveRelative?: (p: string) => string, read?: (pathOrUrl: string) => Promise<Buffer> }} [options] read: the host's asset reader (used alone when given)
  * @returns {Promise<string>} the file's text
  */
 async function readVocabulary(pathOrUrl, options = {}) {
   if (typeof pathOrUrl !== 'string' || !pathOrUrl) throw new Error('vocabulary must be the path or URL of CLIP\'s bpe_simple_vocab_16e6.txt(.gz)');
+  if (options.read) {
+    // The host's asset reader: it alone decides which files and URLs may be opened.
+    let bytes;
+    try {
+      bytes = await options.read(pathOrUrl);
+    } catch (e) {
+      if (/^asset not found/.test(e.message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
+      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${e.message}`);
+    }
+    return decodeVocabularyBytes(bytes, pathOrUrl);
+  }
   if (isHttp(pathOrUrl)) {
     let res;
     try {

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { publicMessage, scrubText } from '../public-error';
 import { resolveGeneratorChain } from '../runtime/generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from '../runtime/plugin-sync';
 import type { TensorRuntime } from '../runtime/tensor-runtime';
@@ -88,6 +89,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
     resume: checkpoint ? new Uint8Array(checkpoint.data) : null,
     calibration: prompt.calibration,
     evaluationSamples: EVALUATION_SAMPLES,
+    assets: { dirs: config.security.assetDirs, urlPrefixes: config.security.assetUrlPrefixes },
   };
   const started = await store.dataSource.manager
     .createQueryBuilder()
@@ -200,7 +202,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
     });
     worker.on('error', (err) => {
       outcome ??= 'failed';
-      failure ??= err.message;
+      failure ??= publicMessage(err, { error: (m) => log.error(m) }, `prompt ${prompt.id}`);
     });
     worker.on('exit', () => resolve());
   });
@@ -222,7 +224,7 @@ async function finish(
   const result = await deps.store.dataSource.manager
     .createQueryBuilder()
     .update(PromptRow)
-    .set({ status: end.status, error: end.error ?? null, metrics: end.metrics ?? null, finishedAt: () => 'now()' })
+    .set({ status: end.status, error: end.error ? scrubText(end.error) : null, metrics: end.metrics ?? null, finishedAt: () => 'now()' })
     .where('id = :id AND status IN (:...live)', { id: promptId, live: ['QUEUED', 'TRAINING'] })
     .execute();
   if (result.affected) {

@@ -2,6 +2,7 @@
 import type { StoredProgress, StoredTrainingOptions } from '../store/entities';
 import type { GeneratorChain } from '../runtime/generator-chain';
 import type { BackendPreference } from '../config';
+import type { AssetPolicy } from '../plugins/asset-policy';
 
 export interface TrainingTerm {
   control: string;
@@ -23,6 +24,8 @@ export interface TrainingThreadInput {
   calibration: Record<string, unknown> | null;
   /** Samples used for the metrics after training. */
   evaluationSamples: number;
+  /** Where params may point besides plugin packages (PROMPTGEN_ASSET_DIRS / PROMPTGEN_ASSET_URLS). */
+  assets?: AssetPolicy;
 }
 
 export type ThreadMessage =

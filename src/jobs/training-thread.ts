@@ -10,6 +10,7 @@ import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugin
 import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
 import { buildGenerator } from '../runtime/generator-chain';
+import { publicMessage } from '../public-error';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';
 
 const port = parentPort!;
@@ -22,7 +23,7 @@ const threadLog = {
 
 async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<void> {
   const { tf, backend } = await initBackend(input.backend);
-  const registry = new PluginRegistry({ logger: threadLog });
+  const registry = new PluginRegistry({ logger: threadLog, assets: input.assets });
   await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(input.dataDir) });
   const runtime: PluginRuntime = { tf, backend, logger: threadLog };
   const built = await buildGenerator(input.chain, registry, runtime);
@@ -32,7 +33,7 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
   const controls: ControlInstance[] = [];
   for (const term of input.terms) {
     const known = registry.control(term.control);
-    if (!known) throw new Error(`control "${term.control}" is not available on this machine (its plugin is not loaded)`);
+    if (!known) throw Object.assign(new Error(`control "${term.control}" is not available on this machine (its plugin is not loaded)`), { expose: true });
     controls.push(await registry.loadControl(term.control, term.params, info, runtime, { cache: false }));
   }
 
@@ -172,7 +173,9 @@ port.on('message', (msg: MainMessage) => {
 run(workerData as TrainingThreadInput, abort.signal).then(
   () => port.close(),
   (err: unknown) => {
-    post({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+    // Prompt.error is public: a plugin's exception may quote files or paths, so only exposed messages pass.
+    const input = workerData as TrainingThreadInput;
+    post({ type: 'failed', error: publicMessage(err, threadLog, `prompt ${input.promptId}`) });
     port.close();
   },
 );

@@ -1,14 +1,15 @@
 /**
  * The asset resolver handed to plugins in their LoadContext: files inside the
- * plugin package, and TF.js models from disk or http(s).
+ * plugin package, and TF.js models from disk or http(s) where the asset policy
+ * (./asset-policy.ts, PROMPTGEN_ASSET_DIRS / PROMPTGEN_ASSET_URLS) allows them.
+ * Locations often come from client params, so anything outside the policy is
+ * refused here too, not only at createPrompt.
  */
 import { promises as fsp, realpathSync, existsSync, statSync } from 'fs';
 import * as path from 'path';
-import { fileURLToPath } from 'url';
 import type * as tfcore from '@tensorflow/tfjs-core';
 import type { AssetResolver, Tf } from './sdk';
-
-const isHttp = (s: string) => /^https?:\/\//i.test(s);
+import { ASSET_REFUSAL, PLUGIN_ASSETS_ONLY, checkAssetLocation, type AssetPolicy } from './asset-policy';
 
 function within(root: string, p: string): boolean {
   const rel = path.relative(root, p);
@@ -82,12 +83,14 @@ export function fileModelHandler(tf: Pick<Tf, 'io'>, modelJsonPath: string): tfc
 }
 
 /** tf.io.http with node's fetch, wrapping network failures in a message that names the URL. */
-function httpModelHandler(tf: Pick<Tf, 'io'>, url: string): tfcore.io.IOHandler {
+function httpModelHandler(tf: Pick<Tf, 'io'>, url: string, policy: AssetPolicy): tfcore.io.IOHandler {
   const inner = tf.io.http(url, {
     fetchFunc: (async (input: RequestInfo | URL, init?: RequestInit) => {
+      // Weight shards are named by the model.json: they must be allowed too, and a redirect could leave the prefixes.
+      if (!checkAssetLocation(String(input), policy).ok) throw new Error(`weight URL ${String(input)} ${ASSET_REFUSAL}`);
       let res: Response;
       try {
-        res = await fetch(input, init);
+        res = await fetch(input, { ...init, redirect: 'error' });
       } catch (e) {
         const err = e as Error & { cause?: { code?: string; message?: string } };
         const why = err.cause?.code ?? err.cause?.message ?? err.message;
@@ -127,7 +130,7 @@ function httpModelHandler(tf: Pick<Tf, 'io'>, url: string): tfcore.io.IOHandler 
 }
 
 /** Resolves paths and models for one plugin directory. */
-export function createAssetResolver(pluginDir: string, tf: Tf): AssetResolver {
+export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPolicy = PLUGIN_ASSETS_ONLY): AssetResolver {
   const root = path.resolve(pluginDir);
   let realRoot: string | null = null;
   const getRealRoot = () => (realRoot ??= existsSync(root) ? realpathSync(root) : root);
@@ -143,13 +146,20 @@ export function createAssetResolver(pluginDir: string, tf: Tf): AssetResolver {
     return p;
   }
 
+  /** A file path or URL the policy allows; throws the one refusal text otherwise. */
+  function locate(pathOrUrl: string): { file: string } | { url: string } {
+    const checked = checkAssetLocation(pathOrUrl, policy);
+    if (!checked.ok) throw new Error(`asset ${JSON.stringify(String(pathOrUrl).slice(0, 200))} ${ASSET_REFUSAL}`);
+    const loc = checked.location;
+    if (loc.kind === 'url') return { url: loc.url };
+    return { file: loc.kind === 'file' ? loc.path : resolve(loc.relative) };
+  }
+
   function modelHandler(pathOrUrl: string): tfcore.io.IOHandler {
     if (typeof pathOrUrl !== 'string' || !pathOrUrl) throw new Error('model path must be a non-empty string');
-    if (isHttp(pathOrUrl)) return httpModelHandler(tf, pathOrUrl);
-    let file: string;
-    if (pathOrUrl.startsWith('file://')) file = fileURLToPath(pathOrUrl);
-    else if (path.isAbsolute(pathOrUrl)) file = pathOrUrl;
-    else file = resolve(pathOrUrl);
+    const where = locate(pathOrUrl);
+    if ('url' in where) return httpModelHandler(tf, where.url, policy);
+    let file = where.file;
     if (existsSync(file) && statSync(file).isDirectory()) {
       // A directory: look for model.json in it.
       file = path.join(file, 'model.json');
@@ -166,6 +176,28 @@ export function createAssetResolver(pluginDir: string, tf: Tf): AssetResolver {
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === 'ENOENT') throw new Error(`asset not found: ${p}`);
+        throw e;
+      }
+    },
+    async readAsset(pathOrUrl: string) {
+      const where = locate(pathOrUrl);
+      if ('url' in where) {
+        let res: Response;
+        try {
+          res = await fetch(where.url, { redirect: 'error' }); // a redirect could leave the allowed prefixes
+        } catch (e) {
+          const err = e as Error & { cause?: { code?: string; message?: string } };
+          throw new Error(`could not fetch ${where.url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
+        }
+        if (!res.ok) throw new Error(`could not fetch ${where.url}: HTTP ${res.status}`);
+        return Buffer.from(await res.arrayBuffer());
+      }
+      try {
+        return await fsp.readFile(where.file);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === 'ENOENT') throw new Error(`asset not found: ${where.file}`);
+        if (err.code === 'EISDIR') throw new Error(`asset ${where.file} is a directory`);
         throw e;
       }
     },

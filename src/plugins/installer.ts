@@ -47,6 +47,7 @@ export interface InstallOptions {
 
 export type InstallErrorCode =
   | 'INVALID_SPEC'
+  | 'UNSUPPORTED_SPEC'
   | 'NOT_FOUND'
   | 'NETWORK'
   | 'NPM_FAILED'
@@ -323,6 +324,28 @@ export function registrySpecName(spec: string): string | null {
   return /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(name) ? name : null;
 }
 
+/**
+ * Why a spec is refused before npm sees it, or null. The spec goes to `npm install` as an
+ * argument: one starting with '-' would be read as an option (`--global`, `--registry=…`),
+ * so it is refused, as are control characters. Git specs (git+…, github:, user/repo) need
+ * git and run the package's prepare script, which this installer never does
+ * (--ignore-scripts): refused with their own code instead of npm's confusing failure.
+ */
+export function installSpecProblem(spec: string): { code: InstallErrorCode; message: string } | null {
+  const expected = 'expected name, name@version, an http(s) .tgz URL, a package directory or a .tgz path';
+  if (!spec) return { code: 'INVALID_SPEC', message: `spec must not be empty (${expected})` };
+  if (spec.length > 1000) return { code: 'INVALID_SPEC', message: 'spec is longer than 1000 characters' };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(spec)) return { code: 'INVALID_SPEC', message: 'spec must not contain control characters' };
+  if (spec.startsWith('-')) return { code: 'INVALID_SPEC', message: `spec must not start with "-" (npm would read it as an option); ${expected}` };
+  if (isLocalSpec(spec)) return null;
+  if (/^(git\+|git:|github:|gitlab:|bitbucket:|gist:)/i.test(spec) || /^[\w.-]+\/[\w.-]+(#.*)?$/.test(spec) || /\.git(#.*)?$/i.test(spec)) {
+    return { code: 'UNSUPPORTED_SPEC', message: 'git specs are not supported (they need git and the package\'s prepare script): install the published package (name@version) or a .tgz from `npm pack`' };
+  }
+  if (registrySpecName(spec) || /^https?:\/\/\S+\.(tgz|tar\.gz)$/i.test(spec)) return null;
+  return { code: 'INVALID_SPEC', message: `${JSON.stringify(spec.slice(0, 200))} is not a valid npm package spec (${expected})` };
+}
+
 /** Packs a directory or copies a tarball into `<staging>/tarballs/`; returns its file name and integrity. */
 async function stageTarball(spec: string, staging: string, options: InstallOptions): Promise<{ file: string; integrity: string }> {
   const src = localPath(spec);
@@ -398,11 +421,9 @@ export function compareVersions(a: string, b: string): number {
  */
 export async function installPlugin(spec: string, options: InstallOptions): Promise<InstallResult> {
   const given = typeof spec === 'string' ? spec.trim() : '';
-  if (!given) return { ok: false, code: 'INVALID_SPEC', message: 'spec must be an npm package spec, a package directory, or a .tgz path' };
+  const refused = installSpecProblem(given);
+  if (refused) return { ok: false, ...refused };
   const local = isLocalSpec(given);
-  if (!local && !registrySpecName(given) && !/^(git\+|https?:|github:)/.test(given)) {
-    return { ok: false, code: 'INVALID_SPEC', message: `${JSON.stringify(given)} is not a valid npm package spec (expected name, name@version, a directory or a .tgz path)` };
-  }
   try {
     return await withLock(options.dataDir, () =>
       inStaging<InstallResult>(options.dataDir, async (staging) => {

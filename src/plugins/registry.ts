@@ -6,6 +6,7 @@
 import { promises as fsp, existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { createAssetResolver } from './assets';
+import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from './asset-policy';
 import { loadPluginPackage, tfjsModelPlugin, type LoadedPlugin } from './loader';
 import type {
   Classifier,
@@ -160,7 +161,8 @@ export class PluginRegistry {
   private classifierIndex = new Map<string, RegisteredClassifier>();
   private instances = new Map<string, { plugin: string; promise: Promise<Disposable> }>();
 
-  constructor(private readonly options: { logger?: Logger } = {}) {}
+  /** `assets`: where params and manifests may point besides the plugin package (default: nowhere). */
+  constructor(private readonly options: { logger?: Logger; assets?: AssetPolicy } = {}) {}
 
   /**
    * Loads the built-in plugins, then the installed ones. A plugin whose package
@@ -306,7 +308,7 @@ export class PluginRegistry {
     return {
       tf,
       backend,
-      assets: createAssetResolver(plugin.dir, tf),
+      assets: createAssetResolver(plugin.dir, tf, this.options.assets),
       logger: logger ?? this.options.logger ?? consoleLogger(plugin.name),
       classifiers,
     };
@@ -363,6 +365,9 @@ export class PluginRegistry {
       const why = checked.errors.map((e) => `${e.field.length ? e.field.join('.') + ': ' : ''}${e.message}`).join('; ');
       return Promise.reject(new Error(`invalid params for control "${name}": ${why}`));
     }
+    // Checked again here (createPrompt checks first): a prompt queued before a policy change must not load.
+    const refused = (checked.assets ?? []).find((a) => !checkAssetLocation(a.value, this.options.assets).ok);
+    if (refused) return Promise.reject(new Error(`invalid params for control "${name}": ${refused.field.join('.')} ${ASSET_REFUSAL}`));
     const load = async () => {
       const ctx = this.createContext(reg.plugin, runtime.tf, runtime.backend, runtime.logger);
       return reg.definition.load(ctx, checked.params, generator);

@@ -22,10 +22,36 @@ const ajvOptions = {
 let ajv2020: Ajv2020 | undefined;
 let ajv07: Ajv | undefined;
 
+/**
+ * `"promptgenAsset": true` on a string property marks it as a file or URL the control
+ * opens (a model, a vocabulary). The host checks every such value against the asset
+ * policy before anything is queued (src/plugins/asset-policy.ts). The keyword only
+ * records where such values sit; validation runs synchronously, so one collector at a
+ * time is enough.
+ */
+export const ASSET_KEYWORD = 'promptgenAsset';
+let assetCollector: Array<{ field: string[]; value: unknown }> | null = null;
+
+function withAssetKeyword<T extends Ajv>(ajv: T): T {
+  ajv.addKeyword({
+    keyword: ASSET_KEYWORD,
+    schemaType: 'boolean',
+    errors: false,
+    validate: (marked: boolean, data: unknown, _parent: unknown, cxt?: { instancePath: string }) => {
+      if (marked && assetCollector) {
+        const field = (cxt?.instancePath ?? '').split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+        assetCollector.push({ field, value: data });
+      }
+      return true;
+    },
+  });
+  return ajv;
+}
+
 function ajvFor(schema: JsonSchema): Ajv {
   const draft = typeof schema.$schema === 'string' ? schema.$schema : '';
-  if (/draft-0[4-7]/.test(draft)) return (ajv07 ??= new Ajv(ajvOptions));
-  return (ajv2020 ??= new Ajv2020(ajvOptions));
+  if (/draft-0[4-7]/.test(draft)) return (ajv07 ??= withAssetKeyword(new Ajv(ajvOptions)));
+  return (ajv2020 ??= withAssetKeyword(new Ajv2020(ajvOptions)));
 }
 
 const compiled = new WeakMap<object, ValidateFunction>();
@@ -207,6 +233,8 @@ export interface ParamsValidation {
   /** A normalised deep copy of the params with schema defaults applied (undefined/null params → {}). */
   params: unknown;
   errors: ParamError[];
+  /** Values at schema positions marked `"promptgenAsset": true`, with their paths: check them against the asset policy. Absent when none. */
+  assets?: Array<{ field: string[]; value: unknown }>;
 }
 
 function pointerToPath(pointer: string): string[] {
@@ -277,6 +305,15 @@ export function validateParams(control: Pick<ControlDefinition, 'paramsSchema'>,
   } catch (e) {
     return { valid: false, params: copy, errors: [{ field: [], message: `the control's paramsSchema does not compile: ${(e as Error).message}` }] };
   }
-  if (validate(copy)) return { valid: true, params: copy, errors: [] };
-  return { valid: false, params: copy, errors: toParamErrors(validate.errors ?? []) };
+  const assets: Array<{ field: string[]; value: unknown }> = [];
+  assetCollector = assets;
+  let ok: boolean;
+  try {
+    ok = validate(copy) as boolean;
+  } finally {
+    assetCollector = null;
+  }
+  const found = assets.length ? { assets } : {};
+  if (ok) return { valid: true, params: copy, errors: [], ...found };
+  return { valid: false, params: copy, errors: toParamErrors(validate.errors ?? []), ...found };
 }

@@ -38,8 +38,9 @@ export class TensorSampleService implements SampleService {
     const seed = request.seed ?? randomInt(0, 2 ** 31 - 1);
     if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) bad(['seed'], `seed must be an integer from 0 to ${2 ** 31 - 1}`);
     const truncation = request.truncation ?? 1;
-    if (!Number.isFinite(truncation) || truncation <= 0 || truncation > 4) bad(['truncation'], `truncation must be in (0, 4] (got ${truncation})`);
-    if (request.condition?.some((v) => !Number.isFinite(v))) bad(['condition'], 'condition values must be finite numbers');
+    if (!Number.isFinite(truncation) || truncation < 1e-3 || truncation > 4) bad(['truncation'], `truncation must be from 0.001 to 4 (got ${truncation})`);
+    if (request.condition && request.condition.length > 4096) bad(['condition'], 'condition has more than 4096 values');
+    else if (request.condition?.some((v) => !Number.isFinite(v) || Math.abs(v) > 1e6)) bad(['condition'], 'condition values must be finite numbers from -1e6 to 1e6');
 
     let promptId: string | null = null;
     let generatorRow;

@@ -9,4 +9,6 @@ export interface GraphQLContext {
   admin: boolean;
   /** Base URL for links to artifacts (images), without a trailing slash. */
   baseUrl: string;
+  /** Who is calling, for per-client limits: the peer address (absent in tests that build contexts by hand). */
+  clientKey?: string;
 }

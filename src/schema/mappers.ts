@@ -1,4 +1,5 @@
 /** Database rows → GraphQL objects (ids become global ids; relations stay as row keys). */
+import { scrubText } from '../public-error';
 import type {
   ControlRow,
   GeneratorRow,
@@ -25,7 +26,8 @@ export function toPlugin(row: PluginRow): Plugin {
     version: row.version,
     source: row.source as PluginSource,
     status: row.status as PluginStatus,
-    error: row.error,
+    // Public: load errors often name files (the full text is in the server log).
+    error: row.error === null || row.error === undefined ? row.error : scrubText(row.error),
     spec: row.spec,
   });
 }
@@ -90,7 +92,7 @@ export function toPrompt(row: PromptRow): Prompt {
     progress: row.progress ? toProgress(row.id, row.status, row.progress) : null,
     metrics: row.metrics,
     pluginVersions: row.pluginVersions,
-    error: row.error,
+    error: row.error === null || row.error === undefined ? row.error : scrubText(row.error),
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,

@@ -63,6 +63,9 @@ const UNBOUNDED_LIST_GUESS = 20;
  * own `nodes`/`edges` lists are already counted by the connection's `first`.
  */
 const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity, type }) => {
+  // Introspection answers from the schema in memory, bounded by its size: counted without
+  // list guesses, so the standard introspection query passes while introspection is on.
+  if (type.name.startsWith('__') || field.name.startsWith('__')) return 1 + childComplexity;
   let multiplier = 1;
   if (typeof args.first === 'number') multiplier = Math.max(1, args.first);
   else if (isListType(getNullableType(field.type)) && !type.name.endsWith('Connection')) multiplier = UNBOUNDED_LIST_GUESS;

@@ -4,6 +4,7 @@ import type { Store } from '../store/store';
 import type { PromptService } from './prompts';
 import type { SampleService } from './samples';
 import type { PluginAdmin } from './plugin-admin';
+import type { RateLimiter } from './rate-limit';
 
 /** Everything the GraphQL resolvers and the HTTP routes use. */
 export interface Services {
@@ -14,4 +15,6 @@ export interface Services {
   /** null where this process runs no tensor runtime (not yet started or disabled). */
   samples: SampleService | null;
   plugins: PluginAdmin | null;
+  /** Per-client limit on expensive mutations; absent: no limit. */
+  rateLimiter?: RateLimiter;
 }

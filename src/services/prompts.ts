@@ -9,6 +9,8 @@ import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import type { ControlDefinition } from '../plugins/sdk';
 import { validateParams } from '../plugins/validate';
+import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
+import { In } from 'typeorm';
 import { PluginRow, PromptRow, type StoredControlTerm, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
 import { findControl, findGenerator } from './catalog';
@@ -28,6 +30,9 @@ export interface CreatePromptData {
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserErrorData[] };
+
+/** Smallest control weight λ accepted (anything smaller contributes nothing a float32 step can see). */
+export const MIN_WEIGHT = 1e-6;
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 export const isTerminal = (status: string) => TERMINAL.has(status);
@@ -113,12 +118,19 @@ export class PromptService {
         continue;
       }
       const weight = term.weight ?? 1;
-      if (!Number.isFinite(weight) || weight <= 0 || weight > 1e6) {
-        bad([...at, 'weight'], `weight must be a number in (0, 1e6] (got ${weight})`);
+      // A lower bound too: λ = 1e-320 (subnormal) is accepted by "> 0" and only wastes a training run.
+      if (!Number.isFinite(weight) || weight < MIN_WEIGHT || weight > 1e6) {
+        bad([...at, 'weight'], `weight must be a number from ${MIN_WEIGHT} to 1e6 (got ${weight})`);
       }
       const checked = validateParams({ paramsSchema: control.paramsSchema }, term.params);
       for (const e of checked.errors) {
         bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
+      }
+      // Files and URLs the control would open: only plugin assets and what the admin allows.
+      for (const a of checked.assets ?? []) {
+        if (!checkAssetLocation(a.value, this.assetPolicy()).ok) {
+          bad([...at, 'params', ...a.field], `params.${a.field.join('.')} ${ASSET_REFUSAL}`, 'FORBIDDEN_ASSET');
+        }
       }
       if (checked.valid) {
         for (const e of this.checkParams(control.name, checked.params)) {
@@ -144,6 +156,12 @@ export class PromptService {
 
     const queue = this.queue();
     if (!queue && errors.length === 0) bad([], 'the training queue is not running', 'UNAVAILABLE');
+    const maxQueued = this.config.security?.maxQueuedPrompts ?? 0;
+    if (errors.length === 0 && maxQueued > 0) {
+      // Checked before the insert, so concurrent requests may pass it together: a bound, not an exact count.
+      const live = await this.store.dataSource.getRepository(PromptRow).count({ where: { status: In(['QUEUED', 'TRAINING']) } });
+      if (live >= maxQueued) bad([], `the training queue is full (${live} prompts queued or training, limit ${maxQueued}): try again later`, 'QUEUE_FULL');
+    }
     if (errors.length > 0 || !generator || !queue) return { ok: false, errors };
 
     const row = await this.store.dataSource.transaction(async (tx) => {
@@ -168,6 +186,11 @@ export class PromptService {
       return saved;
     });
     return { ok: true, value: row };
+  }
+
+  private assetPolicy(): AssetPolicy {
+    const s = this.config.security;
+    return { dirs: s?.assetDirs ?? [], urlPrefixes: s?.assetUrlPrefixes ?? [] };
   }
 
   /** The control's own `checkParams` (e.g. an unknown classifier name), when a catalog is known. */

@@ -42,7 +42,8 @@ export function resolveTrainingOptions(
   const intIn = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
   check('steps', intIn(options.steps, 1, limits.maxSteps), `an integer from 1 to ${limits.maxSteps}`);
   check('batchSize', intIn(options.batchSize, 1, limits.maxBatchSize), `an integer from 1 to ${limits.maxBatchSize}`);
-  check('learningRate', Number.isFinite(options.learningRate) && options.learningRate > 0 && options.learningRate <= 1, 'in (0, 1]');
+  // From 1e-8: smaller rates (down to subnormal 1e-320) are accepted by "> 0" yet never move a float32 weight.
+  check('learningRate', Number.isFinite(options.learningRate) && options.learningRate >= 1e-8 && options.learningRate <= 1, 'from 1e-8 to 1');
   check('flowBlocks', intIn(options.flowBlocks, 1, 32), 'an integer from 1 to 32');
   check('hiddenUnits', intIn(options.hiddenUnits, 1, 4096), 'an integer from 1 to 4096');
   check('seed', intIn(options.seed, 0, 2 ** 31 - 1), `an integer from 0 to ${2 ** 31 - 1}`);

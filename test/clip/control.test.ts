@@ -3,6 +3,7 @@
  * encoders of ./helpers.ts loaded from model.json files. The wasm backend is covered
  * by wasm.test.ts.
  */
+import * as os from 'os';
 import * as path from 'path';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry } from '../../src/plugins/registry';
@@ -25,7 +26,7 @@ const def: ControlDefinition = clip.controls[0];
 beforeAll(async () => {
   tf = await makeTf();
   fx = await writeClipFixture(tf, tmpDir('clip'));
-  const registry = new PluginRegistry({ logger: silentLogger });
+  const registry = new PluginRegistry({ logger: silentLogger, assets: { dirs: [os.tmpdir()], urlPrefixes: [] } });
   ctx = registry.createContext({ name: '@promptgen/clip', dir: PLUGIN_DIR }, tf, 'cpu', silentLogger);
 });
 

@@ -5,6 +5,7 @@
  * pixel values near 0.86 and "a dark photo" by values near 0.06, so the text alone
  * decides which way the mean brightness goes.
  */
+import * as os from 'os';
 import * as path from 'path';
 import { initBackend } from '../../src/engine/backend';
 import { Flow } from '../../src/engine/flow';
@@ -45,7 +46,7 @@ let ctx: LoadContext;
 beforeAll(async () => {
   tf = (await initBackend('cpu')).tf;
   fx = await writeClipFixture(tf, tmpDir('clip-train'));
-  ctx = new PluginRegistry({ logger: silentLogger }).createContext({ name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') }, tf, 'cpu', silentLogger);
+  ctx = new PluginRegistry({ logger: silentLogger, assets: { dirs: [os.tmpdir()], urlPrefixes: [] } }).createContext({ name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') }, tf, 'cpu', silentLogger);
 });
 
 /** Mean brightness and mean clean cosine of 256 samples from a fixed ε (through the flow if given). */

@@ -5,6 +5,7 @@
  * input gradients need Conv2DBackpropInput/-Filter, BatchMatMul with transposes,
  * Mean and AddV2 gradients on wasm.
  */
+import * as os from 'os';
 import * as path from 'path';
 import { Flow } from '../../src/engine/flow';
 import { train } from '../../src/engine/trainer';
@@ -21,7 +22,7 @@ const GEN = { name: 'toy', latentDim: 4, output: { width: 8, height: 8, channels
 
 let tf: Tf;
 let fx: ClipFixture;
-const registry = new PluginRegistry({ logger: silentLogger });
+const registry = new PluginRegistry({ logger: silentLogger, assets: { dirs: [os.tmpdir()], urlPrefixes: [] } });
 const ctxFor = (backend: string) => registry.createContext({ name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') }, tf, backend, silentLogger);
 
 beforeAll(async () => {

@@ -32,7 +32,8 @@ export interface Harness {
 
 export async function harness(backend: 'wasm' | 'cpu' = 'wasm'): Promise<Harness> {
   const { tf, backend: used } = await initBackend(backend);
-  const registry = new PluginRegistry({ logger: silent });
+  // The declarative-package test names a model file by absolute path: allowed as an admin would (PROMPTGEN_ASSET_DIRS).
+  const registry = new PluginRegistry({ logger: silent, assets: { dirs: [PLUGINS], urlPrefixes: [] } });
   for (const dir of ['tfjs-model', 'mnist', 'controls']) {
     const p = registry.add(await loadPluginPackage(path.join(PLUGINS, dir), { source: 'BUILTIN' }));
     if (p.status !== 'LOADED') throw new Error(`plugin ${dir} failed: ${p.error}`);

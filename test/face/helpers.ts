@@ -35,6 +35,7 @@ export function ctxFor(tf: Tf): LoadContext {
     assets: {
       resolve: (p: string) => path.join(pluginDir, p),
       readFile: async (p: string) => fs.readFileSync(path.join(pluginDir, p)),
+      readAsset: () => Promise.reject(new Error('unused')),
       loadLayersModel: () => Promise.reject(new Error('unused')),
       loadGraphModel: () => Promise.reject(new Error('unused')),
     },

@@ -167,13 +167,14 @@ describe('installing a plugin', () => {
 });
 
 describe('a plugin whose model fails during training', () => {
+  // The plugin marks its message for users (expose); a raw exception would show as "internal error (id …)" (test/security).
   it('ends the prompt FAILED with a readable error', async () => {
     const broken = variant({
       name: 'promptgen-plugin-broken-model',
       code: (s) =>
         s
           .replace(/example-/g, 'broken-')
-          .replace('load(ctx, params) {', "load(ctx, params) {\n        if (params.target > 0.8) throw new Error('weights file model.bin is corrupt');"),
+          .replace('load(ctx, params) {', "load(ctx, params) {\n        if (params.target > 0.8) throw Object.assign(new Error('weights file model.bin is corrupt'), { expose: true });"),
     });
     const installed = await server.gql(INSTALL, { spec: broken }, { admin: true });
     expect(installed.data.installPlugin.userErrors).toEqual([]);

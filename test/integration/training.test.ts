@@ -219,7 +219,7 @@ describe('bad input', () => {
     ['an unknown param', { ...sevens(), controls: [{ control: 'mnist-digit', params: { classes: [1], colour: 'red' } }] }, [{ field: ['controls', '0', 'params', 'colour'], code: 'BAD_USER_INPUT', message: expect.stringContaining('not an allowed property') }]],
     ['negative steps', sevens({ steps: -5 }), [{ field: ['training', 'steps'], code: 'BAD_USER_INPUT', message: 'steps must be an integer from 1 to 5000 (got -5)' }]],
     ['huge steps', sevens({ steps: 10_000_000 }), [{ field: ['training', 'steps'], code: 'BAD_USER_INPUT', message: 'steps must be an integer from 1 to 5000 (got 10000000)' }]],
-    ['a zero weight', { ...sevens(), controls: [{ control: 'mnist-digit', weight: 0, params: { classes: [1] } }] }, [{ field: ['controls', '0', 'weight'], code: 'BAD_USER_INPUT', message: 'weight must be a number in (0, 1e6] (got 0)' }]],
+    ['a zero weight', { ...sevens(), controls: [{ control: 'mnist-digit', weight: 0, params: { classes: [1] } }] }, [{ field: ['controls', '0', 'weight'], code: 'BAD_USER_INPUT', message: 'weight must be a number from 0.000001 to 1e6 (got 0)' }]],
     ['no controls', { ...sevens(), controls: [] }, [{ field: ['controls'], code: 'BAD_USER_INPUT', message: 'at least one control is needed' }]],
   ])('refuses %s with a userError and queues nothing', async (_what, input, errors) => {
     const before = await total();

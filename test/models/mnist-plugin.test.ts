@@ -62,6 +62,7 @@ function localAssets(root: string): AssetResolver {
   return {
     resolve,
     readFile: async (rel) => fs.readFileSync(resolve(rel)),
+    readAsset: async (rel) => fs.readFileSync(resolve(rel)),
     loadLayersModel: async (p) => loadLayersModelFromDisk(path.isAbsolute(p) ? p : resolve(p)),
     loadGraphModel: async () => {
       throw new Error('loadGraphModel is not needed by this test');

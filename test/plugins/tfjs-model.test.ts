@@ -7,12 +7,16 @@ import { PluginRegistry } from '../../src/plugins/registry';
 import type { Classifier, LoadContext, Tf, TfjsClassifierManifest, TfjsGeneratorManifest } from '../../src/plugins/sdk';
 import { validateParams } from '../../src/plugins/validate';
 import { makeTf, saveLayersModel, sharedDir, silentLogger, tmpDir, writePackage } from './helpers';
+import * as os from 'os';
+
+/** The admin's allow-lists for these tests: temp dirs, ../shared, a local HTTP server (PROMPTGEN_ASSET_DIRS / _URLS). */
+const TEST_ASSETS = { dirs: [os.tmpdir(), path.resolve(__dirname, '../../..', 'shared')], urlPrefixes: ['http://127.0.0.1:'] };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tfjsModel = require('../../plugins/tfjs-model/index.js');
 
 let tf: Tf;
-const registry = new PluginRegistry({ logger: silentLogger });
+const registry = new PluginRegistry({ logger: silentLogger, assets: TEST_ASSETS });
 const ctxFor = (dir: string): LoadContext => registry.createContext({ name: 'test', dir }, tf, 'cpu', silentLogger);
 
 beforeAll(async () => {
@@ -49,7 +53,7 @@ withShared('real models from ../shared/models', () => {
     const plugin = await loadPluginPackage(dir, { source: 'INSTALLED' });
     expect(plugin.error).toBeUndefined();
     expect(plugin.status).toBe('LOADED');
-    const reg = new PluginRegistry({ logger: silentLogger });
+    const reg = new PluginRegistry({ logger: silentLogger, assets: TEST_ASSETS });
     reg.add(plugin);
     const g = reg.generator('quickdraw')!;
     expect(g.definition.latentDim).toBe(67);
@@ -195,7 +199,7 @@ describe('tfjs-model errors and loading paths (small models built here)', () => 
   test('model paths may not escape the package', async () => {
     await expect(
       tfjsModel.tfjsGenerator(manifest({ model: '../../etc/model.json' })).load(ctxFor(path.join(modelDir, 'pkg'))),
-    ).rejects.toThrow(/escapes the plugin directory/);
+    ).rejects.toThrow(/is not an allowed asset location/);
   });
 
   test('invalid manifests are refused with specific messages', () => {

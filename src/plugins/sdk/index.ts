@@ -37,9 +37,15 @@ export interface AssetResolver {
   /** Absolute path of a file inside the plugin package; refuses paths that escape it. */
   resolve(relativePath: string): string;
   readFile(relativePath: string): Promise<Buffer>;
-  /** Loads a TF.js layers model from a path inside the package, an absolute path, or an http(s) URL. */
+  /**
+   * Reads a file inside the package, or an absolute path / file:// or http(s) URL where
+   * the admin allows it (PROMPTGEN_ASSET_DIRS, PROMPTGEN_ASSET_URLS); refuses anything
+   * else. Use it (never fs or fetch) for locations that come from params.
+   */
+  readAsset(pathOrUrl: string): Promise<Buffer>;
+  /** Loads a TF.js layers model from a path inside the package, or an allowed absolute path or http(s) URL (see readAsset). */
   loadLayersModel(pathOrUrl: string): Promise<tflayers.LayersModel>;
-  /** Loads a TF.js graph model from a path inside the package, an absolute path, or an http(s) URL. */
+  /** Loads a TF.js graph model from a path inside the package, or an allowed absolute path or http(s) URL (see readAsset). */
   loadGraphModel(pathOrUrl: string): Promise<tfconverter.GraphModel>;
 }
 
@@ -283,4 +289,15 @@ export interface Classifier {
   /** Class index for an index or a name; throws for unknown classes. */
   classIndex(c: number | string): number;
   dispose(): void;
+}
+
+/**
+ * An error whose message clients may read (in `Prompt.error`): throw it from load() or
+ * energy() for problems the prompt's author can fix. Any other exception is shown to
+ * clients only as "internal error (id …)" (the real message is in the server log), and
+ * absolute paths are cut from exposed messages too. Plain-JavaScript plugins can set
+ * `err.expose = true` on an Error instead.
+ */
+export function userFacingError(message: string): Error & { expose: true } {
+  return Object.assign(new Error(message), { expose: true as const });
 }

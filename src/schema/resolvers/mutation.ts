@@ -19,12 +19,21 @@ import { UserError } from '../types/user-error';
 import type { UserErrorData } from '../../services/prompts';
 
 const toUserErrors = (errors: UserErrorData[]) => errors.map((e) => UserError.of(e.code, e.message, e.field));
+/** The per-client limit on expensive mutations (admin requests are exempt): a userError list, or null. */
+function rateLimited({ services, admin, clientKey }: GraphQLContext): UserError[] | null {
+  if (admin || !services.rateLimiter) return null;
+  const refused = services.rateLimiter.take(clientKey ?? 'unknown');
+  return refused ? toUserErrors([refused]) : null;
+}
 const unavailable = (what: string) => [UserError.of('UNAVAILABLE', `${what} is not available on this server (no tensor runtime is running)`)];
 
 @Resolver()
 export class MutationResolver {
   @Mutation(() => CreatePromptPayload, { description: 'Validates, records the prompt QUEUED and queues its training.' })
-  async createPrompt(@Arg('input') input: CreatePromptInput, @Ctx() { services }: GraphQLContext): Promise<CreatePromptPayload> {
+  async createPrompt(@Arg('input') input: CreatePromptInput, @Ctx() ctx: GraphQLContext): Promise<CreatePromptPayload> {
+    const { services } = ctx;
+    const limited = rateLimited(ctx);
+    if (limited) return { prompt: null, userErrors: limited };
     const result = await services.prompts.create(input);
     if (!result.ok) return { prompt: null, userErrors: toUserErrors(result.errors) };
     await services.prompts.publishStatus(result.value);
@@ -41,7 +50,10 @@ export class MutationResolver {
   }
 
   @Mutation(() => SamplePayload, { description: 'Samples a trained prompt or a bare generator.' })
-  async sample(@Arg('input') input: SampleInput, @Ctx() { services }: GraphQLContext): Promise<SamplePayload> {
+  async sample(@Arg('input') input: SampleInput, @Ctx() ctx: GraphQLContext): Promise<SamplePayload> {
+    const { services } = ctx;
+    const limited = rateLimited(ctx);
+    if (limited) return { sampleSet: null, userErrors: limited };
     if (!services.samples) return { sampleSet: null, userErrors: unavailable('sampling') };
     const result = await services.samples.sample(input);
     if (!result.ok) return { sampleSet: null, userErrors: toUserErrors(result.errors) };
