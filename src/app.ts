@@ -10,6 +10,8 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { InProcessEventBus, PostgresEventBus, type EventBus } from './jobs/event-bus';
 import { JobQueue } from './jobs/queue';
+import { startStuckPromptSweep } from './jobs/stuck-prompts';
+import { WriteHealth } from './jobs/write-health';
 import type { Logger } from './logger';
 import { createSchema } from './schema/build-schema';
 import { loadAdminToken } from './server/admin-token';
@@ -74,6 +76,8 @@ interface Core {
   db: Database;
   events: EventBus;
   queue: JobQueue;
+  /** Whether the database took this process's recent writes (readiness). */
+  writeHealth: WriteHealth;
   runtime: TensorRuntime;
   cleanup: Array<() => Promise<void>>;
   closeAll(): Promise<void>;
@@ -90,7 +94,11 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
   try {
     const events: EventBus = db.embedded
       ? new InProcessEventBus()
-      : await PostgresEventBus.connect(db.url, (err) => log.error(`event bus: ${err.message}`));
+      : await PostgresEventBus.connect(
+          db.url,
+          (err) => log.error(`event bus: ${err.message}`),
+          (message) => log.info(message),
+        );
     cleanup.push(() => events.close());
     const queue = await JobQueue.start({
       url: db.url,
@@ -99,10 +107,11 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
       onError: (err) => log.error(`queue: ${err.message}`),
     });
     cleanup.push(() => queue.stop(true, config.shutdownGraceSeconds * 1000));
+    cleanup.push(startStuckPromptSweep({ store: db.store, events, queue, log: log.child('sweep') }));
     const runtime = await startTensorRuntime(config, log);
     cleanup.push(() => runtime.dispose());
     await syncCatalog(db.store, runtime.registry);
-    return { db, events, queue, runtime, cleanup, closeAll };
+    return { db, events, queue, writeHealth: new WriteHealth(), runtime, cleanup, closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -112,7 +121,7 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
 /** Starts `count` training consumers; the returned function stops them (running jobs are left to resume). */
 async function startWorkers(core: Core, config: Config, log: Logger, count: number): Promise<() => Promise<void>> {
   const shutdown = new AbortController();
-  const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal };
+  const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal, writeHealth: core.writeHealth };
   const workerId = await core.queue.work(count, (job) => runTrainingJob(job, deps));
   log.info(`training workers: ${count}`);
   return async () => {
@@ -133,7 +142,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       config,
       store: db.store,
       events,
-      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames })),
+      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`)),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events),
     };
@@ -149,15 +158,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     cleanup.push(() => graphql.stop());
     if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers));
     const app = createHttpApp(config, db.store, {
-      async ready() {
-        if (shuttingDown) return { ok: false, detail: { reason: 'shutting down' } };
-        try {
-          await db.dataSource.query('SELECT 1');
-          return { ok: true, detail: { database: db.embedded ? 'embedded' : 'postgresql', backend: runtime.backend } };
-        } catch (err) {
-          return { ok: false, detail: { reason: `database unreachable: ${(err as Error).message}` } };
-        }
-      },
+      ready: () => (shuttingDown ? Promise.resolve({ ok: false, detail: { reason: 'shutting down' } }) : readiness(core, config, log)),
     }, graphql.middleware);
     httpServer.on('request', app);
     await new Promise<void>((resolve, reject) => {
@@ -217,6 +218,50 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       return closing;
     },
   };
+}
+
+/** Free space below this in the embedded data directory counts as a full disk (PGlite extends files in 8 kB pages, WAL in MBs). */
+const MIN_FREE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Ready = database answers, event bus connected, writes landing, and (embedded)
+ * room on the data directory's disk. The reasons are short words for any
+ * client: no paths, no driver messages (those go to the log).
+ */
+async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
+  const { db, events, writeHealth, runtime } = core;
+  const reasons: string[] = [];
+  let database = db.embedded ? 'embedded' : 'postgresql';
+  try {
+    await db.dataSource.query('SELECT 1');
+  } catch (err) {
+    log.debug(`readiness: database unreachable: ${(err as Error).message}`);
+    reasons.push('database unreachable');
+    database = 'unreachable';
+  }
+  const bus = events.health();
+  if (!bus.ok) reasons.push(`event bus ${bus.state}`);
+  const writes = writeHealth.status();
+  if (!writes.ok) reasons.push(writes.reason ?? 'database writes failing');
+  let freeBytes: number | undefined;
+  if (db.embedded) {
+    try {
+      const fsStats = await fs.promises.statfs(config.dataDir);
+      freeBytes = fsStats.bavail * fsStats.bsize;
+      if (freeBytes < MIN_FREE_BYTES) reasons.push('disk full');
+    } catch {
+      /* statfs unsupported here: rely on write failures */
+    }
+  }
+  const detail: Record<string, unknown> = {
+    database,
+    events: bus.state,
+    writes: writes.ok ? 'ok' : 'failing',
+    backend: runtime.backend,
+    ...(freeBytes !== undefined ? { diskFreeBytes: freeBytes } : {}),
+  };
+  const unique = [...new Set(reasons)];
+  return unique.length ? { ok: false, detail: { reason: unique.join('; '), ...detail } } : { ok: true, detail };
 }
 
 function redact(url: string): string {

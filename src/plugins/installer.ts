@@ -16,6 +16,7 @@ import { createHash, randomBytes } from 'crypto';
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
 import { loadPluginPackage, type LoadedPlugin } from './loader';
 
 export interface InstallRecord {
@@ -105,31 +106,29 @@ async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The cross-process lock names its holder (pid): a lock left by a process that
+ * died (a crash mid-install) is taken over at once; a live holder is waited for.
+ */
 async function withFileLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   await fsp.mkdir(dataDir, { recursive: true });
-  const lock = path.join(dataDir, '.plugins.lock');
+  const file = path.join(dataDir, '.plugins.lock');
   const deadline = Date.now() + 120_000;
+  let lock: PidLock;
   for (;;) {
     try {
-      const fh = await fsp.open(lock, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      lock = acquirePidLock(file);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const age = Date.now() - (await fsp.stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > 15 * 60_000) {
-        await fsp.rm(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new InstallError('BUSY', `another plugin install is in progress (lock file ${lock})`);
+      if (!(e instanceof LockHeld)) throw e;
+      if (Date.now() > deadline) throw new InstallError('BUSY', `another plugin change is in progress (process ${e.owner.pid})`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
   try {
     return await fn();
   } finally {
-    await fsp.rm(lock, { force: true });
+    lock.release();
   }
 }
 

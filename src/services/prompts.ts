@@ -72,6 +72,8 @@ export class PromptService {
     private readonly queue: () => JobQueue | null,
     /** Without it, params are checked against the stored JSON Schema only. */
     private readonly catalog?: () => PromptCatalog | null | undefined,
+    /** Told when an event could not be published (the change itself is stored). */
+    private readonly onPublishError: (err: Error) => void = () => undefined,
   ) {}
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
@@ -205,8 +207,18 @@ export class PromptService {
     return { ok: true, value: row };
   }
 
-  /** Publishes the prompt's current status with its latest progress. */
+  /**
+   * Publishes the prompt's current status with its latest progress. Never
+   * throws: the change is committed by then, and answering an error for it
+   * would tell the client it did not happen (a created prompt would be made
+   * again). Subscribers read the stored state when they subscribe and again
+   * when the event bus reconnects.
+   */
   async publishStatus(row: PromptRow): Promise<void> {
-    await this.events.publish(topics.progress(row.id), progressEventOf(row));
+    try {
+      await this.events.publish(topics.progress(row.id), progressEventOf(row));
+    } catch (err) {
+      this.onPublishError(err as Error);
+    }
   }
 }

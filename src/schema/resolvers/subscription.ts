@@ -26,8 +26,14 @@ export class SubscriptionResolver {
       const { services } = context as GraphQLContext;
       const promptId = idOf('Prompt', args.promptId as string);
       if (!promptId) throw badInput('unknown prompt id', ['promptId']);
-      // Subscribe before reading the state, so no event falls between the two.
-      const channel = services.events.subscribe<ProgressEvent>(topics.progress(promptId));
+      // Subscribe before reading the state, so no event falls between the two. After an
+      // outage of the bus, the latest stored state is delivered again (events sent meanwhile are lost).
+      const channel = services.events.subscribe<ProgressEvent>(topics.progress(promptId), {
+        resync: async () => {
+          const latest = await services.store.promptById(promptId);
+          return latest ? progressEventOf(latest) : null;
+        },
+      });
       const row = await services.store.promptById(promptId);
       if (!row) {
         channel.close();
@@ -47,15 +53,19 @@ export class SubscriptionResolver {
       const { services } = context as GraphQLContext;
       const promptId = idOf('Prompt', args.promptId as string);
       if (!promptId) throw badInput('unknown prompt id', ['promptId']);
-      const channel = services.events.subscribe<SamplesEvent>(topics.samples(promptId));
+      const latestPreview = async () => {
+        const latest = await services.store.listSampleSets(promptId, 1, null);
+        const preview = latest.rows.find((s: SampleSetRow) => s.kind === 'PREVIEW');
+        return preview ? { sampleSetId: preview.id } : null;
+      };
+      const channel = services.events.subscribe<SamplesEvent>(topics.samples(promptId), { resync: latestPreview });
       const row = await services.store.promptById(promptId);
       if (!row) {
         channel.close();
         throw badInput('unknown prompt id', ['promptId']);
       }
-      const latest = await services.store.listSampleSets(promptId, 1, null);
-      const preview = latest.rows.find((s: SampleSetRow) => s.kind === 'PREVIEW');
-      if (preview) channel.unshift({ sampleSetId: preview.id });
+      const preview = await latestPreview();
+      if (preview) channel.unshift(preview);
       return channel;
     },
   })
