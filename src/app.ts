@@ -23,7 +23,8 @@ import { createDataSource, runMigrations } from './store/data-source';
 import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded';
 import { Store } from './store/store';
 import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
-import { syncCatalog } from './runtime/catalog-sync';
+import { containPluginFaults } from './plugins/containment';
+import { recordPlugin, syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { TensorSampleService } from './runtime/sample-service';
 import { startTensorRuntime, type TensorRuntime } from './runtime/tensor-runtime';
@@ -83,7 +84,16 @@ interface Core {
   closeAll(): Promise<void>;
 }
 
-async function startCore(config: Config, log: Logger): Promise<Core> {
+export interface StartOptions {
+  /**
+   * Install process-wide handlers that take a plugin whose code throws
+   * asynchronously out of service instead of letting it end the process
+   * (the CLI sets it; an embedding program or a test keeps its own handlers).
+   */
+  containPluginFaults?: boolean;
+}
+
+async function startCore(config: Config, log: Logger, options: StartOptions = {}): Promise<Core> {
   const db = await openDatabase(config, log);
   log.info(db.embedded ? `database: embedded PGlite in ${db.embedded.dataDir}` : `database: PostgreSQL at ${redact(db.url)}`);
   log.info(`data directory: ${config.dataDir}`);
@@ -111,6 +121,14 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
     const runtime = await startTensorRuntime(config, log);
     cleanup.push(() => runtime.dispose());
     await syncCatalog(db.store, runtime.registry);
+    if (options.containPluginFaults) {
+      const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), (failed) => {
+        void db.store.dataSource
+          .transaction((tx) => recordPlugin(tx, failed))
+          .catch((err) => log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`));
+      });
+      cleanup.push(async () => release());
+    }
     return { db, events, queue, writeHealth: new WriteHealth(), runtime, cleanup, closeAll };
   } catch (err) {
     await closeAll();
@@ -130,8 +148,8 @@ async function startWorkers(core: Core, config: Config, log: Logger, count: numb
   };
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const core = await startCore(config, log);
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const core = await startCore(config, log, options);
   const { db, events, queue, runtime, cleanup, closeAll } = core;
   try {
     const admin = loadAdminToken(config.dataDir, config.adminToken);
@@ -196,11 +214,11 @@ export interface RunningWorker {
 }
 
 /** `promptgen worker`: training consumers only, against a shared PostgreSQL. */
-export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+export async function startWorker(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningWorker> {
   if (!config.databaseUrl) {
     log.warn('no DATABASE_URL: this worker uses its own embedded database, which no server shares; set DATABASE_URL to the servers\' PostgreSQL');
   }
-  const core = await startCore(config, log);
+  const core = await startCore(config, log, options);
   try {
     core.cleanup.push(await startWorkers(core, config, log, Math.max(1, config.workers)));
   } catch (err) {

@@ -18,6 +18,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
 import { loadPluginPackage, type LoadedPlugin } from './loader';
+import { loadPluginTrialFirst } from './trial-load';
 
 export interface InstallRecord {
   /** The spec the admin gave. */
@@ -392,7 +393,8 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
         if (!name || !deps[name]) throw new InstallError('NPM_FAILED', `npm installed ${JSON.stringify(given)} but it does not appear in ${path.join(staging, 'package.json')}`);
 
         const pkgDir = path.join(staging, 'node_modules', ...name.split('/'));
-        const staged = await loadPluginPackage(pkgDir, { source: 'INSTALLED' });
+        // First in a child process: a plugin that throws asynchronously kills that, not the server.
+        const staged = await loadPluginTrialFirst(pkgDir, { source: 'INSTALLED' });
         const version = staged.version;
         if (staged.status !== 'LOADED') throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${staged.error}`);
         const clashes = options.conflicts?.conflicts(staged) ?? [];
@@ -454,7 +456,7 @@ export async function installRecorded(
   const have = records[record.name];
   const dir = path.join(prefix, 'node_modules', ...record.name.split('/'));
   if (have && have.version === record.version && have.integrity === record.integrity && existsSync(dir)) {
-    const plugin = await loadPluginPackage(dir, { source: 'INSTALLED', integrity: have.integrity });
+    const plugin = await loadPluginTrialFirst(dir, { source: 'INSTALLED', integrity: have.integrity });
     if (plugin.status === 'LOADED') {
       return { ok: true, plugin, spec: have.spec, resolvedSpec: have.resolvedSpec, integrity: have.integrity };
     }

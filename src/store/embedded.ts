@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
-import { describeStartFailure } from './start-failure';
+import { describeStartFailure, StartupError } from './start-failure';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -27,7 +27,7 @@ function workerScript(): string {
 }
 
 /** Thrown when another live process has the data directory's embedded database open. */
-export class DataDirInUse extends Error {}
+export class DataDirInUse extends StartupError {}
 
 /**
  * PGlite is single-process: two processes writing one pgdata corrupt it. The

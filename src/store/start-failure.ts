@@ -8,6 +8,9 @@
  * and console (start-up), never sent to clients.
  */
 
+/** A start-up failure whose message says it all (no stack trace needed in the operator's log). */
+export class StartupError extends Error {}
+
 /** WASI errno numbers (what Emscripten's ErrnoError.errno holds) for the failures an operator can fix. */
 const WASI_ERRNO: Record<number, string> = {
   2: 'EACCES',
@@ -59,6 +62,6 @@ export function errorText(err: unknown): string {
 export function describeStartFailure(err: unknown, pgdata: string): Error {
   const code = errnoName(err);
   const explained = code ? EXPLAIN[code] : undefined;
-  if (explained) return new Error(`embedded database failed to start: ${explained} (${code}) in ${pgdata}`);
-  return new Error(`embedded database failed to start in ${pgdata}: ${errorText(err)}`);
+  if (explained) return new StartupError(`embedded database failed to start: ${explained} (${code}) in ${pgdata}`);
+  return new StartupError(`embedded database failed to start in ${pgdata}: ${errorText(err)}`);
 }
