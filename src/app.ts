@@ -160,7 +160,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       config,
       store: db.store,
       events,
-      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`)),
+      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`), () => (diskFull(core, config) ? 'the server is out of disk space: no new training is accepted until an operator frees some' : null)),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events),
     };
@@ -242,6 +242,29 @@ export async function startWorker(config: Config, log: Logger, options: StartOpt
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
 
 /**
+ * True when the database's disk is full as far as this process can tell: for
+ * the embedded database, the data directory's free space (now); for
+ * PostgreSQL, whose disk we cannot see, the last write failed for lack of space.
+ */
+function diskFull(core: Core, config: Config): boolean {
+  if (core.db.embedded) {
+    const free = freeBytes(config.dataDir);
+    if (free !== undefined) return free < MIN_FREE_BYTES;
+  }
+  const writes = core.writeHealth.status();
+  return !writes.ok && writes.reason === 'disk full';
+}
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const stats = fs.statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined; // statfs unsupported here: rely on write failures
+  }
+}
+
+/**
  * Ready = database answers, event bus connected, writes landing, and (embedded)
  * room on the data directory's disk. The reasons are short words for any
  * client: no paths, no driver messages (those go to the log).
@@ -261,22 +284,14 @@ async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok:
   if (!bus.ok) reasons.push(`event bus ${bus.state}`);
   const writes = writeHealth.status();
   if (!writes.ok) reasons.push(writes.reason ?? 'database writes failing');
-  let freeBytes: number | undefined;
-  if (db.embedded) {
-    try {
-      const fsStats = await fs.promises.statfs(config.dataDir);
-      freeBytes = fsStats.bavail * fsStats.bsize;
-      if (freeBytes < MIN_FREE_BYTES) reasons.push('disk full');
-    } catch {
-      /* statfs unsupported here: rely on write failures */
-    }
-  }
+  const free = db.embedded ? freeBytes(config.dataDir) : undefined;
+  if (free !== undefined && free < MIN_FREE_BYTES) reasons.push('disk full');
   const detail: Record<string, unknown> = {
     database,
     events: bus.state,
     writes: writes.ok ? 'ok' : 'failing',
     backend: runtime.backend,
-    ...(freeBytes !== undefined ? { diskFreeBytes: freeBytes } : {}),
+    ...(free !== undefined ? { diskFreeBytes: free } : {}),
   };
   const unique = [...new Set(reasons)];
   return unique.length ? { ok: false, detail: { reason: unique.join('; '), ...detail } } : { ok: true, detail };

@@ -21,6 +21,8 @@ import type { WriteHealth } from './write-health';
 export interface OutputWriterOptions {
   maxPending: number;
   giveUpAfterMs: number;
+  /** A shorter limit for errors that rarely clear within seconds (a full disk). */
+  giveUpSoonerFor?: { matches: (err: unknown) => boolean; afterMs: number };
   health?: WriteHealth;
   /** Told about each failed attempt that will be retried. */
   onRetry?: (label: string, err: Error, attempt: number) => void;
@@ -105,7 +107,9 @@ export class OutputWriter {
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         this.options.health?.failed(err);
-        if (!isRetryable(err) || Date.now() - start + delay > this.options.giveUpAfterMs) {
+        const sooner = this.options.giveUpSoonerFor;
+        const limit = sooner?.matches(err) ? Math.min(sooner.afterMs, this.options.giveUpAfterMs) : this.options.giveUpAfterMs;
+        if (!isRetryable(err) || Date.now() - start + delay > limit) {
           this.fail(new OutputWriteFailed(`writing ${label} failed: ${err.message}`, err));
           return;
         }

@@ -45,6 +45,8 @@ const EVALUATION_SAMPLES = 256;
 const MAX_PENDING_WRITES = 5_000;
 /** A write retried this long through an outage is given up (then the job retries). */
 const WRITE_GIVE_UP_MS = 60_000;
+/** A full disk rarely clears within seconds; the prompt then ends FAILED, saying so. */
+const DISK_FULL_GIVE_UP_MS = 10_000;
 /** On shutdown, buffered writes get this long to land before they are dropped (the job resumes from its checkpoint). */
 const SHUTDOWN_WRITE_WAIT_MS = 5_000;
 
@@ -134,6 +136,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
   const writer = new OutputWriter({
     maxPending: MAX_PENDING_WRITES,
     giveUpAfterMs: WRITE_GIVE_UP_MS,
+    giveUpSoonerFor: { matches: isDiskFull, afterMs: DISK_FULL_GIVE_UP_MS },
     health: deps.writeHealth,
     onRetry: (label, err, attempt) => {
       if (attempt === 1) log.warn(`prompt ${prompt.id}: writing ${label} failed, retrying: ${err.message}`);

@@ -74,6 +74,11 @@ export class PromptService {
     private readonly catalog?: () => PromptCatalog | null | undefined,
     /** Told when an event could not be published (the change itself is stored). */
     private readonly onPublishError: (err: Error) => void = () => undefined,
+    /**
+     * Why the server cannot take new training now (e.g. its disk is full), or
+     * null. A prompt accepted then could only fail later, or worse.
+     */
+    private readonly refusal: () => string | null = () => null,
   ) {}
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
@@ -144,6 +149,8 @@ export class PromptService {
 
     const queue = this.queue();
     if (!queue && errors.length === 0) bad([], 'the training queue is not running', 'UNAVAILABLE');
+    const refused = errors.length === 0 ? this.refusal() : null;
+    if (refused) bad([], refused, 'UNAVAILABLE');
     if (errors.length > 0 || !generator || !queue) return { ok: false, errors };
 
     const row = await this.store.dataSource.transaction(async (tx) => {
