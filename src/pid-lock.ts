@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 export interface LockOwner {
   pid: number;
@@ -39,8 +40,11 @@ export interface PidLock {
 
 function readOwner(file: string): LockOwner | null {
   try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockOwner>;
-    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host, at: String(parsed.at ?? '') };
+    const text = fs.readFileSync(file, 'utf8');
+    // Earlier versions wrote the bare pid: same host by construction.
+    if (/^\d+\s*$/.test(text)) return { pid: Number(text), host: os.hostname(), at: 'unknown' };
+    const parsed = JSON.parse(text) as Partial<LockOwner>;
+    if (parsed && typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host, at: String(parsed.at ?? '') };
   } catch {
     /* unreadable or half-written: judged by age below */
   }
@@ -61,7 +65,14 @@ export function processAlive(pid: number): boolean {
 /** A lock file with no readable owner is someone's half-written lock for this long, then stale. */
 const UNREADABLE_GRACE_MS = 5_000;
 
+/** Lock files this process holds now (to tell its own live lock from one of an earlier process with the same pid). */
+const heldHere = new Set<string>();
+
 function isStale(file: string, owner: LockOwner | null): boolean {
+  if (owner && owner.host === os.hostname() && owner.pid === process.pid) {
+    // Our pid, but not a lock we hold: an earlier process that had the same pid (a container's pid 1, say).
+    return !heldHere.has(path.resolve(file));
+  }
   if (owner) return owner.host === os.hostname() && !processAlive(owner.pid);
   try {
     return Date.now() - fs.statSync(file).mtimeMs > UNREADABLE_GRACE_MS;
@@ -77,11 +88,15 @@ export function acquirePidLock(file: string): PidLock {
   for (let attempt = 0; attempt < 10; attempt++) {
     try {
       fs.writeFileSync(file, text, { flag: 'wx' });
+      heldHere.add(path.resolve(file));
       return {
         file,
         release() {
           const owner = readOwner(file);
-          if (owner && owner.pid === me.pid && owner.at === me.at) fs.rmSync(file, { force: true });
+          if (owner && owner.pid === me.pid && owner.at === me.at) {
+            fs.rmSync(file, { force: true });
+            heldHere.delete(path.resolve(file));
+          }
         },
       };
     } catch (e) {
