@@ -82,7 +82,8 @@ export async function runTrainingJob(job: TrainJob, deps: TrainingDeps): Promise
       return;
     }
     const message = (err as Error)?.message ?? String(err);
-    if (!job.finalAttempt) {
+    // A shutdown is no failure of the job, even on its last attempt: another worker resumes it.
+    if (!job.finalAttempt || deps.shutdown.aborted) {
       log.warn(`prompt ${promptId}: attempt ${job.retryCount + 1} failed, the job will be retried: ${message}`);
       throw err; // pg-boss retries; training resumes from the last checkpoint
     }
