@@ -10,6 +10,8 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { InProcessEventBus, PostgresEventBus, type EventBus } from './jobs/event-bus';
 import { JobQueue } from './jobs/queue';
+import { startStuckPromptSweep } from './jobs/stuck-prompts';
+import { WriteHealth } from './jobs/write-health';
 import type { Logger } from './logger';
 import { createSchema } from './schema/build-schema';
 import { loadAdminToken } from './server/admin-token';
@@ -23,7 +25,8 @@ import { createDataSource, runMigrations } from './store/data-source';
 import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded';
 import { Store } from './store/store';
 import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
-import { syncCatalog } from './runtime/catalog-sync';
+import { containPluginFaults } from './plugins/containment';
+import { recordPlugin, syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { TensorSampleService } from './runtime/sample-service';
 import { startTensorRuntime, type TensorRuntime } from './runtime/tensor-runtime';
@@ -76,12 +79,23 @@ interface Core {
   db: Database;
   events: EventBus;
   queue: JobQueue;
+  /** Whether the database took this process's recent writes (readiness). */
+  writeHealth: WriteHealth;
   runtime: TensorRuntime;
   cleanup: Array<() => Promise<void>>;
   closeAll(): Promise<void>;
 }
 
-async function startCore(config: Config, log: Logger): Promise<Core> {
+export interface StartOptions {
+  /**
+   * Install process-wide handlers that take a plugin whose code throws
+   * asynchronously out of service instead of letting it end the process
+   * (the CLI sets it; an embedding program or a test keeps its own handlers).
+   */
+  containPluginFaults?: boolean;
+}
+
+async function startCore(config: Config, log: Logger, options: StartOptions = {}): Promise<Core> {
   const db = await openDatabase(config, log);
   log.info(db.embedded ? `database: embedded PGlite in ${db.embedded.dataDir}` : `database: PostgreSQL at ${redact(db.url)}`);
   log.info(`data directory: ${config.dataDir}`);
@@ -92,7 +106,11 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
   try {
     const events: EventBus = db.embedded
       ? new InProcessEventBus()
-      : await PostgresEventBus.connect(db.url, (err) => log.error(`event bus: ${err.message}`));
+      : await PostgresEventBus.connect(
+          db.url,
+          (err) => log.error(`event bus: ${err.message}`),
+          (message) => log.info(message),
+        );
     cleanup.push(() => events.close());
     const queue = await JobQueue.start({
       url: db.url,
@@ -101,10 +119,19 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
       onError: (err) => log.error(`queue: ${err.message}`),
     });
     cleanup.push(() => queue.stop(true, config.shutdownGraceSeconds * 1000));
+    cleanup.push(startStuckPromptSweep({ store: db.store, events, queue, log: log.child('sweep') }));
     const runtime = await startTensorRuntime(config, log);
     cleanup.push(() => runtime.dispose());
     await syncCatalog(db.store, runtime.registry);
-    return { db, events, queue, runtime, cleanup, closeAll };
+    if (options.containPluginFaults) {
+      const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), (failed) => {
+        void db.store.dataSource
+          .transaction((tx) => recordPlugin(tx, failed))
+          .catch((err) => log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`));
+      });
+      cleanup.push(async () => release());
+    }
+    return { db, events, queue, writeHealth: new WriteHealth(), runtime, cleanup, closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -114,7 +141,7 @@ async function startCore(config: Config, log: Logger): Promise<Core> {
 /** Starts `count` training consumers; the returned function stops them (running jobs are left to resume). */
 async function startWorkers(core: Core, config: Config, log: Logger, count: number): Promise<() => Promise<void>> {
   const shutdown = new AbortController();
-  const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal };
+  const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal, writeHealth: core.writeHealth };
   const workerId = await core.queue.work(count, (job) => runTrainingJob(job, deps));
   log.info(`training workers: ${count}`);
   return async () => {
@@ -123,10 +150,10 @@ async function startWorkers(core: Core, config: Config, log: Logger, count: numb
   };
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   // Before the database and plugins: a busy port must not cost a start-up.
   await assertPortFree(config.port, config.host);
-  const core = await startCore(config, log);
+  const core = await startCore(config, log, options);
   const { db, events, queue, runtime, cleanup, closeAll } = core;
   try {
     const admin = loadAdminToken(config.dataDir, config.adminToken);
@@ -137,7 +164,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       config,
       store: db.store,
       events,
-      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), log.child('prompts')),
+      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), log.child('prompts'), (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`), () => (diskFull(core, config) ? 'the server is out of disk space: no new training is accepted until an operator frees some' : null)),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events, log.child('admin')),
       rateLimiter: new RateLimiter(config.security.rateLimitPerMinute),
@@ -154,15 +181,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     cleanup.push(() => graphql.stop());
     if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers));
     const app = createHttpApp(config, db.store, {
-      async ready() {
-        if (shuttingDown) return { ok: false, detail: { reason: 'shutting down' } };
-        try {
-          await db.dataSource.query('SELECT 1');
-          return { ok: true, detail: { database: db.embedded ? 'embedded' : 'postgresql', backend: runtime.backend } };
-        } catch (err) {
-          return { ok: false, detail: { reason: `database unreachable: ${(err as Error).message}` } };
-        }
-      },
+      ready: () => (shuttingDown ? Promise.resolve({ ok: false, detail: { reason: 'shutting down' } }) : readiness(core, config, log)),
     }, graphql.middleware);
     httpServer.on('request', app);
     await new Promise<void>((resolve, reject) => {
@@ -201,11 +220,11 @@ export interface RunningWorker {
 }
 
 /** `promptgen worker`: training consumers only, against a shared PostgreSQL. */
-export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+export async function startWorker(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningWorker> {
   if (!config.databaseUrl) {
     log.warn('no DATABASE_URL: this worker uses its own embedded database, which no server shares; set DATABASE_URL to the servers\' PostgreSQL');
   }
-  const core = await startCore(config, log);
+  const core = await startCore(config, log, options);
   try {
     core.cleanup.push(await startWorkers(core, config, log, Math.max(1, config.workers)));
   } catch (err) {
@@ -223,6 +242,65 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       return closing;
     },
   };
+}
+
+/** Free space below this in the embedded data directory counts as a full disk (PGlite extends files in 8 kB pages, WAL in MBs). */
+const MIN_FREE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * True when the database's disk is full as far as this process can tell: for
+ * the embedded database, the data directory's free space (now); for
+ * PostgreSQL, whose disk we cannot see, the last write failed for lack of space.
+ */
+function diskFull(core: Core, config: Config): boolean {
+  if (core.db.embedded) {
+    const free = freeBytes(config.dataDir);
+    if (free !== undefined) return free < MIN_FREE_BYTES;
+  }
+  const writes = core.writeHealth.status();
+  return !writes.ok && writes.reason === 'disk full';
+}
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const stats = fs.statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined; // statfs unsupported here: rely on write failures
+  }
+}
+
+/**
+ * Ready = database answers, event bus connected, writes landing, and (embedded)
+ * room on the data directory's disk. The reasons are short words for any
+ * client: no paths, no driver messages (those go to the log).
+ */
+async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
+  const { db, events, writeHealth, runtime } = core;
+  const reasons: string[] = [];
+  let database = db.embedded ? 'embedded' : 'postgresql';
+  try {
+    await db.dataSource.query('SELECT 1');
+  } catch (err) {
+    log.debug(`readiness: database unreachable: ${(err as Error).message}`);
+    reasons.push('database unreachable');
+    database = 'unreachable';
+  }
+  const bus = events.health();
+  if (!bus.ok) reasons.push(`event bus ${bus.state}`);
+  const writes = writeHealth.status();
+  if (!writes.ok) reasons.push(writes.reason ?? 'database writes failing');
+  const free = db.embedded ? freeBytes(config.dataDir) : undefined;
+  if (free !== undefined && free < MIN_FREE_BYTES) reasons.push('disk full');
+  const detail: Record<string, unknown> = {
+    database,
+    events: bus.state,
+    writes: writes.ok ? 'ok' : 'failing',
+    backend: runtime.backend,
+    ...(free !== undefined ? { diskFreeBytes: free } : {}),
+  };
+  const unique = [...new Set(reasons)];
+  return unique.length ? { ok: false, detail: { reason: unique.join('; '), ...detail } } : { ok: true, detail };
 }
 
 function redact(url: string): string {

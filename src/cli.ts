@@ -17,6 +17,8 @@ import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { checkPlugin } from './runtime/plugin-check';
 import { startTensorRuntime } from './runtime/tensor-runtime';
 import { PortUnavailableError } from './server/port-check';
+import { StartupError } from './store/start-failure';
+import { containPluginFaults } from './plugins/containment';
 
 const USAGE = `usage: promptgen <command>
 
@@ -81,13 +83,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'serve') {
-    const server = await startServer(config, log);
+    const server = await startServer(config, log, { containPluginFaults: true });
     await waitForSignal();
     await server.close();
     return 0;
   }
   if (command === 'worker') {
-    const worker = await startWorker(config, log);
+    const worker = await startWorker(config, log, { containPluginFaults: true });
     await waitForSignal();
     await worker.close();
     return 0;
@@ -110,10 +112,13 @@ async function pluginCommand(args: string[], config: Config, log: ReturnType<typ
   const db = await openDatabase(config, log);
   try {
     const runtime = await startTensorRuntime(config, log);
+    // A plugin that fails later than its trial load must not stop its own removal.
+    const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), () => undefined);
     await syncCatalog(db.store, runtime.registry);
     const admin = new RuntimePluginAdmin(db.store, runtime, config, new InProcessEventBus(), log.child('admin'));
     const result = action === 'install' ? await admin.install(target) : await admin.uninstall(target);
     await runtime.dispose();
+    release();
     if (!result.ok) {
       for (const e of result.errors) process.stderr.write(`${e.code}: ${e.message}\n`);
       return 1;
@@ -202,7 +207,8 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`promptgen: ${err.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`promptgen: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    const known = err instanceof StartupError;
+    process.stderr.write(`promptgen: ${err instanceof Error ? (known ? err.message : err.stack ?? err.message) : String(err)}\n`);
     // Exit now: a half-started component (a pool, a queue timer) must not keep a failed process alive.
     process.exit(1);
   },

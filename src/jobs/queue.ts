@@ -16,6 +16,10 @@ export interface TrainJobData {
 export interface TrainJob {
   id: string;
   data: TrainJobData;
+  /** How many earlier attempts this job had (0 on the first). */
+  retryCount: number;
+  /** True on the last attempt pg-boss will make: a failure now is final. */
+  finalAttempt: boolean;
   /** Aborted when pg-boss no longer considers this worker the job's owner (e.g. cancelled). */
   signal: AbortSignal;
 }
@@ -30,6 +34,17 @@ export interface QueueOptions {
   poolSize?: number;
   onError: (err: Error) => void;
 }
+
+/**
+ * Attempts per training job after the first. With exponential backoff from 1 s
+ * capped at RETRY_DELAY_MAX_SECONDS they span about a quarter of an hour, so a
+ * database restart or a short outage does not use them all up.
+ */
+export const RETRY_LIMIT = 20;
+const RETRY_DELAY_MAX_SECONDS = 60;
+
+/** Where a job stands, as far as a prompt still waiting on it is concerned. */
+export type JobFate = 'live' | 'gone';
 
 export class JobQueue {
   private constructor(private readonly boss: PgBossType) {}
@@ -52,8 +67,10 @@ export class JobQueue {
       heartbeatSeconds: options.heartbeatSeconds,
       // Training can be long; liveness comes from heartbeats, not from a deadline.
       expireInSeconds: 24 * 3600, // pg-boss maximum
-      retryLimit: 20,
+      retryLimit: RETRY_LIMIT,
       retryDelay: 1,
+      retryBackoff: true,
+      retryDelayMax: RETRY_DELAY_MAX_SECONDS,
     };
     const existing = await boss.getQueue(TRAIN_QUEUE);
     if (!existing) await boss.createQueue(TRAIN_QUEUE, queue);
@@ -73,8 +90,20 @@ export class JobQueue {
     return this.boss.work<TrainJobData>(
       TRAIN_QUEUE,
       { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 1 },
-      async ([job]) => handler({ id: job.id, data: job.data, signal: job.signal }),
+      async ([job]) =>
+        handler({ id: job.id, data: job.data, signal: job.signal, retryCount: job.retryCount, finalAttempt: job.retryCount >= RETRY_LIMIT }),
     );
+  }
+
+  /**
+   * 'gone' when no worker will ever run this job again: it failed its last
+   * retry, was cancelled or completed, or no longer exists. A prompt still
+   * QUEUED or TRAINING on such a job is stuck and must be ended.
+   */
+  async jobFate(jobId: string): Promise<JobFate> {
+    const [job] = await this.boss.findJobs(TRAIN_QUEUE, { id: jobId });
+    if (!job) return 'gone';
+    return job.state === 'created' || job.state === 'retry' || job.state === 'active' ? 'live' : 'gone';
   }
 
   async cancel(jobId: string): Promise<void> {

@@ -19,7 +19,9 @@ import { isTerminal, progressEventOf, type ProgressEvent } from '../services/pro
 import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
 import { topics, type EventBus } from './event-bus';
+import { OutputWriter } from './output-writer';
 import type { TrainJob } from './queue';
+import { isDiskFull, type WriteHealth } from './write-health';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';
 
 export interface TrainingDeps {
@@ -30,10 +32,24 @@ export interface TrainingDeps {
   log: Logger;
   /** Aborted when this worker shuts down: the thread stops and the job is left for a retry. */
   shutdown: AbortSignal;
+  /** Told about every output write, for readiness. */
+  writeHealth?: WriteHealth;
 }
 
 const CANCEL_POLL_MS = 1000;
 const EVALUATION_SAMPLES = 256;
+/**
+ * Output writes waiting for the database at most: at one progress point per
+ * step this is minutes of training; beyond it the job stops and resumes from
+ * its last stored checkpoint later, rather than hold ever more in memory.
+ */
+const MAX_PENDING_WRITES = 5_000;
+/** A write retried this long through an outage is given up (then the job retries). */
+const WRITE_GIVE_UP_MS = 60_000;
+/** A full disk rarely clears within seconds; the prompt then ends FAILED, saying so. */
+const DISK_FULL_GIVE_UP_MS = 10_000;
+/** On shutdown, buffered writes get this long to land before they are dropped (the job resumes from its checkpoint). */
+const SHUTDOWN_WRITE_WAIT_MS = 5_000;
 
 function threadScript(): string {
   const here = path.join(__dirname, 'training-thread.js');
@@ -41,19 +57,22 @@ function threadScript(): string {
   return path.resolve(__dirname, '../../dist/src/jobs/training-thread.js');
 }
 
-/** A failure that retrying will not fix (bad plugin, bad model): the prompt ends FAILED. */
+/** A failure that retrying will not fix (bad plugin, bad model, a full disk): the prompt ends FAILED. */
 class PermanentFailure extends Error {}
+
+/** A retryable failure whose text is fit for the prompt's public error when the retries run out. */
+class ReadableFailure extends Error {}
 
 export async function runTrainingJob(job: TrainJob, deps: TrainingDeps): Promise<void> {
   const { store, log } = deps;
   const promptId = job.data.promptId;
-  const prompt = await store.promptById(promptId);
-  if (!prompt) {
-    log.warn(`job ${job.id}: prompt ${promptId} no longer exists`);
-    return;
-  }
-  if (isTerminal(prompt.status)) return;
   try {
+    const prompt = await store.promptById(promptId);
+    if (!prompt) {
+      log.warn(`job ${job.id}: prompt ${promptId} no longer exists`);
+      return;
+    }
+    if (isTerminal(prompt.status)) return;
     await ensurePluginVersions(prompt.pluginVersions, deps).catch((err) => {
       throw err instanceof PluginUnavailable ? new PermanentFailure(err.message) : err;
     });
@@ -63,7 +82,17 @@ export async function runTrainingJob(job: TrainJob, deps: TrainingDeps): Promise
       await finish(deps, promptId, { status: 'FAILED', error: err.message });
       return;
     }
-    throw err; // pg-boss retries; training resumes from the last checkpoint
+    const message = (err as Error)?.message ?? String(err);
+    // A shutdown is no failure of the job, even on its last attempt: another worker resumes it.
+    if (!job.finalAttempt || deps.shutdown.aborted) {
+      log.warn(`prompt ${promptId}: attempt ${job.retryCount + 1} failed, the job will be retried: ${message}`);
+      throw err; // pg-boss retries; training resumes from the last checkpoint
+    }
+    // The last attempt: end the prompt FAILED rather than leave it TRAINING for ever. If even
+    // that write fails (the database is still away), the stuck-prompt sweep ends it later.
+    log.error(`prompt ${promptId}: job ${job.id} failed its last attempt (${job.retryCount + 1}): ${message}`);
+    const reason = err instanceof ReadableFailure ? message : 'the training job kept failing';
+    await finish(deps, promptId, { status: 'FAILED', error: `training gave up after ${job.retryCount + 1} attempts: ${reason}` });
   }
 }
 
@@ -105,11 +134,22 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
   const worker = new Worker(threadScript(), { workerData: input, transferList: input.resume ? [input.resume.buffer as ArrayBuffer] : [] });
   let outcome: 'done' | 'cancelled' | 'failed' | 'stopped' | null = null;
   let failure: string | null = null;
-  let writes = Promise.resolve();
-  const enqueueWrite = (work: () => Promise<void>) => {
-    writes = writes.then(work).catch((err) => log.error(`prompt ${prompt.id}: writing training output failed: ${err}`));
-  };
   const cancel = () => worker.postMessage({ type: 'cancel' } satisfies MainMessage);
+  // Output is retried through outages; once a write is given up the thread is stopped: there is a hole.
+  const writer = new OutputWriter({
+    maxPending: MAX_PENDING_WRITES,
+    giveUpAfterMs: WRITE_GIVE_UP_MS,
+    giveUpSoonerFor: { matches: isDiskFull, afterMs: DISK_FULL_GIVE_UP_MS },
+    health: deps.writeHealth,
+    onRetry: (label, err, attempt) => {
+      if (attempt === 1) log.warn(`prompt ${prompt.id}: writing ${label} failed, retrying: ${err.message}`);
+    },
+    onFailure: (err) => {
+      log.error(`prompt ${prompt.id}: ${err.message}; stopping the training`);
+      cancel();
+    },
+  });
+  const enqueueWrite = (label: string, work: () => Promise<void>) => writer.enqueue(label, work);
 
   // Cancellation from any replica lands in the database; poll it (and honour pg-boss's own signal).
   let stopping = false;
@@ -136,7 +176,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
           log.debug(`prompt ${prompt.id}: thread started on ${msg.backend}`);
           break;
         case 'calibrated':
-          enqueueWrite(async () => {
+          enqueueWrite('the calibration', async () => {
             await store.dataSource.manager
               .createQueryBuilder()
               .update(PromptRow)
@@ -148,7 +188,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
           break;
         case 'progress': {
           const progress: StoredProgress = { ...msg.progress, at: new Date().toISOString() };
-          enqueueWrite(async () => {
+          enqueueWrite(`progress of step ${msg.progress.step}`, async () => {
             await store.recordProgress(prompt.id, progress);
             const event: ProgressEvent = { promptId: prompt.id, status: 'TRAINING', progress };
             await events.publish(topics.progress(prompt.id), event);
@@ -156,7 +196,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
           break;
         }
         case 'preview':
-          enqueueWrite(async () => {
+          enqueueWrite(`the preview of step ${msg.step}`, async () => {
             const set = await store.saveSampleSet(
               { promptId: prompt.id, generatorId: prompt.generatorId, kind: 'PREVIEW', step: msg.step, seed: prompt.training.seed, truncation: 1, condition: null, count: msg.pngs.length },
               msg.pngs.map((png) => ({ png: Buffer.from(png), width: msg.width, height: msg.height })),
@@ -165,11 +205,11 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
           });
           break;
         case 'checkpoint':
-          enqueueWrite(() => store.saveCheckpoint(prompt.id, 'PROGRESS', msg.step, Buffer.from(msg.data)));
+          enqueueWrite(`the checkpoint of step ${msg.step}`, () => store.saveCheckpoint(prompt.id, 'PROGRESS', msg.step, Buffer.from(msg.data)));
           break;
         case 'done':
           outcome = 'done';
-          enqueueWrite(async () => {
+          enqueueWrite('the trained flow', async () => {
             await store.saveCheckpoint(prompt.id, 'FINAL', msg.step, Buffer.from(msg.flow));
             await store.dataSource.transaction(async (tx) => {
               const exists = await tx.findOneBy(GeneratorRow, { basePromptId: prompt.id });
@@ -209,15 +249,27 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
   clearInterval(poll);
   job.signal.removeEventListener('abort', onAbort);
   deps.shutdown.removeEventListener('abort', onShutdown);
-  await writes;
+  const giveUp = stopping ? setTimeout(() => writer.abort('the worker shut down with training output unwritten'), SHUTDOWN_WRITE_WAIT_MS) : null;
+  await writer.drain();
+  if (giveUp) clearTimeout(giveUp);
 
+  const lost = writer.failed;
+  if (lost && !stopping) {
+    // Never SUCCEEDED with output missing. A full disk will not clear by itself within
+    // the retries: say so now. Anything else (an outage) retries from the last checkpoint.
+    if (isDiskFull(lost.cause)) {
+      throw new PermanentFailure('the server ran out of disk space while storing the training output (no space left on device)');
+    }
+    throw new ReadableFailure('its output could not be written to the database');
+  }
   if (outcome === 'failed') throw new PermanentFailure(`training failed: ${failure}`);
   if (outcome === 'stopped') throw new Error('worker shut down during training; the job will resume from its last checkpoint');
   if (outcome === null) throw new Error('the training thread exited without a result');
 }
 
-async function finish(
-  deps: TrainingDeps,
+/** Ends a QUEUED or TRAINING prompt (a prompt already ended is left as it is). */
+export async function finish(
+  deps: Pick<TrainingDeps, 'store' | 'events' | 'log'>,
   promptId: string,
   end: { status: 'SUCCEEDED' | 'FAILED'; error?: string; metrics?: Record<string, unknown> },
 ): Promise<void> {
@@ -230,11 +282,13 @@ async function finish(
   if (result.affected) {
     if (end.status === 'FAILED') deps.log.warn(`prompt ${promptId} failed: ${end.error}`);
     else deps.log.info(`prompt ${promptId} succeeded`);
-    await publish(deps, promptId);
+    // The end is stored: a failed notification must not undo or repeat it. Subscribers
+    // read the stored state when they subscribe and again when the bus reconnects.
+    await publish(deps, promptId).catch((err) => deps.log.warn(`prompt ${promptId}: announcing its end failed: ${(err as Error).message}`));
   }
 }
 
-async function publish(deps: TrainingDeps, promptId: string): Promise<void> {
+async function publish(deps: Pick<TrainingDeps, 'store' | 'events'>, promptId: string): Promise<void> {
   const row = await deps.store.promptById(promptId);
   if (row) await deps.events.publish(topics.progress(promptId), progressEventOf(row));
 }

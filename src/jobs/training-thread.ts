@@ -24,7 +24,8 @@ const threadLog = {
 async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<void> {
   const { tf, backend } = await initBackend(input.backend);
   const registry = new PluginRegistry({ logger: threadLog, assets: input.assets });
-  await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(input.dataDir) });
+  // A worker thread: a plugin that throws asynchronously ends this thread (the job fails), not the process.
+  await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(input.dataDir), trialInstalled: false });
   const runtime: PluginRuntime = { tf, backend, logger: threadLog };
   const built = await buildGenerator(input.chain, registry, runtime);
   const generator = built.generator;

@@ -16,7 +16,9 @@ import { createHash, randomBytes } from 'crypto';
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
 import { loadPluginPackage, type LoadedPlugin } from './loader';
+import { loadPluginTrialFirst } from './trial-load';
 
 export interface InstallRecord {
   /** The spec the admin gave. */
@@ -111,31 +113,29 @@ async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The cross-process lock names its holder (pid): a lock left by a process that
+ * died (a crash mid-install) is taken over at once; a live holder is waited for.
+ */
 async function withFileLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   await fsp.mkdir(dataDir, { recursive: true });
-  const lock = path.join(dataDir, '.plugins.lock');
+  const file = path.join(dataDir, '.plugins.lock');
   const deadline = Date.now() + 120_000;
+  let lock: PidLock;
   for (;;) {
     try {
-      const fh = await fsp.open(lock, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      lock = acquirePidLock(file);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const age = Date.now() - (await fsp.stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > 15 * 60_000) {
-        await fsp.rm(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new InstallError('BUSY', `another plugin install is in progress (lock file ${lock})`);
+      if (!(e instanceof LockHeld)) throw e;
+      if (Date.now() > deadline) throw new InstallError('BUSY', `another plugin change is in progress (process ${e.owner.pid})`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
   try {
     return await fn();
   } finally {
-    await fsp.rm(lock, { force: true });
+    lock.release();
   }
 }
 
@@ -452,7 +452,8 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
         if (!name || !deps[name]) throw new InstallError('NPM_FAILED', `npm installed ${JSON.stringify(given)} but it does not appear in ${path.join(staging, 'package.json')}`);
 
         const pkgDir = path.join(staging, 'node_modules', ...name.split('/'));
-        const staged = await loadPluginPackage(pkgDir, { source: 'INSTALLED' });
+        // First in a child process: a plugin that throws asynchronously kills that, not the server.
+        const staged = await loadPluginTrialFirst(pkgDir, { source: 'INSTALLED' });
         const version = staged.version;
         if (staged.status !== 'LOADED') throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${staged.error}`);
         if (options.verify) {
@@ -526,7 +527,7 @@ export async function installRecorded(
   const have = records[record.name];
   const dir = path.join(prefix, 'node_modules', ...record.name.split('/'));
   if (have && have.version === record.version && have.integrity === record.integrity && existsSync(dir)) {
-    const plugin = await loadPluginPackage(dir, { source: 'INSTALLED', integrity: have.integrity });
+    const plugin = await loadPluginTrialFirst(dir, { source: 'INSTALLED', integrity: have.integrity });
     if (plugin.status === 'LOADED') {
       return { ok: true, plugin, spec: have.spec, resolvedSpec: have.resolvedSpec, integrity: have.integrity };
     }

@@ -5,9 +5,11 @@
  */
 import { promises as fsp, existsSync, readFileSync } from 'fs';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import { createAssetResolver } from './assets';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from './asset-policy';
 import { loadPluginPackage, tfjsModelPlugin, type LoadedPlugin } from './loader';
+import { loadPluginTrialFirst } from './trial-load';
 import type {
   Classifier,
   ClassifierAccessor,
@@ -105,6 +107,12 @@ export interface LoadAllOptions {
   builtinDir?: string;
   /** The installer's npm prefix, `<dataDir>/plugins` (default: none). */
   installedDir?: string;
+  /**
+   * Try installed plugins in a child process before importing them here
+   * (default true). A worker thread, which a plugin's crash cannot take the
+   * process down from, may skip it.
+   */
+  trialInstalled?: boolean;
 }
 
 /** A logger that prefixes messages with the plugin name. */
@@ -179,7 +187,8 @@ export class PluginRegistry {
     if (dirs.installedDir) {
       const records = await readInstalledRecords(dirs.installedDir);
       for (const dir of await installedPackageDirs(dirs.installedDir)) {
-        const plugin = await loadPluginPackage(dir, { source: 'INSTALLED' });
+        // Installed code is third-party: tried in a child process first, so it cannot take this one down.
+        const plugin = dirs.trialInstalled === false ? await loadPluginPackage(dir, { source: 'INSTALLED' }) : await loadPluginTrialFirst(dir, { source: 'INSTALLED' });
         plugin.integrity ??= records[plugin.name]?.integrity;
         loaded.push(this.addNew(plugin));
       }
@@ -264,6 +273,29 @@ export class PluginRegistry {
     for (const [k, v] of this.classifierIndex) if (v.plugin.name === name) this.classifierIndex.delete(k);
     this.plugins.delete(name);
     return true;
+  }
+
+  /**
+   * The loaded plugin whose files appear in an error's stack (its own code or
+   * its dependencies under its folder), innermost frame first.
+   */
+  pluginOfStack(stack: string): LoadedPlugin | undefined {
+    const loaded = [...this.plugins.values()].filter((p) => p.status === 'LOADED');
+    for (const line of stack.split('\n').slice(1)) {
+      const owner = loaded.find((p) => line.includes(p.dir + path.sep) || line.includes(pathToFileURL(p.dir).href + '/'));
+      if (owner) return owner;
+    }
+    return undefined;
+  }
+
+  /** Takes a misbehaving plugin out of service: kept as FAILED with `error`, its names freed. */
+  markFailed(name: string, error: string): LoadedPlugin | undefined {
+    const plugin = this.plugins.get(name);
+    if (!plugin) return undefined;
+    this.remove(name);
+    const failed: LoadedPlugin = { ...plugin, status: 'FAILED', definition: undefined, error };
+    this.plugins.set(name, failed);
+    return failed;
   }
 
   listPlugins(): LoadedPlugin[] {

@@ -79,6 +79,13 @@ export class PromptService {
     /** Without it, params are checked against the stored JSON Schema only. */
     private readonly catalog?: () => PromptCatalog | null | undefined,
     private readonly log?: Logger,
+    /** Told when an event could not be published (the change itself is stored). */
+    private readonly onPublishError: (err: Error) => void = () => undefined,
+    /**
+     * Why the server cannot take new training now (e.g. its disk is full), or
+     * null. A prompt accepted then could only fail later, or worse.
+     */
+    private readonly refusal: () => string | null = () => null,
   ) {}
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
@@ -162,6 +169,8 @@ export class PromptService {
       const live = await this.store.dataSource.getRepository(PromptRow).count({ where: { status: In(['QUEUED', 'TRAINING']) } });
       if (live >= maxQueued) bad([], `the training queue is full (${live} prompts queued or training, limit ${maxQueued}): try again later`, 'QUEUE_FULL');
     }
+    const refused = errors.length === 0 ? this.refusal() : null;
+    if (refused) bad([], refused, 'UNAVAILABLE');
     if (errors.length > 0 || !generator || !queue) return { ok: false, errors };
 
     const row = await this.store.dataSource.transaction(async (tx) => {
@@ -231,8 +240,18 @@ export class PromptService {
     return { ok: true, value: row };
   }
 
-  /** Publishes the prompt's current status with its latest progress. */
+  /**
+   * Publishes the prompt's current status with its latest progress. Never
+   * throws: the change is committed by then, and answering an error for it
+   * would tell the client it did not happen (a created prompt would be made
+   * again). Subscribers read the stored state when they subscribe and again
+   * when the event bus reconnects.
+   */
   async publishStatus(row: PromptRow): Promise<void> {
-    await this.events.publish(topics.progress(row.id), progressEventOf(row));
+    try {
+      await this.events.publish(topics.progress(row.id), progressEventOf(row));
+    } catch (err) {
+      this.onPublishError(err as Error);
+    }
   }
 }

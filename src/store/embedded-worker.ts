@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGliteWireServer } from './pglite-wire-server';
+import { errnoName, errorText } from './start-failure';
 
 interface Start {
   dataDir: string;
@@ -32,5 +33,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  parentPort!.postMessage({ type: 'error', error: err instanceof Error ? err.stack ?? err.message : String(err) });
+  // PGlite's file-system errors are plain objects with a WASI errno: send the code, not "[object Object]".
+  parentPort!.postMessage({ type: 'error', error: errorText(err), code: errnoName(err) });
 });

@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
+import { describeStartFailure, StartupError } from './start-failure';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -24,20 +26,49 @@ function workerScript(): string {
   return built;
 }
 
+/** Thrown when another live process has the data directory's embedded database open. */
+export class DataDirInUse extends StartupError {}
+
+/**
+ * PGlite is single-process: two processes writing one pgdata corrupt it. The
+ * lock file `<dataDir>/pgdata.lock` holds the owner's pid; a lock left by a
+ * process that died is taken over at once.
+ */
+function lockDataDir(dataDir: string, pgdata: string): PidLock {
+  try {
+    return acquirePidLock(path.join(dataDir, 'pgdata.lock'));
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+    throw new DataDirInUse(
+      `the embedded database in ${pgdata} is already open in process ${e.owner.pid} (on ${e.owner.host} since ${e.owner.at}); ` +
+        'the embedded database is for one process: stop that process, use another PROMPTGEN_DATA_DIR, or share a PostgreSQL (DATABASE_URL)',
+    );
+  }
+}
+
 export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
   const pgdata = path.join(dataDir, 'pgdata');
   fs.mkdirSync(pgdata, { recursive: true });
-  const worker = new Worker(workerScript(), {
-    workerData: { dataDir: pgdata, maxConnections: EMBEDDED_MAX_CONNECTIONS },
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`embedded database exited early (code ${code})`)));
-    worker.on('message', (msg: { type: string; port?: number; error?: string }) => {
-      if (msg.type === 'ready') resolve(msg.port!);
-      if (msg.type === 'error') reject(new Error(`embedded database failed to start: ${msg.error}`));
+  const lock = lockDataDir(dataDir, pgdata);
+  let worker: Worker;
+  let port: number;
+  try {
+    worker = new Worker(workerScript(), {
+      workerData: { dataDir: pgdata, maxConnections: EMBEDDED_MAX_CONNECTIONS },
     });
-  });
+    port = await new Promise<number>((resolve, reject) => {
+      worker.once('error', (err) => reject(describeStartFailure(err, pgdata)));
+      worker.once('exit', (code) => reject(describeStartFailure(new Error(`the database thread exited early (code ${code})`), pgdata)));
+      worker.on('message', (msg: { type: string; port?: number; error?: string; code?: string }) => {
+        if (msg.type === 'ready') resolve(msg.port!);
+        if (msg.type === 'error') reject(describeStartFailure({ message: msg.error, code: msg.code }, pgdata));
+      });
+    });
+  } catch (err) {
+    await worker!?.terminate().catch(() => undefined);
+    lock.release();
+    throw err;
+  }
   worker.removeAllListeners('exit');
   let closed: Promise<void> | undefined;
   return {
@@ -45,11 +76,15 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
     dataDir: pgdata,
     close() {
       closed ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 10_000);
+        const done = () => {
+          lock.release();
+          resolve();
+        };
+        const timer = setTimeout(() => void worker.terminate().then(done), 10_000);
         worker.on('message', (msg: { type: string }) => {
           if (msg.type !== 'stopped') return;
           clearTimeout(timer);
-          void worker.terminate().then(() => resolve());
+          void worker.terminate().then(done);
         });
         worker.postMessage({ type: 'stop' });
       });

@@ -119,6 +119,15 @@ export class Store {
     return manager.findOneBy(PromptRow, { id });
   }
 
+  /** Prompts still waiting on their training job (QUEUED or TRAINING), oldest first. */
+  livePrompts(): Promise<Array<Pick<PromptRow, 'id' | 'jobId' | 'status'>>> {
+    return this.m.find(PromptRow, {
+      select: { id: true, jobId: true, status: true },
+      where: { status: In(['QUEUED', 'TRAINING']) },
+      order: { createdAt: 'ASC' },
+    });
+  }
+
   async listPrompts(opts: { first: number; after?: string | null; status?: PromptStatusValue | null }): Promise<Page<PromptRow>> {
     const base = this.m.createQueryBuilder(PromptRow, 'p');
     if (opts.status) base.where('p.status = :status', { status: opts.status });
@@ -162,10 +171,21 @@ export class Store {
     return this.m.find(ProgressPointRow, { where: { promptId }, order: { step: 'ASC' } });
   }
 
+  /**
+   * The prompt's latest progress and its history point, together. A step
+   * recorded again (a resumed job repeats the steps after its checkpoint, or a
+   * retried write) replaces the earlier point: one row per step.
+   */
   async recordProgress(promptId: string, progress: StoredProgress): Promise<void> {
     await this.m.transaction(async (tx) => {
       await tx.update(PromptRow, { id: promptId }, { progress });
-      await tx.insert(ProgressPointRow, { promptId, step: progress.step, data: progress });
+      await tx
+        .createQueryBuilder()
+        .insert()
+        .into(ProgressPointRow)
+        .values({ promptId, step: progress.step, data: progress })
+        .orUpdate(['data'], ['prompt_id', 'step'])
+        .execute();
     });
   }
 

@@ -29,8 +29,14 @@ export class SubscriptionResolver {
       const { services } = context as GraphQLContext;
       const promptId = idOf('Prompt', args.promptId as string);
       if (!promptId) throw badInput('unknown prompt id', ['promptId']);
-      // Subscribe before reading the state, so no event falls between the two.
-      const channel = services.events.subscribe<ProgressEvent>(topics.progress(promptId));
+      // Subscribe before reading the state, so no event falls between the two. After an
+      // outage of the bus, the latest stored state is delivered again (events sent meanwhile are lost).
+      const channel = services.events.subscribe<ProgressEvent>(topics.progress(promptId), {
+        resync: async () => {
+          const latest = await services.store.promptById(promptId);
+          return latest ? progressEventOf(latest) : null;
+        },
+      });
       const row = await services.store.promptById(promptId);
       if (!row) {
         channel.close();
@@ -51,8 +57,19 @@ export class SubscriptionResolver {
       const promptId = idOf('Prompt', args.promptId as string);
       if (!promptId) throw badInput('unknown prompt id', ['promptId']);
       // Subscribe before reading the state, so no event falls between the two.
-      const samples = services.events.subscribe<SamplesEvent>(topics.samples(promptId));
-      const progress = services.events.subscribe<ProgressEvent>(topics.progress(promptId));
+      // After an outage of the bus, the latest preview and status are delivered again.
+      const samples = services.events.subscribe<SamplesEvent>(topics.samples(promptId), {
+        resync: async () => {
+          const preview = await services.store.latestPreview(promptId);
+          return preview ? { sampleSetId: preview.id } : null;
+        },
+      });
+      const progress = services.events.subscribe<ProgressEvent>(topics.progress(promptId), {
+        resync: async () => {
+          const latest = await services.store.promptById(promptId);
+          return latest ? progressEventOf(latest) : null;
+        },
+      });
       const out = new Channel<SamplesEvent>(() => {
         samples.close();
         progress.close();
