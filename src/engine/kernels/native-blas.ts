@@ -18,6 +18,14 @@ export interface NativeBlas {
   library(): string | null;
   /** Sets OpenBLAS's thread count; false where the library cannot. */
   setThreads(n: number): boolean;
+  /** c = α·op(a)·op(b) + β·c with leading dimensions (kernels/gemm.ts). Missing in addons built before it. */
+  gemm?(a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha: number, beta: number): void;
+  /** NHWC im2col of rows p[14]..p[15] (p: see native-conv.ts convParams). */
+  im2col?(x: Float32Array, cols: Float32Array, p: Int32Array): void;
+  /** The adjoint of im2col: x += scatter of cols. */
+  col2im?(cols: Float32Array, x: Float32Array, p: Int32Array): void;
+  /** y = act(y + bias) in place on rows of n values; activation codes as ACTIVATION_CODES. */
+  biasActivation?(y: Float32Array, bias: Float32Array | null, n: number, activation: number, alpha: number): void;
 }
 
 /**
