@@ -51,7 +51,8 @@ export function fusedCouplingAvailable(tf: Tf): boolean {
   return !!tfcore.getKernel(COUPLING_FORWARD, be) && !!tfcore.getKernel(COUPLING_BACKWARD, be);
 }
 
-function tapeIsRecording(): boolean {
+/** Whether TF.js records a gradient tape now (inside tf.grads / tf.variableGrads): the sampling path checks it to skip what only gradients need. */
+export function tapeIsRecording(): boolean {
   const engine = tfcore.engine() as unknown as { isTapeOn?: () => boolean };
   return typeof engine.isTapeOn === 'function' ? engine.isTapeOn() : true;
 }
