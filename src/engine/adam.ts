@@ -8,16 +8,20 @@
  *
  * Two implementations with one contract (same state layout, saved in
  * checkpoints as `adam.m` / `adam.v`):
- *  - `hostAdam` on cpu and wasm, where tensor data lives in this process's
- *    memory: one loop over the 1.6 M values of the benchmark's flow instead of
+ *  - `hostAdam` on cpu and wasm where the native addon is built, where tensor
+ *    data lives in this process's memory: one C loop (native/blas.c
+ *    `adamUpdate`) over the 1.6 M values of the benchmark's flow instead of
  *    ~50 TF.js kernels (a concat, ~10 element-wise ops over the flat vector, a
- *    split and a subtract/assign per variable), which took ~13 ms of a ~60 ms
- *    mlp step (profile in docs/PERFORMANCE.md);
- *  - `tensorAdam` on every other backend (tensorflow, webgpu: a host loop would
- *    read every gradient back from the device).
+ *    split and a subtract/assign per variable). Measured by CPU time on the
+ *    loaded 2-core machine: tensor 16–18 ms per update, host with the JS loop
+ *    26–31 ms (slower: V8 does not vectorise it), host with the C loop: see
+ *    docs/PERFORMANCE.md. So the JS loop is only the reference for tests;
+ *  - `tensorAdam` everywhere else (no addon; tensorflow, webgpu: a host loop
+ *    would read every gradient back from the device).
  */
 import type { Tf } from '../plugins/sdk/index';
-import type { NamedTensorMap, Scalar, Variable } from '@tensorflow/tfjs-core';
+import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import { loadNativeBlas } from './kernels/native-blas';
 
 export interface AdamSettings {
   lr: number;
@@ -48,40 +52,112 @@ export function hostOptimizerFits(tf: Tf): boolean {
   return be === 'cpu' || be === 'wasm';
 }
 
+/** The host loops: native (C) or JS. */
+export interface HostAdamLoops {
+  sumSquares(a: Float32Array): number;
+  /** In place; h = [coef, beta1, beta2, stepSize, sqrtBc2, eps, decay]. */
+  adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: Float64Array): void;
+}
+
+export const jsAdamLoops: HostAdamLoops = {
+  sumSquares(a) {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+    return s;
+  },
+  adamUpdate(p, g, m, v, h) {
+    const [coef, b1, b2, stepSize, sbc2, eps, decay] = h as unknown as number[];
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]! * coef!;
+      const mi = (m[i] = b1! * m[i]! + (1 - b1!) * gi);
+      const vi = (v[i] = b2! * v[i]! + (1 - b2!) * gi * gi);
+      p[i] = p[i]! * decay! - (stepSize! * mi) / (Math.sqrt(vi) / sbc2! + eps!);
+    }
+  },
+};
+
+/** The addon's loops, or null where it is missing or older than them. */
+export function nativeAdamLoops(): HostAdamLoops | null {
+  const blas = loadNativeBlas();
+  if (!blas || typeof blas.adamUpdate !== 'function' || typeof blas.sumSquares !== 'function') return null;
+  return { sumSquares: (a) => blas.sumSquares!(a), adamUpdate: (p, g, m, v, h) => blas.adamUpdate!(p, g, m, v, h) };
+}
+
 export function makeAdam(tf: Tf, vars: Variable[], s: AdamSettings): FlatAdam {
-  return hostOptimizerFits(tf) ? hostAdam(tf, vars, s) : tensorAdam(tf, vars, s);
+  const loops = hostOptimizerFits(tf) ? nativeAdamLoops() : null;
+  return loops ? hostAdam(tf, vars, s, loops) : tensorAdam(tf, vars, s);
+}
+
+interface HostBackend {
+  refCount(dataId: object): number;
+  typedArrayFromHeap?(t: { dataId: object; shape: number[]; dtype: string }): Float32Array;
+  data?: { get(dataId: object): { values?: unknown } | undefined };
+}
+
+/**
+ * A float32 tensor's data in place (wasm: a view of the heap, cpu: its store),
+ * or null. Read-only use, or writes only through ownedData. Views of the wasm
+ * heap stay valid only until the next allocation: use them at once.
+ */
+function hostData(tf: Tf, t: Tensor): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const be = tf.backend() as unknown as HostBackend;
+  const name = tf.getBackend();
+  if (name === 'wasm' && be.typedArrayFromHeap) return be.typedArrayFromHeap(t);
+  if (name === 'cpu' && be.data) {
+    const values = be.data.get(t.dataId)?.values;
+    return values instanceof Float32Array ? values : null;
+  }
+  return null;
+}
+
+/** hostData of a tensor no other tensor shares data with (safe to write), else null. */
+function ownedData(tf: Tf, t: Tensor): Float32Array | null {
+  const be = tf.backend() as unknown as HostBackend;
+  return be.refCount(t.dataId) === 1 ? hostData(tf, t) : null;
 }
 
 function clipCoef(norm: number, clip: number): number {
   return clip > 0 && Number.isFinite(clip) ? Math.min(1, clip / (norm + 1e-6)) : 1;
 }
 
-export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings): FlatAdam {
+export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostAdamLoops = jsAdamLoops): FlatAdam {
   const total = vars.reduce((a, x) => a + x.size, 0);
   let m = new Float32Array(total);
   let v = new Float32Array(total);
+  const h = new Float64Array(7);
   return {
     step(grads, k, lrT) {
-      const gs = vars.map((x) => grads[x.name]!.dataSync() as Float32Array);
+      // Views of the wasm heap are taken right before each use: an allocation
+      // (the assign() path below) may grow the heap and detach older views.
+      const gradOf = (x: Variable): Float32Array => hostData(tf, grads[x.name]!) ?? (grads[x.name]!.dataSync() as Float32Array);
       let sq = 0;
-      for (const g of gs) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+      for (const x of vars) sq += loops.sumSquares(gradOf(x));
       const norm = Math.fround(Math.sqrt(sq));
-      const coef = clipCoef(norm, s.clipNorm);
       const t = k + 1;
-      const bc1 = 1 - Math.pow(s.beta1, t);
-      const sbc2 = Math.sqrt(1 - Math.pow(s.beta2, t));
-      const stepSize = lrT / bc1;
-      const decay = 1 - lrT * s.weightDecay;
+      h[0] = clipCoef(norm, s.clipNorm);
+      h[1] = s.beta1;
+      h[2] = s.beta2;
+      h[3] = lrT / (1 - Math.pow(s.beta1, t));
+      h[4] = Math.sqrt(1 - Math.pow(s.beta2, t));
+      h[5] = s.epsilon;
+      h[6] = 1 - lrT * s.weightDecay;
       let o = 0;
-      vars.forEach((x, vi) => {
-        const g = gs[vi]!;
-        const p = Float32Array.from(x.dataSync() as Float32Array);
-        for (let i = 0; i < p.length; i++, o++) {
-          const gi = g[i]! * coef;
-          const mi = (m[o] = s.beta1 * m[o]! + (1 - s.beta1) * gi);
-          const vi2 = (v[o] = s.beta2 * v[o]! + (1 - s.beta2) * gi * gi);
-          p[i] = p[i]! * decay - (stepSize * mi) / (Math.sqrt(vi2) / sbc2 + s.epsilon);
+      vars.forEach((x) => {
+        const n = x.size;
+        const ms = m.subarray(o, o + n);
+        const vs = v.subarray(o, o + n);
+        o += n;
+        // A variable whose data no other tensor shares is updated where it lies
+        // (no copy out, no new tensor: ~20 MB less copying per step for the
+        // benchmark's flow); otherwise through a copy and assign().
+        const own = ownedData(tf, x);
+        if (own) {
+          loops.adamUpdate(own, gradOf(x), ms, vs, h);
+          return;
         }
+        const p = Float32Array.from(x.dataSync() as Float32Array);
+        loops.adamUpdate(p, gradOf(x), ms, vs, h);
         tf.tidy(() => x.assign(tf.tensor(p, x.shape)));
       });
       return { gradNorm: () => norm, dispose: () => undefined };

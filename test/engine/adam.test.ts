@@ -4,7 +4,7 @@
  * and off, with weight decay, over several steps.
  */
 import type { NamedTensorMap, Variable } from '@tensorflow/tfjs-core';
-import { hostAdam, tensorAdam, hostOptimizerFits, type AdamSettings } from '../../src/engine/adam';
+import { hostAdam, tensorAdam, hostOptimizerFits, jsAdamLoops, nativeAdamLoops, type AdamSettings, type HostAdamLoops } from '../../src/engine/adam';
 import { Rng } from '../../src/engine/rng';
 import { useBackend } from './helpers';
 
@@ -14,11 +14,15 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
+const native = nativeAdamLoops();
+const loopSets: [string, HostAdamLoops][] = [['js loops', jsAdamLoops], ...(native ? [['native loops', native] as [string, HostAdamLoops]] : [])];
+if (!native) console.warn('native Adam loops not built: testing the JS loops only');
+
 describe.each(['cpu', 'wasm'] as const)('Adam on %s', (backend) => {
-  it.each([
-    ['clipped, with weight decay', 0.5, 0.01],
-    ['no clip, no decay', 0, 0],
-  ])('host and tensor implementations agree (%s)', async (_label, clipNorm, weightDecay) => {
+  it.each(loopSets.flatMap(([name, loops]) => [
+    [name, 'clipped, with weight decay', 0.5, 0.01, loops],
+    [name, 'no clip, no decay', 0, 0, loops],
+  ] as [string, string, number, number, HostAdamLoops][]))('host (%s) and tensor implementations agree (%s)', async (_name, _label, clipNorm, weightDecay, loops) => {
     const tf = await useBackend(backend);
     expect(hostOptimizerFits(tf)).toBe(true);
     const s: AdamSettings = { lr: 1e-2, weightDecay, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm };
@@ -28,7 +32,10 @@ describe.each(['cpu', 'wasm'] as const)('Adam on %s', (backend) => {
     const mk = () => shapes.map((sh, i) => tf.variable(tf.tensor(init[i]!, sh), true));
     const a = mk();
     const b = mk();
-    const ha = hostAdam(tf, a, s);
+    const ha = hostAdam(tf, a, s, loops);
+    // a tensor sharing a variable's data (a clone) must keep its values: that variable is updated through a copy
+    const shared = tf.clone(a[1]!);
+    const sharedBefore = Array.from(shared.dataSync());
     const tb = tensorAdam(tf, b, s);
     for (let k = 0; k < 4; k++) {
       const gs = shapes.map((sh) => rng.normals(sh.reduce((x, y) => x * y, 1), 2));
@@ -47,9 +54,12 @@ describe.each(['cpu', 'wasm'] as const)('Adam on %s', (backend) => {
     expect(maxAbs(ha.state().v, tb.state().v)).toBeLessThan(1e-6);
     // the weights moved
     expect(maxAbs(a[0]!.dataSync(), init[0]!)).toBeGreaterThan(1e-3);
+    expect(maxAbs(a[1]!.dataSync(), init[1]!)).toBeGreaterThan(1e-3);
+    expect(Array.from(shared.dataSync())).toEqual(sharedBefore);
+    shared.dispose();
     // state round trip
     const st = ha.state();
-    const hc = hostAdam(tf, a, s);
+    const hc = hostAdam(tf, a, s, loops);
     hc.setState(st.m, st.v);
     expect(Array.from(hc.state().m)).toEqual(Array.from(st.m));
     expect(() => hc.setState(new Float32Array(3), new Float32Array(3))).toThrow(/expected/);

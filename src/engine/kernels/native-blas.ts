@@ -26,6 +26,10 @@ export interface NativeBlas {
   col2im?(cols: Float32Array, x: Float32Array, p: Int32Array): void;
   /** y = act(y + bias) in place on rows of n values; activation codes as ACTIVATION_CODES. */
   biasActivation?(y: Float32Array, bias: Float32Array | null, n: number, activation: number, alpha: number): void;
+  /** Σ a_i² in double. */
+  sumSquares?(a: Float32Array): number;
+  /** One Adam step in place (src/engine/adam.ts). */
+  adamUpdate?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float64Array): void;
 }
 
 /**
