@@ -22,7 +22,7 @@
 import * as tfcore from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Tf, Tensor2D } from '../plugins/sdk/index';
-import { COUPLING_BACKWARD, COUPLING_FORWARD, cpuIo, registerCouplingKernels } from './kernels/fused-coupling';
+import { COUPLING_BACKWARD, COUPLING_FORWARD, cpuIo, nativeCouplingOf, registerCouplingKernels } from './kernels/fused-coupling';
 import { gemmOf } from './kernels/gemm';
 import { loadNativeBlas } from './kernels/native-blas';
 
@@ -40,7 +40,8 @@ let cpuRegistered = false;
 function ensureCpuKernels(): void {
   if (cpuRegistered) return;
   cpuRegistered = true;
-  registerCouplingKernels('cpu', cpuIo, gemmOf(loadNativeBlas()));
+  const blas = loadNativeBlas();
+  registerCouplingKernels('cpu', cpuIo, gemmOf(blas), nativeCouplingOf(blas));
 }
 
 /** Whether the active backend runs fused coupling blocks. */

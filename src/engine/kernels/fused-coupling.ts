@@ -136,8 +136,24 @@ function dimsOf(inputs: Record<string, TensorInfo>): Dims {
   return { n, d, h1, h2, c, H };
 }
 
+/**
+ * The addon's whole-block kernels (native/blas.c): the same loops in C around
+ * OpenBLAS. The JS loops below took ~14 ms forward and ~11 ms backward per
+ * 8-block mlp step (CPU time, GEMMs excluded), more than the GEMMs themselves.
+ */
+export interface NativeCoupling {
+  couplingForward(X: Float32Array, W1: Float32Array, B1: Float32Array, W2: Float32Array, B2: Float32Array, G: Float32Array, OFF: Float32Array, R: Float32Array, C: Float32Array | null, out: Float32Array, h: Float32Array, S: Float32Array, v: Float32Array, dims: Int32Array): void;
+  couplingBackward(DY: Float32Array, X: Float32Array, h: Float32Array, S: Float32Array, v: Float32Array, W1: Float32Array, W2: Float32Array, G: Float32Array, R: Float32Array, C: Float32Array | null, dx: Float32Array, dW1: Float32Array, db1: Float32Array, dW2: Float32Array, db2: Float32Array, dg: Float32Array, doff: Float32Array, dims: Int32Array): void;
+}
+
+/** The addon's coupling kernels where it has them (older builds do not). */
+export function nativeCouplingOf(blas: object | null): NativeCoupling | null {
+  const b = blas as Partial<NativeCoupling> | null;
+  return b && typeof b.couplingForward === 'function' && typeof b.couplingBackward === 'function' ? (b as NativeCoupling) : null;
+}
+
 /** inputs {x [n,d+1], w1, b1, w2, b2, g, offset, rotation, cond?}, attrs {save}; outputs [out] or [out, h, s, v]. */
-export function makeCouplingForward(io: (backend: unknown) => KernelIo, gemm: Gemm): KernelFunc {
+export function makeCouplingForward(io: (backend: unknown) => KernelIo, gemm: Gemm, native: NativeCoupling | null = null): KernelFunc {
   return ((args: Args): TensorInfo | TensorInfo[] => {
     const { inputs, attrs = {} } = args;
     const save = !!attrs.save;
@@ -159,6 +175,10 @@ export function makeCouplingForward(io: (backend: unknown) => KernelIo, gemm: Ge
     const OFF = k.read(inputs.offset!);
     const R = k.read(inputs.rotation!);
     const C = inputs.cond ? k.read(inputs.cond) : null;
+    if (native) {
+      native.couplingForward(X, W1, B1, W2, B2, G, OFF, R, C, out, h, S, v, Int32Array.of(n, d, c, H));
+      return save ? infos : infos[0]!;
+    }
 
     // h = LeakyReLU([a | cond] W1 + b1): two products into h, no concat
     gemm(X, D1, W1, H, h, H, n, H, h1, false, false, 1, 0);
@@ -209,7 +229,7 @@ export function makeCouplingForward(io: (backend: unknown) => KernelIo, gemm: Ge
  * inputs {dy [n,d+1], x, h, s, v, w1, w2, g, rotation, cond?};
  * outputs [dx [n,d+1], dw1, db1, dw2, db2, dg, doffset].
  */
-export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: Gemm): KernelFunc {
+export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: Gemm, native: NativeCoupling | null = null): KernelFunc {
   return ((args: Args): TensorInfo[] => {
     const { inputs } = args;
     const { n, d, h1, h2, c, H } = dimsOf(inputs);
@@ -228,6 +248,10 @@ export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: G
     const G = k.read(inputs.g!);
     const R = k.read(inputs.rotation!);
     const C = inputs.cond ? k.read(inputs.cond) : null;
+    if (native) {
+      native.couplingBackward(DY, X, h, S, v, W1, W2, G, R, C, dx, dW1, db1, dW2, db2, dg, doff, Int32Array.of(n, d, c, H));
+      return infos;
+    }
 
     // dw = dy[:, :d] Rᵀ
     const dw = scratch('dw', n * d);
@@ -298,10 +322,10 @@ function colSums(a: Float32Array, rows: number, cols: number, out: Float32Array)
 }
 
 /** Registers the fused kernels for one backend (idempotent). */
-export function registerCouplingKernels(backendName: string, io: (backend: unknown) => KernelIo, gemm: Gemm): void {
+export function registerCouplingKernels(backendName: string, io: (backend: unknown) => KernelIo, gemm: Gemm, native: NativeCoupling | null = null): void {
   for (const [name, fn] of [
-    [COUPLING_FORWARD, makeCouplingForward(io, gemm)],
-    [COUPLING_BACKWARD, makeCouplingBackward(io, gemm)],
+    [COUPLING_FORWARD, makeCouplingForward(io, gemm, native)],
+    [COUPLING_BACKWARD, makeCouplingBackward(io, gemm, native)],
   ] as const) {
     (fn as unknown as Record<string, boolean>).__promptgenPatched = true; // as kernels/index.ts marks its patches
     if (tfcore.getKernel(name, backendName)) tfcore.unregisterKernel(name, backendName);

@@ -14,7 +14,7 @@ import { maxPoolGrad } from './pool';
 import { loadNativeBlas, makeNativeMatMulKernel } from './native-blas';
 import { makeNativeConv2D, makeNativeConv2DBackpropInput } from './native-conv';
 import { makeIdentityKernel, makeSliceKernel, makeSplitVKernel } from './slice';
-import { registerCouplingKernels, wasmIo } from './fused-coupling';
+import { nativeCouplingOf, registerCouplingKernels, wasmIo } from './fused-coupling';
 import { gemmOf } from './gemm';
 
 export const WASM_PATCHED_KERNELS = [
@@ -70,7 +70,7 @@ export function registerWasmPatches(): string[] {
   if (blas) {
     install('Conv2D', makeNativeConv2D(blas, conv2d, false));
     install('FusedConv2D', makeNativeConv2D(blas, original('FusedConv2D'), true));
-    registerCouplingKernels('wasm', wasmIo, gemmOf(blas));
+    registerCouplingKernels('wasm', wasmIo, gemmOf(blas), nativeCouplingOf(blas));
   }
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
