@@ -7,7 +7,7 @@
 import * as tfcore from '@tensorflow/tfjs-core';
 import { Flow } from '../../src/engine/flow';
 import { fusedCouplingAvailable } from '../../src/engine/coupling';
-import { COUPLING_FORWARD } from '../../src/engine/kernels/fused-coupling';
+import { COUPLING_FORWARD, cpuIo, nativeCouplingOf, registerCouplingKernels } from '../../src/engine/kernels/fused-coupling';
 import { jsGemm, gemmOf } from '../../src/engine/kernels/gemm';
 import { loadNativeBlas } from '../../src/engine/kernels/native-blas';
 import type { Tensor1D, Tensor2D } from '../../src/plugins/sdk/index';
@@ -161,6 +161,38 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
     tf.dispose([eps, ga.value, gb.value, ...Object.values(ga.grads), ...Object.values(gb.grads)]);
     a.dispose();
     b.dispose();
+  });
+});
+
+(native && nativeCouplingOf(native) ? describe : describe.skip)('the addon\'s whole-block kernels', () => {
+  it('give the JS twin\'s values and gradients (cpu backend, conditional, odd d)', async () => {
+    const tf = await useBackend('cpu');
+    const flow = new Flow(tf, { dim: 9, blocks: 3, hidden: 12, conditionDim: 2, seed: 8 });
+    randomizeFlow(tf, flow, 6);
+    const rng = new Rng(4);
+    const eps = tf.tensor2d(rng.normals(6 * 9), [6, 9]);
+    const cond = tf.tensor2d(rng.normals(6 * 2), [6, 2]);
+    const run = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const { z, logDet } = flow.forward(eps, cond);
+        return tf.add(tf.sum(tf.square(z)), tf.sum(logDet)) as tfcore.Scalar;
+      }, flow.variables());
+      const out = [value.dataSync()[0]!, ...flow.variables().map((v) => Array.from(grads[v.name]!.dataSync()))];
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    try {
+      registerCouplingKernels('cpu', cpuIo, jsGemm, null);
+      const js = run();
+      registerCouplingKernels('cpu', cpuIo, gemmOf(native), nativeCouplingOf(native));
+      const c = run();
+      expect(Math.abs((c[0] as number) - (js[0] as number))).toBeLessThan(1e-4 * Math.abs(js[0] as number));
+      for (let i = 1; i < js.length; i++) expect(relDiff(c[i] as number[], js[i] as number[])).toBeLessThan(1e-4);
+    } finally {
+      registerCouplingKernels('cpu', cpuIo, gemmOf(native), nativeCouplingOf(native));
+    }
+    tf.dispose([eps, cond]);
+    flow.dispose();
   });
 });
 

@@ -27,7 +27,7 @@ function scratchOf(n: number): Float32Array {
 }
 
 /** The geometry for the addon's im2col/col2im (native/blas.c: [N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1]). */
-function convParams(...v: number[]): Int32Array {
+export function convParams(...v: number[]): Int32Array {
   return Int32Array.from(v);
 }
 
@@ -36,7 +36,7 @@ function convParams(...v: number[]): Int32Array {
  * existed). The loops were moved to C because in the conv benchmark they ran
  * on every 64×64×32 activation, forward and backward (docs/PERFORMANCE.md).
  */
-function im2colJs(X: Float32Array, cols: Float32Array, p: Int32Array): void {
+export function im2colJs(X: Float32Array, cols: Float32Array, p: Int32Array): void {
   const [, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1] = p as unknown as number[];
   let o = 0;
   for (let r = r0!; r < r1!; r++) {
@@ -59,7 +59,7 @@ function im2colJs(X: Float32Array, cols: Float32Array, p: Int32Array): void {
   }
 }
 
-function col2imJs(cols: Float32Array, X: Float32Array, p: Int32Array): void {
+export function col2imJs(cols: Float32Array, X: Float32Array, p: Int32Array): void {
   const [, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1] = p as unknown as number[];
   let o = 0;
   for (let r = r0!; r < r1!; r++) {
