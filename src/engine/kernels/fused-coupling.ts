@@ -18,11 +18,12 @@
  *   du = dh · (h > 0 ? 1 : 0.1); dW1 = [a | cond]ᵀ du; db1 = Σ_i du
  *   da = dv_a + (du W1ᵀ)[:, :h1];  dX = [da | db | dℓ]
  *
- * Why: the unfused block is ~140 small TF.js kernels per training step (slices,
- * concats, element-wise ops and their gradients); in the `mlp` benchmark that
- * per-op overhead was about half of the step (docs/PERFORMANCE.md). Here a
- * block is five GEMMs forward and eight backward (OpenBLAS, or jsGemm) and a
- * few loops over n·d values, with no intermediate tensors. The forward saves
+ * Why: unfused, a block is ~140 small TF.js kernels per training step
+ * (slices, concats, element-wise ops and their gradients); in the `mlp`
+ * benchmark that per-op overhead was about half of the step
+ * (docs/PERFORMANCE.md). Here a block is 3 GEMMs forward and 5 backward (one
+ * more each with a condition; OpenBLAS, or jsGemm) and a few loops over n·d
+ * values, with no intermediate tensors. The forward saves
  * h, s and v for the backward (outputs 2–4) only when asked (`save`), so the
  * sampling path allocates nothing but the output.
  *
