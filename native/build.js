@@ -15,7 +15,7 @@ if (!fs.existsSync(path.join(include, 'node_api.h'))) {
 }
 fs.mkdirSync(path.dirname(out), { recursive: true });
 try {
-  execFileSync(process.env.CC || 'cc', ['-O2', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=blas', `-I${include}`, path.join(here, 'blas.c'), '-o', out, '-ldl'], { stdio: 'inherit' });
+  execFileSync(process.env.CC || 'cc', ['-O3', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=blas', `-I${include}`, path.join(here, 'blas.c'), '-o', out, '-ldl', '-lm'], { stdio: 'inherit' });
   console.log(`built ${path.relative(process.cwd(), out)}`);
 } catch (err) {
   console.warn(`native BLAS kernels not built (${err.message}); the engine falls back to wasm kernels`);

@@ -30,6 +30,7 @@ import { recordPlugin, syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { TensorSampleService } from './runtime/sample-service';
 import { startTensorRuntime, type TensorRuntime } from './runtime/tensor-runtime';
+import { cpuCores, effectiveConcurrency } from './jobs/concurrency';
 
 export interface Database {
   url: string;
@@ -139,11 +140,14 @@ async function startCore(config: Config, log: Logger, options: StartOptions = {}
 }
 
 /** Starts `count` training consumers; the returned function stops them (running jobs are left to resume). */
-async function startWorkers(core: Core, config: Config, log: Logger, count: number): Promise<() => Promise<void>> {
+async function startWorkers(core: Core, config: Config, log: Logger, requested: number, serving: boolean): Promise<() => Promise<void>> {
   const shutdown = new AbortController();
   const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal, writeHealth: core.writeHealth };
+  const count = effectiveConcurrency({ requested, trainingThreads: config.trainingThreads, blasThreads: config.blasThreads, serving });
   const workerId = await core.queue.work(count, (job) => runTrainingJob(job, deps));
-  log.info(`training workers: ${count}`);
+  log.info(count < requested
+    ? `training workers: ${count} (PROMPTGEN_WORKERS=${requested} capped to the training slots of ${cpuCores()} cores; PROMPTGEN_TRAINING_THREADS overrides)`
+    : `training workers: ${count}`);
   return async () => {
     shutdown.abort();
     await core.queue.offWork(workerId);
@@ -179,7 +183,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const schema = await createSchema();
     const graphql = await createGraphQLEndpoints(schema, httpServer, services, admin.token, log.child('graphql'));
     cleanup.push(() => graphql.stop());
-    if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers));
+    if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers, true));
     const app = createHttpApp(config, db.store, {
       ready: () => (shuttingDown ? Promise.resolve({ ok: false, detail: { reason: 'shutting down' } }) : readiness(core, config, log)),
     }, graphql.middleware);
@@ -226,7 +230,7 @@ export async function startWorker(config: Config, log: Logger, options: StartOpt
   }
   const core = await startCore(config, log, options);
   try {
-    core.cleanup.push(await startWorkers(core, config, log, Math.max(1, config.workers)));
+    core.cleanup.push(await startWorkers(core, config, log, Math.max(1, config.workers), false));
   } catch (err) {
     await core.closeAll();
     throw err;

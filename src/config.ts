@@ -38,6 +38,10 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** OpenBLAS threads per training thread (the engine reads PROMPTGEN_BLAS_THREADS itself). */
   blasThreads: number;
+  /** Most trainings this process runs at once (PROMPTGEN_TRAINING_THREADS); undefined: from the cores (src/jobs/concurrency.ts). */
+  trainingThreads?: number;
+  /** Fused coupling-block kernels where the backend has them (PROMPTGEN_FUSED_COUPLING). */
+  fusedCoupling: boolean;
   /** Native OpenBLAS matrix products on the wasm backend (PROMPTGEN_NATIVE_BLAS). */
   nativeBlas: boolean;
   /** What clients may make the server open or do (README "Security"). */
@@ -196,6 +200,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     shutdownGraceSeconds: r.int('PROMPTGEN_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     // read again by the engine in each training thread (src/engine/kernels/native-blas.ts); checked here so a bad value stops start-up
     blasThreads: r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
+    trainingThreads: r.raw('PROMPTGEN_TRAINING_THREADS') === undefined ? undefined : r.int('PROMPTGEN_TRAINING_THREADS', 1, 1, 256),
     nativeBlas: r.oneOf<'0' | '1'>('PROMPTGEN_NATIVE_BLAS', '1', ['0', '1']) === '1',
     security: {
       assetDirs: r.dirs('PROMPTGEN_ASSET_DIRS'),
@@ -208,6 +213,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       rateLimitPerMinute: r.int('PROMPTGEN_RATE_LIMIT_PER_MINUTE', 120, 0, 1_000_000),
       maxQueuedPrompts: r.int('PROMPTGEN_MAX_QUEUED_PROMPTS', 100, 0, 1_000_000),
     },
+    // read again by the engine (src/engine/coupling.ts); checked here so a bad value stops start-up
+    fusedCoupling: r.oneOf<'0' | '1'>('PROMPTGEN_FUSED_COUPLING', '1', ['0', '1']) === '1',
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
@@ -220,7 +227,7 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['DATABASE_URL', '(embedded PGlite)', 'PostgreSQL connection string; unset → embedded PGlite in the data directory'],
   ['PROMPTGEN_DATA_DIR', './.promptgen', 'embedded database, admin token, installed plugins'],
   ['PROMPTGEN_ADMIN_TOKEN', '(generated)', 'bearer token for admin operations; unset → generated at first start into <data dir>/admin-token'],
-  ['PROMPTGEN_WORKERS', '1', 'training workers inside `serve` (0: API only)'],
+  ['PROMPTGEN_WORKERS', '1', 'training workers inside `serve` (0: API only); capped by PROMPTGEN_TRAINING_THREADS'],
   ['PROMPTGEN_BACKEND', 'auto', 'auto | tensorflow-gpu | tensorflow | wasm | cpu'],
   ['LOG_LEVEL', 'info', 'debug | info | warn | error'],
   ['PROMPTGEN_PUBLIC_URL', '(from request)', 'base URL used in image links'],
@@ -244,6 +251,8 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_MAX_EXPENSIVE_PER_REQUEST', '1', 'most `createPrompt`/`sample`/`installPlugin`/`uninstallPlugin` fields in one operation'],
   ['PROMPTGEN_RATE_LIMIT_PER_MINUTE', '120', 'those mutations per client address and minute (token bucket, burst of the same size; 0: no limit; admin requests exempt)'],
   ['PROMPTGEN_MAX_QUEUED_PROMPTS', '100', 'QUEUED + TRAINING prompts beyond which `createPrompt` answers `QUEUE_FULL` (0: no limit)'],
+  ['PROMPTGEN_TRAINING_THREADS', '(cores − 1 for serve, cores for worker) ÷ BLAS threads', 'most trainings one process runs at once; more would only time-slice the cores and slow the API'],
+  ['PROMPTGEN_FUSED_COUPLING', '1', 'cpu, and wasm with the native addon: each flow block as one fused kernel per direction (0: the unfused ops)'],
 ];
 
 /**

@@ -7,12 +7,15 @@
  *   y ← y · scale + offset, scale = 0.1 · softplus_β=0.5(g) (1 at init); logdet += Σ log scale
  *   y ← y R   (R fixed random orthogonal, saved with the weights)
  * Only slices, concats and matMuls are used (no gather), so gradients work on
- * every backend.
+ * every backend. Where the backend registers them (cpu; wasm with the native
+ * OpenBLAS addon), a block runs as one fused kernel per direction instead
+ * (coupling.ts, kernels/fused-coupling.ts): same maths, same weights.
  */
 import type { Tf, Tensor2D, Tensor1D, GeneratorInstance, Tensor4D } from '../plugins/sdk/index';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { Rng } from './rng';
 import { packArtifact, unpackArtifact, type ArtifactBlob } from './artifact';
+import { fusedBlocks, fusedCouplingAvailable } from './coupling';
 
 export interface FlowConfig {
   dim: number;
@@ -97,6 +100,11 @@ export class Flow {
   readonly config: FlowConfig;
   private readonly blockVars: Block[] = [];
   private disposed = false;
+  /**
+   * Use the fused coupling kernels where the backend has them (coupling.ts).
+   * Off: always the unfused ops (the reference the fused kernels are tested against).
+   */
+  useFusedBlocks = true;
 
   /** Creates a flow with fresh weights drawn from `config.seed` (PyTorch's default Linear init). */
   constructor(tf: Tf, config: Partial<FlowConfig> & { dim: number }, weights?: Map<string, Float32Array>) {
@@ -192,29 +200,43 @@ export class Flow {
     this.check(eps);
     const tf = this.tf;
     return tf.tidy(() => {
-      const d = this.config.dim;
-      const h1 = Math.floor(d / 2);
-      const h2 = d - h1;
-      const n = eps.shape[0];
-      const c = this.condition(n, cond);
-      let x = eps;
-      let logDet: Tensor1D = tf.zeros([n]) as Tensor1D;
-      let scaleLogSum: Tensor1D | undefined;
-      for (const b of this.blockVars) {
-        const a = tf.slice(x, [0, 0], [n, h1]) as Tensor2D;
-        const bb = tf.slice(x, [0, h1], [n, h2]) as Tensor2D;
-        const { s, t } = this.subnet(b, a, c);
-        const b2 = tf.add(tf.mul(bb, tf.exp(s)), t);
-        const scale = this.scaleOf(b);
-        const y = tf.add(tf.mul(tf.concat([a, b2], 1), scale), b.offset);
-        x = tf.matMul(y as Tensor2D, b.rotation);
-        logDet = tf.add(logDet, tf.sum(s, 1)) as Tensor1D;
-        const ls = tf.sum(tf.log(scale)) as unknown as Tensor1D;
-        scaleLogSum = scaleLogSum ? (tf.add(scaleLogSum, ls) as Tensor1D) : ls;
-      }
-      if (scaleLogSum) logDet = tf.add(logDet, scaleLogSum) as Tensor1D;
+      const c = this.condition(eps.shape[0], cond);
+      const { x, logDet } = this.runBlocks(eps, c);
       return { z: x, logDet };
     });
+  }
+
+  /**
+   * The coupling blocks in order. Fused (coupling.ts: one kernel per block and
+   * direction) where the active backend registers them and `useFusedBlocks`
+   * is on; otherwise the unfused ops below, which every backend runs.
+   */
+  private runBlocks(eps: Tensor2D, c: Tensor2D | undefined): { x: Tensor2D; logDet: Tensor1D } {
+    if (this.useFusedBlocks && fusedCouplingAvailable(this.tf)) {
+      return fusedBlocks(this.tf, eps, this.blockVars, c) as { x: Tensor2D; logDet: Tensor1D };
+    }
+    const tf = this.tf;
+    const d = this.config.dim;
+    const h1 = Math.floor(d / 2);
+    const h2 = d - h1;
+    const n = eps.shape[0];
+    let x = eps;
+    let logDet: Tensor1D = tf.zeros([n]) as Tensor1D;
+    let scaleLogSum: Tensor1D | undefined;
+    for (const b of this.blockVars) {
+      const a = tf.slice(x, [0, 0], [n, h1]) as Tensor2D;
+      const bb = tf.slice(x, [0, h1], [n, h2]) as Tensor2D;
+      const { s, t } = this.subnet(b, a, c);
+      const b2 = tf.add(tf.mul(bb, tf.exp(s)), t);
+      const scale = this.scaleOf(b);
+      const y = tf.add(tf.mul(tf.concat([a, b2], 1), scale), b.offset);
+      x = tf.matMul(y as Tensor2D, b.rotation);
+      logDet = tf.add(logDet, tf.sum(s, 1)) as Tensor1D;
+      const ls = tf.sum(tf.log(scale)) as unknown as Tensor1D;
+      scaleLogSum = scaleLogSum ? (tf.add(scaleLogSum, ls) as Tensor1D) : ls;
+    }
+    if (scaleLogSum) logDet = tf.add(logDet, scaleLogSum) as Tensor1D;
+    return { x, logDet };
   }
 
   /** ε = f⁻¹(z; cond). */

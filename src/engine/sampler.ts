@@ -22,7 +22,24 @@ export interface SampleOptions {
   truncation?: number;
   /** One condition vector for all samples, [1, c] / [count, c] tensor, or a per-sample function. */
   condition?: ArrayLike<number> | Tensor2D | ((index: number) => ArrayLike<number>);
-  batchSize?: number; // default 64
+  /** Images per batch; by default chosen for throughput (see autoBatchSize). */
+  batchSize?: number;
+}
+
+/** Largest automatic batch: throughput of the benchmark's generators levels off at 128–256 images (docs/PERFORMANCE.md). */
+export const MAX_AUTO_BATCH = 256;
+/** First batch when the size is automatic: small, to learn the image size before committing memory. */
+const PROBE_BATCH = 16;
+/** Output values per automatic batch (32 MB of float32); a generator's activations are a small multiple of its output. */
+const AUTO_BATCH_VALUES = 8 * 1024 * 1024;
+
+/**
+ * Batch size for throughput: per-batch costs (kernel launches, the flow's
+ * fixed work per call) are amortised up to ~256 images, while memory grows
+ * with the image: 256 for 32×32 or 64×64 RGB, 42 for 256×256, 2 for 1024×1024.
+ */
+export function autoBatchSize(valuesPerImage: number): number {
+  return Math.max(1, Math.min(MAX_AUTO_BATCH, Math.floor(AUTO_BATCH_VALUES / Math.max(1, valuesPerImage))));
 }
 
 function latentDimOf(opts: { flow?: Flow; generator: GeneratorInstance; latentDim?: number }): number {
@@ -41,11 +58,13 @@ export async function sampleImages(opts: SampleOptions): Promise<ImageBatch> {
   const d = latentDimOf(opts);
   if (flow && flow.dim !== d) throw new Error(`flow dim ${flow.dim} differs from latentDim ${d}`);
   const psi = opts.truncation ?? 1;
-  const bs = Math.max(1, opts.batchSize ?? 64);
+  let bs = Math.max(1, opts.batchSize ?? PROBE_BATCH);
+  const auto = opts.batchSize === undefined;
   const rng = new Rng(opts.seed);
   const c = flow?.config.conditionDim ?? 0;
   const batches: ImageBatch[] = [];
   for (let start = 0; start < count; start += bs) {
+    if (auto && batches.length === 1) bs = autoBatchSize(batches[0]!.data.length / batches[0]!.n);
     const n = Math.min(bs, count - start);
     const eps = rng.normals(n * d, psi);
     const images = tf.tidy(() => {

@@ -7,12 +7,13 @@
  * resumed from a checkpoint ends with the same weights as an uninterrupted one.
  */
 import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/index';
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Variable } from '@tensorflow/tfjs-core';
 import { Flow } from './flow';
 import { computeLoss, type EnergyTerm } from './objective';
 import { Rng, deriveSeed, type RngState } from './rng';
 import { packArtifact, unpackArtifact } from './artifact';
 import { toImageBatch, type ImageBatch } from './images';
+import { makeAdam } from './adam';
 
 export const CHECKPOINT_FORMAT = 'promptgen-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -109,10 +110,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const vars: Variable[] = flow.variables();
   const observers = terms.some((t) => t.observe);
-  const sizes = vars.map((v) => v.size);
-  const paramCount = sizes.reduce((a, b) => a + b, 0);
-  const m = tf.tidy(() => tf.variable(tf.zeros([paramCount]), false));
-  const v = tf.tidy(() => tf.variable(tf.zeros([paramCount]), false));
+  const paramCount = vars.reduce((a, x) => a + x.size, 0);
+  const adam = makeAdam(tf, vars, { lr, weightDecay: wd, beta1, beta2, epsilon: adamEps, clipNorm: clip });
   const rng = new Rng(deriveSeed(seed, 'train'));
   let step = 0;
 
@@ -128,10 +127,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       );
     }
     flow.load(art.bytes('flow'));
-    tf.tidy(() => {
-      m.assign(tf.tensor1d(art.float32('adam.m').data));
-      v.assign(tf.tensor1d(art.float32('adam.v').data));
-    });
+    adam.setState(art.float32('adam.m').data, art.float32('adam.v').data);
     rng.setState(meta.rng);
     step = meta.step;
     meta.termStates?.forEach((state, i) => {
@@ -161,10 +157,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       paramCount,
       termStates: terms.map((t) => (t.state ? t.state() : null)),
     };
+    const { m, v } = adam.state();
     return packArtifact(meta as unknown as Record<string, unknown>, [
       { name: 'flow', dtype: 'uint8', shape: [], data: flow.serialize() },
-      { name: 'adam.m', dtype: 'float32', shape: [paramCount], data: m.dataSync() as Float32Array },
-      { name: 'adam.v', dtype: 'float32', shape: [paramCount], data: v.dataSync() as Float32Array },
+      { name: 'adam.m', dtype: 'float32', shape: [paramCount], data: m },
+      { name: 'adam.v', dtype: 'float32', shape: [paramCount], data: v },
     ]);
   };
 
@@ -194,29 +191,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       eps.dispose();
       cond?.dispose();
 
-      const gradNormT = tf.tidy(() => {
-        const flat = tf.concat(vars.map((x) => tf.reshape(grads[x.name], [-1])));
-        const gnorm = tf.sqrt(tf.sum(tf.square(flat)));
-        const coef = clip > 0 && Number.isFinite(clip) ? tf.minimum(1, tf.div(clip, tf.add(gnorm, 1e-6))) : tf.scalar(1);
-        const g = tf.mul(flat, coef);
-        const t = k + 1;
-        const lrT = lr * (1 - k / totalSteps);
-        const bc1 = 1 - Math.pow(beta1, t);
-        const bc2 = 1 - Math.pow(beta2, t);
-        const newM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const newV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        m.assign(newM);
-        v.assign(newV);
-        const denom = tf.add(tf.div(tf.sqrt(newV), Math.sqrt(bc2)), adamEps);
-        const update = tf.mul(tf.div(newM, denom), lrT / bc1);
-        const parts = tf.split(update, sizes);
-        vars.forEach((x, i) => {
-          let p: Tensor = x;
-          if (wd > 0) p = tf.mul(p, 1 - lrT * wd);
-          x.assign(tf.sub(p, tf.reshape(parts[i], x.shape)));
-        });
-        return gnorm;
-      });
+      const updated = adam.step(grads, k, lr * (1 - k / totalSteps));
       for (const key of Object.keys(grads)) grads[key].dispose();
       if (observed) {
         // after the update, so what a control learns from this batch acts from the next step on
@@ -236,13 +211,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           loss: finalLoss,
           logDet: aux[0].dataSync()[0],
           energies: terms.map((t, i) => ({ name: t.name, value: aux[i + 1].dataSync()[0] })),
-          gradNorm: gradNormT.dataSync()[0],
+          gradNorm: updated.gradNorm(),
           stepsPerSecond: sps,
           etaSeconds: sps > 0 ? (totalSteps - step) / sps : NaN,
         });
       }
       loss.dispose();
-      gradNormT.dispose();
+      updated.dispose();
       aux.forEach((a) => a.dispose());
 
       if (previewEps && opts.onPreview && (step % previewEvery === 0 || step === totalSteps)) {
@@ -256,8 +231,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
   } finally {
-    m.dispose();
-    v.dispose();
+    adam.dispose();
     previewEps?.dispose();
     previewCond?.dispose();
   }

@@ -1,6 +1,6 @@
 import { PNG } from 'pngjs';
 import { Flow } from '../../src/engine/flow';
-import { sampleImages, sampleBase } from '../../src/engine/sampler';
+import { sampleImages, sampleBase, autoBatchSize, MAX_AUTO_BATCH } from '../../src/engine/sampler';
 import { encodePng, encodeGrid } from '../../src/engine/png';
 import { initBackend, findNativeAddon } from '../../src/engine/backend';
 import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
@@ -49,6 +49,33 @@ describe.each(BACKENDS)('sampling on %s', (backend) => {
     tf.dispose([base, base2]);
     flow.dispose();
     G.dispose();
+  });
+
+  it('the automatic batch size (a probe batch, then sized by the image) gives the same images as one batch', async () => {
+    const G = toyGenerator(tf, 6, 2, 2, 1);
+    const flow = new Flow(tf, { dim: 6, blocks: 2, hidden: 8, conditionDim: 1, seed: 2 });
+    randomizeFlow(tf, flow, 5);
+    const condition = (i: number) => [i % 3];
+    const before = tf.memory().numTensors;
+    const auto = await sampleImages({ tf, flow, generator: G, count: 300, seed: 9, condition });
+    const one = await sampleImages({ tf, flow, generator: G, count: 300, seed: 9, condition, batchSize: 300 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(auto.n).toBe(300);
+    let worst = 0;
+    for (let i = 0; i < one.data.length; i++) worst = Math.max(worst, Math.abs(auto.data[i]! - one.data[i]!));
+    expect(worst).toBeLessThan(1e-6);
+    flow.dispose();
+    G.dispose();
+  });
+});
+
+describe('autoBatchSize', () => {
+  it('is 256 for small images and shrinks with the image', () => {
+    expect(autoBatchSize(32 * 32 * 3)).toBe(MAX_AUTO_BATCH);
+    expect(autoBatchSize(64 * 64 * 3)).toBe(MAX_AUTO_BATCH);
+    expect(autoBatchSize(256 * 256 * 3)).toBe(42);
+    expect(autoBatchSize(1024 * 1024 * 3)).toBe(2);
+    expect(autoBatchSize(8192 * 8192 * 3)).toBe(1);
   });
 });
 

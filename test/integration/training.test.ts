@@ -12,7 +12,8 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 
 beforeAll(async () => {
   db = await freshDatabase();
-  server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '2', PROMPTGEN_MAX_STEPS: '5000' } });
+  // Two trainings at once even on a 2-core machine, whose default cap (src/jobs/concurrency.ts) is one in serve.
+  server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '2', PROMPTGEN_TRAINING_THREADS: '2', PROMPTGEN_MAX_STEPS: '5000' } });
 });
 
 afterAll(async () => {

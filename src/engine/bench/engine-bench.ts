@@ -16,6 +16,7 @@ import { initBackend, type BackendPreference } from '../backend';
 import { Flow } from '../flow';
 import { train } from '../trainer';
 import { sampleImages } from '../sampler';
+import { tapeIsRecording } from '../coupling';
 import type { EnergyTerm } from '../objective';
 import type { Tf, Tensor1D, Tensor2D, Tensor4D, GeneratorInstance } from '../../plugins/sdk/index';
 import type { Tensor } from '@tensorflow/tfjs-core';
@@ -55,9 +56,18 @@ function uniform(tf: Tf, shape: number[], bound: number, seed: number): Tensor {
   return tf.randomUniform(shape, -bound, bound, 'float32', seed);
 }
 
-function dense(tf: Tf, x: Tensor2D, w: Tensor, b: Tensor): Tensor2D {
-  // Frozen layers: plain matMul + add (the fused op's gradient would also compute weight gradients).
-  return tf.add(tf.matMul(x, w as Tensor2D), b) as Tensor2D;
+type Act = 'linear' | 'relu' | 'sigmoid';
+
+/**
+ * A frozen Linear layer and its activation. While gradients are recorded:
+ * plain matMul + add (+ activation), since the fused op's gradient would also
+ * compute the weight gradients nobody needs. When sampling: one fused
+ * matMul + bias + activation kernel (the sampling path, no extra tensors).
+ */
+function dense(tf: Tf, x: Tensor2D, w: Tensor, b: Tensor, activation: Act = 'linear'): Tensor2D {
+  if (!tapeIsRecording()) return tf.fused.matMul({ a: x, b: w as Tensor2D, bias: b, activation }) as Tensor2D;
+  const y = tf.add(tf.matMul(x, w as Tensor2D), b) as Tensor2D;
+  return activation === 'relu' ? tf.relu(y) : activation === 'sigmoid' ? tf.sigmoid(y) : y;
 }
 
 function mlpCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; dispose: () => void } {
@@ -68,7 +78,7 @@ function mlpCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; d
   const target = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 5);
   const generator: GeneratorInstance = {
     generate: (z) =>
-      tf.tidy(() => tf.reshape(tf.sigmoid(dense(tf, tf.relu(dense(tf, z, w1, b1)), w2, b2)), [z.shape[0], 32, 32, 3]) as Tensor4D),
+      tf.tidy(() => tf.reshape(dense(tf, dense(tf, z, w1, b1, 'relu'), w2, b2, 'sigmoid'), [z.shape[0], 32, 32, 3]) as Tensor4D),
     dispose: () => undefined,
   };
   const term: EnergyTerm = {
@@ -99,7 +109,7 @@ function convCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; 
     generate: (z) =>
       tf.tidy(() => {
         const n = z.shape[0];
-        let x = tf.reshape(tf.relu(dense(tf, z, wd, bd)), [n, 4, 4, 256]) as Tensor4D;
+        let x = tf.reshape(dense(tf, z, wd, bd, 'relu'), [n, 4, 4, 256]) as Tensor4D;
         ups.forEach((up, i) => {
           const h = x.shape[1] * 2;
           const y = tf.add(tf.conv2dTranspose(x, up.f as never, [n, h, h, chans[i + 1]], 2, 'same'), up.b) as Tensor4D;

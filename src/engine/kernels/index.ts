@@ -14,6 +14,8 @@ import { maxPoolGrad } from './pool';
 import { loadNativeBlas, makeNativeMatMulKernel } from './native-blas';
 import { makeNativeConv2D, makeNativeConv2DBackpropInput } from './native-conv';
 import { makeIdentityKernel, makeSliceKernel, makeSplitVKernel } from './slice';
+import { nativeCouplingOf, registerCouplingKernels, wasmIo } from './fused-coupling';
+import { gemmOf } from './gemm';
 
 export const WASM_PATCHED_KERNELS = [
   'BatchMatMul',
@@ -29,8 +31,11 @@ export const WASM_PATCHED_KERNELS = [
   'Identity',
 ] as const;
 
-/** Patched only where the native OpenBLAS addon loads (test/engine/native-blas.test.ts). */
-export const NATIVE_BLAS_KERNELS = ['Conv2D', 'FusedConv2D'] as const;
+/**
+ * Patched or added only where the native OpenBLAS addon loads (test/engine/native-blas.test.ts,
+ * test/engine/fused-coupling.test.ts). The coupling kernels are the flow's fused blocks (coupling.ts).
+ */
+export const NATIVE_BLAS_KERNELS = ['Conv2D', 'FusedConv2D', 'PromptgenCouplingForward', 'PromptgenCouplingBackward'] as const;
 
 const MARK = '__promptgenPatched';
 
@@ -65,6 +70,7 @@ export function registerWasmPatches(): string[] {
   if (blas) {
     install('Conv2D', makeNativeConv2D(blas, conv2d, false));
     install('FusedConv2D', makeNativeConv2D(blas, original('FusedConv2D'), true));
+    registerCouplingKernels('wasm', wasmIo, gemmOf(blas), nativeCouplingOf(blas));
   }
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);

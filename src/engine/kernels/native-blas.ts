@@ -18,6 +18,18 @@ export interface NativeBlas {
   library(): string | null;
   /** Sets OpenBLAS's thread count; false where the library cannot. */
   setThreads(n: number): boolean;
+  /** c = α·op(a)·op(b) + β·c with leading dimensions (kernels/gemm.ts). Missing in addons built before it. */
+  gemm?(a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha: number, beta: number): void;
+  /** NHWC im2col of rows p[14]..p[15] (p: see native-conv.ts convParams). */
+  im2col?(x: Float32Array, cols: Float32Array, p: Int32Array): void;
+  /** The adjoint of im2col: x += scatter of cols. */
+  col2im?(cols: Float32Array, x: Float32Array, p: Int32Array): void;
+  /** y = act(y + bias) in place on rows of n values; activation codes as ACTIVATION_CODES. */
+  biasActivation?(y: Float32Array, bias: Float32Array | null, n: number, activation: number, alpha: number): void;
+  /** Σ a_i² in double. */
+  sumSquares?(a: Float32Array): number;
+  /** One Adam step in place (src/engine/adam.ts). */
+  adamUpdate?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float64Array): void;
 }
 
 /**
@@ -116,6 +128,23 @@ export function applyBiasActivation(y: Float32Array, bias: Float32Array | null, 
   }
 }
 
+/** Activation codes of the addon's biasActivation (native/blas.c). */
+const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
+
+/**
+ * The fused epilogue in C where the addon has it (a JS loop calling a closure per
+ * value was measurable on the conv case's 64×64×32 activations), else in JS.
+ */
+export function biasActivation(blas: NativeBlas, y: Float32Array, bias: Float32Array | null, n: number, attrs: Record<string, unknown>, activation: Activation | null): void {
+  if (!bias && !activation) return;
+  const code = ACTIVATION_CODES[(attrs.activation as string | undefined) ?? 'linear'];
+  if (blas.biasActivation && code !== undefined) {
+    blas.biasActivation(y, bias, n, code, (attrs.leakyreluAlpha as number | undefined) ?? 0.2);
+    return;
+  }
+  applyBiasActivation(y, bias, n, activation);
+}
+
 /** BatchMatMul (or _FusedMatMul with a bias of size 1 or N and a simple activation) on OpenBLAS. */
 export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, fused: boolean): KernelFunc {
   const fn = (args: KernelArgs): TensorInfo => {
@@ -154,7 +183,7 @@ export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, f
       const bi = bb === 1 ? 0 : i;
       blas.sgemm(A.subarray(ai * m * k, (ai + 1) * m * k), B.subarray(bi * k * n, (bi + 1) * k * n), C.subarray(i * m * n, (i + 1) * m * n), m, n, k, transA, transB);
     }
-    applyBiasActivation(C, bias ? view(backend, bias) : null, n, activation);
+    biasActivation(blas, C, bias ? view(backend, bias) : null, n, attrs, activation);
     return out;
   };
   return fn as unknown as KernelFunc;

@@ -14,7 +14,7 @@
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { callKernel, view, type KernelArgs } from './wasm-util';
-import { activationOf, applyBiasActivation, type NativeBlas } from './native-blas';
+import { activationOf, biasActivation, type NativeBlas } from './native-blas';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -24,6 +24,61 @@ let scratch = new Float32Array(0);
 function scratchOf(n: number): Float32Array {
   if (scratch.length < n) scratch = new Float32Array(Math.max(n, 1024));
   return scratch.subarray(0, n);
+}
+
+/** The geometry for the addon's im2col/col2im (native/blas.c: [N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1]). */
+export function convParams(...v: number[]): Int32Array {
+  return Int32Array.from(v);
+}
+
+/**
+ * The JS twins of the addon's im2col/col2im (for an addon built before they
+ * existed). The loops were moved to C because in the conv benchmark they ran
+ * on every 64×64×32 activation, forward and backward (docs/PERFORMANCE.md).
+ */
+export function im2colJs(X: Float32Array, cols: Float32Array, p: Int32Array): void {
+  const [, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1] = p as unknown as number[];
+  let o = 0;
+  for (let r = r0!; r < r1!; r++) {
+    const ox = r % OW!;
+    const t = (r - ox) / OW!;
+    const oy = t % OH!;
+    const n = (t - oy) / OH!;
+    for (let ky = 0; ky < kh!; ky++) {
+      const iy = oy * sh! - pt! + ky * dh!;
+      for (let kx = 0; kx < kw!; kx++) {
+        const ix = ox * sw! - pl! + kx * dw!;
+        if (iy < 0 || iy >= H! || ix < 0 || ix >= W!) cols.fill(0, o, o + C!);
+        else {
+          const src = ((n * H! + iy) * W! + ix) * C!;
+          for (let c = 0; c < C!; c++) cols[o + c] = X[src + c]!;
+        }
+        o += C!;
+      }
+    }
+  }
+}
+
+export function col2imJs(cols: Float32Array, X: Float32Array, p: Int32Array): void {
+  const [, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1] = p as unknown as number[];
+  let o = 0;
+  for (let r = r0!; r < r1!; r++) {
+    const ox = r % OW!;
+    const t = (r - ox) / OW!;
+    const oy = t % OH!;
+    const n = (t - oy) / OH!;
+    for (let ky = 0; ky < kh!; ky++) {
+      const iy = oy * sh! - pt! + ky * dh!;
+      for (let kx = 0; kx < kw!; kx++) {
+        const ix = ox * sw! - pl! + kx * dw!;
+        if (iy >= 0 && iy < H! && ix >= 0 && ix < W!) {
+          const dst = ((n * H! + iy) * W! + ix) * C!;
+          for (let c = 0; c < C!; c++) X[dst + c] += cols[o + c]!;
+        }
+        o += C!;
+      }
+    }
+  }
 }
 
 function isNhwc(attrs: Record<string, unknown>): boolean {
@@ -66,31 +121,13 @@ export function makeNativeConv2D(blas: NativeBlas, fallback: KernelFunc, fused: 
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
       // im2col for rows r0..r1 (row = (n, oy, ox); column = (ky, kx, c))
-      let o = 0;
-      for (let r = r0; r < r1; r++) {
-        const ox = r % OW;
-        const t = (r - ox) / OW;
-        const oy = t % OH;
-        const n = (t - oy) / OH;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh - pt + ky * dh;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw - pl + kx * dw;
-            if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
-              cols.fill(0, o, o + C);
-            } else {
-              const src = ((n * H + iy) * W + ix) * C;
-              if (C < 16) for (let c = 0; c < C; c++) cols[o + c] = X[src + c]!;
-              else cols.set(X.subarray(src, src + C), o);
-            }
-            o += C;
-          }
-        }
-      }
+      const p = convParams(N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1);
+      if (blas.im2col) blas.im2col(X, cols, p);
+      else im2colJs(X, cols, p);
       const m = r1 - r0;
       blas.sgemm(cols.subarray(0, m * K), Fl, Y.subarray(r0 * O, r1 * O), m, O, K, false, false);
     }
-    applyBiasActivation(Y, bias ? view(backend, bias) : null, O, activation);
+    biasActivation(blas, Y, bias ? view(backend, bias) : null, O, attrs, activation);
     return out;
   }) as unknown as KernelFunc;
 }
@@ -129,24 +166,9 @@ export function makeNativeConv2DBackpropInput(blas: NativeBlas, fallback: Kernel
       const m = r1 - r0;
       // cols[m, K] = dy[r0..r1, O] · filter[K, O]ᵀ
       blas.sgemm(D.subarray(r0 * O, r1 * O), Fl, cols.subarray(0, m * K), m, K, O, false, true);
-      let o = 0;
-      for (let r = r0; r < r1; r++) {
-        const ox = r % OW;
-        const t = (r - ox) / OW;
-        const oy = t % OH;
-        const n = (t - oy) / OH;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh - pt + ky;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw - pl + kx;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
-              const dst = ((n * H + iy) * W + ix) * C;
-              for (let c = 0; c < C; c++) X[dst + c] += cols[o + c]!;
-            }
-            o += C;
-          }
-        }
-      }
+      const p = convParams(N, H, W, C, kh, kw, sh, sw, 1, 1, pt, pl, OH, OW, r0, r1);
+      if (blas.col2im) blas.col2im(cols, X, p);
+      else col2imJs(cols, X, p);
     }
     return out;
   }) as unknown as KernelFunc;
