@@ -123,6 +123,8 @@ async function findAdapter(allowSoftware: boolean, budget: number): Promise<{ ad
   ];
   if (allowSoftware) attempts.push(['opengles', ['backend=opengles'], { featureLevel: 'compatibility' } as GPURequestAdapterOptions]);
   for (const [name, flags, opts] of attempts) {
+    // Headless: Mesa's EGL needs the surfaceless platform (compute needs no display).
+    if (name === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
     const gpu = d.create(flags);
     const adapter = await gpu.requestAdapter(opts);
     if (!adapter) {

@@ -1,0 +1,55 @@
+/**
+ * Set-up of the webgpu tests: the cpu backend as the reference and the webgpu
+ * backend (Dawn) beside it in one process. On a machine without a GPU the
+ * webgpu backend runs on a software adapter (Dawn's GL ES backend on Mesa's
+ * llvmpipe; needs EGL_PLATFORM=surfaceless without a display: jest.config.js sets it).
+ * Where no adapter exists at all the tests skip with a printed reason, unless
+ * PROMPTGEN_REQUIRE_WEBGPU=1 (CI), which makes that a failure.
+ *
+ * Tensors never cross from webgpu to cpu (that move reads synchronously, which
+ * webgpu lacks in Node): each side builds its inputs from the same JS arrays.
+ */
+import { getTf } from '../../src/engine/backend';
+import { initWebGpu, type GpuAdapter } from '../../src/engine/webgpu';
+import type { Tf } from '../../src/plugins/sdk/index';
+
+let ready: Promise<GpuAdapter | null> | undefined;
+
+/** The webgpu adapter, or null (test file skips) where none exists and it is not required. */
+export function webgpuReady(): Promise<GpuAdapter | null> {
+  ready ??= (async () => {
+    const tf = getTf();
+    tf.env().set('IS_TEST', true); // silences the cpu backend's banner while it is created
+    await tf.setBackend('cpu');
+    tf.env().set('IS_TEST', false);
+    try {
+      return await initWebGpu({ allowSoftware: true });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (process.env.PROMPTGEN_REQUIRE_WEBGPU === '1') throw new Error(`no WebGPU adapter and PROMPTGEN_REQUIRE_WEBGPU=1: ${why}`);
+      // eslint-disable-next-line no-console
+      console.warn(`skipping the webgpu tests: ${why}`);
+      return null;
+    }
+  })();
+  return ready;
+}
+
+export async function use(name: 'cpu' | 'webgpu'): Promise<Tf> {
+  const tf = getTf();
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed`);
+  return tf;
+}
+
+/** max |a − b| / max(max |b|, floor). */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
+  if (a.length !== b.length) return Infinity;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, floor);
+}
