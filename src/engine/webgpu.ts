@@ -30,6 +30,7 @@
  */
 import * as path from 'path';
 import * as tfcore from '@tensorflow/tfjs-core';
+import { registerWebGpuGradientPatches } from './kernels/webgpu-resize';
 
 /** What the start-up log and `serverInfo.adapter` report. */
 export interface GpuAdapter {
@@ -204,6 +205,7 @@ export async function initWebGpu(opts: { allowSoftware: boolean }): Promise<GpuA
     guard(backend as unknown as PatchableBackend, health, budget);
     return backend;
   }, 0);
+  registerWebGpuGradientPatches(); // stock resize gradients are wrong on webgpu (kernels/webgpu-resize.ts)
   chosen = info;
   return info;
 }

@@ -11,6 +11,7 @@
  */
 import { getTf } from '../../src/engine/backend';
 import { initWebGpu, type GpuAdapter } from '../../src/engine/webgpu';
+import { registerWebGpuGradientPatches } from '../../src/engine/kernels/webgpu-resize';
 import type { Tf } from '../../src/plugins/sdk/index';
 
 let ready: Promise<GpuAdapter | null> | undefined;
@@ -23,7 +24,10 @@ export function webgpuReady(): Promise<GpuAdapter | null> {
     await tf.setBackend('cpu');
     tf.env().set('IS_TEST', false);
     try {
-      return await initWebGpu({ allowSoftware: true });
+      const adapter = await initWebGpu({ allowSoftware: true });
+      // The reference gets the exact resize gradients too (the stock cpu ones are wrong; see webgpu-resize.ts).
+      registerWebGpuGradientPatches({ everywhere: true });
+      return adapter;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       if (process.env.PROMPTGEN_REQUIRE_WEBGPU === '1') throw new Error(`no WebGPU adapter and PROMPTGEN_REQUIRE_WEBGPU=1: ${why}`);

@@ -74,13 +74,43 @@ const CASES: Case[] = [
   { name: 'maxPool', shapes: [[2, 6, 6, 3]], f: (tf, x) => tf.maxPool(x as never, 2, 2, 'valid') },
   { name: 'maxPool 3×3 stride 2 same', shapes: [[1, 7, 7, 2]], f: (tf, x) => tf.maxPool(x as never, 3, 2, 'same') },
   { name: 'avgPool', shapes: [[2, 6, 6, 3]], f: (tf, x) => tf.avgPool(x as never, 2, 2, 'valid') },
+  { name: 'resizeNearestNeighbor (up 2×)', shapes: [[2, 4, 4, 3]], f: (tf, x) => tf.image.resizeNearestNeighbor(x as never, [8, 8]) },
+  { name: 'resizeNearestNeighbor (7→14, 7→9)', shapes: [[1, 7, 7, 2]], f: (tf, x) => tf.image.resizeNearestNeighbor(x as never, [14, 9]) },
+  { name: 'resizeBilinear 64→112', shapes: [[1, 64, 64, 3]], f: (tf, x) => tf.image.resizeBilinear(x as never, [112, 112]), tol: 2e-5 },
+  { name: 'resizeBilinear 64→150', shapes: [[1, 64, 64, 3]], f: (tf, x) => tf.image.resizeBilinear(x as never, [150, 150]), tol: 2e-5 },
   { name: 'resizeBilinear', shapes: [[2, 5, 5, 3]], f: (tf, x) => tf.image.resizeBilinear(x as never, [9, 9]) },
+  { name: 'resizeBilinear half-pixel centres, H ≠ W', shapes: [[1, 5, 7, 2]], f: (tf, x) => tf.image.resizeBilinear(x as never, [8, 3], false, true) },
+  { name: 'resizeNearestNeighbor align corners / half-pixel', shapes: [[1, 5, 7, 2]], f: (tf, x) => tf.add(tf.sum(tf.image.resizeNearestNeighbor(x as never, [8, 3], true, false)), tf.sum(tf.image.resizeNearestNeighbor(x as never, [10, 14], false, true))) },
   { name: 'resizeBilinear align corners (down)', shapes: [[1, 9, 9, 1]], f: (tf, x) => tf.image.resizeBilinear(x as never, [4, 4], true) },
   // tfjs-layers parts the mnist models use
   { name: 'dense + relu (fused matMul with bias)', shapes: [[6, 5], [5, 7], [7]], f: (tf, x, w, b) => tf.relu(tf.add(tf.matMul(x as never, w as never), b)) },
   { name: 'fused matMul', shapes: [[6, 5], [5, 7], [7]], f: (tf, x, w, b) => tf.fused.matMul({ a: x as never, b: w as never, bias: b, activation: 'relu' }) },
   { name: 'fused conv2d', shapes: [[2, 7, 7, 3], [3, 3, 3, 4], [4]], f: (tf, x, w, b) => tf.fused.conv2d({ x: x as never, filter: w as never, strides: 1, pad: 'same', bias: b, activation: 'relu' }) },
 ];
+
+describe('resize gradients on webgpu are adjoint to the resize: ⟨resize(x), dy⟩ = ⟨x, dx⟩', () => {
+  const RESIZES: [string, number[], [number, number], boolean, boolean, 'nearest' | 'bilinear'][] = [
+    ['nearest 2× up', [2, 4, 4, 3], [8, 8], false, false, 'nearest'],
+    ['nearest 7→(14, 9)', [1, 7, 7, 2], [14, 9], false, false, 'nearest'],
+    ['nearest half-pixel', [1, 5, 7, 2], [10, 14], false, true, 'nearest'],
+    ['bilinear 64→112 (face-api)', [1, 64, 64, 3], [112, 112], false, false, 'bilinear'],
+    ['bilinear half-pixel, H ≠ W', [1, 5, 7, 2], [8, 3], false, true, 'bilinear'],
+    ['bilinear align corners', [1, 9, 9, 1], [4, 4], true, false, 'bilinear'],
+  ];
+  test.each(RESIZES)('%s', async (_n, shape, size, ac, hp, mode) => {
+    if ((await webgpuReady()) === null) return;
+    const tf = await use('webgpu');
+    const f = (v: Tensor) => (mode === 'nearest' ? tf.image.resizeNearestNeighbor(v as never, size, ac, hp) : tf.image.resizeBilinear(v as never, size, ac, hp));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(new Rng(1).normals(n), shape);
+    const dy = tf.tensor(new Rng(2).normals(n ? (shape[0] * size[0] * size[1] * shape[3]) : 0), [shape[0], size[0], size[1], shape[3]]);
+    const lhs = (await tf.sum(tf.mul(f(x), dy)).data())[0];
+    const dx = tf.grad((v: Tensor) => tf.sum(tf.mul(f(v), dy)))(x);
+    const rhs = (await tf.sum(tf.mul(x, dx)).data())[0];
+    expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
+    tf.dispose([x, dy, dx]);
+  });
+});
 
 describe('webgpu ops against cpu: value and gradient', () => {
   let skip = false;
