@@ -57,3 +57,16 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6)
   }
   return num / Math.max(den, floor);
 }
+
+/** ‖a − b‖₂ / ‖b‖₂: for whole-model gradients, where a max-norm error would be dominated by
+ *  max-pool ties (any of the tied inputs is a valid subgradient; cpu and webgpu pick differently). */
+export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12);
+}
