@@ -136,6 +136,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames })),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events),
+      engine: { backend: runtime.backend, adapter: runtime.adapter },
     };
 
     let shuttingDown = false;

@@ -4,6 +4,7 @@ import type { Store } from '../store/store';
 import type { PromptService } from './prompts';
 import type { SampleService } from './samples';
 import type { PluginAdmin } from './plugin-admin';
+import type { GpuAdapter } from '../engine/webgpu';
 
 /** Everything the GraphQL resolvers and the HTTP routes use. */
 export interface Services {
@@ -14,4 +15,6 @@ export interface Services {
   /** null where this process runs no tensor runtime (not yet started or disabled). */
   samples: SampleService | null;
   plugins: PluginAdmin | null;
+  /** The tensor backend of this process (serverInfo); absent where it runs none. */
+  engine?: { backend: string; adapter?: GpuAdapter };
 }
