@@ -70,6 +70,8 @@ run() {
   # webgpu: the SPEC cases, 20 timed steps after 5 warm-up; then wasm (one CPU thread) for the ratio
   (cd "$b" && timeout 300 "$node" dist/src/engine/bench/engine-bench.js --backend webgpu --case all --steps 20 --warmup 5) 2>&1 | tee "$out/webgpu.txt" || true
   (cd "$b" && timeout 150 "$node" dist/src/engine/bench/engine-bench.js --backend wasm --case mlp --steps 5 --warmup 2) 2>&1 | tee "$out/wasm.txt" || true
+  # `--backend webgpu` accepts a software adapter (Mesa's llvmpipe) when Vulkan finds no GPU: say so loudly.
+  if grep -q '"software":true' "$out/webgpu.txt"; then echo "WARNING: webgpu ran on a SOFTWARE adapter: these figures are not GPU figures" | tee -a "$out/webgpu.txt"; fi
 }
 
 case "${1:-}" in
