@@ -7,7 +7,9 @@
  * backend's, and the Quick, Draw! CVAE's (UpSampling2D, nearest 2×) 140 % off.
  * The stock *cpu* gradients are not a safe reference either: ResizeNearestNeighborGrad
  * is wrong for an exact 2× upsampling (4→8: ⟨x, dx⟩ = −4.49 where ⟨resize(x), dy⟩
- * = −7.17), ResizeBilinearGrad ignores halfPixelCenters and throws for H ≠ W. The gradient is exact in matrix form: both
+ * = −7.17), ResizeBilinearGrad ignores halfPixelCenters and throws for H ≠ W.
+ * (wasm: nearest is right; bilinear with halfPixelCenters is wrong there too. No
+ * built-in plugin resizes with halfPixelCenters.) The gradient is exact in matrix form: both
  * resizes are separable, out[n, o, p, c] = Σ_{h,w} Ry[o, h] · Rx[p, w] · x[n, h, w, c],
  * with 1-D interpolation matrices Ry [H', H] and Rx [W', W] built here with the
  * cpu backend's own coordinate rules, so
