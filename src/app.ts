@@ -172,6 +172,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, events, log.child('admin')),
       rateLimiter: new RateLimiter(config.security.rateLimitPerMinute),
+      engine: { backend: runtime.backend, adapter: runtime.adapter },
     };
 
     let shuttingDown = false;

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 
-export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Config {
@@ -46,6 +46,8 @@ export interface Config {
   nativeBlas: boolean;
   /** What clients may make the server open or do (README "Security"). */
   security: SecurityConfig;
+  /** Per GPU device (one per training thread, one for sampling) on the webgpu backend (PROMPTGEN_GPU_MEMORY_MB). */
+  gpuMemoryMb: number;
 }
 
 export interface SecurityConfig {
@@ -184,7 +186,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, r.raw('PROMPTGEN_DATA_DIR') ?? '.promptgen'),
     adminToken,
     workers: r.int('PROMPTGEN_WORKERS', 1, 0, 64),
-    backend: r.oneOf<BackendPreference>('PROMPTGEN_BACKEND', 'auto', ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+    backend: r.oneOf<BackendPreference>('PROMPTGEN_BACKEND', 'auto', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error']),
     publicUrl: r.url('PROMPTGEN_PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     limits: {
@@ -215,6 +217,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     // read again by the engine (src/engine/coupling.ts); checked here so a bad value stops start-up
     fusedCoupling: r.oneOf<'0' | '1'>('PROMPTGEN_FUSED_COUPLING', '1', ['0', '1']) === '1',
+    // read again by the engine in each thread that opens a GPU device (src/engine/webgpu.ts)
+    gpuMemoryMb: r.int('PROMPTGEN_GPU_MEMORY_MB', 2048, 16, 1_048_576),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
@@ -228,7 +232,7 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_DATA_DIR', './.promptgen', 'embedded database, admin token, installed plugins'],
   ['PROMPTGEN_ADMIN_TOKEN', '(generated)', 'bearer token for admin operations; unset → generated at first start into <data dir>/admin-token'],
   ['PROMPTGEN_WORKERS', '1', 'training workers inside `serve` (0: API only); capped by PROMPTGEN_TRAINING_THREADS'],
-  ['PROMPTGEN_BACKEND', 'auto', 'auto | tensorflow-gpu | tensorflow | wasm | cpu'],
+  ['PROMPTGEN_BACKEND', 'auto', 'auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (auto takes a GPU only on a hardware adapter)'],
   ['LOG_LEVEL', 'info', 'debug | info | warn | error'],
   ['PROMPTGEN_PUBLIC_URL', '(from request)', 'base URL used in image links'],
   ['PROMPTGEN_MAX_QUERY_DEPTH', '12', 'deepest GraphQL selection accepted'],
@@ -241,6 +245,7 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_CHECKPOINT_EVERY', '100', 'training steps between checkpoints'],
   ['PROMPTGEN_SHUTDOWN_GRACE_SECONDS', '10', 'how long SIGTERM waits for in-flight work'],
   ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
+  ['PROMPTGEN_GPU_MEMORY_MB', '2048', 'webgpu backend: memory budget of each GPU device (one per training thread, one for sampling); past it the prompt FAILS with a clear error'],
   ['PROMPTGEN_BLAS_THREADS', '1', 'OpenBLAS threads per training thread (more only on an otherwise idle machine)'],
   ['PROMPTGEN_ASSET_DIRS', '(none)', 'directories (`:`-separated, absolute) whose model/vocabulary files control params may name; unset → only files inside plugin packages'],
   ['PROMPTGEN_ASSET_URLS', '(none)', 'http(s) URL prefixes (comma-separated) control params may name; unset → no URL is fetched for a param'],

@@ -216,6 +216,13 @@ function interpolationMatrices(tf, outSize, inSize, zoom, shift) {
 }
 
 /** Each of B matrices (Float32Array of B·size) repeated `times` times in a row: [B·times, ...]. */
+/** The C×C identity, row-major (built in JS: no synchronous tensor read, which webgpu lacks). */
+function identity(C) {
+  const out = new Float32Array(C * C);
+  for (let i = 0; i < C; i++) out[i * C + i] = 1;
+  return out;
+}
+
 function repeatEach(m, B, times) {
   if (times === 1) return m;
   const size = m.length / B;
@@ -287,7 +294,7 @@ function preprocess(tf, images, S, K, augment, aug, layout = 'NHWC') {
   let planes =
     C === 1
       ? tf.reshape(images, [n, H, W])
-      : tf.reshape(tf.matMul(tf.tensor3d(repeatEach(tf.eye(C).dataSync(), 1, n), [n, C, C]), tf.reshape(images, [n, H * W, C]), false, true), [n * C, H, W]);
+      : tf.reshape(tf.matMul(tf.tensor3d(repeatEach(identity(C), 1, n), [n, C, C]), tf.reshape(images, [n, H * W, C]), false, true), [n * C, H, W]);
   if (aug && (H > S || W > S)) {
     // Shrink every sample once, then resample its K copies at S×S.
     planes = resamplePlanes(tf, planes, repeatEach(axisMatrices(1, S, H, null, null, false), 1, n * C), repeatEach(axisMatrices(1, S, W, null, null, true), 1, n * C), S);
@@ -531,7 +538,9 @@ const clipText = {
         if (e.shape[0] !== 1) throw userError(`clip-text: the text encoder returned ${fmtShape(e.shape)} for one text`);
         return l2normalize(tf, tf.cast(e, 'float32'));
       });
-      const tNorm = tf.tidy(() => tf.sum(tf.abs(textEmb)).dataSync()[0]);
+      const tNormT = tf.tidy(() => tf.sum(tf.abs(textEmb)));
+      const tNorm = (await tNormT.data())[0];
+      tNormT.dispose();
       if (!Number.isFinite(tNorm) || tNorm === 0) throw userError('clip-text: the text encoder returned a zero or non-finite embedding');
       disposeModel(textModel);
       spec = imageInputSpec(imageModel, p);

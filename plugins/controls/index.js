@@ -130,9 +130,15 @@ function momentStep(beta, meanPhi, target, rate) {
   return next.map((b) => Math.max(-20, Math.min(20, b - mu)));
 }
 
-/** Batch mean of φ [n, m] as a JS array. */
-function meanRows(tf, phi) {
-  return Array.from(tf.tidy(() => tf.mean(phi, 0)).dataSync());
+/** Batch mean of φ [n, m] as a JS array (disposes φ). Asynchronous: the webgpu backend has no synchronous read. */
+async function meanRows(tf, phi) {
+  const mean = tf.tidy(() => tf.mean(phi, 0));
+  phi.dispose();
+  try {
+    return Array.from(await mean.data());
+  } finally {
+    mean.dispose();
+  }
 }
 
 /** Runs fn over the images in chunks (no gradients), concatenating the JS rows it returns. */
@@ -436,10 +442,10 @@ const classifierControl = {
       },
     };
     if (balanced.length) {
-      instance.observe = (images) => {
+      instance.observe = async (images) => {
         for (const h of balanced) {
           const m = h.idx.length;
-          const mean = meanRows(tf, tf.tidy(() => phiOf(h, h.clf.probs(images))));
+          const mean = await meanRows(tf, tf.tidy(() => phiOf(h, h.clf.probs(images))));
           setBeta(h, momentStep(h.balance.beta, mean, new Array(m).fill(1 / m), rate));
         }
       };
@@ -692,10 +698,10 @@ const debiasControl = {
       },
     };
     if (params.adaptive) {
-      instance.observe = (images) => {
+      instance.observe = async (images) => {
         for (const a of attrs) {
           if (!a.betaT) throw new Error('debias: calibrate() (or restoreCalibration()) must run before training');
-          const mean = meanRows(tf, tf.tidy(() => phiOf(a, images)));
+          const mean = await meanRows(tf, tf.tidy(() => phiOf(a, images)));
           setBeta(a, momentStep(a.beta, mean, a.target, adaptRate));
         }
       };

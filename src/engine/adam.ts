@@ -33,15 +33,16 @@ export interface AdamSettings {
   clipNorm: number;
 }
 
+// Reads are asynchronous (`await data()`): the webgpu backend has no synchronous read in Node.
 export interface StepResult {
-  gradNorm(): number;
+  gradNorm(): Promise<number>;
   dispose(): void;
 }
 
 export interface FlatAdam {
   /** Update k (0-based) with learning rate `lrT`. The gradient norm before clipping is read lazily (no device sync unless asked). */
   step(grads: NamedTensorMap, k: number, lrT: number): StepResult;
-  state(): { m: Float32Array; v: Float32Array };
+  state(): Promise<{ m: Float32Array; v: Float32Array }>;
   setState(m: Float32Array, v: Float32Array): void;
   dispose(): void;
 }
@@ -160,9 +161,9 @@ export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostA
         loops.adamUpdate(p, gradOf(x), ms, vs, h);
         tf.tidy(() => x.assign(tf.tensor(p, x.shape)));
       });
-      return { gradNorm: () => norm, dispose: () => undefined };
+      return { gradNorm: () => Promise.resolve(norm), dispose: () => undefined };
     },
-    state: () => ({ m, v }),
+    state: () => Promise.resolve({ m, v }),
     setState(nm, nv) {
       if (nm.length !== total || nv.length !== total) throw new Error(`optimizer state has ${nm.length}/${nv.length} values, expected ${total}`);
       m = Float32Array.from(nm);
@@ -203,9 +204,9 @@ export function tensorAdam(tf: Tf, vars: Variable[], s: AdamSettings): FlatAdam 
         });
         return norm;
       });
-      return { gradNorm: () => (gnorm.dataSync() as Float32Array)[0]!, dispose: () => gnorm.dispose() };
+      return { gradNorm: async () => ((await gnorm.data()) as Float32Array)[0]!, dispose: () => gnorm.dispose() };
     },
-    state: () => ({ m: m.dataSync() as Float32Array, v: v.dataSync() as Float32Array }),
+    state: async () => ({ m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array }),
     setState(nm, nv) {
       tf.tidy(() => {
         m.assign(tf.tensor1d(nm));

@@ -1,5 +1,10 @@
 /**
- * Backend choice for the engine: tfjs-node-gpu, tfjs-node, wasm or cpu.
+ * Backend choice for the engine: tfjs-node-gpu, webgpu, tfjs-node, wasm or cpu.
+ *
+ * `auto` takes a GPU only where one is real: tfjs-node-gpu where its addon is
+ * present, then WebGPU on a *hardware* adapter (never a software rasteriser such
+ * as llvmpipe; see webgpu.ts); `webgpu` asked for by name also accepts a software
+ * adapter (CI checks correctness on one).
  *
  * All @tensorflow/* packages are pinned to one version, so whichever backend is
  * chosen registers into the same tfjs-core instance. Native packages are only
@@ -13,13 +18,16 @@ import * as tfconverter from '@tensorflow/tfjs-converter';
 import '@tensorflow/tfjs-backend-cpu';
 import type { Tf } from '../plugins/sdk/index';
 import { registerWasmPatches } from './kernels/index';
+import { initWebGpu, type GpuAdapter } from './webgpu';
 
-export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
 export interface BackendInfo {
   tf: Tf;
   backend: string;
   skipped: { name: string; reason: string }[];
+  /** The WebGPU adapter, when backend is 'webgpu'. */
+  adapter?: GpuAdapter;
 }
 
 let merged: Tf | undefined;
@@ -35,7 +43,7 @@ export function getTf(): Tf {
 let initialized: Promise<BackendInfo> | undefined;
 let initializedPref: BackendPreference | undefined;
 
-const PREFS: BackendPreference[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const PREFS: BackendPreference[] = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 function packageDir(name: string): string | undefined {
   try {
@@ -86,6 +94,16 @@ async function tryWasm(): Promise<string> {
   return 'wasm';
 }
 
+let adapter: GpuAdapter | undefined;
+
+async function tryWebGpu(allowSoftware: boolean): Promise<string> {
+  adapter = await initWebGpu({ allowSoftware });
+  const ok = await tfcore.setBackend('webgpu');
+  if (!ok) throw new Error('the webgpu backend failed to initialise');
+  await tfcore.ready();
+  return 'webgpu';
+}
+
 async function tryCpu(): Promise<string> {
   const ok = await tfcore.setBackend('cpu');
   if (!ok) throw new Error('the cpu backend failed to initialise');
@@ -97,10 +115,12 @@ async function choose(pref: BackendPreference, log: (msg: string) => void): Prom
   const order: [string, () => Promise<string | undefined>][] = [];
   const gpu: [string, () => Promise<string | undefined>] = ['tensorflow-gpu', () => tryNative('@tensorflow/tfjs-node-gpu')];
   const node: [string, () => Promise<string | undefined>] = ['tensorflow', () => tryNative('@tensorflow/tfjs-node')];
+  const webgpu: [string, () => Promise<string | undefined>] = ['webgpu', () => tryWebGpu(pref === 'webgpu')];
   const wasm: [string, () => Promise<string | undefined>] = ['wasm', tryWasm];
   const cpu: [string, () => Promise<string | undefined>] = ['cpu', tryCpu];
-  if (pref === 'auto') order.push(gpu, node, wasm, cpu);
+  if (pref === 'auto') order.push(gpu, webgpu, node, wasm, cpu);
   else if (pref === 'tensorflow-gpu') order.push(gpu);
+  else if (pref === 'webgpu') order.push(webgpu);
   else if (pref === 'tensorflow') order.push(node);
   else if (pref === 'wasm') order.push(wasm);
   else order.push(cpu);
@@ -110,8 +130,9 @@ async function choose(pref: BackendPreference, log: (msg: string) => void): Prom
       const backend = await attempt();
       if (backend) {
         const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : '';
-        log(`engine backend: ${backend} (preference ${pref})${why}`);
-        return { tf: getTf(), backend, skipped };
+        const on = backend === 'webgpu' && adapter ? ` on ${describeAdapter(adapter)}` : '';
+        log(`engine backend: ${backend}${on} (preference ${pref})${why}`);
+        return { tf: getTf(), backend, skipped, ...(backend === 'webgpu' ? { adapter } : {}) };
       }
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -126,6 +147,14 @@ async function choose(pref: BackendPreference, log: (msg: string) => void): Prom
   }
   throw new Error(`no TensorFlow.js backend could be initialised for preference '${pref}': ` +
     skipped.map((s) => `${s.name}: ${s.reason}`).join('; '));
+}
+
+/** "NVIDIA ampere (NVIDIA H100), hardware, budget 2048 MB" — for logs. */
+export function describeAdapter(a: GpuAdapter): string {
+  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown vendor';
+  const detail = a.device || a.description;
+  return `${name}${detail ? ` (${detail})` : ''}, ${a.software ? 'SOFTWARE' : 'hardware'}, Dawn ${a.dawnBackend}, ` +
+    `memory budget ${Math.round(a.memoryBudgetBytes / 2 ** 20)} MB`;
 }
 
 /**

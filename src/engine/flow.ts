@@ -271,12 +271,13 @@ export class Flow {
   }
 
   private blobs(): ArtifactBlob[] {
-    const out: ArtifactBlob[] = [];
+    return this.named().map(({ name, v }) => ({ name, dtype: 'float32', shape: v.shape.slice(), data: v.dataSync() as Float32Array }));
+  }
+
+  private named(): { name: string; v: Variable }[] {
+    const out: { name: string; v: Variable }[] = [];
     this.blockVars.forEach((b, i) => {
-      for (const n of [...PARAM_NAMES, 'rotation'] as const) {
-        const v = b[n];
-        out.push({ name: `block${i}.${n}`, dtype: 'float32', shape: v.shape.slice(), data: v.dataSync() as Float32Array });
-      }
+      for (const n of [...PARAM_NAMES, 'rotation'] as const) out.push({ name: `block${i}.${n}`, v: b[n] });
     });
     return out;
   }
@@ -284,6 +285,13 @@ export class Flow {
   /** One artifact: format, version, config, weights and the fixed rotations. */
   serialize(): Uint8Array {
     return packArtifact({ format: FLOW_FORMAT, version: FLOW_FORMAT_VERSION, config: this.config }, this.blobs());
+  }
+
+  /** serialize() with asynchronous reads: works on every backend (webgpu has no synchronous read in Node). */
+  async save(): Promise<Uint8Array> {
+    const out: ArtifactBlob[] = [];
+    for (const { name, v } of this.named()) out.push({ name, dtype: 'float32', shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+    return packArtifact({ format: FLOW_FORMAT, version: FLOW_FORMAT_VERSION, config: this.config }, out);
   }
 
   static deserialize(tf: Tf, bytes: Uint8Array): Flow {

@@ -11,9 +11,22 @@ export interface ImageBatch {
 
 /** Copies a [n, h, w, c] tensor into an ImageBatch (values clamped to [0, 1]). Does not dispose the tensor. */
 export function toImageBatch(images: Tensor4D): ImageBatch {
+  check(images);
+  return clamped(images, images.dataSync() as Float32Array);
+}
+
+/** toImageBatch with an asynchronous read: works on every backend (webgpu has no synchronous read in Node). */
+export async function readImageBatch(images: Tensor4D): Promise<ImageBatch> {
+  check(images);
+  return clamped(images, (await images.data()) as Float32Array);
+}
+
+function check(images: Tensor4D): void {
   if (images.rank !== 4) throw new Error(`images must be [n, h, w, c], got [${images.shape.join(', ')}]`);
+}
+
+function clamped(images: Tensor4D, src: Float32Array): ImageBatch {
   const [n, height, width, channels] = images.shape;
-  const src = images.dataSync() as Float32Array;
   const data = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const v = src[i];

@@ -6,6 +6,6 @@ export { computeLoss, objectivePerSample, type EnergyTerm, type LossParts, type 
 export { train, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, type TrainOptions, type TrainProgress, type TrainPreview, type TrainResult } from './trainer';
 export { sampleImages, sampleBase, type SampleOptions } from './sampler';
 export { encodePng, encodeGrid } from './png';
-export { toImageBatch, concatImageBatches, type ImageBatch } from './images';
+export { toImageBatch, readImageBatch, concatImageBatches, type ImageBatch } from './images';
 export { Rng, deriveSeed, type RngState } from './rng';
 export { packArtifact, unpackArtifact, type ArtifactBlob, type UnpackedArtifact } from './artifact';

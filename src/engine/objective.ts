@@ -16,7 +16,7 @@ export interface EnergyTerm {
   paired?: boolean;
   energy(images: Tensor4D, extras: EnergyExtras): Tensor1D;
   /** After each training step, with that step's images (see ControlInstance.observe). */
-  observe?(images: Tensor4D): void;
+  observe?(images: Tensor4D): void | Promise<void>;
   /** State observe() changes; saved in checkpoints and restored on resume. */
   state?(): unknown;
   restore?(state: unknown): void;

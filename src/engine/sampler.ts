@@ -7,7 +7,7 @@ import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/i
 import type { Flow } from './flow';
 import { Rng } from './rng';
 import { getTf } from './backend';
-import { concatImageBatches, toImageBatch, type ImageBatch } from './images';
+import { concatImageBatches, readImageBatch, type ImageBatch } from './images';
 
 export interface SampleOptions {
   tf?: Tf;
@@ -88,7 +88,7 @@ export async function sampleImages(opts: SampleOptions): Promise<ImageBatch> {
       }
       return generator.generate(z);
     }) as Tensor4D;
-    batches.push(toImageBatch(images));
+    batches.push(await readImageBatch(images));
     images.dispose();
     if (start + bs < count) await new Promise<void>((r) => setImmediate(r));
   }

@@ -12,7 +12,7 @@ import { Flow } from './flow';
 import { computeLoss, type EnergyTerm } from './objective';
 import { Rng, deriveSeed, type RngState } from './rng';
 import { packArtifact, unpackArtifact } from './artifact';
-import { toImageBatch, type ImageBatch } from './images';
+import { readImageBatch, type ImageBatch } from './images';
 import { makeAdam } from './adam';
 
 export const CHECKPOINT_FORMAT = 'promptgen-checkpoint';
@@ -145,7 +145,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (conditional && opts.sampleCondition) previewCond = tf.keep(opts.sampleCondition(count, prng.uniform()));
   }
 
-  const checkpoint = (): Uint8Array => {
+  // Reads are asynchronous throughout (`await data()`): the webgpu backend has no synchronous read in Node.
+  const checkpoint = async (): Promise<Uint8Array> => {
     const meta: CheckpointMeta = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_FORMAT_VERSION,
@@ -157,9 +158,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       paramCount,
       termStates: terms.map((t) => (t.state ? t.state() : null)),
     };
-    const { m, v } = adam.state();
+    const { m, v } = await adam.state();
     return packArtifact(meta as unknown as Record<string, unknown>, [
-      { name: 'flow', dtype: 'uint8', shape: [], data: flow.serialize() },
+      { name: 'flow', dtype: 'uint8', shape: [], data: await flow.save() },
       { name: 'adam.m', dtype: 'float32', shape: [paramCount], data: m },
       { name: 'adam.v', dtype: 'float32', shape: [paramCount], data: v },
     ]);
@@ -195,13 +196,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       for (const key of Object.keys(grads)) grads[key].dispose();
       if (observed) {
         // after the update, so what a control learns from this batch acts from the next step on
-        for (const t of terms) t.observe?.(observed);
+        for (const t of terms) await t.observe?.(observed);
         observed.dispose();
       }
       step = k + 1;
 
       const wantProgress = !!opts.onProgress && (step % progressEvery === 0 || step === totalSteps);
-      if (wantProgress || step === totalSteps) finalLoss = (loss.dataSync() as Float32Array)[0];
+      if (wantProgress || step === totalSteps) finalLoss = ((await loss.data()) as Float32Array)[0];
       if (wantProgress && opts.onProgress) {
         const elapsed = (Date.now() - started) / 1000;
         const sps = elapsed > 0 ? (step - startStep) / elapsed : 0;
@@ -209,9 +210,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           step,
           totalSteps,
           loss: finalLoss,
-          logDet: aux[0].dataSync()[0],
-          energies: terms.map((t, i) => ({ name: t.name, value: aux[i + 1].dataSync()[0] })),
-          gradNorm: updated.gradNorm(),
+          logDet: (await aux[0].data())[0],
+          energies: await Promise.all(terms.map(async (t, i) => ({ name: t.name, value: (await aux[i + 1].data())[0] }))),
+          gradNorm: await updated.gradNorm(),
           stepsPerSecond: sps,
           etaSeconds: sps > 0 ? (totalSteps - step) / sps : NaN,
         });
@@ -222,12 +223,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
       if (previewEps && opts.onPreview && (step % previewEvery === 0 || step === totalSteps)) {
         const images = tf.tidy(() => generator.generate(flow.forward(previewEps!, previewCond).z));
-        const batch = toImageBatch(images);
+        const batch = await readImageBatch(images);
         images.dispose();
         await opts.onPreview({ step, images: batch });
       }
       if (opts.onCheckpoint && checkpointEvery > 0 && (step % checkpointEvery === 0 || step === totalSteps)) {
-        await opts.onCheckpoint(checkpoint(), step);
+        await opts.onCheckpoint(await checkpoint(), step);
       }
     }
   } finally {

@@ -117,7 +117,7 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     return;
   }
   const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim);
-  post({ type: 'done', step: result.step, flow: flow.serialize(), metrics });
+  post({ type: 'done', step: result.step, flow: await flow.save(), metrics });
 }
 
 const finite = (x: number) => (Number.isFinite(x) ? x : null);
@@ -151,10 +151,16 @@ async function evaluate(
       const term = input.terms[i]!;
       const entry: Record<string, unknown> = { control: term.control, weight: term.weight };
       // Paired energies compare an image with its own condition-free twin: here the image itself.
-      const meanEnergy = (images: Tensor4D) =>
-        tf.tidy(() => tf.mean(control.energy(images, { z, pairImages: images, condition: cond })).dataSync()[0]!);
-      entry.meanEnergyBase = meanEnergy(baseT);
-      entry.meanEnergyPrompt = meanEnergy(promptT);
+      const meanEnergy = async (images: Tensor4D) => {
+        const m = tf.tidy(() => tf.mean(control.energy(images, { z, pairImages: images, condition: cond })));
+        try {
+          return (await m.data())[0]!; // asynchronous: webgpu has no synchronous read in Node
+        } finally {
+          m.dispose();
+        }
+      };
+      entry.meanEnergyBase = await meanEnergy(baseT);
+      entry.meanEnergyPrompt = await meanEnergy(promptT);
       if (control.evaluate) {
         entry.base = await control.evaluate(baseT);
         entry.prompt = await control.evaluate(promptT);

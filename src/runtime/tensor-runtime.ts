@@ -3,6 +3,8 @@
  * (built-in plugins from `plugins/`, installed ones from the data directory).
  */
 import { initBackend } from '../engine';
+import { describeAdapter } from '../engine/backend';
+import type { GpuAdapter } from '../engine/webgpu';
 import { nativeBlasStatus } from '../engine/kernels/native-blas';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -13,6 +15,8 @@ import type { Tf } from '../plugins/sdk';
 export interface TensorRuntime {
   tf: Tf;
   backend: string;
+  /** The GPU adapter when backend is webgpu. */
+  adapter?: GpuAdapter;
   registry: PluginRegistry;
   /** What plugin instances are loaded with. */
   pluginRuntime: PluginRuntime;
@@ -23,7 +27,7 @@ export interface TensorRuntime {
 export async function startTensorRuntime(config: Pick<Config, 'backend' | 'dataDir'> & Partial<Pick<Config, 'security'>>, log: Logger): Promise<TensorRuntime> {
   const info = await initBackend(config.backend, (msg) => log.debug(msg));
   const skipped = info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  log.info(`tensor backend: ${info.backend}${skipped ? ` (not used — ${skipped})` : ''}`);
+  log.info(`tensor backend: ${info.backend}${info.adapter ? ` on ${describeAdapter(info.adapter)}` : ''}${skipped ? ` (not used — ${skipped})` : ''}`);
   if (info.backend === 'wasm') {
     // Say it at start: the README's training times assume OpenBLAS, which npm cannot install (README, "Quick start").
     const native = nativeBlasStatus.startsWith('OpenBLAS');
@@ -41,6 +45,7 @@ export async function startTensorRuntime(config: Pick<Config, 'backend' | 'dataD
   return {
     tf: info.tf,
     backend: info.backend,
+    adapter: info.adapter,
     registry,
     pluginRuntime: { tf: info.tf, backend: info.backend, logger: pluginLog },
     loaded,

@@ -5,6 +5,7 @@ import type { PromptService } from './prompts';
 import type { SampleService } from './samples';
 import type { PluginAdmin } from './plugin-admin';
 import type { RateLimiter } from './rate-limit';
+import type { GpuAdapter } from '../engine/webgpu';
 
 /** Everything the GraphQL resolvers and the HTTP routes use. */
 export interface Services {
@@ -17,4 +18,6 @@ export interface Services {
   plugins: PluginAdmin | null;
   /** Per-client limit on expensive mutations; absent: no limit. */
   rateLimiter?: RateLimiter;
+  /** The tensor backend of this process (serverInfo); absent where it runs none. */
+  engine?: { backend: string; adapter?: GpuAdapter };
 }

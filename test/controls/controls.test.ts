@@ -337,7 +337,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
     const phi = p.map((r) => [r[3]! / (r[3]! + r[8]!), r[8]! / (r[3]! + r[8]!)]);
     const m = [0, 1].map((k) => phi.reduce((s, r) => s + r[k]!, 0) / phi.length);
     expect(c.trainingState!()).toEqual({ version: 1, balance: [[0, 0]] });
-    c.observe!(x);
+    await c.observe!(x);
     const beta = (c.trainingState!() as { balance: number[][] }).balance[0]!;
     expect(beta[0]).toBeCloseTo(0.5 - m[0]!, 5); // the more frequent class gets the lower β
     expect(beta[1]).toBeCloseTo(0.5 - m[1]!, 5);
@@ -387,7 +387,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
     const fitted = (a.calibrationState!() as { attributes: Array<{ beta: number[] }> }).attributes[0]!.beta;
     expect((a.trainingState!() as { beta: number[][] }).beta[0]).toEqual(fitted);
     const x = images(8, 6);
-    a.observe!(x);
+    await a.observe!(x);
     const adapted = (a.trainingState!() as { beta: number[][] }).beta[0]!;
     expect(adapted).not.toEqual(fitted);
     expect(adapted[0]! + adapted[1]!).toBeCloseTo(0, 10);

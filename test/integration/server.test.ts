@@ -131,7 +131,7 @@ describe('start-up and shutdown', () => {
     const proc = startProcess(['serve'], { PORT: 'abc', PROMPTGEN_BACKEND: 'gpu', PROMPTGEN_DATA_DIR: tempDir() });
     expect(await proc.exited).toBe(2);
     expect(proc.output()).toContain('PORT="abc" is not an integer (expected 0–65535)');
-    expect(proc.output()).toContain('PROMPTGEN_BACKEND="gpu" is not one of auto, tensorflow-gpu, tensorflow, wasm, cpu');
+    expect(proc.output()).toContain('PROMPTGEN_BACKEND="gpu" is not one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu');
   });
 
   it('drains on SIGTERM: open subscriptions close cleanly and the process exits 0', async () => {

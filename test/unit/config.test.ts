@@ -23,6 +23,11 @@ describe('configuration', () => {
     expect(config.limits.bodyLimitBytes).toBe(1024 * 1024);
   });
 
+  it('accepts the webgpu backend and a GPU memory budget', () => {
+    expect(loadConfig({ PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_GPU_MEMORY_MB: '512' }, '/srv')).toMatchObject({ backend: 'webgpu', gpuMemoryMb: 512 });
+    expect(loadConfig({}, '/srv').gpuMemoryMb).toBe(2048);
+  });
+
   it('reads every variable', () => {
     const config = loadConfig(
       {
@@ -62,13 +67,15 @@ describe('configuration', () => {
     [{ PORT: '70000' }, 'PORT=70000 is out of range (expected 0–65535)'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL'],
     [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL must use postgres: or postgresql: (got mysql:)'],
-    [{ PROMPTGEN_BACKEND: 'gpu' }, 'PROMPTGEN_BACKEND="gpu" is not one of auto, tensorflow-gpu, tensorflow, wasm, cpu'],
+    [{ PROMPTGEN_BACKEND: 'gpu' }, 'PROMPTGEN_BACKEND="gpu" is not one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu'],
     [{ PROMPTGEN_WORKERS: '-1' }, 'PROMPTGEN_WORKERS=-1 is out of range'],
     [{ PROMPTGEN_ADMIN_TOKEN: 'short' }, 'PROMPTGEN_ADMIN_TOKEN is too short'],
     [{ PROMPTGEN_BODY_LIMIT: 'huge' }, 'PROMPTGEN_BODY_LIMIT="huge" is not a size'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is not one of debug, info, warn, error'],
     [{ PROMPTGEN_BLAS_THREADS: '0' }, 'PROMPTGEN_BLAS_THREADS=0 is out of range'],
     [{ PROMPTGEN_NATIVE_BLAS: 'yes' }, 'PROMPTGEN_NATIVE_BLAS="yes" is not one of 0, 1'],
+    [{ PROMPTGEN_GPU_MEMORY_MB: '8' }, 'PROMPTGEN_GPU_MEMORY_MB=8 is out of range'],
+    [{ PROMPTGEN_GPU_MEMORY_MB: 'lots' }, 'PROMPTGEN_GPU_MEMORY_MB="lots" is not an integer'],
   ])('rejects %j with a specific message', (env, message) => {
     const found = problems(env as Record<string, string>);
     expect(found).toHaveLength(1);

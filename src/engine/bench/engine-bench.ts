@@ -2,7 +2,7 @@
  * Engine benchmark: the SPEC.md cases (../shared/bench/SPEC.md) with our engine.
  *
  *   npm run bench:engine -- [args]   (node dist/src/engine/bench/engine-bench.js)
- *   node dist/src/engine/bench/engine-bench.js [--compare] [--backend wasm|cpu|auto|...]
+ *   node dist/src/engine/bench/engine-bench.js [--compare] [--backend wasm|cpu|webgpu|auto|...]
  *        [--case mlp|conv|all] [--steps 20] [--warmup 5]
  *
  * Prints one JSON object per case (same keys as reference_step.py). With
@@ -178,7 +178,8 @@ function findPythonWithTorch(): string | undefined {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const { tf, backend } = await initBackend(args.backend, (m) => process.stderr.write(m + '\n'));
+  const { tf, backend, adapter } = await initBackend(args.backend, (m) => process.stderr.write(m + '\n'));
+  if (adapter) console.log(JSON.stringify({ adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description, software: adapter.software } }));
   const ours: Record<string, { train_step_ms_median: number; sample_images_per_s: number }> = {};
   for (const name of args.cases) {
     const r = await runCase(tf, backend, name, args.steps, args.warmup);

@@ -129,8 +129,10 @@ export interface ControlInstance {
    * moment matching that keeps several target classes equally frequent where
    * reverse-KL training would settle on one. Whatever it changes must be part of
    * trainingState(), so a run resumed from a checkpoint continues it.
+   * May return a promise (the trainer awaits it): read tensors with
+   * `await t.data()`, since the webgpu backend has no synchronous read in Node.
    */
-  observe?(images: Tensor4D): void;
+  observe?(images: Tensor4D): void | Promise<void>;
   /** JSON-serialisable state changed by observe(); saved in every training checkpoint. */
   trainingState?(): unknown;
   restoreTrainingState?(state: unknown): void;

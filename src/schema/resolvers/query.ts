@@ -11,6 +11,7 @@ import { Node } from '../types/node';
 import { Plugin } from '../types/plugin';
 import { Prompt } from '../types/prompt';
 import { SampleSet } from '../types/sample-set';
+import { ServerInfo } from '../types/server-info';
 import { findControl, findGenerator } from '../../services/catalog';
 
 export const MAX_PAGE = 100;
@@ -77,6 +78,18 @@ export class QueryResolver {
   async control(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Control | null> {
     const row = await findControl(store, id);
     return row && toControl(row);
+  }
+
+  @Query(() => ServerInfo, { description: 'The tensor backend (and GPU adapter) this process computes on.' })
+  serverInfo(@Ctx() { services }: GraphQLContext): ServerInfo {
+    const e = services.engine;
+    const a = e?.adapter;
+    return {
+      backend: e?.backend ?? null,
+      adapter: a
+        ? { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, software: a.software, memoryBudgetMb: Math.round(a.memoryBudgetBytes / 2 ** 20) }
+        : null,
+    };
   }
 
   @Query(() => [Plugin])
