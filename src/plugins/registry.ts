@@ -23,6 +23,7 @@ import type {
 } from './sdk';
 import { PLUGIN_ITEM_NAME_PATTERN } from './sdk';
 import { validateParams } from './validate';
+import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec } from '../engine/augment';
 import { readInstalledRecords } from './installer';
 
 /** What loading an instance needs from the host. */
@@ -309,6 +310,10 @@ export class PluginRegistry {
       assets: createAssetResolver(plugin.dir, tf),
       logger: logger ?? this.options.logger ?? consoleLogger(plugin.name),
       classifiers,
+      augment: {
+        defaults: { ...DEFAULT_AUGMENT },
+        create: (spec, seed) => createAugmenter(tf, resolveAugmentSpec(spec), seed),
+      },
     };
   }
 
