@@ -187,6 +187,9 @@ function cosine(tf, a, b) {
 // ---------------------------------------------------------------------------
 // classifiers (named, for the generic classifier / debias controls)
 
+/** Face nets mean something on colour face crops of at least 48 px (the side-effect audit asks). */
+const fitsFaces = (output) => output.channels >= 3 && Math.min(output.width, output.height) >= 48;
+
 /** @type {ClassifierDefinition[]} */
 const classifiers = [
   {
@@ -194,6 +197,7 @@ const classifiers = [
     title: 'Face gender (face-api ageGenderNet)',
     description: 'p(male), p(female) of a centred face crop',
     classNames: GENDERS.slice(),
+    fits: fitsFaces,
     load(ctx) {
       const { tf } = ctx;
       const m = loadGenderModel(tf);
@@ -205,6 +209,7 @@ const classifiers = [
     title: 'Face expression (face-api faceExpressionNet)',
     description: `p(${EXPRESSIONS.join(', ')}) of a centred face crop`,
     classNames: EXPRESSIONS.slice(),
+    fits: fitsFaces,
     load(ctx) {
       const { tf } = ctx;
       const m = loadExpressionModel(tf);
@@ -216,6 +221,7 @@ const classifiers = [
     title: 'Face age bucket (face-api ageGenderNet)',
     description: `P(age in ${AGE_BUCKETS.map((b) => b.name).join(' | ')}) with a logistic spread of ${AGE_SOFTNESS} years around the regressed age`,
     classNames: AGE_BUCKETS.map((b) => b.name),
+    fits: fitsFaces,
     load(ctx) {
       const { tf } = ctx;
       const m = loadAgeModel(tf);

@@ -16,6 +16,7 @@ import type {
   GeneratorDefinition,
   GeneratorInfo,
   GeneratorInstance,
+  ImageShape,
   LoadContext,
   Logger,
   Tf,
@@ -84,6 +85,7 @@ function manifestClassifiers(plugin: Pick<LoadedPlugin, 'dir'>): ClassifierDefin
       title: m.title || m.name,
       description: m.description,
       classNames,
+      fits: (o: ImageShape) => Boolean(m.input) && o.width === m.input.width && o.height === m.input.height,
       async load(ctx) {
         const tfjs = (await tfjsModelPlugin()) as unknown as { loadClassifier(ctx: LoadContext, m: TfjsClassifierManifest): Promise<Classifier> };
         return tfjs.loadClassifier(ctx, m);

@@ -217,6 +217,13 @@ export interface ClassifierDefinition {
   /** Class names in output order (known without loading; used to check params). */
   classNames: string[];
   load(ctx: LoadContext, generator: GeneratorInfo): Promise<Classifier> | Classifier;
+  /**
+   * Optional: whether the classifier means something on a generator's images of this shape
+   * (e.g. 28×28 digits, not faces). The host's side-effect audit reports, after training,
+   * the class marginals of every classifier that fits (and of those the prompt uses).
+   * Manifest classifiers fit images of their declared input size. Must be fast.
+   */
+  fits?(output: ImageShape): boolean;
 }
 
 export interface PluginDefinition {
