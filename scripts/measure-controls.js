@@ -376,6 +376,9 @@ Grids: \`docs/results/base.png\` (base generator), \`target7.png\`, \`target38.p
 \`debias.png\`, \`evens.png\` (first prompt of the iterative run) and
 \`evensDebiased.png\` (the second prompt on top of it). All numbers:
 \`docs/results/metrics.json\`.
+
+The unconditional generator \`mnist-dcgan\` (issue #14: same seed before and after, augmented
+energies, counted debias, side-effect audit): [RESULTS-FIDELITY.md](RESULTS-FIDELITY.md).
 `;
   fs.writeFileSync(path.join(o.out, 'RESULTS.md'), md);
 }
