@@ -9,13 +9,18 @@
  *     ("3 or 8"); several targets are combined (energies summed, "AND").
  *   - `debias`: the moment constraint. For each attribute (a classifier and an
  *     optional subset of its classes, renormalised), φ(x) is the classifier's
- *     softmax over those classes; calibrate() fits β̂ on N base samples so that the
- *     self-normalised importance weights ω_j = exp(βᵀφ(x_j)) move the marginal
- *     Σ_j ω_j φ(x_j) / Σ_j ω_j onto the target (uniform by default), correcting
- *     only the part of the deviation that stands out from the N samples' noise
- *     (noiseShrinkage, `shrink: false` to fit exactly). Energy
- *     E(x) = −Σ_a β̂_aᵀ φ_a(x); with weight 1 the prompt's target density is exactly
- *     the tilted base the fit describes.
+ *     softmax over those classes and h(x) the one-hot of its predicted class;
+ *     calibrate() fits β̂ on N base samples so that the self-normalised importance
+ *     weights ω_j = exp(βᵀφ(x_j)) move the counted marginal Σ_j ω_j h(x_j) / Σ_j ω_j
+ *     (the share of images per class) onto the target (uniform by default; h = φ,
+ *     the mean probability, with `marginal: 'mean'`), correcting only the part of
+ *     the deviation that stands out from the N samples' noise (noiseShrinkage,
+ *     `shrink: false` to fit exactly). Energy E(x) = −Σ_a β̂_aᵀ φ_a(x); with weight 1
+ *     the prompt's target density is exactly the tilted base the fit describes.
+ *
+ * Both energies are averaged over differentiable augmentations of the images
+ * (the host's ctx.augment; `augment` param), so that the flow cannot lower them
+ * with pixel changes nobody sees (issue #14).
  *
  * Plain CommonJS, no build step. Tensors only through ctx.tf; differentiable paths
  * use masks and matMul (no gather, whose gradient is slow or missing on wasm).
