@@ -226,11 +226,9 @@ async function measureFidelity(o) {
   return res;
 }
 
-/** Registry of measure-controls plus plugins/mnist-dcgan and the mnist-ink classifier. */
+/** Registry of measure-controls (with plugins/mnist-dcgan) plus the mnist-ink classifier. */
 async function makeFidelityRegistry(plugins, log) {
-  const { registry, note } = await makeRegistry(plugins, log);
-  const p = registry.add(await plugins.loadPluginPackage(path.join(REPO, 'plugins', 'mnist-dcgan'), { source: 'BUILTIN' }));
-  if (p.status !== 'LOADED') throw new Error(`plugin mnist-dcgan failed to load: ${p.error}`);
+  const { registry, note } = await makeRegistry(plugins, log); // includes plugins/mnist-dcgan
   registry.add(inkClassifierPlugin());
   return { registry, note };
 }
