@@ -14,6 +14,7 @@
  *   - debias: uniform over the digits with the defaults (counted marginal, augmentations):
  *     KL(marginal ‖ uniform), judged and by the control's classifier, before and after;
  *   - debiasMean: the same with the earlier fit (`marginal: 'mean'`, no augmentations);
+ *   - debiasTarget: debias toward a skewed target (7s at 4/13): KL to it, judged and seen;
  *   - audit: the side-effect audit of the target7 prompt (every classifier that fits 28×28:
  *     `mnist-digit` and `mnist-ink`, a stroke-weight classifier defined here), largest first.
  *
@@ -25,13 +26,15 @@
  */
 const fs = require('fs');
 const path = require('path');
-const { shares, klToUniform, makeRegistry } = require('./measure-controls');
+const { shares, klToUniform, klTo, makeRegistry } = require('./measure-controls');
 
 const REPO = path.resolve(__dirname, '..');
 const JUDGE_FILE = path.resolve(REPO, '..', 'shared', 'models', 'mnist-mlp', 'model.json');
 const GENERATOR = 'mnist-dcgan';
 const EVAL_SEED = 7919;
-const ALL = ['oneStep', 'target7', 'target7Plain', 'debias', 'debiasMean', 'audit'];
+const ALL = ['oneStep', 'target7', 'target7Plain', 'debias', 'debiasMean', 'debiasTarget', 'audit'];
+/** The skewed target of debiasTarget: 7s four times as likely as each other digit (4/13 ≈ 31 %). */
+const SKEWED = [1, 1, 1, 1, 1, 1, 1, 4, 1, 1];
 
 /**
  * `mnist-ink`: how much ink a digit has (light / medium / heavy), a smooth classifier of the
@@ -111,6 +114,14 @@ async function measureFidelity(o) {
     p.dispose();
     return { judge: judged, control: mine };
   }
+  /** Share of images on which the judge and the control's classifier pick the same digit. */
+  async function agreement(t) {
+    const j = await judge(t);
+    const p = tf.tidy(() => tf.argMax(own.probs(t), 1));
+    const mine = Array.from(await p.data());
+    p.dispose();
+    return mine.filter((c, i) => c === j[i]).length / Math.max(mine.length, 1);
+  }
   async function control(name, params, weight) {
     const c = await registry.loadControl(name, params, info, runtime, { cache: false });
     return { name, params, weight, c };
@@ -135,7 +146,7 @@ async function measureFidelity(o) {
   const res = { generator: GENERATOR, scale: { ...scale }, backend: runtime.backend, experiments: [], grids: {} };
   const baseImgs = await imagesOf(undefined);
   const base = await seen(baseImgs.t);
-  res.base = { judge: base.judge, control: base.control, klJudge: klToUniform(base.judge), klControl: klToUniform(base.control) };
+  res.base = { judge: base.judge, control: base.control, klJudge: klToUniform(base.judge), klControl: klToUniform(base.control), agreement: await agreement(baseImgs.t) };
   res.grids.base = (await imagesOf(undefined, 64)).batch;
 
   if (only.includes('oneStep')) {
@@ -188,10 +199,11 @@ async function measureFidelity(o) {
   }
   if (target7Flow) target7Flow.dispose();
 
-  for (const [id, extra] of [['debias', {}], ['debiasMean', { marginal: 'mean', augment: { copies: 0 } }]]) {
+  for (const [id, extra, target] of [['debias', {}, null], ['debiasMean', { marginal: 'mean', augment: { copies: 0 } }, null], ['debiasTarget', {}, SKEWED]]) {
     if (!only.includes(id)) continue;
-    log(`debias: uniform (${id})`);
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit' }], samples: scale.calibration, ...extra }, scale.debiasWeight);
+    log(`debias: ${target ? 'skewed target' : 'uniform'} (${id})`);
+    const klT = (m) => (target ? klTo(m, target) : klToUniform(m));
+    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', ...(target ? { target } : {}) }], samples: scale.calibration, ...extra }, scale.debiasWeight);
     await d.c.calibrate((n) => engine.sampleBase(generator, n, 1001, { tf, latentDim: def.latentDim }));
     const state = d.c.calibrationState();
     const f = await trainFlow([d], 44);
@@ -199,12 +211,15 @@ async function measureFidelity(o) {
     const after = await seen(imgs.t);
     const evaluated = await d.c.evaluate(imgs.t);
     imgs.t.dispose();
-    const kj = [res.base.klJudge, klToUniform(after.judge)];
-    const kc = [res.base.klControl, klToUniform(after.control)];
+    const kj = [klT(base.judge), klT(after.judge)];
+    const kc = [klT(base.control), klT(after.control)];
     const cut = (k) => 1 - k[1] / k[0];
     res.experiments.push({
       id,
-      title: `debias: uniform over the 10 digits${id === 'debiasMean' ? " (marginal: 'mean', no augmentations: the earlier control)" : ''}`,
+      title: target
+        ? 'debias: skewed target (7s at 4/13 ≈ 31 %, other digits 1/13 each)'
+        : `debias: uniform over the 10 digits${id === 'debiasMean' ? " (marginal: 'mean', no augmentations: the earlier control)" : ''}`,
+      target: target ? target.slice() : null,
       params: d.params,
       weight: d.weight,
       seconds: f.seconds,
@@ -217,6 +232,7 @@ async function measureFidelity(o) {
       controlCut: cut(kc),
       judgedShareOfEffect: cut(kc) > 0 ? cut(kj) / cut(kc) : null,
       judgeAfter: after.judge,
+      controlAfter: after.control,
     });
     res.grids[id] = (await imagesOf(f.flow, 64)).batch;
     d.c.dispose();
@@ -272,10 +288,10 @@ function writeReport(res, o, cmd, machine) {
     if (!x) continue;
     rows.push(`| ${x.title}, λ = ${x.weight} | share of 7s: judge (control's classifier) | ${pct(x.before.judge7)} (${pct(x.before.control7)}) | **${pct(x.after.judge7)}** (${pct(x.after.control7)}); judged effect = ${pct(x.judgedShareOfEffect)} of the control's | ≥ 85 %; ≥ 80 % | ![](results/fidelity/${id}.png) |`);
   }
-  for (const id of ['debias', 'debiasMean']) {
+  for (const id of ['debias', 'debiasMean', 'debiasTarget']) {
     const x = e[id];
     if (!x) continue;
-    rows.push(`| ${x.title}, λ = ${x.weight} | KL(marginal ‖ uniform): judge (control's classifier) | ${x.before.klJudge.toFixed(4)} (${x.before.klControl.toFixed(4)}) | **${x.after.klJudge.toFixed(4)}** (${x.after.klControl.toFixed(4)}): judged cut ${pct(x.judgedCut)}, control's ${pct(x.controlCut)}, judged = ${x.judgedShareOfEffect == null ? '—' : pct(x.judgedShareOfEffect)} of the control's | cut ≥ 50 %; ≥ 80 % | ![](results/fidelity/${id}.png) |`);
+    rows.push(`| ${x.title}, λ = ${x.weight} | KL(marginal ‖ ${x.target ? 'target' : 'uniform'}): judge (control's classifier) | ${x.before.klJudge.toFixed(4)} (${x.before.klControl.toFixed(4)}) | **${x.after.klJudge.toFixed(4)}** (${x.after.klControl.toFixed(4)}): judged cut ${pct(x.judgedCut)}, control's ${pct(x.controlCut)}, judged = ${x.judgedShareOfEffect == null ? '—' : pct(x.judgedShareOfEffect)} of the control's | cut ≥ 50 %; ≥ 80 % | ![](results/fidelity/${id}.png) |`);
   }
   const audit = e.audit
     ? e.audit.audit.classifiers
@@ -300,7 +316,8 @@ steps, Adam lr ${res.scale.lr}; classifier λ = ${res.scale.classifierWeight}, d
 ${res.scale.calibration} base samples. Backend: ${res.backend}. Machine: ${machine}, shared with other work.
 
 Base generator, digit shares by the judge: ${res.base.judge.map((x, i) => `${i}: ${(100 * x).toFixed(1)}`).join(' · ')}
-(KL to uniform ${res.base.klJudge.toFixed(4)}; control's classifier ${res.base.klControl.toFixed(4)}).
+(KL to uniform ${res.base.klJudge.toFixed(4)}; control's classifier ${res.base.klControl.toFixed(4)}: ${res.base.control.map((x, i) => `${i}: ${(100 * x).toFixed(1)}`).join(' · ')}).
+The judge and the control's classifier pick the same digit for ${pct(res.base.agreement)} of these images.
 
 | prompt | measure | base | prompt | bar | samples (same ε) |
 |---|---|---|---|---|---|
