@@ -32,6 +32,9 @@
  * @typedef {import('../../src/plugins/sdk').Classifier} Classifier
  */
 
+/** Augmentation draws averaged per calibration sample (no gradient there, so more draws are cheap). */
+const CALIBRATION_DRAWS = 4;
+
 /** Version of the calibration and training states these controls save. */
 const STATE_VERSION = 1;
 
@@ -44,7 +47,9 @@ const CLASSIFIER_NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$', des
  */
 const AUGMENT_PARAM = {
   type: 'object',
-  description: 'Augmentations the energy is averaged over (against adversarial shortcuts); copies: 0 turns them off. Defaults: 4 copies, shift 0.08, scale 0.08, noise 0.03, no flip',
+  description:
+    'Augmentations the energy is averaged over (against adversarial shortcuts): copies fresh transforms per image and step; copies: 0 turns them off. ' +
+    'Defaults: 1 copy, shift 0.08, scale 0.08, noise 0.03, no flip',
   properties: {
     copies: { type: 'integer', minimum: 0, maximum: 64, description: 'Augmented copies per image (0: none)' },
     shift: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest shift, fraction of the image side' },
@@ -661,6 +666,19 @@ const debiasControl = {
     };
     /** φ_a as the energy sees it: the mean over augmented copies. */
     const phiOf = (a, images) => (aug ? aug.mean(phiPlain(a, aug.expand(images))) : phiPlain(a, images));
+    /**
+     * φ rows of the calibration samples: the mean of CALIBRATION_DRAWS calls of phiOf (fresh augmentations
+     * each), so β̂ is fitted on the average the training steps estimate one draw at a time.
+     */
+    const calibrationPhi = async (a, images) => {
+      const draws = aug ? CALIBRATION_DRAWS : 1;
+      let sum = null;
+      for (let d = 0; d < draws; d++) {
+        const rows = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
+        sum = sum ? sum.map((r, j) => r.map((v, k) => v + rows[j][k])) : rows;
+      }
+      return sum.map((r) => r.map((v) => v / draws));
+    };
     /** Rows of the probabilities over the attribute's classes (renormalised), no augmentation: what is counted. */
     const probsRows = (a, images) => rowsInChunks(tf, images, 256, (x) => renormalisedOver(tf, a.clf.probs(x), a.select));
     const setBeta = (a, beta) => {
@@ -677,7 +695,7 @@ const debiasControl = {
         const images = await sampleBase(samples);
         try {
           for (const a of attrs) {
-            const phi = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
+            const phi = await calibrationPhi(a, images);
             const probs = await probsRows(a, images);
             const h = counted ? oneHotRows(probs) : phi;
             const noise = shrink ? noiseShrinkage(h, a.target) : { shrinkage: 1, t2: null, fitTarget: a.target };

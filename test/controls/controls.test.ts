@@ -367,7 +367,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
     expect(gv.some((v) => v !== 0)).toBe(true);
     const ev = await c.evaluate!(x);
     expect(ev).toMatchObject({ count: 6, targets: [{ classifier: 'mnist-digit', classes: ['3', '8'] }, { classes: ['7'] }] });
-    // Default: the mean over 4 augmented copies (shifts, zoom, noise), drawn afresh at each call, seeded per instance.
+    // Default: one augmented copy (shift, zoom, noise) drawn afresh at each call, seeded per instance.
     const augmented = await h.registry.loadControl('classifier', { targets }, h.info, h.runtime, { cache: false });
     const twin = await h.registry.loadControl('classifier', { targets }, h.info, h.runtime, { cache: false });
     const ea = Array.from(await augmented.energy(x, { z: null as never }).data());
@@ -425,8 +425,8 @@ describe('controls on the MNIST classifier (wasm)', () => {
     const { tf } = h;
     const clf = await h.registry.loadClassifier('mnist-digit', h.info, h.runtime);
     const ctx = h.registry.createContext({ name: 'x', dir: PLUGINS }, tf, h.backend);
-    const aug = ctx.augment!.create(null, 1);
-    expect(aug.spec).toEqual({ copies: 4, shift: 0.08, scale: 0.08, flip: false, noise: 0.03 });
+    expect(ctx.augment!.create(null, 1).spec).toEqual({ copies: 1, shift: 0.08, scale: 0.08, flip: false, noise: 0.03 });
+    const aug = ctx.augment!.create({ copies: 4 }, 1);
     const z = tf.tensor2d(new Rng(3).normals(64 * 64), [64, 64]);
     const x = h.generator.generate(z);
     const plain = (await tf.argMax(clf.probs(x), 1).array()) as number[];

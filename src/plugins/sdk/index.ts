@@ -91,7 +91,7 @@ export interface Augmenter {
 }
 
 export interface AugmentAccessor {
-  /** The host's defaults (4 copies, ±8 % shift and zoom, σ 0.03 noise, no flip). */
+  /** The host's defaults (1 fresh copy per call, ±8 % shift and zoom, σ 0.03 noise, no flip). */
   defaults: AugmentSpec;
   /** An augmenter with its own seeded draws; `spec` overrides the defaults; throws for bad values. */
   create(spec?: Partial<AugmentSpec> | null, seed?: number): Augmenter;
