@@ -68,9 +68,10 @@ async function measureAll(o) {
   const { engine, tf, registry, runtime, judge, scale } = o;
   const log = o.log || (() => undefined);
   const only = o.only || ['target7', 'target38', 'target38Plain', 'target38Balanced', 'debias', 'debiasTarget', 'iterative'];
-  const gen = await registry.loadGenerator('mnist', runtime);
-  const def = registry.generator('mnist').definition;
-  const info = { name: 'mnist', latentDim: def.latentDim, output: def.output };
+  const genName = scale.generator || 'mnist';
+  const gen = await registry.loadGenerator(genName, runtime);
+  const def = registry.generator(genName).definition;
+  const info = { name: genName, latentDim: def.latentDim, output: def.output };
   const generator = { latentDim: def.latentDim, generate: (z) => gen.generate(z), dispose: () => undefined };
   const EVAL_SEED = 7919;
 
@@ -288,6 +289,7 @@ function parseArgs(argv) {
     else if (a === '--balance-rate') o.balanceRate = Number(next());
     else if (a === '--debias-adaptive') o.debiasAdaptive = true;
     else if (a === '--backend') o.backend = next();
+    else if (a === '--generator') o.generator = next();
     else if (a === '--out') o.out = path.resolve(next());
     else if (a === '--only') o.only = next().split(',');
     else if (a === '--no-write') o.write = false;
@@ -299,7 +301,7 @@ function parseArgs(argv) {
 /** A registry with the tfjs-model, mnist and controls plugins; offers `mnist-digit` from the model file if plugins/mnist does not. */
 async function makeRegistry(plugins, log) {
   const registry = new plugins.PluginRegistry({ logger: { info: () => undefined, warn: log, error: log } });
-  for (const dir of ['tfjs-model', 'mnist', 'controls']) {
+  for (const dir of ['tfjs-model', 'mnist', 'mnist-dcgan', 'controls']) {
     const p = registry.add(await plugins.loadPluginPackage(path.join(REPO, 'plugins', dir), { source: 'BUILTIN' }));
     if (p.status !== 'LOADED') throw new Error(`plugin ${dir} failed to load: ${p.error}`);
   }
@@ -376,6 +378,9 @@ Grids: \`docs/results/base.png\` (base generator), \`target7.png\`, \`target38.p
 \`debias.png\`, \`evens.png\` (first prompt of the iterative run) and
 \`evensDebiased.png\` (the second prompt on top of it). All numbers:
 \`docs/results/metrics.json\`.
+
+The unconditional generator \`mnist-dcgan\` (issue #14: same seed before and after, augmented
+energies, counted debias, side-effect audit): [RESULTS-FIDELITY.md](RESULTS-FIDELITY.md).
 `;
   fs.writeFileSync(path.join(o.out, 'RESULTS.md'), md);
 }

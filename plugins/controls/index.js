@@ -9,13 +9,18 @@
  *     ("3 or 8"); several targets are combined (energies summed, "AND").
  *   - `debias`: the moment constraint. For each attribute (a classifier and an
  *     optional subset of its classes, renormalised), φ(x) is the classifier's
- *     softmax over those classes; calibrate() fits β̂ on N base samples so that the
- *     self-normalised importance weights ω_j = exp(βᵀφ(x_j)) move the marginal
- *     Σ_j ω_j φ(x_j) / Σ_j ω_j onto the target (uniform by default), correcting
- *     only the part of the deviation that stands out from the N samples' noise
- *     (noiseShrinkage, `shrink: false` to fit exactly). Energy
- *     E(x) = −Σ_a β̂_aᵀ φ_a(x); with weight 1 the prompt's target density is exactly
- *     the tilted base the fit describes.
+ *     softmax over those classes and h(x) the one-hot of its predicted class;
+ *     calibrate() fits β̂ on N base samples so that the self-normalised importance
+ *     weights ω_j = exp(βᵀφ(x_j)) move the counted marginal Σ_j ω_j h(x_j) / Σ_j ω_j
+ *     (the share of images per class) onto the target (uniform by default; h = φ,
+ *     the mean probability, with `marginal: 'mean'`), correcting only the part of
+ *     the deviation that stands out from the N samples' noise (noiseShrinkage,
+ *     `shrink: false` to fit exactly). Energy E(x) = −Σ_a β̂_aᵀ φ_a(x); with weight 1
+ *     the prompt's target density is exactly the tilted base the fit describes.
+ *
+ * Both energies are averaged over differentiable augmentations of the images
+ * (the host's ctx.augment; `augment` param), so that the flow cannot lower them
+ * with pixel changes nobody sees (issue #14).
  *
  * Plain CommonJS, no build step. Tensors only through ctx.tf; differentiable paths
  * use masks and matMul (no gather, whose gradient is slow or missing on wasm).
@@ -27,10 +32,41 @@
  * @typedef {import('../../src/plugins/sdk').Classifier} Classifier
  */
 
+/** Augmentation draws averaged per calibration sample (no gradient there, so more draws are cheap). */
+const CALIBRATION_DRAWS = 4;
+
 /** Version of the calibration and training states these controls save. */
 const STATE_VERSION = 1;
 
 const CLASSIFIER_NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$', description: 'Name of a classifier offered by a loaded plugin, e.g. "mnist-digit"' };
+/**
+ * The `augment` param: the classifier energies are averaged over K differentiable
+ * augmentations (the host's LoadContext.augment: shifts, zoom, noise; flips off, since
+ * they do not keep every class, e.g. digits), so a flow cannot lower them with pixel
+ * changes nobody sees. Same ranges as the host checks (src/engine/augment.ts).
+ */
+const AUGMENT_PARAM = {
+  type: 'object',
+  description:
+    'Augmentations the energy is averaged over (against adversarial shortcuts): copies fresh transforms per image and step; copies: 0 turns them off. ' +
+    'Defaults: 1 copy, shift 0.08, scale 0.08, noise 0.03, no flip',
+  properties: {
+    copies: { type: 'integer', minimum: 0, maximum: 64, description: 'Augmented copies per image (0: none)' },
+    shift: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest shift, fraction of the image side' },
+    scale: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest zoom change (zoom in [1 − scale, 1 + scale])' },
+    flip: { type: 'boolean', description: 'Mirror left–right at random (only where that keeps the class)' },
+    noise: { type: 'number', minimum: 0, maximum: 0.5, description: 'Pixel noise σ (images in [0, 1])' },
+  },
+  additionalProperties: false,
+};
+
+/** The host's augmenter for these params, or null (copies 0, or a host without LoadContext.augment). */
+function augmenterOf(ctx, spec, seed) {
+  if (!ctx.augment) return null;
+  const a = ctx.augment.create(spec || null, seed);
+  return a.spec.copies > 0 ? a : null;
+}
+
 const CLASS_REF = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }] };
 
 // ---------------------------------------------------------------------------
@@ -160,28 +196,46 @@ async function rowsInChunks(tf, images, chunk, fn) {
 // ---------------------------------------------------------------------------
 
 /**
- * Fits β minimising ‖Σ_j ω_j φ_j / Σ_j ω_j − target‖² with ω_j = exp(βᵀφ_j), by Adam
- * on the exact gradient 2·Cov_ω(φ)·(m − target), from the one-hot solution
- * β₀ = log(target / mean φ). β is returned centred (βᵀφ is defined up to a constant
- * since Σ_k φ_k = 1).
+ * Fits β so that the exponential tilt ω_j = exp(βᵀφ_j) of N base samples moves a
+ * marginal onto the target, by Adam on ‖Σ_j ω_j h_j / Σ_j ω_j − target‖².
+ *
+ * φ_j are the tilt's features (the energy is −βᵀφ(x), so φ must be smooth in x: a
+ * softmax). h_j are what the marginal is taken of, and by default h = φ (the
+ * mean-probability constraint). With `opts.counts`, h_j is the one-hot of image j's
+ * predicted class: the tilt then puts the target share of *images* in each class as
+ * the classifier counts them. The two differ for an uncertain classifier: its mean
+ * softmax can sit at the target while the share of images it calls each class does
+ * not (35.5 % "male" counted against 43.4 % mean probability, issue #14), and then
+ * the mean-probability fit has nothing left to correct.
+ *
+ * Gradient: ∂m/∂β = Cov_ω(h, φ), so ∂loss/∂β_l = 2 Σ_j ω̄_j (d·(h_j − m)) (φ_jl − φ̄_l)
+ * with ω̄ normalised, d = m − target, φ̄ = Σ ω̄_j φ_j. Starts from the one-hot solution
+ * β₀ = log(target / mean h) (or 0 if that is worse). β is returned centred (βᵀφ is
+ * defined up to a constant since Σ_k φ_k = 1).
  *
  * @param {number[][]} phi N rows of K probabilities (each row sums to 1)
  * @param {number[]} target K probabilities
- * @param {{ iterations?: number, learningRate?: number }} [opts]
- * @returns {{ beta: number[], loss: number, initialLoss: number, marginalBefore: number[], marginalAfter: number[], iterations: number, effectiveSampleSize: number }}
+ * @param {{ iterations?: number, learningRate?: number, counts?: number[][] }} [opts]
+ * @returns {{ beta: number[], loss: number, initialLoss: number, marginalBefore: number[], marginalAfter: number[], softBefore: number[], softAfter: number[], iterations: number, effectiveSampleSize: number }}
  */
 function fitDebias(phi, target, opts = {}) {
   const N = phi.length;
   const K = target.length;
   if (!N) throw new Error('debias: no samples to fit on');
   if (phi.some((r) => r.length !== K)) throw new Error(`debias: every φ row must have ${K} entries`);
+  const h = opts.counts || phi;
+  if (h.length !== N || h.some((r) => r.length !== K)) throw new Error(`debias: counts must have ${N} rows of ${K} entries`);
   const iterations = opts.iterations ?? 500;
   const lr = opts.learningRate ?? 0.05;
   const tsum = target.reduce((a, b) => a + b, 0);
   const t = target.map((x) => x / tsum);
 
-  const mean0 = new Array(K).fill(0);
-  for (const r of phi) for (let k = 0; k < K; k++) mean0[k] += r[k] / N;
+  const meanOf = (rows, a) => {
+    const m = new Array(K).fill(0);
+    for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) m[k] += (a ? a[j] : 1 / N) * rows[j][k];
+    return m;
+  };
+  const mean0 = meanOf(h);
 
   const weights = (beta) => {
     const logits = phi.map((r) => r.reduce((s, v, k) => s + v * beta[k], 0));
@@ -192,8 +246,7 @@ function fitDebias(phi, target, opts = {}) {
   };
   const state = (beta) => {
     const a = weights(beta);
-    const m = new Array(K).fill(0);
-    for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) m[k] += a[j] * phi[j][k];
+    const m = meanOf(h, a);
     const d = m.map((x, k) => x - t[k]);
     const loss = d.reduce((s, x) => s + x * x, 0);
     return { a, m, d, loss };
@@ -218,14 +271,13 @@ function fitDebias(phi, target, opts = {}) {
   const b2 = 0.999;
   let it = 0;
   for (; it < iterations; it++) {
-    // grad_l = 2 Σ_k d_k Cov_a(φ_k, φ_l)
+    const phiBar = meanOf(phi, st.a);
     const g = new Array(K).fill(0);
     for (let j = 0; j < N; j++) {
-      const r = phi[j];
       let dc = 0;
-      for (let k = 0; k < K; k++) dc += st.d[k] * (r[k] - st.m[k]);
+      for (let k = 0; k < K; k++) dc += st.d[k] * (h[j][k] - st.m[k]);
       const c = 2 * st.a[j] * dc;
-      for (let l = 0; l < K; l++) g[l] += c * (r[l] - st.m[l]);
+      for (let l = 0; l < K; l++) g[l] += c * (phi[j][l] - phiBar[l]);
     }
     for (let l = 0; l < K; l++) {
       m1[l] = b1 * m1[l] + (1 - b1) * g[l];
@@ -247,9 +299,20 @@ function fitDebias(phi, target, opts = {}) {
     initialLoss,
     marginalBefore: mean0,
     marginalAfter: best.st.m,
+    softBefore: meanOf(phi),
+    softAfter: meanOf(phi, a),
     iterations: Math.min(it + 1, iterations),
     effectiveSampleSize: ess,
   };
+}
+
+/** One-hot rows of each row's argmax (the classifier's count of each image). */
+function oneHotRows(rows) {
+  return argmaxRows(rows).map((c, _, all) => {
+    const r = new Array(rows[0].length).fill(0);
+    r[c] = 1;
+    return r;
+  });
 }
 
 /**
@@ -349,6 +412,7 @@ const classifierControl = {
         },
       },
       balanceRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.1, description: 'Step size of the balance adaptation (per training step)' },
+      augment: AUGMENT_PARAM,
     },
     required: ['targets'],
     additionalProperties: false,
@@ -381,6 +445,7 @@ const classifierControl = {
       throw e;
     }
     const rate = params.balanceRate || 0.1;
+    const aug = augmenterOf(ctx, params.augment, 3);
     const balanced = heads.filter((h) => h.balance);
     const setBeta = (h, beta) => {
       h.balance.beta = beta.slice();
@@ -392,16 +457,18 @@ const classifierControl = {
     const instance = {
       energy(images) {
         return tf.tidy(() => {
+          // Every head sees the same augmented copies; the energy is their mean per image.
+          const x = aug ? aug.expand(images) : images;
           let e = null;
           for (const h of heads) {
-            const logp = h.clf.logProbs(images);
+            const logp = h.clf.logProbs(x);
             // −log Σ_{c∈S} p(c|x) = −logsumexp(log p + log 1_S)
             let term = tf.neg(tf.logSumExp(tf.add(logp, h.logMask), 1));
             if (h.balance) term = tf.sub(term, tf.reshape(tf.matMul(phiOf(h, tf.exp(logp)), h.balance.betaT), [-1]));
             term = tf.mul(term, h.weight);
             e = e ? tf.add(e, term) : term;
           }
-          return e;
+          return aug ? aug.mean(e) : e;
         });
       },
       async evaluate(images) {
@@ -484,8 +551,9 @@ const debiasControl = {
   name: 'debias',
   title: 'De-bias (moment constraint)',
   description:
-    "Moves the marginal of a classifier's classes towards a target distribution (uniform by default): β̂ is fitted on base-generator samples " +
-    'with self-normalised importance weights exp(βᵀφ(x)), φ = softmax over the chosen classes; E = −Σ β̂ᵀφ(x). Use weight 1–2.',
+    "Moves the share of images in each of a classifier's classes towards a target distribution (uniform by default): β̂ is fitted on " +
+    'base-generator samples so that the importance weights exp(βᵀφ(x)), φ = softmax over the chosen classes, put the target share of ' +
+    'images in each class as the classifier counts them (argmax); E = −Σ β̂ᵀφ(x), averaged over augmentations. Use weight 1–2.',
   paramsSchema: {
     type: 'object',
     properties: {
@@ -519,6 +587,21 @@ const debiasControl = {
       samples: { type: 'integer', minimum: 16, maximum: 16384, default: 1024, description: 'Base-generator samples for the fit of β̂' },
       iterations: { type: 'integer', minimum: 1, maximum: 20000, default: 500, description: 'Adam iterations of the fit' },
       learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.05, description: 'Adam learning rate of the fit' },
+      marginal: {
+        type: 'string',
+        enum: ['counted', 'mean'],
+        default: 'counted',
+        description:
+          '"counted": the target is the share of images the classifier assigns to each class (argmax); "mean": the mean probability ' +
+          '(the earlier fit, which does not move the counts of an uncertain classifier)',
+      },
+      temperature: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 10,
+        default: 1,
+        description: 'φ = softmax(log p / temperature) over the classes: below 1 sharpens φ towards the counted class',
+      },
       shrink: {
         type: 'boolean',
         default: true,
@@ -528,12 +611,13 @@ const debiasControl = {
       },
       adaptive: {
         type: 'boolean',
-        default: false,
         description:
-          "Refine β during training from the prompt's own samples (online moment matching, starting at the fitted β̂), " +
-          'for when the flow does not reach the fitted tilt',
+          "Refine β during training from the prompt's own samples (online moment matching on the same marginal, starting at the " +
+          'fitted β̂). Default: on where the base deviates clearly from the target (noise shrinkage s ≥ 0.9), off where the ' +
+          "deviation is near the sampling noise (a batch's shares would then steer β by noise)",
       },
       adaptRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.1, description: 'Step size of the adaptation (per training step)' },
+      augment: AUGMENT_PARAM,
     },
     required: ['attributes'],
     additionalProperties: false,
@@ -575,32 +659,66 @@ const debiasControl = {
     const samples = params.samples || 1024;
     const fitOpts = { iterations: params.iterations || 500, learningRate: params.learningRate || 0.05 };
     const shrink = params.shrink !== false;
+    const counted = (params.marginal || 'counted') === 'counted';
+    const temperature = params.temperature || 1;
+    const aug = augmenterOf(ctx, params.augment, 7);
+    const adaptRate = params.adaptRate || 0.1;
 
-    /** φ_a(x) [n, m]: the classifier's probabilities over the attribute's classes, renormalised. */
-    const phiOf = (a, images) => renormalisedOver(tf, a.clf.probs(images), a.select);
+    /** φ_a(x) [n, m] of images as given: softmax(log p / T) over the attribute's classes. */
+    const phiPlain = (a, images) => {
+      const p = renormalisedOver(tf, a.clf.probs(images), a.select);
+      if (temperature === 1) return p;
+      return tf.softmax(tf.div(tf.log(tf.add(p, 1e-12)), temperature));
+    };
+    /** φ_a as the energy sees it: the mean over augmented copies. */
+    const phiOf = (a, images) => (aug ? aug.mean(phiPlain(a, aug.expand(images))) : phiPlain(a, images));
+    /**
+     * φ rows of the calibration samples: the mean of CALIBRATION_DRAWS calls of phiOf (fresh augmentations
+     * each), so β̂ is fitted on the average the training steps estimate one draw at a time.
+     */
+    const calibrationPhi = async (a, images) => {
+      const draws = aug ? CALIBRATION_DRAWS : 1;
+      let sum = null;
+      for (let d = 0; d < draws; d++) {
+        const rows = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
+        sum = sum ? sum.map((r, j) => r.map((v, k) => v + rows[j][k])) : rows;
+      }
+      return sum.map((r) => r.map((v) => v / draws));
+    };
+    /** Rows of the probabilities over the attribute's classes (renormalised), no augmentation: what is counted. */
+    const probsRows = (a, images) => rowsInChunks(tf, images, 256, (x) => renormalisedOver(tf, a.clf.probs(x), a.select));
     const setBeta = (a, beta) => {
       if (a.betaT) a.betaT.dispose();
       a.beta = beta.slice();
       a.betaT = tf.tensor2d(beta, [beta.length, 1]);
     };
     const describe = (a) => ({ classifier: a.name, classes: a.idx.map((c) => a.clf.classNames[c]) });
+    /** Whether observe() refines β: the param, or by default a deviation well above the noise. */
+    const adapting = (a) => (params.adaptive != null ? params.adaptive : Boolean(a.fit && a.fit.shrinkage >= 0.9));
 
-    const adaptRate = params.adaptRate || 0.1;
     const instance = {
       async calibrate(sampleBase) {
         const images = await sampleBase(samples);
         try {
           for (const a of attrs) {
-            const phi = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
-            const noise = shrink ? noiseShrinkage(phi, a.target) : { shrinkage: 1, t2: null, fitTarget: a.target };
-            const fit = fitDebias(phi, noise.fitTarget, fitOpts);
+            const phi = await calibrationPhi(a, images);
+            const probs = await probsRows(a, images);
+            const h = counted ? oneHotRows(probs) : phi;
+            const noise = shrink ? noiseShrinkage(h, a.target) : { shrinkage: 1, t2: null, fitTarget: a.target };
+            const fit = fitDebias(phi, noise.fitTarget, { ...fitOpts, counts: counted ? h : undefined });
+            // Both marginals of the base, before and after the tilt, whichever one was fitted.
+            const w = tiltWeights(phi, fit.beta);
+            const cnt = oneHotRows(probs);
             setBeta(a, fit.beta);
             a.fit = {
+              marginal: counted ? 'counted' : 'mean', temperature,
               samples: phi.length, loss: fit.loss, initialLoss: fit.initialLoss, iterations: fit.iterations,
               marginalBefore: fit.marginalBefore, marginalAfter: fit.marginalAfter, effectiveSampleSize: fit.effectiveSampleSize,
+              countedBefore: weightedMean(cnt, null), countedAfter: weightedMean(cnt, w),
+              meanProbBefore: weightedMean(probs, null), meanProbAfter: weightedMean(probs, w),
               shrinkage: noise.shrinkage, t2: noise.t2, fitTarget: noise.fitTarget,
             };
-            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, { loss: fit.loss, initialLoss: fit.initialLoss, beta: fit.beta, shrinkage: noise.shrinkage, t2: noise.t2 });
+            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, { marginal: a.fit.marginal, loss: fit.loss, initialLoss: fit.initialLoss, beta: fit.beta, shrinkage: noise.shrinkage, t2: noise.t2 });
           }
         } finally {
           images.dispose();
@@ -675,38 +793,42 @@ const debiasControl = {
           out.attributes.push({
             ...describe(a),
             histogram,
+            // counted: share of images per class (argmax among the classes); softMarginal: mean probability
             marginal,
             softMarginal: soft,
             target: a.target,
             kl: d,
+            softKl: kl(soft, a.target),
             outside,
             beta: a.beta,
+            adaptive: adapting(a),
           });
         }
         out.kl = klSum;
         if (attrs.length === 1) {
           out.histogram = out.attributes[0].histogram;
           out.marginal = out.attributes[0].marginal;
+          out.softMarginal = out.attributes[0].softMarginal;
         }
         return out;
       },
-      dispose() {
-        for (const a of attrs) {
-          a.select.dispose();
-          if (a.betaT) a.betaT.dispose();
-        }
-      },
-    };
-    if (params.adaptive) {
-      instance.observe = async (images) => {
+      /**
+       * Online moment matching on the fitted marginal (counted shares of the batch by default),
+       * for attributes that adapt: the flow may stop short of the fitted tilt in a short run.
+       */
+      async observe(images) {
         for (const a of attrs) {
           if (!a.betaT) throw new Error('debias: calibrate() (or restoreCalibration()) must run before training');
-          const mean = await meanRows(tf, tf.tidy(() => phiOf(a, images)));
+          if (!adapting(a)) continue;
+          const rows = tf.tidy(() => (counted ? renormalisedOver(tf, a.clf.probs(images), a.select) : phiPlain(a, images)));
+          const js = await rows.array(); // asynchronous: webgpu has no synchronous read in Node
+          rows.dispose();
+          const mean = weightedMean(counted ? oneHotRows(js) : js, null);
           setBeta(a, momentStep(a.beta, mean, a.target, adaptRate));
         }
-      };
-      instance.trainingState = () => ({ version: STATE_VERSION, beta: attrs.map((a) => (a.beta ? a.beta.slice() : null)) });
-      instance.restoreTrainingState = (state) => {
+      },
+      trainingState: () => ({ version: STATE_VERSION, beta: attrs.map((a) => (a.beta ? a.beta.slice() : null)) }),
+      restoreTrainingState(state) {
         const b = state && state.version === STATE_VERSION && Array.isArray(state.beta) ? state.beta : null;
         if (!b || b.length !== attrs.length) throw new Error('debias: training state does not match this control');
         attrs.forEach((a, i) => {
@@ -716,11 +838,37 @@ const debiasControl = {
           }
           setBeta(a, beta);
         });
-      };
-    }
+      },
+      dispose() {
+        for (const a of attrs) {
+          a.select.dispose();
+          if (a.betaT) a.betaT.dispose();
+        }
+      },
+    };
     return instance;
   },
 };
+
+/** Normalised tilt weights exp(βᵀφ_j) / Σ. */
+function tiltWeights(phi, beta) {
+  const l = phi.map((r) => r.reduce((s, v, k) => s + v * beta[k], 0));
+  const mx = Math.max(...l);
+  const w = l.map((x) => Math.exp(x - mx));
+  const z = w.reduce((s, x) => s + x, 0);
+  return w.map((x) => x / z);
+}
+
+/** Σ_j w_j rows_j (w null: the plain mean). */
+function weightedMean(rows, w) {
+  const K = rows[0] ? rows[0].length : 0;
+  const m = new Array(K).fill(0);
+  rows.forEach((r, j) => {
+    const wj = w ? w[j] : 1 / rows.length;
+    for (let k = 0; k < K; k++) m[k] += wj * r[k];
+  });
+  return m;
+}
 
 module.exports = {
   apiVersion: 1,
@@ -728,6 +876,8 @@ module.exports = {
   // Exposed for tests and other plugins (not part of the SDK contract).
   fitDebias,
   noiseShrinkage,
+  oneHotRows,
+  tiltWeights,
   kl,
   momentStep,
 };

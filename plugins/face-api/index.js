@@ -45,6 +45,37 @@ const AGE_SOFTNESS = 4;
 // ---------------------------------------------------------------------------
 // helpers
 
+/**
+ * The `augment` param of the face classifier controls: their energy is the mean over K
+ * differentiable augmentations from the host (LoadContext.augment), so the flow cannot
+ * lower it with pixel changes a person does not see (issue #14). Mirroring keeps a face's
+ * gender, age and expression, so faces flip by default (digits do not: plugins/controls).
+ */
+const FACE_AUGMENT = { copies: 1, shift: 0.06, scale: 0.06, flip: true, noise: 0.02 };
+const AUGMENT_PARAM = {
+  type: 'object',
+  description: `Augmentations the energy is averaged over; copies: 0 turns them off. Defaults: ${JSON.stringify(FACE_AUGMENT)}`,
+  properties: {
+    copies: { type: 'integer', minimum: 0, maximum: 64, description: 'Augmented copies per image (0: none)' },
+    shift: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest shift, fraction of the image side' },
+    scale: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest zoom change' },
+    flip: { type: 'boolean', description: 'Mirror left–right at random' },
+    noise: { type: 'number', minimum: 0, maximum: 0.5, description: 'Pixel noise σ (images in [0, 1])' },
+  },
+  additionalProperties: false,
+};
+
+/**
+ * energy(images) averaged over the host's augmentations (or as is: copies 0, or a host without them).
+ * One fresh copy per image and step by default: an unbiased estimate of the average, at the cost of
+ * one net pass (the host's DEFAULT_AUGMENT explains the choice).
+ */
+function augmented(ctx, spec, seed, energy) {
+  const aug = ctx.augment ? ctx.augment.create({ ...FACE_AUGMENT, ...(spec || {}) }, seed) : null;
+  if (!aug || aug.spec.copies === 0) return energy;
+  return (images) => ctx.tf.tidy(() => aug.mean(energy(aug.expand(images))));
+}
+
 /** One-hot row [1, k] for class index i (used instead of gather: no gather gradient on wasm). */
 const oneHotRow = (tf, i, k) => tf.cast(tf.oneHot(tf.tensor1d([i], 'int32'), k), 'float32');
 
@@ -160,6 +191,9 @@ function cosine(tf, a, b) {
 // ---------------------------------------------------------------------------
 // classifiers (named, for the generic classifier / debias controls)
 
+/** Face nets mean something on colour face crops of at least 48 px (the side-effect audit asks). */
+const fitsFaces = (output) => output.channels >= 3 && Math.min(output.width, output.height) >= 48;
+
 /** @type {ClassifierDefinition[]} */
 const classifiers = [
   {
@@ -167,6 +201,7 @@ const classifiers = [
     title: 'Face gender (face-api ageGenderNet)',
     description: 'p(male), p(female) of a centred face crop',
     classNames: GENDERS.slice(),
+    fits: fitsFaces,
     load(ctx) {
       const { tf } = ctx;
       const m = loadGenderModel(tf);
@@ -178,6 +213,7 @@ const classifiers = [
     title: 'Face expression (face-api faceExpressionNet)',
     description: `p(${EXPRESSIONS.join(', ')}) of a centred face crop`,
     classNames: EXPRESSIONS.slice(),
+    fits: fitsFaces,
     load(ctx) {
       const { tf } = ctx;
       const m = loadExpressionModel(tf);
@@ -189,6 +225,7 @@ const classifiers = [
     title: 'Face age bucket (face-api ageGenderNet)',
     description: `P(age in ${AGE_BUCKETS.map((b) => b.name).join(' | ')}) with a logistic spread of ${AGE_SOFTNESS} years around the regressed age`,
     classNames: AGE_BUCKETS.map((b) => b.name),
+    fits: fitsFaces,
     load(ctx) {
       const { tf } = ctx;
       const m = loadAgeModel(tf);
@@ -222,7 +259,7 @@ function classifierControl({ name, title, description, paramsSchema, classNames,
       if (idx < 0) throw new Error(`${name}: unknown target ${JSON.stringify(target(params))}`);
       const m = loadLogProbs(tf);
       return {
-        energy: (images) => tf.tidy(() => tf.neg(tf.sum(tf.mul(m.logProbs(images), oneHotRow(tf, idx, classNames.length)), 1))),
+        energy: augmented(ctx, params.augment, 5, (images) => tf.tidy(() => tf.neg(tf.sum(tf.mul(m.logProbs(images), oneHotRow(tf, idx, classNames.length)), 1)))),
         async evaluate(images) {
           const rows = await rowsInChunks(tf, images, 64, (x) => tf.exp(m.logProbs(x)));
           const histogram = histogramOf(rows, classNames);
@@ -241,7 +278,7 @@ const faceGender = classifierControl({
   description: 'Energy −log p(target gender | image) from face-api\'s ageGenderNet; the image should be a roughly centred face crop',
   paramsSchema: {
     type: 'object',
-    properties: { target: { type: 'string', enum: GENDERS, description: 'Wanted gender' } },
+    properties: { target: { type: 'string', enum: GENDERS, description: 'Wanted gender' }, augment: AUGMENT_PARAM },
     required: ['target'],
     additionalProperties: false,
   },
@@ -259,7 +296,7 @@ const faceExpression = classifierControl({
   description: `Energy −log p(expression | image) from face-api's faceExpressionNet (${EXPRESSIONS.join(', ')}); the image should be a roughly centred face crop`,
   paramsSchema: {
     type: 'object',
-    properties: { expression: { type: 'string', enum: EXPRESSIONS, description: 'Wanted expression' } },
+    properties: { expression: { type: 'string', enum: EXPRESSIONS, description: 'Wanted expression' }, augment: AUGMENT_PARAM },
     required: ['expression'],
     additionalProperties: false,
   },
@@ -298,6 +335,7 @@ const faceAge = {
       target: { type: 'number', minimum: 0, maximum: 120, description: 'Wanted age (years); with tolerance instead of min/max' },
       tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5, description: 'Half-width of the interval around target (years)' },
       softness: { type: 'number', exclusiveMinimum: 0, maximum: 30, default: AGE_SOFTNESS, description: 'Spread of the logistic noise model around the regressed age (years)' },
+      augment: AUGMENT_PARAM,
     },
     anyOf: [{ required: ['target'] }, { required: ['min'] }, { required: ['max'] }],
     not: { anyOf: [{ required: ['target', 'min'] }, { required: ['target', 'max'] }] },
@@ -309,7 +347,7 @@ const faceAge = {
     const s = typeof params.softness === 'number' ? params.softness : AGE_SOFTNESS;
     const m = loadAgeModel(tf);
     return {
-      energy: (images) => tf.tidy(() => tf.neg(logIntervalProb(tf, m.age(images), lo, hi, s))),
+      energy: augmented(ctx, params.augment, 5, (images) => tf.tidy(() => tf.neg(logIntervalProb(tf, m.age(images), lo, hi, s)))),
       async evaluate(images) {
         const ages = (await rowsInChunks(tf, images, 64, (x) => tf.reshape(m.age(x), [-1, 1]))).map((r) => r[0]);
         const n = ages.length;

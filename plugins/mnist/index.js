@@ -191,6 +191,8 @@ const mnistDigitClassifier = {
   title: 'MNIST digit classifier',
   description: 'The small CNN of the mnist-digit control (classes "0".."9"); any NHWC image batch is greyed and resized to 28x28.',
   classNames: DIGITS,
+  // Digits mean something on 28×28 images (the side-effect audit asks; other sizes are resized when a control uses it).
+  fits: (output) => output.width === 28 && output.height === 28,
   async load(ctx) {
     const { tf } = ctx;
     const model = await ctx.assets.loadLayersModel(CLASSIFIER_MODEL);

@@ -10,6 +10,18 @@
  * every backend. Where the backend registers them (cpu; wasm with the native
  * OpenBLAS addon), a block runs as one fused kernel per direction instead
  * (coupling.ts, kernels/fused-coupling.ts): same maths, same weights.
+ *
+ * Identity at creation (format version 2): a fresh flow is f(ε) = ε exactly, so a
+ * prompt and its base generator show the same subject on the same seed until
+ * training moves them apart. Two things make it so, neither touches forward():
+ *   - each subnet's last layer (w2, b2) starts at zero, so s = t = 0 (scale 1 and
+ *     offset 0 already are), every coupling is the identity;
+ *   - the last block's rotation is R_B = (R_1 ⋯ R_{B−1})ᵀ, not a fresh draw, so
+ *     the product of all rotations is I. R_B is still orthogonal and fixed, and
+ *     the earlier blocks still mix every coordinate between couplings.
+ * Rotations are saved with the weights, so version-1 artifacts (random last
+ * rotation, random w2/b2) load and run unchanged; the version only records how
+ * the flow was initialised.
  */
 import type { Tf, Tensor2D, Tensor1D, GeneratorInstance, Tensor4D } from '../plugins/sdk/index';
 import type { Variable } from '@tensorflow/tfjs-core';
@@ -26,7 +38,9 @@ export interface FlowConfig {
 }
 
 export const FLOW_FORMAT = 'promptgen-flow';
-export const FLOW_FORMAT_VERSION = 1;
+export const FLOW_FORMAT_VERSION = 2;
+/** Artifact versions this code reads: 1 (random init), 2 (identity at creation; same layout). */
+const READABLE_FLOW_VERSIONS = new Set([1, 2]);
 
 /** g such that 0.1 · softplus_β=0.5(g) = 1: g = 2·log(e^5 − 1). */
 const G_INIT = 2 * Math.log(Math.exp(5) - 1);
@@ -89,6 +103,29 @@ export function randomOrthogonal(d: number, rng: Rng): Float32Array {
   return out;
 }
 
+/**
+ * (R_1 ⋯ R_k)ᵀ for orthogonal d×d row-major matrices (I for k = 0), in float64:
+ * the last block's rotation that makes the product of all rotations I.
+ */
+export function inverseOfProduct(rotations: Float32Array[], d: number): Float32Array {
+  let p = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) p[i * d + i] = 1;
+  for (const r of rotations) {
+    const next = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let k = 0; k < d; k++) {
+        const a = p[i * d + k]!;
+        if (a === 0) continue;
+        for (let j = 0; j < d; j++) next[i * d + j]! += a * r[k * d + j]!;
+      }
+    }
+    p = next;
+  }
+  const out = new Float32Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) out[i * d + j] = p[j * d + i]!;
+  return out;
+}
+
 function uniformInit(n: number, bound: number, rng: Rng): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (rng.random() * 2 - 1) * bound;
@@ -106,7 +143,11 @@ export class Flow {
    */
   useFusedBlocks = true;
 
-  /** Creates a flow with fresh weights drawn from `config.seed` (PyTorch's default Linear init). */
+  /**
+   * Creates a flow with fresh weights drawn from `config.seed` (PyTorch's default Linear init for
+   * w1, b1; w2, b2 zero and the last rotation closing the product: the identity, see the header),
+   * or with the given weights (rotations included).
+   */
   constructor(tf: Tf, config: Partial<FlowConfig> & { dim: number }, weights?: Map<string, Float32Array>) {
     this.tf = tf;
     this.config = normalizeFlowConfig(config);
@@ -129,11 +170,13 @@ export class Flow {
       const bound2 = 1 / Math.sqrt(hidden);
       const w1 = get('w1', in1 * hidden, () => uniformInit(in1 * hidden, bound1, rng));
       const b1 = get('b1', hidden, () => uniformInit(hidden, bound1, rng));
-      const w2 = get('w2', hidden * 2 * h2, () => uniformInit(hidden * 2 * h2, bound2, rng));
-      const b2 = get('b2', 2 * h2, () => uniformInit(2 * h2, bound2, rng));
+      // Drawn and then zeroed: the draws keep the rng stream (hence w1, b1 and the rotations) as before.
+      const w2 = get('w2', hidden * 2 * h2, () => uniformInit(hidden * 2 * h2, bound2, rng).fill(0));
+      const b2 = get('b2', 2 * h2, () => uniformInit(2 * h2, bound2, rng).fill(0));
       const g = get('g', d, () => new Float32Array(d).fill(G_INIT));
       const offset = get('offset', d, () => new Float32Array(d));
-      const rot = get('rotation', d * d, () => randomOrthogonal(d, rng));
+      let rot = get('rotation', d * d, () => randomOrthogonal(d, rng));
+      if (!weights && i === blocks - 1) rot = inverseOfProduct(this.blockVars.map((b) => b.rotation.dataSync() as Float32Array), d);
       const rotT = new Float32Array(d * d);
       for (let r = 0; r < d; r++) for (let k = 0; k < d; k++) rotT[k * d + r] = rot[r * d + k];
       this.blockVars.push(tf.tidy(() => ({
@@ -332,7 +375,7 @@ function readFlowArtifact(bytes: Uint8Array): { config: FlowConfig; weights: Map
   const art = unpackArtifact(bytes);
   const meta = art.meta as { format?: string; version?: number; config?: FlowConfig };
   if (meta.format !== FLOW_FORMAT) throw new Error(`not a serialized flow (format ${String(meta.format)})`);
-  if (meta.version !== FLOW_FORMAT_VERSION) throw new Error(`unsupported flow format version ${String(meta.version)}`);
+  if (!READABLE_FLOW_VERSIONS.has(meta.version as number)) throw new Error(`unsupported flow format version ${String(meta.version)}`);
   if (!meta.config) throw new Error('serialized flow has no config');
   const weights = new Map<string, Float32Array>();
   for (const name of art.names()) weights.set(name, art.float32(name).data);

@@ -12,6 +12,9 @@ import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
 import { buildGenerator } from '../runtime/generator-chain';
 import { publicMessage } from '../public-error';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';
+import { auditSideEffects, steeredClassifiers, type SideEffectAudit } from './side-effect-audit';
+
+type SideEffectHook = (base: Tensor4D, prompt: Tensor4D) => Promise<SideEffectAudit>;
 
 const port = parentPort!;
 const post = (msg: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -116,7 +119,9 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     post({ type: 'cancelled', step: result.step });
     return;
   }
-  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim);
+  const audit: SideEffectHook = (base, prompt) =>
+    auditSideEffects({ tf, registry, runtime, generator: info, steered: steeredClassifiers(input.terms, registry.classifierNames()), base, prompt });
+  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim, audit);
   post({ type: 'done', step: result.step, flow: await flow.save(), metrics });
 }
 
@@ -125,7 +130,8 @@ const finite = (x: number) => (Number.isFinite(x) ? x : null);
 /**
  * Metrics on a fixed evaluation buffer: per control, the mean energy on base
  * samples vs prompt samples, and whatever the control's evaluate() reports
- * (class histograms, KL to a target) for both.
+ * (class histograms, KL to a target) for both; then `sideEffects`, the audit of
+ * every fitting classifier (side-effect-audit.ts) on the same images.
  */
 async function evaluate(
   tf: Tf,
@@ -134,6 +140,7 @@ async function evaluate(
   controls: ControlInstance[],
   input: TrainingThreadInput,
   conditionDim: number,
+  audit?: SideEffectHook,
 ): Promise<Record<string, unknown>> {
   const n = input.evaluationSamples;
   const seed = input.training.seed + 7919;
@@ -167,6 +174,8 @@ async function evaluate(
       }
       (out.controls as unknown[]).push(entry);
     }
+    // Base and prompt on the same ε, every fitting classifier: what else the prompt changed.
+    if (audit) out.sideEffects = await audit(baseT, promptT);
   } finally {
     tf.dispose([baseT, promptT, z, ...(cond ? [cond] : [])]);
   }

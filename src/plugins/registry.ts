@@ -19,6 +19,7 @@ import type {
   GeneratorDefinition,
   GeneratorInfo,
   GeneratorInstance,
+  ImageShape,
   LoadContext,
   Logger,
   Tf,
@@ -26,6 +27,7 @@ import type {
 } from './sdk';
 import { PLUGIN_ITEM_NAME_PATTERN } from './sdk';
 import { validateParams } from './validate';
+import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec } from '../engine/augment';
 import { readInstalledRecords } from './installer';
 
 /** What loading an instance needs from the host. */
@@ -86,6 +88,7 @@ function manifestClassifiers(plugin: Pick<LoadedPlugin, 'dir'>): ClassifierDefin
       title: m.title || m.name,
       description: m.description,
       classNames,
+      fits: (o: ImageShape) => Boolean(m.input) && o.width === m.input.width && o.height === m.input.height,
       async load(ctx) {
         const tfjs = (await tfjsModelPlugin()) as unknown as { loadClassifier(ctx: LoadContext, m: TfjsClassifierManifest): Promise<Classifier> };
         return tfjs.loadClassifier(ctx, m);
@@ -343,6 +346,10 @@ export class PluginRegistry {
       assets: createAssetResolver(plugin.dir, tf, this.options.assets),
       logger: logger ?? this.options.logger ?? consoleLogger(plugin.name),
       classifiers,
+      augment: {
+        defaults: { ...DEFAULT_AUGMENT },
+        create: (spec, seed) => createAugmenter(tf, resolveAugmentSpec(spec), seed),
+      },
     };
   }
 

@@ -212,6 +212,7 @@ export function validatePluginDefinition(def: unknown): string[] {
           errors.push(`${where}: classNames must be distinct`);
         }
         if (typeof item.load !== 'function') errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
+        if (item.fits !== undefined && typeof item.fits !== 'function') errors.push(`${where}: fits must be a function (got ${describe(item.fits)})`);
       });
   }
   return errors;

@@ -18,10 +18,12 @@ import { Rng } from '../../src/engine/rng';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const controlsPlugin = require(path.join(PLUGINS, 'controls'));
-const { fitDebias, kl, momentStep, noiseShrinkage } = controlsPlugin as {
+const { fitDebias, kl, momentStep, noiseShrinkage, oneHotRows, tiltWeights } = controlsPlugin as {
   noiseShrinkage: (phi: number[][], target: number[]) => { shrinkage: number; t2: number; fitTarget: number[] };
+  oneHotRows: (rows: number[][]) => number[][];
+  tiltWeights: (phi: number[][], beta: number[]) => number[];
   momentStep: (beta: number[], meanPhi: number[], target: number[], rate: number) => number[];
-  fitDebias: (phi: number[][], target: number[], o?: { iterations?: number; learningRate?: number }) => {
+  fitDebias: (phi: number[][], target: number[], o?: { iterations?: number; learningRate?: number; counts?: number[][] }) => {
     beta: number[];
     loss: number;
     initialLoss: number;
@@ -150,6 +152,47 @@ describe('debias fit (synthetic φ with a known answer)', () => {
     expect(b.t2).toBeGreaterThan(300);
     expect(b.shrinkage).toBeGreaterThan(0.97);
     b.fitTarget.forEach((t) => expect(Math.abs(t - 0.1)).toBeLessThan(0.01));
+  });
+
+  test('uncertain classifier (softmax of noisy logits): the counted fit puts the target share of images in each class; the mean-probability fit does not', () => {
+    // Two classes, like the face-gender case of issue #14: 70 % of images are truly class 0 and
+    // sit near the boundary (logit difference ~ N(−0.5, 0.4²): p(1) ≈ 0.38, still counted 0),
+    // 30 % are class 1 (~ N(1, 0.8²)). The classifier's mean p(1) is ≈ 0.48, near the target
+    // 0.5, while the share of images it calls class 1 is ≈ 0.34.
+    const sample = (n: number, seed: number): number[][] => {
+      const r = new Rng(seed);
+      const rows: number[][] = [];
+      for (let j = 0; j < n; j++) {
+        const one = r.random() < 0.3;
+        const d = one ? 1 + 0.8 * r.normal() : -0.5 + 0.4 * r.normal();
+        const p1 = 1 / (1 + Math.exp(-d));
+        rows.push([1 - p1, p1]);
+      }
+      return rows;
+    };
+    const fitSet = sample(2000, 1);
+    const fresh = sample(20000, 2); // judged on new samples of the base, as the flow's density would be
+    const target = [0.5, 0.5];
+    /** Counted share of class 1 under the tilt exp(βᵀφ) of the fresh samples (the prompt's target density at weight 1). */
+    const countedShare = (beta: number[]) => {
+      const w = tiltWeights(fresh, beta);
+      const h = oneHotRows(fresh);
+      return h.reduce((s, r, j) => s + w[j]! * r[1]!, 0);
+    };
+    const baseCounted = countedShare([0, 0]);
+    const baseMean = fresh.reduce((s, r) => s + r[1]!, 0) / fresh.length;
+    expect(baseCounted).toBeGreaterThan(0.3);
+    expect(baseCounted).toBeLessThan(0.38);
+    expect(baseMean).toBeGreaterThan(0.45); // the mean probability is already close to the target
+
+    const h = oneHotRows(fitSet);
+    const counted = fitDebias(fitSet, noiseShrinkage(h, target).fitTarget, { counts: h });
+    const meanProb = fitDebias(fitSet, noiseShrinkage(fitSet, target).fitTarget);
+    // Stated tolerance: ±0.03 on 20,000 fresh samples (the fit set's own sampling error is ≈ 0.011).
+    expect(Math.abs(countedShare(counted.beta) - 0.5)).toBeLessThan(0.03);
+    // The old fit matched the mean probability and left the counted share far from the target.
+    expect(0.5 - countedShare(meanProb.beta)).toBeGreaterThan(0.1);
+    expect(Math.abs(meanProb.marginalAfter[1]! - 0.5)).toBeLessThan(0.01); // it did what it aimed at
   });
 
   test('kl', () => {
@@ -306,7 +349,9 @@ describe('controls on the MNIST classifier (wasm)', () => {
   });
 
   test('classifier: energies and their gradients are finite; the energy is −log Σ p over the target classes, summed over heads', async () => {
-    const c = await h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }, { classifier: 'mnist-digit', classes: ['7'], weight: 2 }] }, h.info, h.runtime, { cache: false });
+    const targets = [{ classifier: 'mnist-digit', classes: [3, 8] }, { classifier: 'mnist-digit', classes: ['7'], weight: 2 }];
+    // copies: 0 is the energy of the images as they are (the default averages over augmented copies, below)
+    const c = await h.registry.loadControl('classifier', { targets, augment: { copies: 0 } }, h.info, h.runtime, { cache: false });
     const clf = await h.registry.loadClassifier('mnist-digit', h.info, h.runtime);
     const { tf } = h;
     const x = images(6, 1);
@@ -322,6 +367,20 @@ describe('controls on the MNIST classifier (wasm)', () => {
     expect(gv.some((v) => v !== 0)).toBe(true);
     const ev = await c.evaluate!(x);
     expect(ev).toMatchObject({ count: 6, targets: [{ classifier: 'mnist-digit', classes: ['3', '8'] }, { classes: ['7'] }] });
+    // Default: one augmented copy (shift, zoom, noise) drawn afresh at each call, seeded per instance.
+    const augmented = await h.registry.loadControl('classifier', { targets }, h.info, h.runtime, { cache: false });
+    const twin = await h.registry.loadControl('classifier', { targets }, h.info, h.runtime, { cache: false });
+    const ea = Array.from(await augmented.energy(x, { z: null as never }).data());
+    const eb = Array.from(await augmented.energy(x, { z: null as never }).data());
+    const et = Array.from(await twin.energy(x, { z: null as never }).data());
+    expect(ea).toEqual(et); // same seed, same first draw
+    expect(ea).not.toEqual(eb); // new draws each call
+    expect(ea).not.toEqual(got);
+    const ga = await tf.grad((im) => tf.sum(augmented.energy(im as Tensor4D, { z: null as never })))(x).data();
+    expect(ga.every(Number.isFinite) && ga.some((v) => v !== 0)).toBe(true);
+    await expect(h.registry.loadControl('classifier', { targets, augment: { copies: 2, shift: 0.9 } }, h.info, h.runtime, { cache: false })).rejects.toThrow(/shift/);
+    augmented.dispose();
+    twin.dispose();
     await expect(h.registry.loadControl('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, '3'] }] }, h.info, h.runtime, { cache: false })).rejects.toThrow(/same class twice/);
     c.dispose();
     tf.dispose([x, e, g]);
@@ -329,7 +388,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
 
   test('classifier balance: observe() moves β toward the rarer target class, the energy gains −βᵀφ, the state round-trips', async () => {
     const { tf } = h;
-    const params = { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }], balanceRate: 1 };
+    const params = { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }], balanceRate: 1, augment: { copies: 0 } };
     const c = await h.registry.loadControl('classifier', params, h.info, h.runtime, { cache: false });
     const clf = await h.registry.loadClassifier('mnist-digit', h.info, h.runtime);
     const x = images(8, 5);
@@ -362,6 +421,25 @@ describe('controls on the MNIST classifier (wasm)', () => {
     tf.dispose(x);
   });
 
+  test('the default augmentations keep the class: the classifier calls ≥ 90 % of augmented generated digits as it calls the originals', async () => {
+    const { tf } = h;
+    const clf = await h.registry.loadClassifier('mnist-digit', h.info, h.runtime);
+    const ctx = h.registry.createContext({ name: 'x', dir: PLUGINS }, tf, h.backend);
+    expect(ctx.augment!.create(null, 1).spec).toEqual({ copies: 1, shift: 0.08, scale: 0.08, flip: false, noise: 0.03 });
+    const aug = ctx.augment!.create({ copies: 4 }, 1);
+    const z = tf.tensor2d(new Rng(3).normals(64 * 64), [64, 64]);
+    const x = h.generator.generate(z);
+    const plain = (await tf.argMax(clf.probs(x), 1).array()) as number[];
+    const copies = aug.expand(x);
+    expect(copies.shape).toEqual([256, 28, 28, 1]);
+    const onCopies = (await tf.argMax(clf.probs(copies), 1).array()) as number[];
+    const agree = onCopies.filter((c, r) => c === plain[r % 64]).length / onCopies.length;
+    expect(agree).toBeGreaterThanOrEqual(0.9);
+    const mean = aug.mean(tf.ones([256, 3]));
+    expect(mean.shape).toEqual([64, 3]);
+    tf.dispose([z, x, copies, mean]);
+  });
+
   test('momentStep: dual ascent toward the target, centred and bounded', () => {
     const b = momentStep([0, 0, 0], [0.6, 0.3, 0.1], [1 / 3, 1 / 3, 1 / 3], 0.5);
     expect(b.reduce((a, x) => a + x, 0)).toBeCloseTo(0, 12);
@@ -381,7 +459,7 @@ describe('controls on the MNIST classifier (wasm)', () => {
   });
 
   test('debias adaptive: β starts at the fitted β̂ and observe() refines it from the prompt\'s samples; training state round-trips', async () => {
-    const params = { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: 32, iterations: 50, adaptive: true, adaptRate: 0.5 };
+    const params = { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: 32, iterations: 50, adaptive: true, adaptRate: 0.5, augment: { copies: 0 } };
     const a = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
     await a.calibrate!(async (n) => images(n, 21));
     const fitted = (a.calibrationState!() as { attributes: Array<{ beta: number[] }> }).attributes[0]!.beta;
@@ -398,14 +476,16 @@ describe('controls on the MNIST classifier (wasm)', () => {
     const eb = Array.from(await b.energy(x, { z: null as never }).data());
     eb.forEach((v, i) => expect(v).toBeCloseTo(ea[i]!, 5));
     const fixed = await h.registry.loadControl('debias', { ...params, adaptive: false }, h.info, h.runtime, { cache: false });
-    expect(fixed.observe).toBeUndefined();
+    fixed.restoreCalibration!(a.calibrationState!());
+    fixed.observe!(x);
+    expect((fixed.trainingState!() as { beta: number[][] }).beta[0]).toEqual(adapted); // adaptive: false leaves β alone
     [a, b, fixed].forEach((k) => k.dispose());
     x.dispose();
   });
 
   test('debias: calibrate fits β̂ on base samples, state round-trips to a fresh instance (same energies), evaluate reports histogram, marginal and KL', async () => {
     const { tf } = h;
-    const params = { attributes: [{ classifier: 'mnist-digit' }, { classifier: 'mnist-digit', classes: [0, 2, 4, 6, 8], target: [1, 1, 2, 1, 1] }], samples: 64, iterations: 200 };
+    const params = { attributes: [{ classifier: 'mnist-digit' }, { classifier: 'mnist-digit', classes: [0, 2, 4, 6, 8], target: [1, 1, 2, 1, 1] }], samples: 64, iterations: 200, augment: { copies: 0 } };
     const a: ControlInstance = await h.registry.loadControl('debias', params, h.info, h.runtime, { cache: false });
     const x = images(5, 3);
     expect(() => a.energy(x, { z: null as never })).toThrow(/calibrate\(\)/);

@@ -3,10 +3,13 @@
  * refuses an unknown classifier before anything is queued (checkParams), and a
  * prompt composing `debias` and `classifier` over the `mnist-digit` classifier
  * trains in the worker thread (β̂ fitted there, kept with the prompt) and stores
- * its metrics: samples, per-control mean energies, histograms, KL to the target.
+ * its metrics: samples, per-control mean energies, histograms, KL to the target,
+ * and the side-effect audit (metrics.sideEffects and the typed Prompt.sideEffects).
+ * A prompt trained for one step shows its base generator's images on the same seed.
  * Needs a build (`npm run build`).
  */
-import { freshDatabase, startServer, type TestServer } from '../helpers/server';
+import { PNG } from 'pngjs';
+import { fetchBytes, freshDatabase, startServer, type TestServer } from '../helpers/server';
 
 let server: TestServer;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -99,4 +102,62 @@ test('a prompt with debias and classifier trains and stores histograms, KL and s
   expect(classifier).toMatchObject({ control: 'classifier', weight: 2 });
   expect(classifier.prompt.targets[0]).toMatchObject({ classifier: 'mnist-digit', classes: ['7'], targetRate: expect.any(Number) });
   expect(Object.values(classifier.base.histogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(m.samples);
+  // debias reports the counted marginal and the mean probability, before and after
+  expect(debias.prompt.softMarginal).toHaveLength(10);
+  expect(debias.prompt.attributes[0]).toMatchObject({ adaptive: expect.any(Boolean), softKl: expect.any(Number) });
+
+  // The side-effect audit: every classifier that fits 28×28 (here mnist-digit, the steered one), same ε.
+  expect(m.sideEffects).toMatchObject({ samples: m.samples, failed: [] });
+  const audit = await server.gql(
+    'query($id: ID!) { prompt(id: $id) { sideEffects { classifier steered samples shift classNames baseMarginal promptMarginal baseMeanProbability promptMeanProbability classes { className base prompt change } } } }',
+    { id },
+  );
+  expect(audit.errors).toBeUndefined();
+  const [digit] = audit.data.prompt.sideEffects;
+  expect(digit).toMatchObject({ classifier: 'mnist-digit', steered: true, samples: m.samples });
+  expect(digit.baseMarginal.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 6);
+  expect(digit.promptMarginal.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 6);
+  const changes = digit.classes.map((c: { change: number }) => Math.abs(c.change));
+  expect(changes).toEqual([...changes].sort((a, b) => b - a));
+  expect(digit.shift).toBeCloseTo(changes.reduce((a: number, b: number) => a + b, 0) / 2, 9);
+  // the base marginal is the same evaluation the debias control reports for the base
+  expect(digit.baseMarginal).toEqual(debias.base.marginal.map((x: number) => expect.closeTo(x, 9)));
+}, 180_000);
+
+test('a prompt trained for one step shows the same images as its base generator on the same seed (identity at creation)', async () => {
+  const created = await server.gql(CREATE, {
+    input: {
+      generator: 'mnist',
+      controls: [{ control: 'classifier', weight: 2, params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] } }],
+      training: { steps: 1, batchSize: 16, previewEvery: 0, seed: 5 }, // default flow size (8 blocks)
+    },
+  });
+  expect(created.data.createPrompt.userErrors).toEqual([]);
+  const id = created.data.createPrompt.prompt.id;
+  await waitFor(async () => {
+    const r = await server.gql('query($id: ID!) { prompt(id: $id) { status } }', { id });
+    return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.data?.prompt?.status) && r.data.prompt.status;
+  });
+  const SAMPLE = 'mutation($input: SampleInput!) { sample(input: $input) { sampleSet { images { url } } userErrors { message } } }';
+  const pixels = async (input: Record<string, unknown>): Promise<number[][]> => {
+    const r = await server.gql(SAMPLE, { input: { ...input, count: 16, seed: 21 } });
+    expect(r.data.sample.userErrors).toEqual([]);
+    return Promise.all(
+      r.data.sample.sampleSet.images.map(async (im: { url: string }) => {
+        const png = PNG.sync.read((await fetchBytes(im.url)).body);
+        return Array.from({ length: png.width * png.height }, (_, k) => png.data[4 * k]! / 255);
+      }),
+    );
+  };
+  const base = await pixels({ generator: 'mnist' });
+  const prompt = await pixels({ prompt: id });
+  let sum = 0;
+  let count = 0;
+  base.forEach((img, i) => img.forEach((v, k) => ((sum += Math.abs(v - prompt[i]![k]!)), (count += 1))));
+  const meanAbs = sum / count;
+  // eslint-disable-next-line no-console
+  console.log(`one step: mean |Δ| per pixel, prompt vs base, same seed: ${meanAbs.toFixed(5)}`);
+  expect(meanAbs).toBeLessThan(0.02);
+  // the images are not trivially equal because both are blank: they are digits
+  expect(base.flat().reduce((a, b) => a + b, 0) / count).toBeGreaterThan(0.05);
 }, 180_000);

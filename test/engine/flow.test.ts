@@ -2,6 +2,7 @@ import { Flow, composeGenerator } from '../../src/engine/flow';
 import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
 import { BACKENDS, useBackend, referenceForward, logAbsDet, randomizeFlow } from './helpers';
 import { Rng } from '../../src/engine/rng';
+import { packArtifact, unpackArtifact } from '../../src/engine/artifact';
 
 const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
@@ -98,6 +99,46 @@ describe.each(BACKENDS)('flow on %s', (backend) => {
     expect(() => Flow.deserialize(tf, bytes.slice(0, 20))).toThrow();
     tf.dispose([eps, cond, a.z, a.logDet, b.z, b.logDet, c.z, c.logDet]);
     [flow, copy, other].forEach((f) => f.dispose());
+  });
+
+  it.each([
+    ['d=7, 4 blocks', 7, 4, 0],
+    ['d=64, 8 blocks, conditional', 64, 8, 3],
+    ['d=5, 1 block', 5, 1, 0],
+  ])('a fresh flow is the identity on ε (%s), and stays invertible', (_label, dim, blocks, conditionDim) => {
+    const flow = new Flow(tf, { dim, blocks, hidden: 16, conditionDim, seed: 4 });
+    const n = 32;
+    const eps = tf.tensor2d(new Rng(8).normals(n * dim), [n, dim]);
+    const cond = conditionDim ? tf.tensor2d(new Rng(9).normals(n * conditionDim), [n, conditionDim]) : undefined;
+    const { z, logDet } = flow.forward(eps, cond);
+    expect(maxAbs(z.dataSync(), eps.dataSync())).toBeLessThan(1e-5);
+    expect(maxAbs(logDet.dataSync(), new Float32Array(n))).toBeLessThan(1e-5);
+    // the identity comes from the rotations' product, not from rotations left out
+    const names = flow.variableNames();
+    expect(names.filter((x) => x.endsWith('.w2')).length).toBe(blocks);
+    tf.dispose([eps, z, logDet, ...(cond ? [cond] : [])]);
+    flow.dispose();
+  });
+
+  it('reads version-1 artifacts (random init, no identity) unchanged', () => {
+    const flow = new Flow(tf, { dim: 6, blocks: 3, hidden: 8, conditionDim: 0, seed: 1 });
+    randomizeFlow(tf, flow, 5);
+    const v2 = unpackArtifact(flow.serialize());
+    expect(v2.meta.version).toBe(2);
+    const blobs = v2.names().map((name) => {
+      const b = v2.float32(name);
+      return { name, dtype: 'float32' as const, shape: b.shape, data: b.data };
+    });
+    const v1 = packArtifact({ ...v2.meta, version: 1 }, blobs);
+    const old = Flow.deserialize(tf, v1);
+    const eps = tf.tensor2d(new Rng(2).normals(4 * 6), [4, 6]);
+    const a = flow.forward(eps);
+    const b = old.forward(eps);
+    expect(Array.from(b.z.dataSync())).toEqual(Array.from(a.z.dataSync()));
+    expect(() => Flow.deserialize(tf, packArtifact({ ...v2.meta, version: 3 }, blobs))).toThrow(/version 3/);
+    tf.dispose([eps, a.z, a.logDet, b.z, b.logDet]);
+    flow.dispose();
+    old.dispose();
   });
 
   it('composeGenerator gives G∘f with a standard-normal latent', () => {

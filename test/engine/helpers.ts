@@ -110,7 +110,11 @@ export function randomizeFlow(tf: Tf, flow: Flow, seed: number, amount = 1): voi
     for (let k = 0; k < vals.length; k++) {
       if (name.endsWith('.g')) next[k] = vals[k] + amount * (2 + 4 * rnd());
       else if (name.endsWith('.offset')) next[k] = amount * rnd();
-      else if (name.endsWith('.w2') || name.endsWith('.b2')) next[k] = vals[k] * (1 + amount * 4);
+      // A fresh flow's w2, b2 are zero (identity at creation): give them values of the scale of a
+      // random init (5 × U(±1/√hidden)); non-zero values are scaled as before.
+      else if (name.endsWith('.w2') || name.endsWith('.b2')) {
+        next[k] = vals[k] === 0 ? (amount * 10 * rnd()) / Math.sqrt(flow.config.hidden) : vals[k] * (1 + amount * 4);
+      }
       else next[k] = vals[k];
     }
     tf.tidy(() => v.assign(tf.tensor(next, v.shape)));

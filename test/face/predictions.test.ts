@@ -10,6 +10,7 @@
 import * as path from 'path';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { validateParams } from '../../src/plugins/validate';
+import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec, type AugmentSpec } from '../../src/engine/augment';
 import type { Tensor, Tf } from '../../src/plugins/sdk/index';
 import { crop, ctxFor, expected, facePlugin, faceApiDir, generatorInfo, maxAbsDiff, pluginDir, seeded, useBackend } from './helpers';
 
@@ -215,6 +216,30 @@ describe('the plugin package', () => {
     expect(maxAbs(2)).toBe(0);
     poseCtl.dispose();
     m.dispose();
+    x.dispose();
+  });
+});
+
+describe('augmented face energies (issue #14: no adversarial shortcuts)', () => {
+  test('with a host that offers augmentations, face-gender / face-age / face-expression average over mirrored, shifted copies by default; copies: 0 is the plain energy', async () => {
+    const withAugment = { ...ctxFor(tf), augment: { defaults: DEFAULT_AUGMENT, create: (spec?: Partial<AugmentSpec> | null, seed?: number) => createAugmenter(tf, resolveAugmentSpec(spec), seed) } };
+    const x = tf.tidy(() => tf.image.resizeBilinear(crop(tf, 'a', 0, 0), [64, 64], false, false));
+    for (const [name, params] of [['face-gender', { target: 'male' }], ['face-age', { min: 40, max: 60 }], ['face-expression', { expression: 'happy' }]] as const) {
+      const def = facePlugin.controls.find((d: { name: string }) => d.name === name);
+      const plain = await def.load(withAugment, { ...params, augment: { copies: 0 } }, generatorInfo(64));
+      const aug = await def.load(withAugment, params, generatorInfo(64));
+      const bare = await def.load(ctxFor(tf), params, generatorInfo(64)); // a minimal host: no augmentations
+      const e0 = plain.energy(x, {}).dataSync()[0];
+      const e1 = aug.energy(x, {}).dataSync()[0];
+      expect(bare.energy(x, {}).dataSync()[0]).toBeCloseTo(e0, 5);
+      expect(e1).not.toBeCloseTo(e0, 5);
+      // a real face stays the same face under small shifts and a mirror: the energy moves little
+      expect(Math.abs(e1 - e0)).toBeLessThan(Math.max(0.5, Math.abs(e0)));
+      const g = tf.grad((im: Tensor) => tf.sum(aug.energy(im, {})))(x);
+      expect(g.dataSync().every(Number.isFinite)).toBe(true);
+      g.dispose();
+      [plain, aug, bare].forEach((c) => c.dispose());
+    }
     x.dispose();
   });
 });

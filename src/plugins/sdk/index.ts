@@ -63,6 +63,44 @@ export interface LoadContext {
    * by the host: do not dispose them.
    */
   classifiers?: ClassifierAccessor;
+  /**
+   * Differentiable image augmentations to average a classifier energy over (so a flow
+   * cannot lower it with changes nobody sees). Provided by the host registry; absent in
+   * minimal hosts, where a control should use the images as they are.
+   */
+  augment?: AugmentAccessor;
+}
+
+/** Augmentation settings (see `LoadContext.augment`). */
+export interface AugmentSpec {
+  /** K augmented copies per image; 0: none (the image itself). */
+  copies: number;
+  /** Largest shift, fraction of the image side. */
+  shift: number;
+  /** Largest zoom change: zoom in [1 − scale, 1 + scale]. */
+  scale: number;
+  /** Mirror left–right at random. */
+  flip: boolean;
+  /** Pixel noise σ. */
+  noise: number;
+}
+
+/** Augmented copies of a batch and the mean back over them. */
+export interface Augmenter {
+  readonly spec: AugmentSpec;
+  /** Rows per image that expand() produces (max(1, copies)). */
+  readonly copies: number;
+  /** [n, h, w, c] → [K·n, h, w, c] (copy-major: row k·n + i is copy k of image i). Differentiable. */
+  expand(images: Tensor4D): Tensor4D;
+  /** [K·n, ...] → [n, ...]: mean over the copies. */
+  mean<T extends Tensor>(perCopy: T): T;
+}
+
+export interface AugmentAccessor {
+  /** The host's defaults (1 fresh copy per call, ±8 % shift and zoom, σ 0.03 noise, no flip). */
+  defaults: AugmentSpec;
+  /** An augmenter with its own seeded draws; `spec` overrides the defaults; throws for bad values. */
+  create(spec?: Partial<AugmentSpec> | null, seed?: number): Augmenter;
 }
 
 /** The host's named classifiers (see `LoadContext.classifiers`). */
@@ -187,6 +225,13 @@ export interface ClassifierDefinition {
   /** Class names in output order (known without loading; used to check params). */
   classNames: string[];
   load(ctx: LoadContext, generator: GeneratorInfo): Promise<Classifier> | Classifier;
+  /**
+   * Optional: whether the classifier means something on a generator's images of this shape
+   * (e.g. 28×28 digits, not faces). The host's side-effect audit reports, after training,
+   * the class marginals of every classifier that fits (and of those the prompt uses).
+   * Manifest classifiers fit images of their declared input size. Must be fast.
+   */
+  fits?(output: ImageShape): boolean;
 }
 
 export interface PluginDefinition {

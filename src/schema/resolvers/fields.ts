@@ -9,6 +9,7 @@ import { Generator } from '../types/generator';
 import { Plugin } from '../types/plugin';
 import { ControlTerm, Prompt } from '../types/prompt';
 import { Image, SampleSet } from '../types/sample-set';
+import { ClassifierShift, sideEffectsOf } from '../types/side-effects';
 import { pageSize } from './query';
 
 @Resolver(() => Generator)
@@ -78,6 +79,15 @@ export class PromptFields {
   @FieldResolver(() => String, { description: 'PNG of the training curves so far: loss, log-det, then each control\'s mean energy (404 before the first step).' })
   curveUrl(@Root() p: Prompt, @Ctx() { baseUrl }: GraphQLContext): string {
     return `${baseUrl}/artifacts/prompts/${p.rowId}/curve.png`;
+  }
+
+  @FieldResolver(() => [ClassifierShift], {
+    description:
+      "Side-effect audit after training: for every named classifier that fits the generator's output (and those the prompt's controls use), " +
+      'the class marginals of the base generator and of the prompt on the same ε, largest shift first. Empty before training ends.',
+  })
+  sideEffects(@Root() p: Prompt): ClassifierShift[] {
+    return sideEffectsOf(p.metrics);
   }
 
   @FieldResolver(() => [TrainingProgress], { description: 'Every reported training step, oldest first (for curves).' })
