@@ -32,7 +32,6 @@ export interface TrainingDeps {
 }
 
 const CANCEL_POLL_MS = 1000;
-const EVALUATION_SAMPLES = 256;
 
 function threadScript(): string {
   const here = path.join(__dirname, 'training-thread.js');
@@ -87,7 +86,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
     checkpointEvery: config.checkpointEvery,
     resume: checkpoint ? new Uint8Array(checkpoint.data) : null,
     calibration: prompt.calibration,
-    evaluationSamples: EVALUATION_SAMPLES,
+    evaluationSamples: config.evaluationSamples,
   };
   const started = await store.dataSource.manager
     .createQueryBuilder()

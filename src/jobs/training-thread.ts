@@ -11,6 +11,7 @@ import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
 import { buildGenerator } from '../runtime/generator-chain';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';
+import { CHUNK, evaluateConditional } from './conditional-evaluation';
 
 const port = parentPort!;
 const post = (msg: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -114,7 +115,24 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     post({ type: 'cancelled', step: result.step });
     return;
   }
-  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim);
+  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim, terms.map((t) => Boolean(t.paired)));
+  if (conditional >= 0) {
+    // Per-condition metrics across the trained range (conditional-evaluation.ts): condition 0 alone
+    // cannot tell a prompt that follows its condition from one that ignores it.
+    const control = controls[conditional]!;
+    const range = control.conditionRange?.() ?? { min: new Array(conditionDim).fill(-1), max: new Array(conditionDim).fill(1) };
+    const paired = controls.map((c, i) => ({ control: c, name: input.terms[i]!.control })).filter((_, i) => terms[i]!.paired);
+    metrics.conditional = await evaluateConditional({
+      tf,
+      flow,
+      generator,
+      latentDim: info.latentDim,
+      conditional: { control, name: input.terms[conditional]!.control, range },
+      paired,
+      samples: input.evaluationSamples,
+      seed: seed + 7919,
+    });
+  }
   post({ type: 'done', step: result.step, flow: flow.serialize(), metrics });
 }
 
@@ -132,6 +150,7 @@ async function evaluate(
   controls: ControlInstance[],
   input: TrainingThreadInput,
   conditionDim: number,
+  paired: boolean[],
 ): Promise<Record<string, unknown>> {
   const n = input.evaluationSamples;
   const seed = input.training.seed + 7919;
@@ -148,9 +167,24 @@ async function evaluate(
     for (const [i, control] of controls.entries()) {
       const term = input.terms[i]!;
       const entry: Record<string, unknown> = { control: term.control, weight: term.weight };
-      // Paired energies compare an image with its own condition-free twin: here the image itself.
-      const meanEnergy = (images: Tensor4D) =>
-        tf.tidy(() => tf.mean(control.energy(images, { z, pairImages: images, condition: cond })).dataSync()[0]!);
+      // A paired energy against the image itself is 0 by construction: its figures are in metrics.conditional.
+      if (paired[i]) {
+        (out.controls as unknown[]).push({ ...entry, paired: true });
+        continue;
+      }
+      // In chunks: a big net (e.g. face landmarks) must never see the whole evaluation set at once.
+      const meanEnergy = (images: Tensor4D) => {
+        let sum = 0;
+        for (let j = 0; j < n; j += CHUNK) {
+          const m = Math.min(CHUNK, n - j);
+          sum += tf.tidy(() => {
+            const x = tf.slice(images, [j, 0, 0, 0], [m, -1, -1, -1]) as Tensor4D;
+            const c = cond ? (tf.slice(cond, [j, 0], [m, -1]) as Tensor2D) : undefined;
+            return tf.sum(control.energy(x, { z: tf.slice(z, [j, 0], [m, -1]) as Tensor2D, condition: c })).dataSync()[0]!;
+          });
+        }
+        return sum / n;
+      };
       entry.meanEnergyBase = meanEnergy(baseT);
       entry.meanEnergyPrompt = meanEnergy(promptT);
       if (control.evaluate) {
