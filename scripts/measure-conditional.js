@@ -46,7 +46,7 @@ async function measureConditional(o) {
   const def = registry.generator('mnist').definition;
   const info = { name: 'mnist', latentDim: def.latentDim, output: def.output };
   const generator = { latentDim: def.latentDim, generate: (z) => gen.generate(z), dispose: () => undefined };
-  const range = scale.range || 0.3;
+  const range = scale.range || 0.2;
   const conditions = Array.from({ length: L }, (_, k) => -range + (2 * range * k) / (L - 1));
 
   async function run(id, withPair) {
@@ -193,7 +193,7 @@ function writeSection(file, section) {
 }
 
 function parseArgs(argv) {
-  const a = { steps: 1500, batch: 16, blocks: 8, hidden: 256, lr: 0.001, eval: 1000, range: 0.3, weightSlant: 1, weightSame: 1, out: path.join(REPO, 'docs', 'results'), write: true, backend: 'wasm' };
+  const a = { steps: 1500, batch: 16, blocks: 8, hidden: 256, lr: 0.001, eval: 1000, range: 0.2, weightSlant: 4, weightSame: 16, out: path.join(REPO, 'docs', 'results'), write: true, backend: 'wasm' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];

@@ -18,7 +18,7 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 
 beforeAll(async () => {
   db = await freshDatabase();
-  server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_EVALUATION_SAMPLES: '40' } });
+  server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_EVALUATION_SAMPLES: '16' } });
 });
 
 afterAll(async () => {
