@@ -16,12 +16,12 @@
  *           the nose tip's offset from the middle of the jaw outline, in
  *           half face widths. A nose tip at depth D in front of the jaw contour,
  *           half-width W, turned by θ (orthographic) gives r = (D/W)·tan θ;
- *           K_YAW = D/W ≈ 1. Positive: nose towards image right (the subject
+ *           K_YAW = D/W (fitted below). Positive: nose towards image right (the subject
  *           turns to their left).
  *   pitch = atan((T0 − t) / K_PITCH),  t = b₃₀ / b_mouth
  *           the nose tip's height between the eye line (0) and the mouth centre
  *           (mean of points 48–67) (1). Nose tip ahead of the eye–mouth plane by
- *           D_n, eye–mouth distance H: t = T0 − (D_n/H)·tan φ; K_PITCH = D_n/H ≈ 0.5;
+ *           D_n, eye–mouth distance H: t = T0 − (D_n/H)·tan φ; K_PITCH = D_n/H (fitted below);
  *           T0 is t of a frontal face (measured on face-api's sample faces).
  *           Positive: looking up (nose tip moves towards the eyes).
  *
