@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
-import { encodePng, Flow, initBackend, sampleBase, sampleImages, train, type EnergyTerm } from '../engine';
+import { deriveSeed, encodePng, Flow, initBackend, Rng, sampleBase, sampleImages, train, type EnergyTerm } from '../engine';
 import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugins';
 import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
@@ -120,7 +120,7 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     // Per-condition metrics across the trained range (conditional-evaluation.ts): condition 0 alone
     // cannot tell a prompt that follows its condition from one that ignores it.
     const control = controls[conditional]!;
-    const range = control.conditionRange?.() ?? { min: new Array(conditionDim).fill(-1), max: new Array(conditionDim).fill(1) };
+    const range = control.conditionRange?.() ?? drawnRange(sampleCondition!, conditionDim);
     const paired = controls.map((c, i) => ({ control: c, name: input.terms[i]!.control })).filter((_, i) => terms[i]!.paired);
     metrics.conditional = await evaluateConditional({
       tf,
@@ -137,6 +137,25 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
 }
 
 const finite = (x: number) => (Number.isFinite(x) ? x : null);
+
+/**
+ * For a conditional control without conditionRange(): the range its sampleCondition()
+ * covers, per component, over 4,096 draws of a fixed stream (what the flow was trained on,
+ * up to the edges of a uniform range).
+ */
+function drawnRange(sampleCondition: (n: number, random: () => number) => Tensor2D, c: number): { min: number[]; max: number[] } {
+  const t = sampleCondition(4096, new Rng(deriveSeed(0, 'condition-range')).uniform());
+  const v = t.dataSync() as Float32Array;
+  t.dispose();
+  const min = new Array(c).fill(Infinity);
+  const max = new Array(c).fill(-Infinity);
+  for (let i = 0; i < v.length; i++) {
+    const j = i % c;
+    min[j] = Math.min(min[j], v[i]!);
+    max[j] = Math.max(max[j], v[i]!);
+  }
+  return { min, max };
+}
 
 /**
  * Metrics on a fixed evaluation buffer: per control, the mean energy on base
