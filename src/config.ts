@@ -34,6 +34,8 @@ export interface Config {
   jobHeartbeatSeconds: number;
   /** Training steps between checkpoints. */
   checkpointEvery: number;
+  /** Samples of the metrics after training (PROMPTGEN_EVALUATION_SAMPLES). */
+  evaluationSamples: number;
   /** Seconds SIGTERM waits for in-flight work before closing anyway. */
   shutdownGraceSeconds: number;
   /** OpenBLAS threads per training thread (the engine reads PROMPTGEN_BLAS_THREADS itself). */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     jobHeartbeatSeconds: r.int('PROMPTGEN_JOB_HEARTBEAT_SECONDS', 30, 10, 3600),
     checkpointEvery: r.int('PROMPTGEN_CHECKPOINT_EVERY', 100, 1, 1_000_000),
+    evaluationSamples: r.int('PROMPTGEN_EVALUATION_SAMPLES', 256, 16, 4096),
     shutdownGraceSeconds: r.int('PROMPTGEN_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     // read again by the engine in each training thread (src/engine/kernels/native-blas.ts); checked here so a bad value stops start-up
     blasThreads: r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
@@ -243,6 +246,7 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_MAX_SAMPLE_COUNT', '256', 'upper limit of images per `sample`'],
   ['PROMPTGEN_JOB_HEARTBEAT_SECONDS', '30', 'a job whose worker is silent this long is retried'],
   ['PROMPTGEN_CHECKPOINT_EVERY', '100', 'training steps between checkpoints'],
+  ['PROMPTGEN_EVALUATION_SAMPLES', '256', 'samples of a prompt\'s metrics after training (a conditional prompt splits them over its condition sweep)'],
   ['PROMPTGEN_SHUTDOWN_GRACE_SECONDS', '10', 'how long SIGTERM waits for in-flight work'],
   ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
   ['PROMPTGEN_GPU_MEMORY_MB', '2048', 'webgpu backend: memory budget of each GPU device (one per training thread, one for sampling); past it the prompt FAILS with a clear error'],

@@ -39,6 +39,14 @@ const AGE_BUCKETS = [
   { name: '40-60', lo: 40, hi: 60 },
   { name: '60+', lo: 60, hi: Infinity },
 ];
+/**
+ * face-identity's scale: E = (1 − cos(d(x), d(pair))) / IDENTITY_SCALE, so E ≈ 1 between two
+ * different people. Measured on the three faces of face-api's sample1.jpg (test/face/fixtures):
+ * 1 − cos is 0.048–0.062 between different people, 0.013–0.033 for the same face shifted by
+ * a few pixels, rotated by 10° or mirrored. Unscaled, λ_id = 10 put ~0.5 on changing the person,
+ * against ~6 for 10° of pose error at λ_pose = 200: the identity term did nothing (issue #19).
+ */
+const IDENTITY_SCALE = 0.05;
 /** Default spread (years) of the logistic noise model put around the age regression. */
 const AGE_SOFTNESS = 4;
 
@@ -385,6 +393,9 @@ const facePose = {
     const m = loadPoseModel(tf);
     const toRad = POSE_CONDITION_SCALE_DEG * DEG;
     return {
+      conditionNames: ['yaw', 'pitch', 'roll'],
+      conditionRange: () => ({ min: ranges.map((r) => -r / POSE_CONDITION_SCALE_DEG), max: ranges.map((r) => r / POSE_CONDITION_SCALE_DEG) }),
+      measureCondition: (images) => tf.tidy(() => tf.div(m.pose(images), toRad)),
       energy(images, extras) {
         return tf.tidy(() => {
           const est = m.pose(images);
@@ -421,8 +432,8 @@ const faceIdentity = {
   name: 'face-identity',
   title: 'Face: keep identity (paired)',
   description:
-    'Paired energy 1 − cos(descriptor(image), descriptor(pair image)) with face-api\'s 128-d faceRecognitionNet descriptors: ' +
-    'keeps G(f(ε; ρ)) the same person as G(f(ε; 0))',
+    'Paired energy (1 − cos(descriptor(image), descriptor(pair image))) / 0.05 with face-api\'s 128-d faceRecognitionNet descriptors ' +
+    '(≈ 1 between two different people): keeps G(f(ε; ρ)) the same person as G(f(ε; 0))',
   paramsSchema: { type: 'object', properties: {}, additionalProperties: false },
   paired: true,
   load(ctx) {
@@ -447,8 +458,20 @@ const faceIdentity = {
             a = m.descriptor(images);
             b = m.descriptor(pair);
           }
-          return tf.sub(1, cosine(tf, a, b));
+          return tf.div(tf.sub(1, cosine(tf, a, b)), IDENTITY_SCALE);
         });
+      },
+      /** Per sample: the energy, descriptor cosine and Euclidean distance to the pair (one pass of each half). */
+      async evaluatePair(images, pair) {
+        const out = tf.tidy(() => {
+          const a = m.descriptor(images);
+          const b = m.descriptor(pair);
+          const cos = cosine(tf, a, b);
+          return tf.stack([tf.div(tf.sub(1, cos), IDENTITY_SCALE), cos, tf.sqrt(tf.sum(tf.square(tf.sub(a, b)), 1))], 1);
+        });
+        const rows = await out.array();
+        out.dispose();
+        return { energy: rows.map((r) => r[0]), descriptorCosine: rows.map((r) => r[1]), descriptorDistance: rows.map((r) => r[2]) };
       },
       dispose: m.dispose,
     };
@@ -465,6 +488,7 @@ module.exports = {
   GENDERS,
   AGE_BUCKETS,
   POSE_CONDITION_SCALE_DEG,
+  IDENTITY_SCALE,
   loadGenderModel,
   loadAgeModel,
   loadExpressionModel,

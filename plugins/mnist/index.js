@@ -219,9 +219,12 @@ const mnistDigitClassifier = {
   },
 };
 
+// The conditional testbed (mnist-slant, mnist-same-digit): see conditional.js.
+const conditional = require('./conditional');
+
 module.exports = {
   apiVersion: 1,
   generators: [mnistGenerator],
-  controls: [mnistDigitControl],
+  controls: [mnistDigitControl, ...conditional.controls],
   classifiers: [mnistDigitClassifier],
 };

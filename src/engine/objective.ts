@@ -3,11 +3,13 @@
  *
  *   L = mean_ε [ ½‖z‖² − log|det ∂f/∂ε| + Σ_i λ_i E_i(G(z)) ],  z = f(ε; cond)
  *
- * Paired terms get pairImages = G(f(ε; 0)) with the same ε.
+ * Paired terms get pairImages = G(f(ε; 0)) with the same ε. The flow sees a
+ * condition through conditionInput() (condition-input.ts); energies get it as given.
  */
 import type { Tf, Tensor1D, Tensor2D, Tensor4D, EnergyExtras, GeneratorInstance } from '../plugins/sdk/index';
 import type { Scalar } from '@tensorflow/tfjs-core';
 import type { Flow } from './flow';
+import { conditionInput } from './condition-input';
 
 /** One control's energy with its weight λ (matches ControlInstance.energy). */
 export interface EnergyTerm {
@@ -46,7 +48,7 @@ export interface LossInput {
 export function objectivePerSample(input: LossInput): { perSample: Tensor1D; logDet: Tensor1D; energies: Tensor1D[]; images: Tensor4D } {
   const { tf, flow, generator, terms, eps, condition } = input;
   const n = eps.shape[0];
-  const { z, logDet } = flow.forward(eps, condition);
+  const { z, logDet } = flow.forward(eps, conditionInput(tf, condition));
   const images = generator.generate(z);
   let pairImages: Tensor4D | undefined;
   if (terms.some((t) => t.paired)) {

@@ -6,6 +6,7 @@
 import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/index';
 import type { Flow } from './flow';
 import { Rng } from './rng';
+import { conditionInput } from './condition-input';
 import { getTf } from './backend';
 import { concatImageBatches, readImageBatch, type ImageBatch } from './images';
 
@@ -84,7 +85,7 @@ export async function sampleImages(opts: SampleOptions): Promise<ImageBatch> {
             cond = tf.tensor2d(Float32Array.from(cc), [1, c]);
           }
         }
-        z = flow.forward(e, cond).z;
+        z = flow.forward(e, conditionInput(tf, cond)).z;
       }
       return generator.generate(z);
     }) as Tensor4D;

@@ -9,6 +9,7 @@
 import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/index';
 import type { Scalar, Variable } from '@tensorflow/tfjs-core';
 import { Flow } from './flow';
+import { conditionInput } from './condition-input';
 import { computeLoss, type EnergyTerm } from './objective';
 import { Rng, deriveSeed, type RngState } from './rng';
 import { packArtifact, unpackArtifact } from './artifact';
@@ -222,7 +223,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       aux.forEach((a) => a.dispose());
 
       if (previewEps && opts.onPreview && (step % previewEvery === 0 || step === totalSteps)) {
-        const images = tf.tidy(() => generator.generate(flow.forward(previewEps!, previewCond).z));
+        const images = tf.tidy(() => generator.generate(flow.forward(previewEps!, conditionInput(tf, previewCond)).z));
         const batch = await readImageBatch(images);
         images.dispose();
         await opts.onPreview({ step, images: batch });

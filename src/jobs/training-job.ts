@@ -37,7 +37,6 @@ export interface TrainingDeps {
 }
 
 const CANCEL_POLL_MS = 1000;
-const EVALUATION_SAMPLES = 256;
 /**
  * Output writes waiting for the database at most: at one progress point per
  * step this is minutes of training; beyond it the job stops and resumes from
@@ -117,7 +116,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
     checkpointEvery: config.checkpointEvery,
     resume: checkpoint ? new Uint8Array(checkpoint.data) : null,
     calibration: prompt.calibration,
-    evaluationSamples: EVALUATION_SAMPLES,
+    evaluationSamples: config.evaluationSamples,
     assets: { dirs: config.security.assetDirs, urlPrefixes: config.security.assetUrlPrefixes },
   };
   const started = await store.dataSource.manager

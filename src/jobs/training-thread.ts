@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
-import { encodePng, Flow, initBackend, sampleBase, sampleImages, train, type EnergyTerm } from '../engine';
+import { deriveSeed, encodePng, Flow, initBackend, Rng, sampleBase, sampleImages, train, type EnergyTerm } from '../engine';
 import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugins';
 import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
@@ -15,6 +15,7 @@ import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training
 import { auditSideEffects, steeredClassifiers, type SideEffectAudit } from './side-effect-audit';
 
 type SideEffectHook = (base: Tensor4D, prompt: Tensor4D) => Promise<SideEffectAudit>;
+import { CHUNK, evaluateConditional } from './conditional-evaluation';
 
 const port = parentPort!;
 const post = (msg: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -121,11 +122,47 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
   }
   const audit: SideEffectHook = (base, prompt) =>
     auditSideEffects({ tf, registry, runtime, generator: info, steered: steeredClassifiers(input.terms, registry.classifierNames()), base, prompt });
-  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim, audit);
+  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim, terms.map((t) => Boolean(t.paired)), audit);
+  if (conditional >= 0) {
+    // Per-condition metrics across the trained range (conditional-evaluation.ts): condition 0 alone
+    // cannot tell a prompt that follows its condition from one that ignores it.
+    const control = controls[conditional]!;
+    const range = control.conditionRange?.() ?? drawnRange(sampleCondition!, conditionDim);
+    const paired = controls.map((c, i) => ({ control: c, name: input.terms[i]!.control })).filter((_, i) => terms[i]!.paired);
+    metrics.conditional = await evaluateConditional({
+      tf,
+      flow,
+      generator,
+      latentDim: info.latentDim,
+      conditional: { control, name: input.terms[conditional]!.control, range },
+      paired,
+      samples: input.evaluationSamples,
+      seed: seed + 7919,
+    });
+  }
   post({ type: 'done', step: result.step, flow: await flow.save(), metrics });
 }
 
 const finite = (x: number) => (Number.isFinite(x) ? x : null);
+
+/**
+ * For a conditional control without conditionRange(): the range its sampleCondition()
+ * covers, per component, over 4,096 draws of a fixed stream (what the flow was trained on,
+ * up to the edges of a uniform range).
+ */
+function drawnRange(sampleCondition: (n: number, random: () => number) => Tensor2D, c: number): { min: number[]; max: number[] } {
+  const t = sampleCondition(4096, new Rng(deriveSeed(0, 'condition-range')).uniform());
+  const v = t.dataSync() as Float32Array;
+  t.dispose();
+  const min = new Array(c).fill(Infinity);
+  const max = new Array(c).fill(-Infinity);
+  for (let i = 0; i < v.length; i++) {
+    const j = i % c;
+    min[j] = Math.min(min[j], v[i]!);
+    max[j] = Math.max(max[j], v[i]!);
+  }
+  return { min, max };
+}
 
 /**
  * Metrics on a fixed evaluation buffer: per control, the mean energy on base
@@ -140,6 +177,7 @@ async function evaluate(
   controls: ControlInstance[],
   input: TrainingThreadInput,
   conditionDim: number,
+  paired: boolean[],
   audit?: SideEffectHook,
 ): Promise<Record<string, unknown>> {
   const n = input.evaluationSamples;
@@ -157,14 +195,25 @@ async function evaluate(
     for (const [i, control] of controls.entries()) {
       const term = input.terms[i]!;
       const entry: Record<string, unknown> = { control: term.control, weight: term.weight };
-      // Paired energies compare an image with its own condition-free twin: here the image itself.
+      // A paired energy against the image itself is 0 by construction: its figures are in metrics.conditional.
+      if (paired[i]) {
+        (out.controls as unknown[]).push({ ...entry, paired: true });
+        continue;
+      }
+      // In chunks: a big net (e.g. face landmarks) must never see the whole evaluation set at once.
       const meanEnergy = async (images: Tensor4D) => {
-        const m = tf.tidy(() => tf.mean(control.energy(images, { z, pairImages: images, condition: cond })));
-        try {
-          return (await m.data())[0]!; // asynchronous: webgpu has no synchronous read in Node
-        } finally {
-          m.dispose();
+        let sum = 0;
+        for (let j = 0; j < n; j += CHUNK) {
+          const m = Math.min(CHUNK, n - j);
+          const part = tf.tidy(() => {
+            const x = tf.slice(images, [j, 0, 0, 0], [m, -1, -1, -1]) as Tensor4D;
+            const c = cond ? (tf.slice(cond, [j, 0], [m, -1]) as Tensor2D) : undefined;
+            return tf.sum(control.energy(x, { z: tf.slice(z, [j, 0], [m, -1]) as Tensor2D, condition: c }));
+          });
+          sum += (await part.data())[0]!; // asynchronous: webgpu has no synchronous read in Node
+          part.dispose();
         }
+        return sum / n;
       };
       entry.meanEnergyBase = await meanEnergy(baseT);
       entry.meanEnergyPrompt = await meanEnergy(promptT);

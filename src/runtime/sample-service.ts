@@ -18,6 +18,42 @@ import type { TensorRuntime } from './tensor-runtime';
 
 const fail = (errors: UserErrorData[]): Result<never> => ({ ok: false, errors });
 
+interface ConditionRange {
+  min: number[];
+  max: number[];
+  names: string[];
+}
+
+/** The trained condition range recorded by the evaluation (metrics.conditional); null for older prompts. */
+function conditionRangeOf(metrics: Record<string, unknown> | null): ConditionRange | null {
+  const c = metrics?.conditional as Partial<ConditionRange> | undefined;
+  if (!c || !Array.isArray(c.min) || !Array.isArray(c.max) || c.min.length !== c.max.length) return null;
+  return { min: c.min, max: c.max, names: Array.isArray(c.names) ? c.names : [] };
+}
+
+/**
+ * A flow is only trained on conditions inside its range; outside, it extrapolates
+ * (the images saturate, identical for every seed). Refused, per component, with
+ * the range in the message. A margin of 1e-6 of the range absorbs float rounding.
+ */
+function outsideRange(condition: number[], r: ConditionRange): UserErrorData[] {
+  const errors: UserErrorData[] = [];
+  condition.forEach((v, j) => {
+    const lo = r.min[j]!;
+    const hi = r.max[j]!;
+    const margin = 1e-6 * Math.max(1, hi - lo);
+    if (v < lo - margin || v > hi + margin) {
+      const name = r.names[j] ? ` (${r.names[j]})` : '';
+      errors.push({
+        field: ['condition', String(j)],
+        message: `condition[${j}]${name} = ${v} is outside the range this prompt was trained on, [${lo}, ${hi}]`,
+        code: 'CONDITION_OUT_OF_RANGE',
+      });
+    }
+  });
+  return errors;
+}
+
 export class TensorSampleService implements SampleService {
   constructor(
     private readonly store: Store,
@@ -45,6 +81,7 @@ export class TensorSampleService implements SampleService {
     let promptId: string | null = null;
     let generatorRow;
     let flowBytes: Buffer | null = null;
+    let trainedRange: ConditionRange | null = null;
     if (request.prompt) {
       promptId = idOf('Prompt', request.prompt);
       const prompt = promptId ? await this.store.promptById(promptId) : null;
@@ -52,6 +89,7 @@ export class TensorSampleService implements SampleService {
       if (prompt.status !== 'SUCCEEDED') {
         return fail([{ field: ['prompt'], message: `the prompt is ${prompt.status}; only a SUCCEEDED prompt can be sampled`, code: 'INVALID_STATE' }]);
       }
+      trainedRange = conditionRangeOf(prompt.metrics);
       generatorRow = await this.store.generatorById(prompt.generatorId);
       flowBytes = (await this.store.loadCheckpoint(prompt.id, 'FINAL'))?.data ?? null;
       if (!flowBytes) return fail([{ field: ['prompt'], message: 'the trained flow of this prompt is missing', code: 'INVALID_STATE' }]);
@@ -84,6 +122,10 @@ export class TensorSampleService implements SampleService {
       const conditionDim = flow?.config.conditionDim ?? 0;
       if (request.condition && request.condition.length !== conditionDim) {
         return fail([{ field: ['condition'], message: conditionDim ? `condition must have ${conditionDim} values` : 'this prompt is not conditional: omit condition', code: 'BAD_USER_INPUT' }]);
+      }
+      if (request.condition && trainedRange) {
+        const outside = outsideRange(request.condition, trainedRange);
+        if (outside.length) return fail(outside);
       }
       const condition = conditionDim ? request.condition ?? new Array(conditionDim).fill(0) : undefined;
       const batch = await sampleImages({ tf, flow, generator: built.generator, latentDim: chain.latentDim, count, seed, truncation, condition });

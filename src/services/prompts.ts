@@ -158,7 +158,7 @@ export class PromptService {
     }
     if (conditional > 1) bad(['controls'], 'at most one conditional control (one with conditionDim) per prompt');
 
-    const { options, errors: optionErrors } = resolveTrainingOptions(input.training, this.config.limits);
+    const { options, errors: optionErrors } = resolveTrainingOptions(input.training, this.config.limits, { conditional: conditional > 0 });
     for (const e of optionErrors) bad(e.field, e.message);
 
     const queue = this.queue();

@@ -17,16 +17,25 @@ export const TRAINING_DEFAULTS: StoredTrainingOptions = {
   previewEvery: 50,
 };
 
+/**
+ * Default steps of a conditional prompt (one with a control that declares conditionDim).
+ * A conditional flow must learn a whole family of targets, not one: on the MNIST testbed
+ * (docs/RESULTS.md, "Conditional prompts") 500 steps of batch 16 left the requested-vs-measured
+ * slope well below 1, 1,500 reached it. Given steps always win.
+ */
+export const CONDITIONAL_DEFAULT_STEPS = 1500;
+
 type Input = Partial<Record<keyof StoredTrainingOptions, number | null | undefined>>;
 
 export function resolveTrainingOptions(
   input: Input | null | undefined,
   limits: Config['limits'],
+  opts: { conditional?: boolean } = {},
 ): { options: StoredTrainingOptions; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const given = input ?? {};
   const pick = (key: keyof StoredTrainingOptions) => given[key] ?? TRAINING_DEFAULTS[key];
-  const steps = pick('steps');
+  const steps = given.steps ?? (opts.conditional ? Math.min(CONDITIONAL_DEFAULT_STEPS, limits.maxSteps) : TRAINING_DEFAULTS.steps);
   const options: StoredTrainingOptions = {
     steps,
     batchSize: pick('batchSize'),

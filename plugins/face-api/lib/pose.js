@@ -16,23 +16,34 @@
  *           the nose tip's offset from the middle of the jaw outline, in
  *           half face widths. A nose tip at depth D in front of the jaw contour,
  *           half-width W, turned by θ (orthographic) gives r = (D/W)·tan θ;
- *           K_YAW = D/W ≈ 1. Positive: nose towards image right (the subject
+ *           K_YAW = D/W (fitted below). Positive: nose towards image right (the subject
  *           turns to their left).
  *   pitch = atan((T0 − t) / K_PITCH),  t = b₃₀ / b_mouth
  *           the nose tip's height between the eye line (0) and the mouth centre
  *           (mean of points 48–67) (1). Nose tip ahead of the eye–mouth plane by
- *           D_n, eye–mouth distance H: t = T0 − (D_n/H)·tan φ; K_PITCH = D_n/H ≈ 0.5;
+ *           D_n, eye–mouth distance H: t = T0 − (D_n/H)·tan φ; K_PITCH = D_n/H (fitted below);
  *           T0 is t of a frontal face (measured on face-api's sample faces).
  *           Positive: looking up (nose tip moves towards the eyes).
  *
- * These are rough (±several degrees; K_YAW, K_PITCH and T0 are anthropometric
- * guesses, not fitted to ground-truth poses), but smooth, monotonic in the true
- * angles over ±30°, mirror-symmetric (a flipped face flips yaw and roll, keeps
- * pitch), and differentiable everywhere the landmarks are not degenerate.
+ * Calibration (issue #19; no photos with known pose are available here, so by
+ * geometry): K_YAW and K_PITCH are fitted so that the formulas return the true
+ * angle for a mean 3-D face of the 68 iBUG landmarks (OpenFace's published mean
+ * shape), turned by known angles in ±30° and projected orthographically:
+ * K_YAW = 1.165 (was a guess of 1.0, which read 20° as 24.3°); the fit's largest
+ * error is 1.4° over ±30°. K_PITCH = 0.453 (was 0.5), largest error 4.0°.
+ * T0, the zero of pitch, stays measured on face-api's own landmarks of real
+ * faces (its point 30 sits lower on the nose than the mean shape's: the gap to
+ * point 33 is 0.11–0.14 of the eye–mouth distance on the test photos, 0.22 in
+ * the mean shape, so the shape's zero, 0.446, does not carry over): pitch is the
+ * least certain angle, its zero by several degrees. Fixed contour points are a
+ * simplification (a detector follows the silhouette), which matters beyond ±30°.
+ * The angles are smooth, monotonic over ±30°, mirror-symmetric (a flipped face
+ * flips yaw and roll, keeps pitch), and differentiable wherever the landmarks are
+ * not degenerate.
  */
 
-const K_YAW = 1.0;
-const K_PITCH = 0.5;
+const K_YAW = 1.165;
+const K_PITCH = 0.453;
 const T0 = 0.62;
 
 /** Mean of landmarks [from, to] (inclusive) of lm [n,68,2] → [n,2]. */

@@ -176,6 +176,26 @@ export interface ControlInstance {
   restoreTrainingState?(state: unknown): void;
   /** Metrics over a batch of images, e.g. a class histogram. JSON-serialisable. */
   evaluate?(images: Tensor4D): Promise<Record<string, unknown>>;
+  /**
+   * Conditional controls: the range sampleCondition() draws from, per condition
+   * component, in condition units. The flow is only trained there, so the
+   * evaluation sweeps it and `sample` refuses conditions outside it.
+   */
+  conditionRange?(): { min: number[]; max: number[] };
+  /** Conditional controls: a name per condition component (e.g. 'yaw'), for metrics. */
+  conditionNames?: string[];
+  /**
+   * Conditional controls: what the control measures on each image, [n, conditionDim],
+   * in condition units (e.g. the estimated pose): the evaluation compares it with the
+   * requested condition (slope per component).
+   */
+  measureCondition?(images: Tensor4D): Tensor2D;
+  /**
+   * Paired controls: per-sample similarity measures of images to their pairs
+   * (e.g. { sameDigit: [1, 0, …], featureCosine: […] }); the evaluation averages each
+   * per condition. Called on chunks of a few dozen images.
+   */
+  evaluatePair?(images: Tensor4D, pairImages: Tensor4D): Promise<Record<string, number[]>>;
   dispose(): void;
 }
 
