@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
-import type { Config } from './config';
+import { maskPassword, type Config } from './config';
 import { InProcessEventBus, PostgresEventBus, type EventBus } from './jobs/event-bus';
 import { JobQueue } from './jobs/queue';
 import { startStuckPromptSweep } from './jobs/stuck-prompts';
@@ -98,7 +98,7 @@ export interface StartOptions {
 
 async function startCore(config: Config, log: Logger, options: StartOptions = {}): Promise<Core> {
   const db = await openDatabase(config, log);
-  log.info(db.embedded ? `database: embedded PGlite in ${db.embedded.dataDir}` : `database: PostgreSQL at ${redact(db.url)}`);
+  log.info(db.embedded ? `database: embedded PGlite in ${db.embedded.dataDir}` : `database: PostgreSQL at ${maskPassword(db.url)}`);
   log.info(`data directory: ${config.dataDir}`);
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   const closeAll = async () => {
@@ -306,14 +306,4 @@ async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok:
   };
   const unique = [...new Set(reasons)];
   return unique.length ? { ok: false, detail: { reason: unique.join('; '), ...detail } } : { ok: true, detail };
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable url)';
-  }
 }

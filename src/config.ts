@@ -301,7 +301,8 @@ export function describeConfig(config: Config, env: Env = process.env): Array<{ 
   }));
 }
 
-function maskPassword(url: string): string {
+/** A connection string fit for a log or a screen: the password masked. */
+export function maskPassword(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -21,21 +21,11 @@
  * repeats exactly; each call draws new transforms (fresh copies at every step
  * sample the expectation instead of fitting a fixed set).
  */
-import type { Tensor, Tensor4D, Tf } from '../plugins/sdk/index';
+import type { AugmentSpec, Tensor, Tensor4D, Tf } from '../plugins/sdk/index';
 import { Rng } from './rng';
 
-export interface AugmentSpec {
-  /** K: augmented copies per image per call (fresh draws each call); 0 turns augmentation off (the image itself). */
-  copies: number;
-  /** Largest shift, as a fraction of the image side (0.08 of 28 px ≈ 2 px). */
-  shift: number;
-  /** Largest zoom change: zoom drawn in [1 − scale, 1 + scale]. */
-  scale: number;
-  /** Mirror left–right with probability 1/2 (only where that keeps the label: faces, not digits). */
-  flip: boolean;
-  /** Standard deviation of the Gaussian noise added to each pixel (images in [0, 1]). */
-  noise: number;
-}
+// The settings are the SDK's (plugins choose them through LoadContext.augment).
+export type { AugmentSpec };
 
 /**
  * Defaults for classifier energies: ±8 % shift and zoom, σ 0.03 noise, no flip, and ONE

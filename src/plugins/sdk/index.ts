@@ -73,15 +73,15 @@ export interface LoadContext {
 
 /** Augmentation settings (see `LoadContext.augment`). */
 export interface AugmentSpec {
-  /** K augmented copies per image; 0: none (the image itself). */
+  /** K: augmented copies per image per call (fresh draws each call); 0 turns augmentation off (the image itself). */
   copies: number;
-  /** Largest shift, fraction of the image side. */
+  /** Largest shift, as a fraction of the image side (0.08 of 28 px ≈ 2 px). */
   shift: number;
-  /** Largest zoom change: zoom in [1 − scale, 1 + scale]. */
+  /** Largest zoom change: zoom drawn in [1 − scale, 1 + scale]. */
   scale: number;
-  /** Mirror left–right at random. */
+  /** Mirror left–right with probability 1/2 (only where that keeps the label: faces, not digits). */
   flip: boolean;
-  /** Pixel noise σ. */
+  /** Standard deviation of the Gaussian noise added to each pixel (images in [0, 1]). */
   noise: number;
 }
 
