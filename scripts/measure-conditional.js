@@ -232,7 +232,7 @@ async function main() {
   const registry = new PluginRegistry({ logger: silent });
   registry.add(await loadPluginPackage(path.join(REPO, 'plugins', 'mnist'), { source: 'BUILTIN' }));
   const runtime = { tf, backend, logger: silent };
-  const judgeModel = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(JUDGE_FILE);
+  const judgeModel = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE));
   const judge = async (images) => {
     const pred = tf.tidy(() => tf.argMax(judgeModel.predict(tf.reshape(images, [images.shape[0], 784])), 1));
     const v = Array.from(await pred.data());

@@ -396,7 +396,7 @@ async function main() {
   const { tf, backend } = await engine.initBackend(o.backend);
   const { registry, note } = await makeRegistry(plugins, log);
   const runtime = { tf, backend, logger: { info: () => undefined, warn: log, error: log } };
-  const judgeModel = await plugins.createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(JUDGE_FILE);
+  const judgeModel = await plugins.createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE));
   const judge = async (images) => {
     const p = tf.tidy(() => tf.argMax(judgeModel.predict(tf.reshape(images, [images.shape[0], 784])), 1));
     const out = Array.from(await p.data());

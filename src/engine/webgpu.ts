@@ -48,6 +48,8 @@ export interface GpuAdapter {
 
 export class GpuMemoryBudgetError extends Error {
   readonly code = 'GPU_MEMORY_BUDGET';
+  /** Written for the user (src/public-error.ts): it names the setting to change and carries no internals. */
+  readonly expose = true;
   constructor(wantBytes: number, inUseBytes: number, budgetBytes: number) {
     super(
       `GPU memory budget exceeded: this job needs more than PROMPTGEN_GPU_MEMORY_MB=${Math.round(budgetBytes / 2 ** 20)} MB ` +

@@ -83,7 +83,7 @@ export function haveJudge(): boolean {
 
 /** The independent judge: digit predicted by the ml5 MNIST MLP for each image. */
 export async function loadJudge(tf: Tf): Promise<(images: Tensor4D) => Promise<number[]>> {
-  const model = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(JUDGE_FILE);
+  const model = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE)); // relative: an asset of its folder
   return async (images) => {
     const pred = tf.tidy(() => tf.argMax(model.predict(tf.reshape(images, [images.shape[0], 784])) as Tensor4D, 1));
     const out = Array.from(await pred.data());

@@ -52,10 +52,9 @@ describe('start-up', () => {
     }
   });
 
-  it.each([
-    ['npm start', 'npm', ['start']],
-    ['npx promptgen serve', 'npx', ['promptgen', 'serve']],
-  ])('stops the server when `%s` gets SIGTERM, and frees the port; says at start how to get native BLAS', async (_how, bin, args) => {
+  // `npx promptgen serve` is left out: in a fresh clone npx does not resolve the root package's own
+  // bin (it looks for a registry package of that name), so the case would test the npm cache, not us.
+  it.each([['npm start', 'npm', ['start']]])('stops the server when `%s` gets SIGTERM, and frees the port; says at start how to get native BLAS', async (_how, bin, args) => {
     const port = await freePort();
     const env = { ...process.env, ...oldNodeEnv, PORT: String(port), HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: tempDir(), PROMPTGEN_WORKERS: '0', DATABASE_URL: '', PROMPTGEN_BACKEND: 'wasm', PROMPTGEN_NATIVE_BLAS: '0' };
     const npm = spawn(bin, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
