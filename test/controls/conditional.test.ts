@@ -59,7 +59,7 @@ maybe('conditional testbed: mnist-slant with and without the paired mnist-same-d
     });
     // eslint-disable-next-line no-console
     console.log(`conditional testbed (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify([brief(paired), brief(slantOnly)])}`);
-  }, 600_000);
+  }, 1_200_000);
 
   test('the prompt follows its condition: measured slant against requested has slope ≥ 0.8 across the trained range', () => {
     expect(paired.slope).toBeGreaterThanOrEqual(SLOPE_BAR);
@@ -78,12 +78,12 @@ maybe('conditional testbed: mnist-slant with and without the paired mnist-same-d
 });
 
 /**
- * Small scale: the default flow (8 × 256) for a third of a conditional prompt's default steps,
- * at twice the learning rate, 400 evaluation samples. Measured at this scale (paired run,
- * 500 evaluation samples): slope 0.85, digit kept for 93.8 % away from ρ = 0. The issue's bar of
- * 95 % is met at full size (1,500 steps: 98.0 %, docs/RESULTS.md), not at this scale, so the
- * bar here is 90 %; the slope bar is the issue's.
+ * CI scale: the default flow (8 × 256) for a conditional prompt's default 1,500 steps at twice
+ * the learning rate, 400 evaluation samples. At 500 steps the merged code gave slope 0.79 and
+ * 91 % kept, under both of the issue's bars; at 1,500 steps (2026-12-02, loaded 2-core machine,
+ * 319 s for the paired run): slope 0.857, digit kept for 95.9 % away from ρ = 0, 56 % without
+ * the paired term. The bars are the issue's.
  */
-const SCALE = { steps: 500, batch: 16, blocks: 8, hidden: 256, lr: 0.002, eval: 400, range: 0.2, weightSlant: 4, weightSame: 16 };
+const SCALE = { steps: 1500, batch: 16, blocks: 8, hidden: 256, lr: 0.002, eval: 400, range: 0.2, weightSlant: 4, weightSame: 16 };
 const SLOPE_BAR = 0.8;
-const KEEP_BAR = 0.9;
+const KEEP_BAR = 0.95;
