@@ -8,7 +8,7 @@ import { encodePng, sampleImages, Flow } from '../engine';
 import { findGenerator } from '../services/catalog';
 import type { Result, UserErrorData } from '../services/prompts';
 import type { SampleRequest, SampleService } from '../services/samples';
-import { idOf } from '../schema/global-id';
+import { idOf } from '../shared/global-id';
 import type { SampleSetRow } from '../store/entities';
 import type { Store } from '../store/store';
 import { buildGenerator, resolveGeneratorChain } from './generator-chain';
