@@ -5,7 +5,6 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config';
-import type { EventBus } from '../jobs/event-bus';
 import type { Logger } from '../logger';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
@@ -16,8 +15,6 @@ import type { Store } from '../store/store';
 import { forgetPlugin, recordPlugin } from './catalog-sync';
 import type { TensorRuntime } from './tensor-runtime';
 
-export const PLUGINS_CHANGED = 'plugins-changed';
-
 export class RuntimePluginAdmin implements PluginAdmin {
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -25,7 +22,6 @@ export class RuntimePluginAdmin implements PluginAdmin {
     private readonly store: Store,
     private readonly runtime: TensorRuntime,
     private readonly config: Config,
-    private readonly events: EventBus,
     /** Where admin operations are written down (what, which version, from where). */
     private readonly log?: Logger,
   ) {}
@@ -63,7 +59,6 @@ export class RuntimePluginAdmin implements PluginAdmin {
       const row = await this.store.dataSource.transaction((tx) =>
         recordPlugin(tx, stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity }),
       );
-      await this.events.publish(PLUGINS_CHANGED, { name: stored.name, version: stored.version });
       const replaced = result.replacedVersion ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})` : '';
       this.log?.info(`plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`);
       return { ok: true, value: row };
@@ -87,7 +82,6 @@ export class RuntimePluginAdmin implements PluginAdmin {
       }
       this.runtime.registry.remove(name);
       await this.store.dataSource.transaction((tx) => forgetPlugin(tx, name));
-      await this.events.publish(PLUGINS_CHANGED, { name, removed: true });
       this.log?.info(`plugin uninstalled: ${name}@${loaded?.version ?? row?.version ?? '?'}`);
       return { ok: true, value: true };
     });

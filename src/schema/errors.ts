@@ -5,7 +5,6 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
-  NOT_IMPLEMENTED: 'NOT_IMPLEMENTED',
   INVALID_STATE: 'INVALID_STATE',
   INSTALL_FAILED: 'INSTALL_FAILED',
   /** installPlugin of an older version than the installed one, without allowDowngrade. */
@@ -21,8 +20,4 @@ export function forbidden(what: string): GraphQLError {
 
 export function badInput(message: string, field?: string[]): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, field } });
-}
-
-export function notImplemented(what: string): GraphQLError {
-  return new GraphQLError(`${what} is not implemented yet`, { extensions: { code: ErrorCode.NOT_IMPLEMENTED } });
 }
