@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { ErrorCode } from '../shared/error-code';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
 import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
@@ -35,7 +36,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
 
   install(spec: string, request: InstallRequest = {}): Promise<Result<PluginRow>> {
     return this.serial(async () => {
-      const refused = (message: string, code: string) => {
+      const refused = (message: string, code: ErrorCode) => {
         this.log?.warn(`plugin install refused: ${showSpec(spec)}: ${code}: ${message}`);
         return { ok: false as const, errors: [{ field: ['spec'], message, code }] };
       };

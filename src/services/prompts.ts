@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { topics, type EventBus } from '../jobs/event-bus';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
+import type { ErrorCode } from '../shared/error-code';
 import type { ControlDefinition } from '../plugins/sdk';
 import { validateParams } from '../plugins/validate';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
@@ -20,7 +21,7 @@ import { resolveTrainingOptions } from './training-options';
 export interface UserErrorData {
   field: string[] | null;
   message: string;
-  code: string;
+  code: ErrorCode;
 }
 
 export interface CreatePromptData {
@@ -66,7 +67,7 @@ export class PromptService {
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
     const errors: UserErrorData[] = [];
-    const bad = (field: string[], message: string, code = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') => errors.push({ field, message, code });
 
     const generator = await findGenerator(this.store, input.generator);
     if (!generator) bad(['generator'], `unknown generator "${input.generator}"`, 'NOT_FOUND');
