@@ -170,7 +170,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       events,
       prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), log.child('prompts'), (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`), () => (diskFull(core, config) ? 'the server is out of disk space: no new training is accepted until an operator frees some' : null)),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
-      plugins: new RuntimePluginAdmin(db.store, runtime, config, events, log.child('admin')),
+      plugins: new RuntimePluginAdmin(db.store, runtime, config, log.child('admin')),
       rateLimiter: new RateLimiter(config.security.rateLimitPerMinute),
       engine: { backend: runtime.backend, adapter: runtime.adapter },
     };

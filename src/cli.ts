@@ -11,7 +11,6 @@ import { CONFIG_DOC, ConfigError, describeConfig, loadConfig, type Config } from
 import { createLogger } from './logger';
 import { openDatabase, startServer, startWorker } from './app';
 import { schemaSdl } from './schema/build-schema';
-import { InProcessEventBus } from './jobs/event-bus';
 import { syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { checkPlugin } from './runtime/plugin-check';
@@ -115,7 +114,7 @@ async function pluginCommand(args: string[], config: Config, log: ReturnType<typ
     // A plugin that fails later than its trial load must not stop its own removal.
     const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), () => undefined);
     await syncCatalog(db.store, runtime.registry);
-    const admin = new RuntimePluginAdmin(db.store, runtime, config, new InProcessEventBus(), log.child('admin'));
+    const admin = new RuntimePluginAdmin(db.store, runtime, config, log.child('admin'));
     const result = action === 'install' ? await admin.install(target) : await admin.uninstall(target);
     await runtime.dispose();
     release();

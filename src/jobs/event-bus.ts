@@ -38,7 +38,6 @@ export interface EventBus {
 export const topics = {
   progress: (promptId: string) => `progress:${promptId}`,
   samples: (promptId: string) => `samples:${promptId}`,
-  prompts: 'prompts',
 };
 
 /** Local fan-out shared by both buses. */

@@ -15,7 +15,7 @@ import { publicMessage, scrubText } from '../public-error';
 import { resolveGeneratorChain } from '../runtime/generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from '../runtime/plugin-sync';
 import type { TensorRuntime } from '../runtime/tensor-runtime';
-import { isTerminal, progressEventOf, type ProgressEvent } from '../services/prompts';
+import { isTerminal, progressEventOf, type ProgressEvent } from '../store/prompt-status';
 import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
 import { topics, type EventBus } from './event-bus';

@@ -5,8 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config';
-import type { EventBus } from '../jobs/event-bus';
 import type { Logger } from '../logger';
+import type { ErrorCode } from '../shared/error-code';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
 import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
@@ -16,8 +16,6 @@ import type { Store } from '../store/store';
 import { forgetPlugin, recordPlugin } from './catalog-sync';
 import type { TensorRuntime } from './tensor-runtime';
 
-export const PLUGINS_CHANGED = 'plugins-changed';
-
 export class RuntimePluginAdmin implements PluginAdmin {
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -25,7 +23,6 @@ export class RuntimePluginAdmin implements PluginAdmin {
     private readonly store: Store,
     private readonly runtime: TensorRuntime,
     private readonly config: Config,
-    private readonly events: EventBus,
     /** Where admin operations are written down (what, which version, from where). */
     private readonly log?: Logger,
   ) {}
@@ -39,7 +36,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
 
   install(spec: string, request: InstallRequest = {}): Promise<Result<PluginRow>> {
     return this.serial(async () => {
-      const refused = (message: string, code: string) => {
+      const refused = (message: string, code: ErrorCode) => {
         this.log?.warn(`plugin install refused: ${showSpec(spec)}: ${code}: ${message}`);
         return { ok: false as const, errors: [{ field: ['spec'], message, code }] };
       };
@@ -63,7 +60,6 @@ export class RuntimePluginAdmin implements PluginAdmin {
       const row = await this.store.dataSource.transaction((tx) =>
         recordPlugin(tx, stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity }),
       );
-      await this.events.publish(PLUGINS_CHANGED, { name: stored.name, version: stored.version });
       const replaced = result.replacedVersion ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})` : '';
       this.log?.info(`plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`);
       return { ok: true, value: row };
@@ -87,7 +83,6 @@ export class RuntimePluginAdmin implements PluginAdmin {
       }
       this.runtime.registry.remove(name);
       await this.store.dataSource.transaction((tx) => forgetPlugin(tx, name));
-      await this.events.publish(PLUGINS_CHANGED, { name, removed: true });
       this.log?.info(`plugin uninstalled: ${name}@${loaded?.version ?? row?.version ?? '?'}`);
       return { ok: true, value: true };
     });

@@ -8,7 +8,8 @@ import { encodePng, sampleImages, Flow } from '../engine';
 import { findGenerator } from '../services/catalog';
 import type { Result, UserErrorData } from '../services/prompts';
 import type { SampleRequest, SampleService } from '../services/samples';
-import { idOf } from '../schema/global-id';
+import type { ErrorCode } from '../shared/error-code';
+import { idOf } from '../shared/global-id';
 import type { SampleSetRow } from '../store/entities';
 import type { Store } from '../store/store';
 import { buildGenerator, resolveGeneratorChain } from './generator-chain';
@@ -64,7 +65,7 @@ export class TensorSampleService implements SampleService {
 
   async sample(request: SampleRequest): Promise<Result<SampleSetRow>> {
     const errors: UserErrorData[] = [];
-    const bad = (field: string[], message: string, code = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') => errors.push({ field, message, code });
     if (Boolean(request.prompt) === Boolean(request.generator)) {
       return fail([{ field: ['prompt'], message: 'give exactly one of prompt or generator', code: 'BAD_USER_INPUT' }]);
     }

@@ -1,17 +1,8 @@
 import { GraphQLError } from 'graphql';
+import { ErrorCode } from '../shared/error-code';
 
-/** Machine-readable error codes used in `extensions.code` and `UserError.code`. */
-export const ErrorCode = {
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
-  FORBIDDEN: 'FORBIDDEN',
-  NOT_FOUND: 'NOT_FOUND',
-  NOT_IMPLEMENTED: 'NOT_IMPLEMENTED',
-  INVALID_STATE: 'INVALID_STATE',
-  INSTALL_FAILED: 'INSTALL_FAILED',
-  /** installPlugin of an older version than the installed one, without allowDowngrade. */
-  DOWNGRADE_REFUSED: 'DOWNGRADE_REFUSED',
-  UNAVAILABLE: 'UNAVAILABLE',
-} as const;
+// The codes live in shared/ (the services return them too); re-exported for the schema.
+export { ErrorCode };
 
 export function forbidden(what: string): GraphQLError {
   return new GraphQLError(`${what} requires the admin token (Authorization: Bearer <token>)`, {
@@ -21,8 +12,4 @@ export function forbidden(what: string): GraphQLError {
 
 export function badInput(message: string, field?: string[]): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, field } });
-}
-
-export function notImplemented(what: string): GraphQLError {
-  return new GraphQLError(`${what} is not implemented yet`, { extensions: { code: ErrorCode.NOT_IMPLEMENTED } });
 }

@@ -1,7 +1,7 @@
 /** Finds generators and controls by global id or by name, as the API accepts both. */
 import type { ControlRow, GeneratorRow } from '../store/entities';
 import type { Store } from '../store/store';
-import { fromGlobalId } from '../schema/global-id';
+import { fromGlobalId } from '../shared/global-id';
 
 export async function findGenerator(store: Store, ref: string): Promise<GeneratorRow | null> {
   const parsed = fromGlobalId(ref);

@@ -7,19 +7,21 @@ import type { Config } from '../config';
 import { topics, type EventBus } from '../jobs/event-bus';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
+import type { ErrorCode } from '../shared/error-code';
 import type { ControlDefinition } from '../plugins/sdk';
 import { validateParams } from '../plugins/validate';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
 import { In } from 'typeorm';
-import { PluginRow, PromptRow, type StoredControlTerm, type StoredProgress } from '../store/entities';
+import { PluginRow, PromptRow, type StoredControlTerm } from '../store/entities';
 import type { Store } from '../store/store';
+import { isTerminal, progressEventOf } from '../store/prompt-status';
 import { findControl, findGenerator } from './catalog';
 import { resolveTrainingOptions } from './training-options';
 
 export interface UserErrorData {
   field: string[] | null;
   message: string;
-  code: string;
+  code: ErrorCode;
 }
 
 export interface CreatePromptData {
@@ -34,16 +36,6 @@ export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserErrorD
 /** Smallest control weight λ accepted (anything smaller contributes nothing a float32 step can see). */
 export const MIN_WEIGHT = 1e-6;
 
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
-export const isTerminal = (status: string) => TERMINAL.has(status);
-
-/** The progress event every subscriber receives (small: fits in a NOTIFY). */
-export interface ProgressEvent {
-  promptId: string;
-  status: string;
-  progress: StoredProgress;
-}
-
 /**
  * What prompt creation may ask the loaded plugins (the runtime's registry): a control's
  * definition, for its optional `checkParams`, and the names of the classifiers on offer.
@@ -53,21 +45,6 @@ export interface PromptCatalog {
   classifiers(): string[];
   /** Class names of a classifier, when known without loading it. */
   classNames?(classifier: string): string[] | undefined;
-}
-
-/** The prompt's status with its latest progress (step 0 before the first reported step). */
-export function progressEventOf(row: PromptRow): ProgressEvent {
-  const progress: StoredProgress = row.progress ?? {
-    step: 0,
-    totalSteps: row.training.steps,
-    loss: null,
-    logDet: null,
-    energies: [],
-    stepsPerSecond: null,
-    etaSeconds: null,
-    at: row.createdAt.toISOString(),
-  };
-  return { promptId: row.id, status: row.status, progress };
 }
 
 export class PromptService {
@@ -90,7 +67,7 @@ export class PromptService {
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
     const errors: UserErrorData[] = [];
-    const bad = (field: string[], message: string, code = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') => errors.push({ field, message, code });
 
     const generator = await findGenerator(this.store, input.generator);
     if (!generator) bad(['generator'], `unknown generator "${input.generator}"`, 'NOT_FOUND');

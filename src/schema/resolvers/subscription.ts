@@ -15,7 +15,7 @@ import { TrainingProgress } from '../types/progress';
 import { SampleSet } from '../types/sample-set';
 import { Channel } from '../../jobs/channel';
 import { topics } from '../../jobs/event-bus';
-import { isTerminal, progressEventOf, type ProgressEvent } from '../../services/prompts';
+import { isTerminal, progressEventOf, type ProgressEvent } from '../../store/prompt-status';
 
 interface SamplesEvent {
   sampleSetId: string;

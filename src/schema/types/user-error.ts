@@ -1,4 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
+import type { ErrorCode } from '../../shared/error-code';
 
 @ObjectType('UserError', { description: 'A problem with the input that the client can fix.' })
 export class UserError {
@@ -8,7 +9,9 @@ export class UserError {
   @Field({ description: 'Machine-readable: BAD_USER_INPUT, NOT_FOUND, INVALID_STATE, INSTALL_FAILED, ...' })
   code!: string;
 
-  static of(code: string, message: string, field: string[] | null = null): UserError {
+  // The field stays a String in the schema (clients accept codes added later); the
+  // constructor takes only known codes.
+  static of(code: ErrorCode, message: string, field: string[] | null = null): UserError {
     return Object.assign(new UserError(), { code, message, field });
   }
 }
