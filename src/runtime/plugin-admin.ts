@@ -50,7 +50,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
         verify: (plugin) => loadDeclaredModels(plugin, this.runtime.tf),
       });
       if (!result.ok) {
-        return refused(result.message, result.code === 'NOT_FOUND' ? 'NOT_FOUND' : result.code === 'DOWNGRADE' ? 'DOWNGRADE_REFUSED' : 'INSTALL_FAILED');
+        return refused(result.message, INSTALL_CODES[result.code] ?? 'INSTALL_FAILED');
       }
       if (result.tarball) {
         // A local package exists only on this machine: keep its bytes for the other workers.
@@ -93,3 +93,11 @@ export class RuntimePluginAdmin implements PluginAdmin {
 function showSpec(spec: string): string {
   return JSON.stringify(spec.replace(/\/\/[^/@\s]+@/, '//***@'));
 }
+
+/** The installer's refusals a client can act on keep their own code; every other failure is INSTALL_FAILED. */
+const INSTALL_CODES: Partial<Record<string, ErrorCode>> = {
+  NOT_FOUND: 'NOT_FOUND',
+  DOWNGRADE: 'DOWNGRADE_REFUSED',
+  INVALID_SPEC: 'INVALID_SPEC',
+  UNSUPPORTED_SPEC: 'UNSUPPORTED_SPEC',
+};

@@ -10,6 +10,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   INVALID_STATE: 'INVALID_STATE',
   INSTALL_FAILED: 'INSTALL_FAILED',
+  /** installPlugin with a spec npm would misread (a leading "-", control characters) or cannot parse. */
+  INVALID_SPEC: 'INVALID_SPEC',
+  /** installPlugin with a git spec (needs git and the package's prepare script). */
+  UNSUPPORTED_SPEC: 'UNSUPPORTED_SPEC',
   /** installPlugin of an older version than the installed one, without allowDowngrade. */
   DOWNGRADE_REFUSED: 'DOWNGRADE_REFUSED',
   UNAVAILABLE: 'UNAVAILABLE',

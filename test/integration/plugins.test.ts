@@ -157,6 +157,17 @@ describe('installing a plugin', () => {
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
 
+  it.each([
+    ['-g', 'INVALID_SPEC', /must not start with "-"/],
+    ['--registry=http://127.0.0.1:1', 'INVALID_SPEC', /must not start with "-"/],
+    ['github:x/y', 'UNSUPPORTED_SPEC', /git specs are not supported/],
+  ])('refuses the spec %s before npm sees it, with code %s', async (spec, code, message) => {
+    const before = await server.gql(CATALOG);
+    const res = await server.gql(INSTALL, { spec }, { admin: true });
+    expect(res.data.installPlugin.userErrors).toEqual([{ field: ['spec'], code, message: expect.stringMatching(message) }]);
+    expect(await server.gql(CATALOG)).toEqual(before);
+  });
+
   it('refuses to uninstall a built-in or unknown plugin', async () => {
     expect((await server.gql(UNINSTALL, { name: '@promptgen/mnist' }, { admin: true })).data.uninstallPlugin).toEqual({
       removed: false,
