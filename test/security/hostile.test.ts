@@ -13,6 +13,7 @@ import { getIntrospectionQuery } from 'graphql';
 import WebSocket from 'ws';
 import { ADMIN_TOKEN, freshDatabase, repoRoot, startServer, type TestServer } from '../helpers/server';
 import { tempDir } from '../helpers/database';
+import { Rng } from '../../src/engine/rng';
 
 const SECRET = 'TOPSECRET-4c1d7e0f-do-not-leak';
 let server: TestServer;
@@ -334,17 +335,6 @@ describe('errors are the client\'s, coded, never 500', () => {
 // ---------------------------------------------------------------------------
 // The corpus
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface BadOp {
   kind: string;
   /** Raw JSON body (HTTP) */
@@ -363,7 +353,7 @@ function nested(depth: number): unknown {
 
 /** Seeded bad operations: each kind a different way to be wrong. */
 function corpus(seed: number, n: number): BadOp[] {
-  const rand = mulberry32(seed);
+  const rand = new Rng(seed).uniform(); // the engine's seeded generator
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const badNumbers: string[] = ['2147483648', '-2147483649', '1.5', '"1"', 'true', '[]', '{}', '1e999', '-1e999', 'null', '"NaN"', '9007199254740993'];
