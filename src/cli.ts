@@ -2,13 +2,13 @@
 /**
  * promptgen serve | worker | migrate | config | schema [--write] | plugin install|uninstall|check
  */
-// First: refuses an unsupported Node before any dependency loads (see node-gate.ts).
-import './node-gate';
+// First: refuses an unsupported Node before any dependency loads (see shared/node-gate.ts).
+import './shared/node-gate';
 import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_DOC, ConfigError, describeConfig, loadConfig, type Config } from './config';
-import { createLogger } from './logger';
+import { CONFIG_DOC, ConfigError, describeConfig, loadConfig, type Config } from './shared/config';
+import { createLogger } from './shared/logger';
 import { openDatabase, startServer, startWorker } from './app';
 import { schemaSdl } from './schema/build-schema';
 import { syncCatalog } from './runtime/catalog-sync';

@@ -48,7 +48,7 @@ export interface GpuAdapter {
 
 export class GpuMemoryBudgetError extends Error {
   readonly code = 'GPU_MEMORY_BUDGET';
-  /** Written for the user (src/public-error.ts): it names the setting to change and carries no internals. */
+  /** Written for the user (src/shared/public-error.ts): it names the setting to change and carries no internals. */
   readonly expose = true;
   constructor(wantBytes: number, inUseBytes: number, budgetBytes: number) {
     super(

@@ -7,7 +7,7 @@
  * Every process with a queue runs it; the update only touches live prompts,
  * so replicas sweeping at once do no harm.
  */
-import type { Logger } from '../logger';
+import type { Logger } from '../shared/logger';
 import type { Store } from '../store/store';
 import type { EventBus } from './event-bus';
 import type { JobQueue } from './queue';

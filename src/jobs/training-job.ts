@@ -9,9 +9,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config';
-import type { Logger } from '../logger';
-import { publicMessage, scrubText } from '../public-error';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/logger';
+import { publicMessage, scrubText } from '../shared/public-error';
 import { resolveGeneratorChain } from '../runtime/generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from '../runtime/plugin-sync';
 import type { TensorRuntime } from '../runtime/tensor-runtime';

@@ -1,7 +1,7 @@
 /** Messages between a training job (main thread) and its training thread. */
 import type { StoredProgress, StoredTrainingOptions } from '../store/entities';
 import type { GeneratorChain } from '../runtime/generator-chain';
-import type { BackendPreference } from '../config';
+import type { BackendPreference } from '../shared/config';
 import type { AssetPolicy } from '../plugins/asset-policy';
 
 export interface TrainingTerm {

@@ -10,7 +10,7 @@ import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugin
 import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
 import { buildGenerator } from '../runtime/generator-chain';
-import { publicMessage } from '../public-error';
+import { publicMessage } from '../shared/public-error';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';
 import { auditSideEffects, steeredClassifiers, type SideEffectAudit } from './side-effect-audit';
 

@@ -12,7 +12,7 @@
  * timer set for after the trial's settle period, a fault on first use).
  */
 import * as path from 'node:path';
-import type { Logger } from '../logger';
+import type { Logger } from '../shared/logger';
 import type { LoadedPlugin } from './loader';
 import type { PluginRegistry } from './registry';
 

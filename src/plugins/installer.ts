@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'crypto';
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
+import { acquirePidLock, LockHeld, type PidLock } from '../shared/pid-lock';
 import { loadPluginPackage, type LoadedPlugin } from './loader';
 import { loadPluginTrialFirst } from './trial-load';
 

@@ -4,13 +4,13 @@
  * is it added to the registry and recorded in the database. One at a time.
  */
 import { promises as fs } from 'node:fs';
-import type { Config } from '../config';
-import type { Logger } from '../logger';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/logger';
 import type { ErrorCode } from '../shared/error-code';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
 import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
-import type { Result } from '../services/prompts';
+import type { Result } from '../shared/result';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
 import { forgetPlugin, recordPlugin } from './catalog-sync';

@@ -21,7 +21,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../engine';
-import type { BackendPreference } from '../config';
+import type { BackendPreference } from '../shared/config';
 import { builtinPluginsDir, loadPluginPackage, PluginRegistry, validateParams, type LoadedPlugin, type PluginRuntime } from '../plugins';
 import { loadDeclaredModels } from '../plugins/model-check';
 import type { ControlDefinition, GeneratorInfo, Tensor, Tf } from '../plugins/sdk';

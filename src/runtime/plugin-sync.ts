@@ -8,8 +8,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Config } from '../config';
-import type { Logger } from '../logger';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/logger';
 import { installRecorded } from '../plugins/installer';
 import type { Store } from '../store/store';
 import { recordPlugin } from './catalog-sync';

@@ -3,10 +3,10 @@
  * generator (ε → G). The same seed and truncation give the same images.
  */
 import { randomInt } from 'node:crypto';
-import type { Config } from '../config';
+import type { Config } from '../shared/config';
 import { encodePng, sampleImages, Flow } from '../engine';
 import { findGenerator } from '../services/catalog';
-import type { Result, UserErrorData } from '../services/prompts';
+import type { Result, UserErrorData } from '../shared/result';
 import type { SampleRequest, SampleService } from '../services/samples';
 import type { ErrorCode } from '../shared/error-code';
 import { idOf } from '../shared/global-id';
@@ -14,7 +14,7 @@ import type { SampleSetRow } from '../store/entities';
 import type { Store } from '../store/store';
 import { buildGenerator, resolveGeneratorChain } from './generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from './plugin-sync';
-import type { Logger } from '../logger';
+import type { Logger } from '../shared/logger';
 import type { TensorRuntime } from './tensor-runtime';
 
 const fail = (errors: UserErrorData[]): Result<never> => ({ ok: false, errors });

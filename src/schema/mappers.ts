@@ -1,5 +1,5 @@
 /** Database rows → GraphQL objects (ids become global ids; relations stay as row keys). */
-import { scrubText } from '../public-error';
+import { scrubText } from '../shared/public-error';
 import type {
   ControlRow,
   GeneratorRow,
@@ -9,7 +9,7 @@ import type {
   SampleSetRow,
   StoredProgress,
 } from '../store/entities';
-import { toGlobalId } from './global-id';
+import { toGlobalId } from '../shared/global-id';
 import { Control } from './types/control';
 import { PluginSource, PluginStatus, PromptStatus, SampleSetKind } from './types/enums';
 import { Generator } from './types/generator';

@@ -3,10 +3,10 @@
  * (Apollo's formatError) and graphql-ws alike: every error carries
  * `extensions.code`, and anything unexpected (a resolver's exception, a
  * database error, a broken invariant) is masked as "internal error (id …)"
- * with the real cause logged under the id (src/public-error.ts).
+ * with the real cause logged under the id (src/shared/public-error.ts).
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { internalErrorText, newErrorId, type ErrorLog } from '../public-error';
+import { internalErrorText, newErrorId, type ErrorLog } from '../shared/public-error';
 
 const INTERNAL = 'INTERNAL_SERVER_ERROR';
 

@@ -16,14 +16,14 @@ import { execute, getOperationAST, parse, subscribe, validate, specifiedRules, G
 import { getVariableValues } from 'graphql/execution/values';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { Config } from '../config';
+import type { Config } from '../shared/config';
 import type { GraphQLContext } from '../schema/context';
 import type { Services } from '../services';
 import { isAdminAuthorization } from './admin-token';
 import { assertComplexity, depthLimitRule } from './guard-rails';
 import { formatApolloError, formatWsError } from './error-format';
 import { preflight, requestGuardMiddleware, subscriptionOverHttpPlugin } from './request-guard';
-import type { ErrorLog } from '../public-error';
+import type { ErrorLog } from '../shared/public-error';
 
 export interface GraphQLEndpoints {
   middleware: RequestHandler;

@@ -1,6 +1,6 @@
 /** The Express application: health probes, PNG artifacts, the GraphQL endpoint, and the Studio at `/`. */
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import type { Config } from '../config';
+import type { Config } from '../shared/config';
 import type { Store } from '../store/store';
 import { PNG } from 'pngjs';
 import { encodeGrid } from '../engine/png';

@@ -21,7 +21,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import { GraphQLError, Kind, parse, type DocumentNode, type SelectionSetNode, type ValueNode } from 'graphql';
-import type { SecurityConfig } from '../config';
+import type { SecurityConfig } from '../shared/config';
 
 /** Mutations that queue training, render images or run npm: limited per request and per client. */
 export const EXPENSIVE_MUTATIONS = new Set(['createPrompt', 'sample', 'installPlugin', 'uninstallPlugin']);

@@ -1,4 +1,4 @@
-import type { Config } from '../config';
+import type { Config } from '../shared/config';
 import type { EventBus } from '../jobs/event-bus';
 import type { Store } from '../store/store';
 import type { PromptService } from './prompts';

@@ -1,6 +1,6 @@
 /** Installing and removing plugin packages at run time (admin only). */
 import type { PluginRow } from '../store/entities';
-import type { Result } from './prompts';
+import type { Result } from '../shared/result';
 
 export interface InstallRequest {
   /** Replace an installed version with an older one (refused otherwise). */

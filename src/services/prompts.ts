@@ -3,11 +3,12 @@
  * its training job in one transaction: no prompt without a job, no job
  * without a prompt.
  */
-import type { Config } from '../config';
+import type { Config } from '../shared/config';
 import { topics, type EventBus } from '../jobs/event-bus';
 import type { JobQueue } from '../jobs/queue';
-import type { Logger } from '../logger';
+import type { Logger } from '../shared/logger';
 import type { ErrorCode } from '../shared/error-code';
+import type { Result, UserErrorData } from '../shared/result';
 import type { ControlDefinition } from '../plugins/sdk';
 import { validateParams } from '../plugins/validate';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
@@ -18,20 +19,12 @@ import { isTerminal, progressEventOf } from '../store/prompt-status';
 import { findControl, findGenerator } from './catalog';
 import { resolveTrainingOptions } from './training-options';
 
-export interface UserErrorData {
-  field: string[] | null;
-  message: string;
-  code: ErrorCode;
-}
-
 export interface CreatePromptData {
   generator: string;
   controls: Array<{ control: string; weight?: number | null; params?: unknown }>;
   training?: Parameters<typeof resolveTrainingOptions>[0];
   name?: string | null;
 }
-
-export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserErrorData[] };
 
 /** Smallest control weight λ accepted (anything smaller contributes nothing a float32 step can see). */
 export const MIN_WEIGHT = 1e-6;

@@ -9,7 +9,7 @@
  * field inside resolvers, over HTTP and graphql-ws alike, and answers a
  * userError, which HTTP middleware cannot; the bucket itself is a dozen lines.
  */
-import type { UserErrorData } from './prompts';
+import type { UserErrorData } from '../shared/result';
 
 interface Bucket {
   tokens: number;

@@ -1,6 +1,6 @@
 /** Sampling trained prompts and bare generators (feed-forward only). */
 import type { SampleSetRow } from '../store/entities';
-import type { Result } from './prompts';
+import type { Result } from '../shared/result';
 
 export interface SampleRequest {
   prompt?: string | null;

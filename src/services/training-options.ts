@@ -1,5 +1,5 @@
 /** Defaults and limits of a prompt's training options, with field-precise errors. */
-import type { Config } from '../config';
+import type { Config } from '../shared/config';
 import type { StoredTrainingOptions } from '../store/entities';
 
 export interface FieldError {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
+import { acquirePidLock, LockHeld, type PidLock } from '../shared/pid-lock';
 import { describeStartFailure, StartupError } from './start-failure';
 
 export interface EmbeddedDatabase {

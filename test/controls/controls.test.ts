@@ -5,7 +5,7 @@
  * Models: the MNIST classifier of plugins/mnist (wasm backend); no generator needed.
  */
 import * as path from 'path';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/shared/config';
 import { PromptService } from '../../src/services/prompts';
 import { PluginRegistry } from '../../src/plugins/registry';
 import { validatePluginDefinition } from '../../src/plugins/validate';

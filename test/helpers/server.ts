@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createPostgresDatabase, tempDir, usingPostgres } from './database';
-import { ALLOW_UNSUPPORTED_NODE, nodeVersionProblem } from '../../src/node-version';
+import { ALLOW_UNSUPPORTED_NODE, nodeVersionProblem } from '../../src/shared/node-version';
 
 /**
  * The CLI refuses a Node older than package.json's engines. On a development

@@ -4,8 +4,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
-import { CONFIG_DOC } from '../../src/config';
-import { ALLOW_UNSUPPORTED_NODE } from '../../src/node-version';
+import { CONFIG_DOC } from '../../src/shared/config';
+import { ALLOW_UNSUPPORTED_NODE } from '../../src/shared/node-version';
 import { tempDir } from '../helpers/database';
 import { cliPath, oldNodeEnv, repoRoot, startProcess } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -116,7 +116,7 @@ describe('an unsupported Node', () => {
     const env = { ...process.env };
     delete env[ALLOW_UNSUPPORTED_NODE];
     // The gate as the CLI runs it first, on a Node that says it is 20.1.0.
-    const gate = cliPath.replace(/cli\.js$/, 'node-gate.js');
+    const gate = cliPath.replace(/cli\.js$/, 'shared/node-gate.js');
     const run = spawnSync(process.execPath, ['-e', `Object.defineProperty(process.versions, 'node', { value: '20.1.0' }); require(${JSON.stringify(gate)}); console.log('went on')`], { env, encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stdout).not.toContain('went on');

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { acquirePidLock, LockHeld } from '../../src/pid-lock';
+import { acquirePidLock, LockHeld } from '../../src/shared/pid-lock';
 import { tempDir } from '../helpers/database';
 
 const deadPid = () => Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));

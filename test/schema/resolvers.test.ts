@@ -3,11 +3,11 @@
  * database (PostgreSQL with DATABASE_URL, else embedded PGlite).
  */
 import { graphql } from 'graphql';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/shared/config';
 import { InProcessEventBus } from '../../src/jobs/event-bus';
 import { createSchema } from '../../src/schema/build-schema';
 import type { GraphQLContext } from '../../src/schema/context';
-import { toGlobalId } from '../../src/schema/global-id';
+import { toGlobalId } from '../../src/shared/global-id';
 import { PromptService } from '../../src/services/prompts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database';
 import { seedCatalog, seedPrompt } from '../helpers/seed';

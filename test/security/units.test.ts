@@ -4,13 +4,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/shared/config';
 import { checkAssetLocation } from '../../src/plugins/asset-policy';
 import { PluginRegistry } from '../../src/plugins/registry';
 import { makeTf, repoRoot, silentLogger } from '../plugins/helpers';
 import { installSpecProblem } from '../../src/plugins/installer';
 import { validateParams } from '../../src/plugins/validate';
-import { publicMessage, scrubText } from '../../src/public-error';
+import { publicMessage, scrubText } from '../../src/shared/public-error';
 import { RateLimiter } from '../../src/services/rate-limit';
 import { tempDir } from '../helpers/database';
 

@@ -1,5 +1,5 @@
 import { effectiveConcurrency, trainingSlots } from '../../src/jobs/concurrency';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/shared/config';
 
 describe('training concurrency', () => {
   it('keeps a core for the API in serve, uses all in worker, divides by BLAS threads', () => {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MIN_NODE_VERSION, nodeVersionProblem } from '../../src/node-version';
+import { MIN_NODE_VERSION, nodeVersionProblem } from '../../src/shared/node-version';
 import { compareVersions } from '../../src/plugins/installer';
 
 describe('supported Node versions', () => {

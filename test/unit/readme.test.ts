@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_DOC } from '../../src/config';
+import { CONFIG_DOC } from '../../src/shared/config';
 
 describe('README', () => {
   const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');

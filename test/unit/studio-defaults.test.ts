@@ -1,6 +1,6 @@
 /** The Studio shows the server's training defaults, which the public API does not expose: they must not drift. */
 import { TRAINING_DEFAULTS as SERVER, resolveTrainingOptions } from '../../src/services/training-options';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/shared/config';
 
 // web/ is an ES module package, which tsc (Node16) will not let this CommonJS test import;
 // jest compiles it all the same, so it is required and given its shape here.

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../context';
 import { forbidden } from '../errors';
-import { idOf } from '../global-id';
+import { idOf } from '../../shared/global-id';
 import { toPlugin, toPrompt, toSampleSet } from '../mappers';
 import {
   CancelPromptInput,
@@ -16,7 +16,7 @@ import {
   UninstallPluginPayload,
 } from '../types/inputs';
 import { UserError } from '../types/user-error';
-import type { UserErrorData } from '../../services/prompts';
+import type { UserErrorData } from '../../shared/result';
 
 const toUserErrors = (errors: UserErrorData[]) => errors.map((e) => UserError.of(e.code, e.message, e.field));
 /** The per-client limit on expensive mutations (admin requests are exempt): a userError list, or null. */

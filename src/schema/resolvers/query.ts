@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../context';
 import { badInput } from '../errors';
-import { fromGlobalId, idOf } from '../global-id';
+import { fromGlobalId, idOf } from '../../shared/global-id';
 import { toControl, toGenerator, toPlugin, toPrompt, toSampleSet } from '../mappers';
 import { Control } from '../types/control';
 import { PromptConnection } from '../types/connection';

@@ -9,7 +9,7 @@
 import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../context';
 import { badInput } from '../errors';
-import { idOf } from '../global-id';
+import { idOf } from '../../shared/global-id';
 import { toProgress, toSampleSet } from '../mappers';
 import { TrainingProgress } from '../types/progress';
 import { SampleSet } from '../types/sample-set';

@@ -4,12 +4,12 @@
 'use strict';
 const path = require('node:path');
 const dist = (m) => require(path.resolve(__dirname, '../../../dist/src', m));
-const { loadConfig } = dist('config');
+const { loadConfig } = dist('shared/config');
 const { InProcessEventBus } = dist('jobs/event-bus');
 const { JobQueue, RETRY_LIMIT } = dist('jobs/queue');
 const { sweepStuckPrompts } = dist('jobs/stuck-prompts');
 const { runTrainingJob } = dist('jobs/training-job');
-const { createLogger } = dist('logger');
+const { createLogger } = dist('shared/logger');
 const { PromptRow, GeneratorRow, ControlRow } = dist('store/entities');
 const { createDataSource } = dist('store/data-source');
 const { Store } = dist('store/store');
