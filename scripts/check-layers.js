@@ -5,7 +5,7 @@
  * The layers, lowest first (a file may import from its own layer and any below):
  *
  *   base      top-level utilities (config, logger, public-error, ...), shared/
- *             (vocabulary such as global ids) and plugins/sdk (the plugin contract:
+ *             (vocabulary such as global ids) and sdk/ (the plugin contract:
  *             types only, which the engine implements and plugins import)
  *   engine    tensors only
  *   plugins   loader, registry, installer
@@ -37,7 +37,7 @@ function layerOf(rel) {
   if (rel === 'app.ts') return 'app';
   if (rel === 'cli.ts') return 'cli';
   if (!rel.includes('/')) return 'base';
-  if (rel.startsWith('shared/') || rel.startsWith('plugins/sdk/')) return 'base';
+  if (rel.startsWith('shared/') || rel.startsWith('sdk/')) return 'base';
   if (rel === 'runtime/plugin-admin.ts' || rel === 'runtime/sample-service.ts') return 'services';
   const top = rel.slice(0, rel.indexOf('/'));
   return LAYERS.includes(top) && top !== 'base' && top !== 'app' && top !== 'cli' ? top : null;

@@ -19,7 +19,7 @@
  *  - `tensorAdam` everywhere else (no addon; tensorflow, webgpu: a host loop
  *    would read every gradient back from the device).
  */
-import type { Tf } from '../plugins/sdk/index';
+import type { Tf } from '../sdk/index';
 import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { loadNativeBlas } from './kernels/native-blas';
 

@@ -21,7 +21,7 @@
  * repeats exactly; each call draws new transforms (fresh copies at every step
  * sample the expectation instead of fitting a fixed set).
  */
-import type { AugmentSpec, Tensor, Tensor4D, Tf } from '../plugins/sdk/index';
+import type { AugmentSpec, Tensor, Tensor4D, Tf } from '../sdk/index';
 import { Rng } from './rng';
 
 // The settings are the SDK's (plugins choose them through LoadContext.augment).

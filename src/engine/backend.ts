@@ -16,7 +16,7 @@ import * as tfcore from '@tensorflow/tfjs-core';
 import * as tflayers from '@tensorflow/tfjs-layers';
 import * as tfconverter from '@tensorflow/tfjs-converter';
 import '@tensorflow/tfjs-backend-cpu';
-import type { Tf } from '../plugins/sdk/index';
+import type { Tf } from '../sdk/index';
 import { registerWasmPatches } from './kernels/index';
 import { initWebGpu, type GpuAdapter } from './webgpu';
 

@@ -18,7 +18,7 @@
  * in training and in `sample`. Zero (the paired energies' twin, and iterative
  * generators, which compose without a condition) stays zero.
  */
-import type { Tf, Tensor2D } from '../plugins/sdk/index';
+import type { Tf, Tensor2D } from '../sdk/index';
 
 export const CONDITION_GAIN = 4;
 

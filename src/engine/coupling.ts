@@ -21,7 +21,7 @@
  */
 import * as tfcore from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import type { Tf, Tensor2D } from '../plugins/sdk/index';
+import type { Tf, Tensor2D } from '../sdk/index';
 import { COUPLING_BACKWARD, COUPLING_FORWARD, cpuIo, nativeCouplingOf, registerCouplingKernels } from './kernels/fused-coupling';
 import { gemmOf } from './kernels/gemm';
 import { loadNativeBlas } from './kernels/native-blas';

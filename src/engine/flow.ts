@@ -23,7 +23,7 @@
  * rotation, random w2/b2) load and run unchanged; the version only records how
  * the flow was initialised.
  */
-import type { Tf, Tensor2D, Tensor1D, GeneratorInstance, Tensor4D } from '../plugins/sdk/index';
+import type { Tf, Tensor2D, Tensor1D, GeneratorInstance, Tensor4D } from '../sdk/index';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { Rng } from './rng';
 import { packArtifact, unpackArtifact, type ArtifactBlob } from './artifact';

@@ -1,4 +1,4 @@
-import type { Tensor4D } from '../plugins/sdk/index';
+import type { Tensor4D } from '../sdk/index';
 
 /** Images on the JS side: NHWC float32 in [0, 1]. */
 export interface ImageBatch {

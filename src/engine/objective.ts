@@ -6,7 +6,7 @@
  * Paired terms get pairImages = G(f(ε; 0)) with the same ε. The flow sees a
  * condition through conditionInput() (condition-input.ts); energies get it as given.
  */
-import type { Tf, Tensor1D, Tensor2D, Tensor4D, EnergyExtras, GeneratorInstance } from '../plugins/sdk/index';
+import type { Tf, Tensor1D, Tensor2D, Tensor4D, EnergyExtras, GeneratorInstance } from '../sdk/index';
 import type { Scalar } from '@tensorflow/tfjs-core';
 import type { Flow } from './flow';
 import { conditionInput } from './condition-input';

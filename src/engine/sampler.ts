@@ -3,7 +3,7 @@
  * The same seed gives the same images whatever the batch size (ε is drawn
  * sequentially from one seeded stream).
  */
-import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/index';
+import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../sdk/index';
 import type { Flow } from './flow';
 import { Rng } from './rng';
 import { conditionInput } from './condition-input';

@@ -6,7 +6,7 @@
  * from our own seeded generator, whose state is saved in checkpoints, so a run
  * resumed from a checkpoint ends with the same weights as an uninterrupted one.
  */
-import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../plugins/sdk/index';
+import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../sdk/index';
 import type { Scalar, Variable } from '@tensorflow/tfjs-core';
 import { Flow } from './flow';
 import { conditionInput } from './condition-input';

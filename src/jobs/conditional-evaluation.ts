@@ -23,7 +23,7 @@
  * peak is bounded by one chunk through the largest net, whatever the sample count.
  */
 import { sampleImages, type Flow, type ImageBatch } from '../engine';
-import type { ControlInstance, GeneratorInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
+import type { ControlInstance, GeneratorInstance, Tensor2D, Tensor4D, Tf } from '../sdk';
 
 /** Levels per condition component: the two ends, the middle and two in between. */
 export const LEVELS = 5;

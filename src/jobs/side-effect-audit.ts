@@ -15,7 +15,7 @@
  * own controls use (they fit by construction). A classifier that fails to load or
  * run is listed with its error instead of failing the prompt's evaluation.
  */
-import type { GeneratorInfo, Tensor4D, Tf } from '../plugins/sdk';
+import type { GeneratorInfo, Tensor4D, Tf } from '../sdk';
 import type { PluginRegistry, PluginRuntime } from '../plugins';
 
 export interface ClassShift {

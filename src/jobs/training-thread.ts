@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { deriveSeed, encodePng, Flow, initBackend, Rng, sampleBase, sampleImages, train, type EnergyTerm } from '../engine';
 import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugins';
 import { pluginsPrefix } from '../plugins/installer';
-import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../plugins/sdk';
+import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../sdk';
 import { buildGenerator } from '../runtime/generator-chain';
 import { publicMessage } from '../shared/public-error';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';

@@ -8,7 +8,7 @@
 import { promises as fsp, realpathSync, existsSync, statSync } from 'fs';
 import * as path from 'path';
 import type * as tfcore from '@tensorflow/tfjs-core';
-import type { AssetResolver, Tf } from './sdk';
+import type { AssetResolver, Tf } from '../sdk';
 import { ASSET_REFUSAL, PLUGIN_ASSETS_ONLY, checkAssetLocation, type AssetPolicy } from './asset-policy';
 
 function within(root: string, p: string): boolean {

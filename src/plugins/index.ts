@@ -1,8 +1,8 @@
 /**
  * The host side of the plugin system: loader, registry, installer, validation.
- * Plugin authors use only `./sdk` (published as `promptgen/plugin`).
+ * Plugin authors use only `../sdk` (published as `promptgen/plugin`).
  */
-export * from './sdk';
+export * from '../sdk';
 export { validatePluginDefinition, validatePromptgenField, validateParams, compileParamsSchema, paramsSchemaError } from './validate';
 export type { ParamError, ParamsValidation } from './validate';
 export { loadPluginPackage, builtinPluginsDir, tfjsModelPlugin, unwrapDefinition } from './loader';

@@ -5,7 +5,7 @@
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
-import { PLUGIN_API_VERSION, type PluginDefinition, type TfjsModelManifest } from './sdk';
+import { PLUGIN_API_VERSION, type PluginDefinition, type TfjsModelManifest } from '../sdk';
 import { describeLoadError } from './load-error';
 import { validatePluginDefinition, validatePromptgenField } from './validate';
 

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { createAssetResolver } from './assets';
 import type { LoadedPlugin } from './loader';
-import type { Tf, TfjsModelManifest } from './sdk';
+import type { Tf, TfjsModelManifest } from '../sdk';
 
 /** The package's declared model manifests (none for a code-only plugin). */
 async function declaredModels(dir: string): Promise<TfjsModelManifest[]> {

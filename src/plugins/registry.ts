@@ -24,8 +24,8 @@ import type {
   Logger,
   Tf,
   TfjsClassifierManifest,
-} from './sdk';
-import { PLUGIN_ITEM_NAME_PATTERN } from './sdk';
+} from '../sdk';
+import { PLUGIN_ITEM_NAME_PATTERN } from '../sdk';
 import { validateParams } from './validate';
 import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec } from '../engine/augment';
 import { readInstalledRecords } from './installer';

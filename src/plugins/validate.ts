@@ -10,7 +10,7 @@ import {
   type ControlDefinition,
   type JsonSchema,
   type PluginDefinition,
-} from './sdk';
+} from '../sdk';
 
 const ajvOptions = {
   useDefaults: true,

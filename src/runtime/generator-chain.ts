@@ -5,7 +5,7 @@
  * G_eff = (…((G∘f₁)∘f₂)…). The database side resolves the chain; the tensor
  * side builds the generator from it, so a worker thread needs no database.
  */
-import type { Tf, GeneratorInstance } from '../plugins/sdk';
+import type { Tf, GeneratorInstance } from '../sdk';
 import type { PluginRegistry, PluginRuntime } from '../plugins';
 import { composeGenerator, Flow } from '../engine';
 import type { GeneratorRow } from '../store/entities';

@@ -24,7 +24,7 @@ import { initBackend } from '../engine';
 import type { BackendPreference } from '../shared/config';
 import { builtinPluginsDir, loadPluginPackage, PluginRegistry, validateParams, type LoadedPlugin, type PluginRuntime } from '../plugins';
 import { loadDeclaredModels } from '../plugins/model-check';
-import type { ControlDefinition, GeneratorInfo, Tensor, Tf } from '../plugins/sdk';
+import type { ControlDefinition, GeneratorInfo, Tensor, Tf } from '../sdk';
 
 export interface CheckOptions {
   backend: BackendPreference;

@@ -10,7 +10,7 @@ import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { builtinPluginsDir, PluginRegistry, type LoadedPlugin, type PluginRuntime } from '../plugins';
 import { pluginsPrefix } from '../plugins/installer';
-import type { Tf } from '../plugins/sdk';
+import type { Tf } from '../sdk';
 
 export interface TensorRuntime {
   tf: Tf;

@@ -9,7 +9,7 @@ import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { ErrorCode } from '../shared/error-code';
 import type { Result, UserErrorData } from '../shared/result';
-import type { ControlDefinition } from '../plugins/sdk';
+import type { ControlDefinition } from '../sdk';
 import { validateParams } from '../plugins/validate';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
 import { In } from 'typeorm';

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry } from '../../src/plugins/registry';
 import { validateParams } from '../../src/plugins/validate';
-import type { ControlDefinition, LoadContext, Tensor, Tensor1D, Tensor2D, Tensor4D, Tf } from '../../src/plugins/sdk';
+import type { ControlDefinition, LoadContext, Tensor, Tensor1D, Tensor2D, Tensor4D, Tf } from '../../src/sdk';
 import { makeTf, repoRoot, silentLogger, tmpDir } from '../plugins/helpers';
 import { D, normalisedBrightness, writeClipFixture, type ClipFixture } from './helpers';
 

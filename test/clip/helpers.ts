@@ -22,7 +22,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Tf } from '../../src/plugins/sdk';
+import type { Tf } from '../../src/sdk';
 import { saveLayersModel } from '../plugins/helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -11,7 +11,7 @@ import { initBackend } from '../../src/engine/backend';
 import { Flow } from '../../src/engine/flow';
 import { train } from '../../src/engine/trainer';
 import { PluginRegistry } from '../../src/plugins/registry';
-import type { ControlDefinition, GeneratorInstance, LoadContext, Tensor2D, Tensor4D, Tf } from '../../src/plugins/sdk';
+import type { ControlDefinition, GeneratorInstance, LoadContext, Tensor2D, Tensor4D, Tf } from '../../src/sdk';
 import { repoRoot, silentLogger, tmpDir } from '../plugins/helpers';
 import { noise, writeClipFixture, type ClipFixture } from './helpers';
 

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { Flow } from '../../src/engine/flow';
 import { train } from '../../src/engine/trainer';
 import { PluginRegistry } from '../../src/plugins/registry';
-import type { ControlDefinition, Tensor, Tensor2D, Tensor4D, Tf } from '../../src/plugins/sdk';
+import type { ControlDefinition, Tensor, Tensor2D, Tensor4D, Tf } from '../../src/sdk';
 import { useBackend } from '../engine/helpers';
 import { repoRoot, silentLogger, tmpDir } from '../plugins/helpers';
 import { noise, writeClipFixture, type ClipFixture } from './helpers';

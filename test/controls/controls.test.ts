@@ -12,7 +12,7 @@ import { validatePluginDefinition } from '../../src/plugins/validate';
 import * as fs from 'fs';
 import * as os from 'os';
 import { loadPluginPackage, type LoadedPlugin as LoadedPluginLike } from '../../src/plugins/loader';
-import type { ControlInstance, Tensor4D } from '../../src/plugins/sdk';
+import type { ControlInstance, Tensor4D } from '../../src/sdk';
 import { harness, MNIST_CLASSIFIER_FILE, PLUGINS, type Harness } from './setup';
 import { Rng } from '../../src/engine/rng';
 

@@ -10,7 +10,7 @@ import { initBackend } from '../../src/engine/backend';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry, type PluginRuntime } from '../../src/plugins/registry';
 import { createAssetResolver } from '../../src/plugins/assets';
-import type { Classifier, GeneratorInfo, GeneratorInstance, Tf, Tensor4D } from '../../src/plugins/sdk';
+import type { Classifier, GeneratorInfo, GeneratorInstance, Tf, Tensor4D } from '../../src/sdk';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const PLUGINS = path.join(REPO, 'plugins');

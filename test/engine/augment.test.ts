@@ -4,7 +4,7 @@
  * draws are seeded, and gradients reach the images.
  */
 import { axisResampler, createAugmenter, resolveAugmentSpec, DEFAULT_AUGMENT } from '../../src/engine/augment';
-import type { Tensor4D } from '../../src/plugins/sdk/index';
+import type { Tensor4D } from '../../src/sdk/index';
 import { useBackend } from './helpers';
 
 describe('augment', () => {

@@ -8,7 +8,7 @@ import { sampleImages } from '../../src/engine/sampler';
 import { objectivePerSample } from '../../src/engine/objective';
 import { CONDITION_GAIN } from '../../src/engine/condition-input';
 import { Rng } from '../../src/engine/rng';
-import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
+import type { Tensor2D, Tensor4D } from '../../src/sdk/index';
 import { useBackend, randomizeFlow } from './helpers';
 
 test('objective and sampler feed the flow CONDITION_GAIN · ρ; ρ = 0 is the unconditioned twin', async () => {

@@ -1,5 +1,5 @@
 import { Flow, composeGenerator } from '../../src/engine/flow';
-import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
+import type { Tensor2D, Tensor4D } from '../../src/sdk/index';
 import { BACKENDS, useBackend, referenceForward, logAbsDet, randomizeFlow } from './helpers';
 import { Rng } from '../../src/engine/rng';
 import { packArtifact, unpackArtifact } from '../../src/engine/artifact';

@@ -10,7 +10,7 @@ import { fusedCouplingAvailable } from '../../src/engine/coupling';
 import { COUPLING_FORWARD, cpuIo, nativeCouplingOf, registerCouplingKernels } from '../../src/engine/kernels/fused-coupling';
 import { jsGemm, gemmOf } from '../../src/engine/kernels/gemm';
 import { loadNativeBlas } from '../../src/engine/kernels/native-blas';
-import type { Tensor1D, Tensor2D } from '../../src/plugins/sdk/index';
+import type { Tensor1D, Tensor2D } from '../../src/sdk/index';
 import { Rng } from '../../src/engine/rng';
 import { useBackend, randomizeFlow } from './helpers';
 

@@ -1,5 +1,5 @@
 import { initBackend, getTf } from '../../src/engine/backend';
-import type { Tf } from '../../src/plugins/sdk/index';
+import type { Tf } from '../../src/sdk/index';
 import type { Flow } from '../../src/engine/flow';
 import { unpackArtifact } from '../../src/engine/artifact';
 

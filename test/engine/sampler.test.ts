@@ -3,7 +3,7 @@ import { Flow } from '../../src/engine/flow';
 import { sampleImages, sampleBase, autoBatchSize, MAX_AUTO_BATCH } from '../../src/engine/sampler';
 import { encodePng, encodeGrid } from '../../src/engine/png';
 import { initBackend, findNativeAddon } from '../../src/engine/backend';
-import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
+import type { Tensor2D, Tensor4D } from '../../src/sdk/index';
 import { BACKENDS, useBackend, randomizeFlow } from './helpers';
 
 type TfT = Awaited<ReturnType<typeof useBackend>>;

@@ -1,7 +1,7 @@
 import { Flow } from '../../src/engine/flow';
 import { train, type TrainProgress } from '../../src/engine/trainer';
 import type { EnergyTerm } from '../../src/engine/objective';
-import type { Tensor1D, Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
+import type { Tensor1D, Tensor2D, Tensor4D } from '../../src/sdk/index';
 import { BACKENDS, useBackend } from './helpers';
 
 type TfT = Awaited<ReturnType<typeof useBackend>>;

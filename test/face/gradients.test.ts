@@ -5,7 +5,7 @@
  * Images are 64×64 crops (the nets resize them to 112 / 150 bilinearly, so the
  * resize gradient is exercised too).
  */
-import type { Tensor, Tensor4D, Tf } from '../../src/plugins/sdk/index';
+import type { Tensor, Tensor4D, Tf } from '../../src/sdk/index';
 import { crop, ctxFor, facePlugin, generatorInfo, seeded, useBackend } from './helpers';
 
 const SIZE = 64;

@@ -1,7 +1,7 @@
 import { Rng } from '../../src/engine/rng';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { LoadContext, Tf, Tensor4D, GeneratorInfo } from '../../src/plugins/sdk/index';
+import type { LoadContext, Tf, Tensor4D, GeneratorInfo } from '../../src/sdk/index';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const jpeg = require('jpeg-js') as typeof import('jpeg-js');

@@ -4,7 +4,7 @@
  * the rotation angle). face-identity: the same face shifted a little is close,
  * other people are far.
  */
-import type { Tensor, Tensor4D, Tf } from '../../src/plugins/sdk/index';
+import type { Tensor, Tensor4D, Tf } from '../../src/sdk/index';
 import { crop, ctxFor, facePlugin, generatorInfo, useBackend } from './helpers';
 
 let tf: Tf;

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { validateParams } from '../../src/plugins/validate';
 import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec, type AugmentSpec } from '../../src/engine/augment';
-import type { Tensor, Tf } from '../../src/plugins/sdk/index';
+import type { Tensor, Tf } from '../../src/sdk/index';
 import { crop, ctxFor, expected, facePlugin, faceApiDir, generatorInfo, maxAbsDiff, pluginDir, seeded, useBackend } from './helpers';
 
 let tf: Tf;

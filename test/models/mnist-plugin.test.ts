@@ -22,7 +22,7 @@ import type {
   LoadContext,
   PluginDefinition,
   Tf,
-} from '../../src/plugins/sdk';
+} from '../../src/sdk';
 
 const tf = Object.assign({}, tfcore, tfl, tfc) as unknown as Tf;
 

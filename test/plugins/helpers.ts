@@ -5,7 +5,7 @@ import * as tfcore from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tflayers from '@tensorflow/tfjs-layers';
 import * as tfconverter from '@tensorflow/tfjs-converter';
-import type { Logger, Tf } from '../../src/plugins/sdk';
+import type { Logger, Tf } from '../../src/sdk';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures', 'plugins');

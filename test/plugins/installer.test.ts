@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { installPlugin, installRecorded, installedPlugins, uninstallPlugin, isLocalSpec, registrySpecName } from '../../src/plugins/installer';
 import { PluginRegistry } from '../../src/plugins/registry';
-import type { Tf } from '../../src/plugins/sdk';
+import type { Tf } from '../../src/sdk';
 import { fixture, makeTf, silentLogger, tmpDir } from './helpers';
 
 const NAME = 'promptgen-plugin-example';

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { builtinPluginsDir, loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry } from '../../src/plugins/registry';
-import type { Tf } from '../../src/plugins/sdk';
+import type { Tf } from '../../src/sdk';
 import { validateParams, validatePluginDefinition, validatePromptgenField } from '../../src/plugins/validate';
 import { fixture, makeTf, repoRoot, silentLogger, tmpDir, writePackage } from './helpers';
 

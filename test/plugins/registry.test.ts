@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PluginRegistry } from '../../src/plugins/registry';
-import type { Tf } from '../../src/plugins/sdk';
+import type { Tf } from '../../src/sdk';
 import { fixture, makeTf, silentLogger, tmpDir, writePackage } from './helpers';
 
 let tf: Tf;

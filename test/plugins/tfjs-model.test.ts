@@ -4,7 +4,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry } from '../../src/plugins/registry';
-import type { Classifier, LoadContext, Tf, TfjsClassifierManifest, TfjsGeneratorManifest } from '../../src/plugins/sdk';
+import type { Classifier, LoadContext, Tf, TfjsClassifierManifest, TfjsGeneratorManifest } from '../../src/sdk';
 import { validateParams } from '../../src/plugins/validate';
 import { makeTf, saveLayersModel, sharedDir, silentLogger, tmpDir, writePackage } from './helpers';
 import * as os from 'os';

@@ -12,7 +12,7 @@
 import { getTf } from '../../src/engine/backend';
 import { initWebGpu, type GpuAdapter } from '../../src/engine/webgpu';
 import { registerWebGpuGradientPatches } from '../../src/engine/kernels/webgpu-resize';
-import type { Tf } from '../../src/plugins/sdk/index';
+import type { Tf } from '../../src/sdk/index';
 
 let ready: Promise<GpuAdapter | null> | undefined;
 

@@ -14,7 +14,7 @@ import { loadPluginPackage } from '../../src/plugins/loader';
 import { PluginRegistry, type PluginRuntime } from '../../src/plugins/registry';
 import { sampleBase } from '../../src/engine/sampler';
 import { Rng } from '../../src/engine/rng';
-import type { ControlInstance, GeneratorInfo, GeneratorInstance, Tf } from '../../src/plugins/sdk/index';
+import type { ControlInstance, GeneratorInfo, GeneratorInstance, Tf } from '../../src/sdk/index';
 import { silentLogger, tmpDir, writePackage } from '../plugins/helpers';
 import { writeClipFixture, type ClipFixture } from '../clip/helpers';
 import { crop } from '../face/helpers';

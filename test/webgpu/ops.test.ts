@@ -6,7 +6,7 @@
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { Rng } from '../../src/engine/rng';
-import type { Tf } from '../../src/plugins/sdk/index';
+import type { Tf } from '../../src/sdk/index';
 import { relErr, use, webgpuReady } from './helpers';
 
 interface Case {

@@ -18,7 +18,7 @@ import { train } from '../trainer';
 import { sampleImages } from '../sampler';
 import { tapeIsRecording } from '../coupling';
 import type { EnergyTerm } from '../objective';
-import type { Tf, Tensor1D, Tensor2D, Tensor4D, GeneratorInstance } from '../../plugins/sdk/index';
+import type { Tf, Tensor1D, Tensor2D, Tensor4D, GeneratorInstance } from '../../sdk/index';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 const D = 512;
