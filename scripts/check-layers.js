@@ -11,7 +11,8 @@
  *   plugins   loader, registry, installer
  *   store     entities, queries, prompt-status vocabulary
  *   runtime   loaded plugins as generator chains, catalog and plugin sync
- *   jobs      event bus, channel, queue, training job
+ *   events    event bus and channel (progress and plugin notices)
+ *   jobs      queue, training job
  *   services  the API's services; runtime/plugin-admin.ts and runtime/sample-service.ts
  *             are the tensor-backed implementations of two service interfaces, so
  *             they sit here although their folder is runtime/
@@ -30,7 +31,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LAYERS = ['base', 'engine', 'plugins', 'store', 'runtime', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
+const LAYERS = ['base', 'engine', 'plugins', 'store', 'events', 'runtime', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
 
 /** The layer of a file, from its path relative to src (forward slashes); null when none fits. */
 function layerOf(rel) {

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { maskPassword, type Config } from './shared/config';
-import { InProcessEventBus, PostgresEventBus, type EventBus } from './jobs/event-bus';
+import { InProcessEventBus, PostgresEventBus, type EventBus } from './events/event-bus';
 import { JobQueue } from './jobs/queue';
 import { startStuckPromptSweep } from './jobs/stuck-prompts';
 import { WriteHealth } from './jobs/write-health';

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/store';
-import type { EventBus } from './event-bus';
+import type { EventBus } from '../events/event-bus';
 import type { JobQueue } from './queue';
 import { finish } from './training-job';
 

@@ -18,7 +18,7 @@ import type { TensorRuntime } from '../runtime/tensor-runtime';
 import { isTerminal, progressEventOf, type ProgressEvent } from '../store/prompt-status';
 import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
-import { topics, type EventBus } from './event-bus';
+import { topics, type EventBus } from '../events/event-bus';
 import { OutputWriter } from './output-writer';
 import type { TrainJob } from './queue';
 import { isDiskFull, type WriteHealth } from './write-health';

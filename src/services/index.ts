@@ -1,5 +1,5 @@
 import type { Config } from '../shared/config';
-import type { EventBus } from '../jobs/event-bus';
+import type { EventBus } from '../events/event-bus';
 import type { Store } from '../store/store';
 import type { PromptService } from './prompts';
 import type { SampleService } from './samples';

@@ -4,7 +4,7 @@
  * without a prompt.
  */
 import type { Config } from '../shared/config';
-import { topics, type EventBus } from '../jobs/event-bus';
+import { topics, type EventBus } from '../events/event-bus';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { ErrorCode } from '../shared/error-code';

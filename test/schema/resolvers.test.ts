@@ -4,7 +4,7 @@
  */
 import { graphql } from 'graphql';
 import { loadConfig } from '../../src/shared/config';
-import { InProcessEventBus } from '../../src/jobs/event-bus';
+import { InProcessEventBus } from '../../src/events/event-bus';
 import { createSchema } from '../../src/schema/build-schema';
 import type { GraphQLContext } from '../../src/schema/context';
 import { toGlobalId } from '../../src/shared/global-id';

@@ -13,8 +13,8 @@ import { idOf } from '../../shared/global-id';
 import { toProgress, toSampleSet } from '../mappers';
 import { TrainingProgress } from '../types/progress';
 import { SampleSet } from '../types/sample-set';
-import { Channel } from '../../jobs/channel';
-import { topics } from '../../jobs/event-bus';
+import { Channel } from '../../events/channel';
+import { topics } from '../../events/event-bus';
 import { isTerminal, progressEventOf, type ProgressEvent } from '../../store/prompt-status';
 
 interface SamplesEvent {

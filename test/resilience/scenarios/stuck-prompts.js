@@ -5,7 +5,7 @@
 const path = require('node:path');
 const dist = (m) => require(path.resolve(__dirname, '../../../dist/src', m));
 const { loadConfig } = dist('shared/config');
-const { InProcessEventBus } = dist('jobs/event-bus');
+const { InProcessEventBus } = dist('events/event-bus');
 const { JobQueue, RETRY_LIMIT } = dist('jobs/queue');
 const { sweepStuckPrompts } = dist('jobs/stuck-prompts');
 const { runTrainingJob } = dist('jobs/training-job');
