@@ -29,7 +29,7 @@ import { containPluginFaults } from './plugins/containment';
 import { recordPlugin, syncCatalog } from './runtime/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { TensorSampleService } from './runtime/sample-service';
-import { startTensorRuntime, type TensorRuntime } from './runtime/tensor-runtime';
+import { startTensorRuntime, type TensorRuntime } from './plugins/tensor-runtime';
 import { cpuCores, effectiveConcurrency } from './jobs/concurrency';
 
 export interface Database {

@@ -14,7 +14,7 @@ import type { Logger } from '../shared/logger';
 import { publicMessage, scrubText } from '../shared/public-error';
 import { resolveGeneratorChain } from '../runtime/generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from '../runtime/plugin-sync';
-import type { TensorRuntime } from '../runtime/tensor-runtime';
+import type { TensorRuntime } from '../plugins/tensor-runtime';
 import { isTerminal, progressEventOf, type ProgressEvent } from '../store/prompt-status';
 import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';

@@ -14,7 +14,7 @@ import type { Result } from '../shared/result';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
 import { forgetPlugin, recordPlugin } from './catalog-sync';
-import type { TensorRuntime } from './tensor-runtime';
+import type { TensorRuntime } from '../plugins/tensor-runtime';
 
 export class RuntimePluginAdmin implements PluginAdmin {
   private chain: Promise<unknown> = Promise.resolve();

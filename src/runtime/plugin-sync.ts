@@ -13,7 +13,7 @@ import type { Logger } from '../shared/logger';
 import { installRecorded } from '../plugins/installer';
 import type { Store } from '../store/store';
 import { recordPlugin } from './catalog-sync';
-import type { TensorRuntime } from './tensor-runtime';
+import type { TensorRuntime } from '../plugins/tensor-runtime';
 
 export class PluginUnavailable extends Error {}
 

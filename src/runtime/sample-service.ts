@@ -15,7 +15,7 @@ import type { Store } from '../store/store';
 import { buildGenerator, resolveGeneratorChain } from './generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from './plugin-sync';
 import type { Logger } from '../shared/logger';
-import type { TensorRuntime } from './tensor-runtime';
+import type { TensorRuntime } from '../plugins/tensor-runtime';
 
 const fail = (errors: UserErrorData[]): Result<never> => ({ ok: false, errors });
 

@@ -8,8 +8,8 @@ import type { GpuAdapter } from '../engine/webgpu';
 import { nativeBlasStatus } from '../engine/kernels/native-blas';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
-import { builtinPluginsDir, PluginRegistry, type LoadedPlugin, type PluginRuntime } from '../plugins';
-import { pluginsPrefix } from '../plugins/installer';
+import { builtinPluginsDir, PluginRegistry, type LoadedPlugin, type PluginRuntime } from './index';
+import { pluginsPrefix } from './installer';
 import type { Tf } from '../sdk';
 
 export interface TensorRuntime {

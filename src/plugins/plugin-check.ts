@@ -22,8 +22,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../engine';
 import type { BackendPreference } from '../shared/config';
-import { builtinPluginsDir, loadPluginPackage, PluginRegistry, validateParams, type LoadedPlugin, type PluginRuntime } from '../plugins';
-import { loadDeclaredModels } from '../plugins/model-check';
+import { builtinPluginsDir, loadPluginPackage, PluginRegistry, validateParams, type LoadedPlugin, type PluginRuntime } from './index';
+import { loadDeclaredModels } from './model-check';
 import type { ControlDefinition, GeneratorInfo, Tensor, Tf } from '../sdk';
 
 export interface CheckOptions {
