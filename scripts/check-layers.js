@@ -31,7 +31,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LAYERS = ['base', 'engine', 'plugins', 'store', 'events', 'runtime', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
+const LAYERS = ['base', 'engine', 'plugins', 'store', 'events', 'catalog', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
 
 /** The layer of a file, from its path relative to src (forward slashes); null when none fits. */
 function layerOf(rel) {

@@ -26,7 +26,7 @@ import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedDatabase, type EmbeddedDatabase 
 import { Store } from './store/store';
 import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
 import { containPluginFaults } from './plugins/containment';
-import { recordPlugin, syncCatalog } from './runtime/catalog-sync';
+import { recordPlugin, syncCatalog } from './catalog/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { TensorSampleService } from './runtime/sample-service';
 import { startTensorRuntime, type TensorRuntime } from './plugins/tensor-runtime';

@@ -11,7 +11,7 @@ import { CONFIG_DOC, ConfigError, describeConfig, loadConfig, type Config } from
 import { createLogger } from './shared/logger';
 import { openDatabase, startServer, startWorker } from './app';
 import { schemaSdl } from './schema/build-schema';
-import { syncCatalog } from './runtime/catalog-sync';
+import { syncCatalog } from './catalog/catalog-sync';
 import { RuntimePluginAdmin } from './runtime/plugin-admin';
 import { checkPlugin } from './plugins/plugin-check';
 import { startTensorRuntime } from './plugins/tensor-runtime';

@@ -1,6 +1,6 @@
 /** Messages between a training job (main thread) and its training thread. */
 import type { StoredProgress, StoredTrainingOptions } from '../store/entities';
-import type { GeneratorChain } from '../runtime/generator-chain';
+import type { GeneratorChain } from '../catalog/generator-chain';
 import type { BackendPreference } from '../shared/config';
 import type { AssetPolicy } from '../plugins/asset-policy';
 

@@ -9,7 +9,7 @@ import { deriveSeed, encodePng, Flow, initBackend, Rng, sampleBase, sampleImages
 import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugins';
 import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../sdk';
-import { buildGenerator } from '../runtime/generator-chain';
+import { buildGenerator } from '../catalog/generator-chain';
 import { publicMessage } from '../shared/public-error';
 import type { MainMessage, ThreadMessage, TrainingThreadInput } from './training-protocol';
 import { auditSideEffects, steeredClassifiers, type SideEffectAudit } from './side-effect-audit';

@@ -13,7 +13,7 @@ import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
 import type { Result } from '../shared/result';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
-import { forgetPlugin, recordPlugin } from './catalog-sync';
+import { forgetPlugin, recordPlugin } from '../catalog/catalog-sync';
 import type { TensorRuntime } from '../plugins/tensor-runtime';
 
 export class RuntimePluginAdmin implements PluginAdmin {

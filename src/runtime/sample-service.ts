@@ -5,15 +5,15 @@
 import { randomInt } from 'node:crypto';
 import type { Config } from '../shared/config';
 import { encodePng, sampleImages, Flow } from '../engine';
-import { findGenerator } from '../services/catalog';
+import { findGenerator } from '../catalog/find';
 import type { Result, UserErrorData } from '../shared/result';
 import type { SampleRequest, SampleService } from '../services/samples';
 import type { ErrorCode } from '../shared/error-code';
 import { idOf } from '../shared/global-id';
 import type { SampleSetRow } from '../store/entities';
 import type { Store } from '../store/store';
-import { buildGenerator, resolveGeneratorChain } from './generator-chain';
-import { ensurePluginVersions, PluginUnavailable } from './plugin-sync';
+import { buildGenerator, resolveGeneratorChain } from '../catalog/generator-chain';
+import { ensurePluginVersions, PluginUnavailable } from '../catalog/plugin-sync';
 import type { Logger } from '../shared/logger';
 import type { TensorRuntime } from '../plugins/tensor-runtime';
 

@@ -16,7 +16,7 @@ import { In } from 'typeorm';
 import { PluginRow, PromptRow, type StoredControlTerm } from '../store/entities';
 import type { Store } from '../store/store';
 import { isTerminal, progressEventOf } from '../store/prompt-status';
-import { findControl, findGenerator } from './catalog';
+import { findControl, findGenerator } from '../catalog/find';
 import { resolveTrainingOptions } from './training-options';
 
 export interface CreatePromptData {

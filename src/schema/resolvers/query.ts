@@ -12,7 +12,7 @@ import { Plugin } from '../types/plugin';
 import { Prompt } from '../types/prompt';
 import { SampleSet } from '../types/sample-set';
 import { ServerInfo } from '../types/server-info';
-import { findControl, findGenerator } from '../../services/catalog';
+import { findControl, findGenerator } from '../../catalog/find';
 
 export const MAX_PAGE = 100;
 
