@@ -27,8 +27,8 @@ import { Store } from './store/store';
 import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
 import { containPluginFaults } from './plugins/containment';
 import { recordPlugin, syncCatalog } from './catalog/catalog-sync';
-import { RuntimePluginAdmin } from './runtime/plugin-admin';
-import { TensorSampleService } from './runtime/sample-service';
+import { RuntimePluginAdmin } from './services/plugin-admin-runtime';
+import { TensorSampleService } from './services/samples-tensor';
 import { startTensorRuntime, type TensorRuntime } from './plugins/tensor-runtime';
 import { cpuCores, effectiveConcurrency } from './jobs/concurrency';
 

@@ -12,7 +12,7 @@ import { createLogger } from './shared/logger';
 import { openDatabase, startServer, startWorker } from './app';
 import { schemaSdl } from './schema/build-schema';
 import { syncCatalog } from './catalog/catalog-sync';
-import { RuntimePluginAdmin } from './runtime/plugin-admin';
+import { RuntimePluginAdmin } from './services/plugin-admin-runtime';
 import { checkPlugin } from './plugins/plugin-check';
 import { startTensorRuntime } from './plugins/tensor-runtime';
 import { PortUnavailableError } from './server/port-check';

@@ -7,7 +7,7 @@ import type { Config } from '../shared/config';
 import { encodePng, sampleImages, Flow } from '../engine';
 import { findGenerator } from '../catalog/find';
 import type { Result, UserErrorData } from '../shared/result';
-import type { SampleRequest, SampleService } from '../services/samples';
+import type { SampleRequest, SampleService } from './samples';
 import type { ErrorCode } from '../shared/error-code';
 import { idOf } from '../shared/global-id';
 import type { SampleSetRow } from '../store/entities';

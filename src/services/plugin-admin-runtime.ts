@@ -9,7 +9,7 @@ import type { Logger } from '../shared/logger';
 import type { ErrorCode } from '../shared/error-code';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
-import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
+import type { InstallRequest, PluginAdmin } from './plugin-admin';
 import type { Result } from '../shared/result';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
