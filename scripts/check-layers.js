@@ -2,20 +2,23 @@
 /**
  * Fails when a source file imports from a layer above its own.
  *
- * The layers, lowest first (a file may import from its own layer and any below):
+ * The layers, lowest first (a file may import from its own layer and any below).
+ * A file's layer is its folder under src, or for app.ts and cli.ts its name; no
+ * file is an exception, so the folder names are the whole map (docs/ARCHITECTURE.md
+ * says what each holds):
  *
- *   base      top-level utilities (config, logger, public-error, ...), shared/
- *             (vocabulary such as global ids) and sdk/ (the plugin contract:
- *             types only, which the engine implements and plugins import)
+ *   shared    vocabulary and utilities every layer may use: config, logger, ids,
+ *             ErrorCode, Result, public errors, pid lock, the Node version gate
+ *   sdk       the plugin contract (types and one identity helper), published as
+ *             promptgen/plugin; below the engine, which implements its Tf types
  *   engine    tensors only
- *   plugins   loader, registry, installer
+ *   plugins   loader, registry, installer, the tensor runtime (engine + registry)
  *   store     entities, queries, prompt-status vocabulary
- *   runtime   loaded plugins as generator chains, catalog and plugin sync
- *   events    event bus and channel (progress and plugin notices)
- *   jobs      queue, training job
- *   services  the API's services; runtime/plugin-admin.ts and runtime/sample-service.ts
- *             are the tensor-backed implementations of two service interfaces, so
- *             they sit here although their folder is runtime/
+ *   events    event bus and channel
+ *   catalog   stored plugins, generators and controls kept in step with the loaded
+ *             ones; a generator row resolved to its chain
+ *   jobs      queue, training job and thread, concurrency, writers, audits
+ *   services  the API's services, each interface next to its implementation
  *   schema    GraphQL types and resolvers
  *   server    HTTP and websocket
  *   app       wiring (app.ts)
@@ -31,17 +34,13 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LAYERS = ['base', 'engine', 'plugins', 'store', 'events', 'catalog', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
+const LAYERS = ['shared', 'sdk', 'engine', 'plugins', 'store', 'events', 'catalog', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
 
 /** The layer of a file, from its path relative to src (forward slashes); null when none fits. */
 function layerOf(rel) {
-  if (rel === 'app.ts') return 'app';
-  if (rel === 'cli.ts') return 'cli';
-  if (!rel.includes('/')) return 'base';
-  if (rel.startsWith('shared/') || rel.startsWith('sdk/')) return 'base';
-  if (rel === 'runtime/plugin-admin.ts' || rel === 'runtime/sample-service.ts') return 'services';
-  const top = rel.slice(0, rel.indexOf('/'));
-  return LAYERS.includes(top) && top !== 'base' && top !== 'app' && top !== 'cli' ? top : null;
+  const slash = rel.indexOf('/');
+  const name = slash < 0 ? rel.replace(/\.ts$/, '') : rel.slice(0, slash);
+  return LAYERS.includes(name) ? name : null;
 }
 
 function sourceFiles(dir) {
