@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import type { Config } from '../shared/config';
 import { encodePng, sampleImages, Flow } from '../engine';
-import { findGenerator } from '../catalog/find';
+import { findGenerator, generatorById } from '../catalog/find';
 import type { Result, UserErrorData } from '../shared/result';
 import type { SampleRequest, SampleService } from './samples';
 import type { ErrorCode } from '../shared/error-code';
@@ -91,7 +91,7 @@ export class TensorSampleService implements SampleService {
         return fail([{ field: ['prompt'], message: `the prompt is ${prompt.status}; only a SUCCEEDED prompt can be sampled`, code: 'INVALID_STATE' }]);
       }
       trainedRange = conditionRangeOf(prompt.metrics);
-      generatorRow = await this.store.generatorById(prompt.generatorId);
+      generatorRow = await generatorById(this.store, prompt.generatorId);
       flowBytes = (await this.store.loadCheckpoint(prompt.id, 'FINAL'))?.data ?? null;
       if (!flowBytes) return fail([{ field: ['prompt'], message: 'the trained flow of this prompt is missing', code: 'INVALID_STATE' }]);
     } else {

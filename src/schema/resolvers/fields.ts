@@ -11,6 +11,7 @@ import { ControlTerm, Prompt } from '../types/prompt';
 import { Image, SampleSet } from '../types/sample-set';
 import { ClassifierShift, sideEffectsOf } from '../types/side-effects';
 import { pageSize } from './query';
+import { generatorById, generatorOfPrompt } from '../../catalog/find';
 
 @Resolver(() => Generator)
 export class GeneratorFields {
@@ -64,7 +65,7 @@ export class ControlTermFields {
 export class PromptFields {
   @FieldResolver(() => Generator)
   async generator(@Root() p: Prompt, @Ctx() { services: { store } }: GraphQLContext): Promise<Generator> {
-    const row = await store.generatorById(p.generatorRowId);
+    const row = await generatorById(store, p.generatorRowId);
     if (!row) throw new Error(`prompt ${p.id} has lost its generator`);
     return toGenerator(row);
   }
@@ -72,7 +73,7 @@ export class PromptFields {
   @FieldResolver(() => Generator, { nullable: true, description: 'Set once SUCCEEDED: use it as a base generator.' })
   async asGenerator(@Root() p: Prompt, @Ctx() { services: { store } }: GraphQLContext): Promise<Generator | null> {
     if (p.status !== 'SUCCEEDED') return null;
-    const row = await store.generatorForPrompt(p.rowId);
+    const row = await generatorOfPrompt(store, p.rowId);
     return row && toGenerator(row);
   }
 
@@ -123,7 +124,7 @@ export class SampleSetFields {
 
   @FieldResolver(() => Generator)
   async generator(@Root() s: SampleSet, @Ctx() { services: { store } }: GraphQLContext): Promise<Generator> {
-    const row = await store.generatorById(s.generatorRowId);
+    const row = await generatorById(store, s.generatorRowId);
     if (!row) throw new Error(`sample set ${s.id} has lost its generator`);
     return toGenerator(row);
   }

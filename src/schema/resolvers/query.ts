@@ -12,7 +12,7 @@ import { Plugin } from '../types/plugin';
 import { Prompt } from '../types/prompt';
 import { SampleSet } from '../types/sample-set';
 import { ServerInfo } from '../types/server-info';
-import { findControl, findGenerator } from '../../catalog/find';
+import { findControl, findGenerator, generatorById } from '../../catalog/find';
 
 export const MAX_PAGE = 100;
 
@@ -30,7 +30,7 @@ export class QueryResolver {
     if (!parsed) return null;
     switch (parsed.type) {
       case 'Generator': {
-        const row = await store.generatorById(parsed.id);
+        const row = await generatorById(store, parsed.id);
         return row && toGenerator(row);
       }
       case 'Control': {
