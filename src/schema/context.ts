@@ -1,9 +1,11 @@
-import type { DataSource } from 'typeorm';
 import type { Services } from '../services';
 
-/** What every resolver receives. Built per HTTP request or per ws connection. */
+/**
+ * What every resolver receives. Built per HTTP request or per ws connection, by
+ * one factory for both (src/server/request-context.ts). Rows are read through
+ * `services.store`, never a data source of their own.
+ */
 export interface GraphQLContext {
-  dataSource: DataSource;
   services: Services;
   /** The request carried the admin token. */
   admin: boolean;

@@ -16,10 +16,9 @@ import { execute, getOperationAST, parse, subscribe, validate, specifiedRules, G
 import { getVariableValues } from 'graphql/execution/values';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { Config } from '../shared/config';
 import type { GraphQLContext } from '../schema/context';
 import type { Services } from '../services';
-import { isAdminAuthorization } from './admin-token';
+import { contextFactory } from './request-context';
 import { assertComplexity, depthLimitRule } from './guard-rails';
 import { formatApolloError, formatWsError } from './error-format';
 import { preflight, requestGuardMiddleware, subscriptionOverHttpPlugin } from './request-guard';
@@ -29,18 +28,6 @@ export interface GraphQLEndpoints {
   middleware: RequestHandler;
   /** Closes subscriptions (clients get a clean close frame) and stops Apollo. */
   stop(): Promise<void>;
-}
-
-function baseUrlOf(config: Config, req: { headers: http.IncomingHttpHeaders; secure?: boolean }): string {
-  if (config.publicUrl) return config.publicUrl;
-  const proto = (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0]?.trim() ?? (req.secure ? 'https' : 'http');
-  const host = (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? `localhost:${config.port}`;
-  return `${proto}://${host}`;
-}
-
-/** The peer address: per-client limits key on it (X-Forwarded-For is not trusted: any client can set it). */
-function clientKeyOf(req: { socket?: { remoteAddress?: string } }): string {
-  return req.socket?.remoteAddress ?? 'unknown';
 }
 
 function complexityPlugin(schema: GraphQLSchema, maxComplexity: number): ApolloServerPlugin<GraphQLContext> {
@@ -80,6 +67,8 @@ export async function createGraphQLEndpoints(
 ): Promise<GraphQLEndpoints> {
   const { config } = services;
   const security = config.security;
+  // One context for both transports (./request-context.ts): only where the token travels differs.
+  const contextOf = contextFactory(services, adminToken);
   // GraphQL Armor: aliases, directives and no field suggestions. Its token limit is replaced
   // by the parser's own (./request-guard.ts, and parseOptions below); its cost and depth
   // limits by ours, which count `first` and skip introspection (guard-rails.ts).
@@ -99,13 +88,7 @@ export async function createGraphQLEndpoints(
       schema,
       execute,
       subscribe,
-      context: (ctx): GraphQLContext => ({
-        dataSource: services.store.dataSource,
-        services,
-        admin: isAdminAuthorization(ctx.connectionParams?.authorization, adminToken),
-        baseUrl: baseUrlOf(config, ctx.extra.request),
-        clientKey: clientKeyOf(ctx.extra.request),
-      }),
+      context: (ctx): GraphQLContext => contextOf({ request: ctx.extra.request, authorization: ctx.connectionParams?.authorization }),
       onSubscribe: (_ctx, _id, payload) => {
         // Same limits as HTTP, in the same order; the document parsed here is the one executed.
         const coded = (message: string, code: string) => [new GraphQLError(message, { extensions: { code } })];
@@ -176,13 +159,7 @@ export async function createGraphQLEndpoints(
 
   const guard = requestGuardMiddleware(security);
   const apolloMiddleware = expressMiddleware(apollo, {
-    context: async ({ req }: { req: Request }): Promise<GraphQLContext> => ({
-      dataSource: services.store.dataSource,
-      services,
-      admin: isAdminAuthorization(req.headers.authorization, adminToken),
-      baseUrl: baseUrlOf(config, req),
-      clientKey: clientKeyOf(req),
-    }),
+    context: async ({ req }: { req: Request }): Promise<GraphQLContext> => contextOf({ request: req, authorization: req.headers.authorization }),
   });
 
   const middleware: RequestHandler = (req, res, next) => guard(req, res, (err?: unknown) => (err ? next(err) : apolloMiddleware(req, res, next)));
