@@ -1,8 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../shared/error-code';
 
-// The codes live in shared/ (the services return them too); re-exported for the schema.
-export { ErrorCode };
+// The GraphQL errors resolvers throw (rather than answer as userErrors); their codes come from shared/error-code.
 
 export function forbidden(what: string): GraphQLError {
   return new GraphQLError(`${what} requires the admin token (Authorization: Bearer <token>)`, {

@@ -7,8 +7,9 @@
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { internalErrorText, newErrorId, type ErrorLog } from '../shared/public-error';
+import { ErrorCode } from '../shared/error-code';
 
-const INTERNAL = 'INTERNAL_SERVER_ERROR';
+const INTERNAL = ErrorCode.INTERNAL_SERVER_ERROR;
 
 /** The innermost error a resolver threw (graphql-js wraps it in a located GraphQLError). */
 function rootCause(err: unknown): unknown {
@@ -51,7 +52,7 @@ export function formatApolloError(formatted: GraphQLFormattedError, error: unkno
  * For graphql-ws results and errors, which graphql-js leaves uncoded: validation and
  * variable errors are the client's, a thrown non-GraphQL error is internal.
  */
-export function formatWsError(error: GraphQLError, log: ErrorLog, fallbackCode = 'GRAPHQL_VALIDATION_FAILED'): GraphQLFormattedError {
+export function formatWsError(error: GraphQLError, log: ErrorLog, fallbackCode: ErrorCode = ErrorCode.GRAPHQL_VALIDATION_FAILED): GraphQLFormattedError {
   const formatted = error.toJSON();
   const own = codeOf(error);
   if (own && own !== INTERNAL) return { ...formatted, extensions: { ...formatted.extensions, code: own } };
@@ -63,6 +64,6 @@ export function formatWsError(error: GraphQLError, log: ErrorLog, fallbackCode =
   }
   if (own === INTERNAL) return mask(formatted, error, log);
   // graphql-js's own errors without a cause: variable coercion, validation, unknown operation.
-  const code = /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : fallbackCode;
+  const code = /^Variable "\$/.test(error.message) ? ErrorCode.BAD_USER_INPUT : fallbackCode;
   return { ...formatted, extensions: { ...formatted.extensions, code } };
 }

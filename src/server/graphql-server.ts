@@ -23,6 +23,7 @@ import { assertComplexity, depthLimitRule } from './guard-rails';
 import { formatApolloError, formatWsError } from './error-format';
 import { preflight, requestGuardMiddleware, subscriptionOverHttpPlugin } from './request-guard';
 import type { ErrorLog } from '../shared/public-error';
+import { ErrorCode } from '../shared/error-code';
 
 export interface GraphQLEndpoints {
   middleware: RequestHandler;
@@ -52,7 +53,7 @@ function checkComplexity(...args: Parameters<typeof assertComplexity>): void {
   try {
     assertComplexity(...args);
   } catch (err) {
-    if (err instanceof GraphQLError && err.extensions?.code === 'QUERY_TOO_COMPLEX') throw err;
+    if (err instanceof GraphQLError && err.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX) throw err;
     if (err instanceof GraphQLError && /^Variable "\$/.test(err.message)) return;
     throw err;
   }
@@ -91,7 +92,7 @@ export async function createGraphQLEndpoints(
       context: (ctx): GraphQLContext => contextOf({ request: ctx.extra.request, authorization: ctx.connectionParams?.authorization }),
       onSubscribe: (_ctx, _id, payload) => {
         // Same limits as HTTP, in the same order; the document parsed here is the one executed.
-        const coded = (message: string, code: string) => [new GraphQLError(message, { extensions: { code } })];
+        const coded = (message: string, code: ErrorCode) => [new GraphQLError(message, { extensions: { code } })];
         const checked = preflight(payload.query, payload.variables, security);
         if (checked.error) return [checked.error];
         const document = checked.document;
@@ -99,29 +100,29 @@ export async function createGraphQLEndpoints(
           try {
             parse(payload.query); // bounded: the preflight refused sources over the token limit
           } catch (err) {
-            return coded((err as Error).message, 'GRAPHQL_PARSE_FAILED');
+            return coded((err as Error).message, ErrorCode.GRAPHQL_PARSE_FAILED);
           }
-          return coded('the query could not be parsed', 'GRAPHQL_PARSE_FAILED');
+          return coded('the query could not be parsed', ErrorCode.GRAPHQL_PARSE_FAILED);
         }
         const errors = validate(schema, document, [...specifiedRules, ...rules]);
-        if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }));
         const operation = getOperationAST(document, payload.operationName ?? undefined);
         if (!operation) {
-          return coded(payload.operationName ? `Unknown operation named "${payload.operationName}"` : 'Must provide an operation name when the document holds several', 'OPERATION_RESOLUTION_FAILURE');
+          return coded(payload.operationName ? `Unknown operation named "${payload.operationName}"` : 'Must provide an operation name when the document holds several', ErrorCode.OPERATION_RESOLUTION_FAILURE);
         }
         const vars = getVariableValues(schema, operation.variableDefinitions ?? [], (payload.variables ?? {}) as Record<string, unknown>);
-        if (vars.errors) return vars.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+        if (vars.errors) return vars.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
         try {
           checkComplexity(schema, document, payload.variables ?? undefined, payload.operationName, config.limits.maxQueryComplexity);
         } catch (err) {
-          return err instanceof GraphQLError ? [err] : coded('the query could not be checked', 'BAD_REQUEST');
+          return err instanceof GraphQLError ? [err] : coded('the query could not be checked', ErrorCode.BAD_REQUEST);
         }
         // The raw values: execute coerces them again (coerced custom scalars would not round-trip).
         return { schema, document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined };
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return undefined;
-        return { ...result, errors: result.errors.map((e) => formatWsError(e, log, 'BAD_REQUEST')) };
+        return { ...result, errors: result.errors.map((e) => formatWsError(e, log, ErrorCode.BAD_REQUEST)) };
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatWsError(e, log)),
     },

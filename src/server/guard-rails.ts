@@ -15,6 +15,7 @@ import {
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { getNullableType, isListType } from 'graphql';
+import { ErrorCode } from '../shared/error-code';
 
 export function depthLimitRule(maxDepth: number) {
   return (context: ValidationContext): ASTVisitor => {
@@ -45,7 +46,7 @@ export function depthLimitRule(maxDepth: number) {
           context.reportError(
             new GraphQLError(`Query is too deep: depth ${depth} exceeds the limit of ${maxDepth}`, {
               nodes: [node],
-              extensions: { code: 'QUERY_TOO_DEEP', depth, maxDepth },
+              extensions: { code: ErrorCode.QUERY_TOO_DEEP, depth, maxDepth },
             }),
           );
         }
@@ -89,7 +90,7 @@ export function assertComplexity(
   });
   if (complexity > maxComplexity) {
     throw new GraphQLError(`Query is too complex: complexity ${complexity} exceeds the limit of ${maxComplexity}`, {
-      extensions: { code: 'QUERY_TOO_COMPLEX', complexity, maxComplexity, http: { status: 400 } },
+      extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, complexity, maxComplexity, http: { status: 400 } },
     });
   }
 }

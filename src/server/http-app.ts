@@ -1,5 +1,6 @@
 /** The Express application: health probes, PNG artifacts, the GraphQL endpoint, and the Studio at `/`. */
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { ErrorCode } from '../shared/error-code';
 import type { Config } from '../shared/config';
 import type { Store } from '../store/store';
 import { PNG } from 'pngjs';
@@ -110,16 +111,16 @@ export function createHttpApp(config: Config, store: Store, probes: Probes, grap
       res.status(413).json({
         errors: [{
           message: `Request body is too large: ${err.length} bytes exceeds the limit of ${config.limits.bodyLimitBytes} bytes`,
-          extensions: { code: 'PAYLOAD_TOO_LARGE', limit: config.limits.bodyLimitBytes },
+          extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, limit: config.limits.bodyLimitBytes },
         }],
       });
       return;
     }
     if (err?.type === 'entity.parse.failed') {
-      res.status(400).json({ errors: [{ message: `Request body is not valid JSON: ${err.message}`, extensions: { code: 'BAD_REQUEST' } }] });
+      res.status(400).json({ errors: [{ message: `Request body is not valid JSON: ${err.message}`, extensions: { code: ErrorCode.BAD_REQUEST } }] });
       return;
     }
-    res.status(status).json({ errors: [{ message: status >= 500 ? 'Internal server error' : String(err?.message ?? err), extensions: { code: status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+    res.status(status).json({ errors: [{ message: status >= 500 ? 'Internal server error' : String(err?.message ?? err), extensions: { code: status >= 500 ? ErrorCode.INTERNAL_SERVER_ERROR : ErrorCode.BAD_REQUEST } }] });
   };
   app.use(errors);
   return app;

@@ -22,27 +22,28 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import { GraphQLError, Kind, parse, type DocumentNode, type SelectionSetNode, type ValueNode } from 'graphql';
 import type { SecurityConfig } from '../shared/config';
+import { ErrorCode } from '../shared/error-code';
 
 /** Mutations that queue training, render images or run npm: limited per request and per client. */
-export const EXPENSIVE_MUTATIONS = new Set(['createPrompt', 'sample', 'installPlugin', 'uninstallPlugin']);
+const EXPENSIVE_MUTATIONS = new Set(['createPrompt', 'sample', 'installPlugin', 'uninstallPlugin']);
 
 /** Deepest nesting of an input value (params are small JSON objects; thousands of levels only cost stack). */
-export const MAX_VALUE_DEPTH = 32;
+const MAX_VALUE_DEPTH = 32;
 
 export type GuardLimits = Pick<SecurityConfig, 'maxQueryTokens' | 'maxQueryFields' | 'maxExpensivePerRequest'>;
 
-function refusal(message: string, code: string, extra: Record<string, unknown> = {}): GraphQLError {
+function refusal(message: string, code: ErrorCode, extra: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extra, http: { status: 400 } } });
 }
 
 /** A parse that stops at the token limit; null document (and no error) for a plain syntax error. */
-export function parseBounded(source: string, maxTokens: number): { document: DocumentNode | null; error: GraphQLError | null } {
+function parseBounded(source: string, maxTokens: number): { document: DocumentNode | null; error: GraphQLError | null } {
   try {
     return { document: parse(source, { maxTokens }), error: null };
   } catch (err) {
     const message = (err as Error).message;
     if (/tokens\. Parsing aborted/.test(message)) {
-      return { document: null, error: refusal(`Query is too large: more than ${maxTokens} tokens`, 'QUERY_TOO_LARGE', { maxTokens }) };
+      return { document: null, error: refusal(`Query is too large: more than ${maxTokens} tokens`, ErrorCode.QUERY_TOO_LARGE, { maxTokens }) };
     }
     return { document: null, error: null };
   }
@@ -114,7 +115,7 @@ function literalProblem(node: ValueNode, depth: number): string | null {
 }
 
 /** The same for a JSON variable value (and its object keys). */
-export function valueProblem(value: unknown, depth = 0): string | null {
+function valueProblem(value: unknown, depth = 0): string | null {
   if (depth > MAX_VALUE_DEPTH) return `an input value is nested deeper than ${MAX_VALUE_DEPTH} levels`;
   if (typeof value === 'string') return value.includes('\0') ? 'strings must not contain NUL (\\u0000) characters' : null;
   // JSON has no Infinity, but 1e999 parses to it: refused here, or a JSON param would be stored as null.
@@ -172,7 +173,7 @@ export function preflight(
   const document = parsed.document;
   const fields = countFields(document);
   if (fields > limits.maxQueryFields) {
-    return { document, error: refusal(`Query has too many fields: ${fields} exceeds the limit of ${limits.maxQueryFields}`, 'TOO_MANY_FIELDS', { maxFields: limits.maxQueryFields }) };
+    return { document, error: refusal(`Query has too many fields: ${fields} exceeds the limit of ${limits.maxQueryFields}`, ErrorCode.TOO_MANY_FIELDS, { maxFields: limits.maxQueryFields }) };
   }
   const expensive = expensiveFieldsPerOperation(document);
   if (expensive > limits.maxExpensivePerRequest) {
@@ -180,13 +181,13 @@ export function preflight(
       document,
       error: refusal(
         `An operation may run at most ${limits.maxExpensivePerRequest} of ${[...EXPENSIVE_MUTATIONS].join(', ')} (got ${expensive}): send them as separate requests`,
-        'TOO_MANY_MUTATIONS',
+        ErrorCode.TOO_MANY_MUTATIONS,
         { max: limits.maxExpensivePerRequest },
       ),
     };
   }
   const problem = literalsProblem(document) ?? valueProblem(variables ?? null);
-  if (problem) return { document, error: refusal(`Invalid input: ${problem}`, 'BAD_USER_INPUT') };
+  if (problem) return { document, error: refusal(`Invalid input: ${problem}`, ErrorCode.BAD_USER_INPUT) };
   return { document, error: null };
 }
 
@@ -200,7 +201,7 @@ export function requestGuardMiddleware(limits: GuardLimits): RequestHandler {
   return (req, res, next) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (Array.isArray(req.body)) {
-      res.status(400).json({ errors: [{ message: 'Batched requests are not accepted: send one operation per request', extensions: { code: 'BAD_REQUEST' } }] });
+      res.status(400).json({ errors: [{ message: 'Batched requests are not accepted: send one operation per request', extensions: { code: ErrorCode.BAD_REQUEST } }] });
       return;
     }
     let query = body.query;
@@ -229,7 +230,7 @@ export function subscriptionOverHttpPlugin(): ApolloServerPlugin {
         async didResolveOperation({ operation }) {
           if (operation?.operation === 'subscription') {
             throw new GraphQLError('Subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, not over HTTP', {
-              extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+              extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
             });
           }
         },

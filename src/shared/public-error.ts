@@ -36,7 +36,7 @@ export function scrubText(text: string): string {
 }
 
 /** True when the error was written for the user: `expose === true` (a plugin's user message). */
-export function isExposed(err: unknown): err is Error {
+function isExposed(err: unknown): err is Error {
   return err instanceof Error && (err as Error & { expose?: unknown }).expose === true;
 }
 

@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { ADMIN_TOKEN, freshDatabase, repoRoot, startServer, type TestServer } from '../helpers/server';
 import { tempDir } from '../helpers/database';
 import { Rng } from '../../src/engine/rng';
+import { ErrorCode } from '../../src/shared/error-code';
 
 const SECRET = 'TOPSECRET-4c1d7e0f-do-not-leak';
 let server: TestServer;
@@ -83,12 +84,16 @@ async function post(body: string, headers: Record<string, string> = {}): Promise
 const gql = (query: string, variables?: unknown, extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>
   post(JSON.stringify({ query, variables, ...extra }), headers);
 
-/** Problems of one answer: 5xx, uncoded errors, leaks. */
+/** Every code the server may answer with: src/shared/error-code.ts is the one list. */
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Problems of one answer: 5xx, uncoded errors or codes outside ErrorCode, leaks. */
 function problemsOf(a: { status?: number; text: string; errors?: any[] }): string[] {
   const out: string[] = [];
   if (a.status !== undefined && a.status >= 500) out.push(`HTTP ${a.status}`);
   for (const e of a.errors ?? []) {
     if (typeof e?.extensions?.code !== 'string') out.push(`uncoded error: ${JSON.stringify(e).slice(0, 200)}`);
+    else if (!KNOWN_CODES.has(e.extensions.code)) out.push(`code outside ErrorCode: ${e.extensions.code}`);
     // Bad input is the client's error: an internal one (masked or not) means the server tripped over it.
     else if (e.extensions.code === 'INTERNAL_SERVER_ERROR') out.push(`internal error: ${JSON.stringify(e).slice(0, 200)}`);
   }
@@ -314,6 +319,10 @@ describe('errors are the client\'s, coded, never 500', () => {
     expectClean(cursor);
     const sub = await gql('subscription { trainingProgress(promptId: "x") { step } }');
     expect([sub.status, sub.body.errors[0].extensions.code]).toEqual([400, 'BAD_REQUEST']);
+    // An automatic persisted query the server has not seen: Apollo's own code, listed in ErrorCode too.
+    const apq = await post(JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } } }));
+    expect(apq.body.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expectClean(apq);
   });
 
   test('over graphql-ws: an unknown operationName and bad variables are coded errors, and the socket stays open', async () => {
@@ -414,6 +423,7 @@ describe('hostile-input corpus', () => {
       for (const p of problemsOf({ status: a.status, text: a.text, errors: a.body?.errors })) problems.push(`${op.kind} (HTTP): ${p}`);
       for (const ue of [...(a.body?.data ? Object.values(a.body.data) : [])].flatMap((v: any) => v?.userErrors ?? [])) {
         if (typeof ue.code !== 'string') problems.push(`${op.kind}: uncoded userError`);
+        else if (!KNOWN_CODES.has(ue.code)) problems.push(`${op.kind}: userError code outside ErrorCode: ${ue.code}`);
       }
     };
     await Promise.all(
