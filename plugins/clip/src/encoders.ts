@@ -84,13 +84,13 @@ export function runModel(model: Encoder, feed: Feed, selector: number | string |
   let out: Tensor | Tensor[] | Record<string, Tensor>;
   if (isLayersModel(model)) {
     const names = model.inputNames;
-    const arr = names.map((n) => feed[n]!);
+    const arr = names.map((n) => feed[n]);
     const x = arr.length === 1 ? arr[0] : arr;
     // apply, not predict: predict slices the batch (a PadV2 in the gradient) and checks nothing we need.
     out = model.apply(x, { training: false }) as Tensor | Tensor[];
   } else {
     const keys = Object.keys(feed);
-    out = model.execute(keys.length === 1 && model.inputs.length === 1 ? feed[keys[0]!]! : feed);
+    out = model.execute(keys.length === 1 && model.inputs.length === 1 ? feed[keys[0]] : feed);
   }
   const outs = outputList(out);
   const names = modelOutputNames(model);
@@ -100,13 +100,13 @@ export function runModel(model: Encoder, feed: Feed, selector: number | string |
     if (idx < 0 || idx >= outs.length) {
       throw userError(`clip-text: the ${what} has no output ${JSON.stringify(selector)} (outputs: ${names.map((n, i) => `${i}: ${n}`).join(', ') || outs.length})`);
     }
-    pick = outs[idx]!;
+    pick = outs[idx];
   } else if (outs.length === 1) {
-    pick = outs[0]!;
+    pick = outs[0];
   } else {
     const rank2 = outs.map((t, i) => ({ t, i })).filter(({ t }) => t.rank === 2);
     const named = rank2.find(({ i }) => /embed/i.test(names[i] || ''));
-    pick = (named || rank2[0] || { t: outs[0]! }).t;
+    pick = (named || rank2[0] || { t: outs[0] }).t;
   }
   if (pick.rank !== 2) {
     throw userError(
@@ -129,7 +129,7 @@ export function disposeModel(m: Encoder | undefined): void {
 export function imageInputSpec(model: Encoder, params: ClipParams): { name: string; layout: 'NHWC' | 'NCHW' } {
   const inputs = modelInputs(model);
   if (inputs.length !== 1) throw userError(`clip-text: the image encoder must have one input (images); it has ${inputs.length}: ${inputs.map((i) => i.name).join(', ')}`);
-  const shape = inputs[0]!.shape;
+  const shape = inputs[0].shape;
   const S = params.inputSize;
   const layout: 'NHWC' | 'NCHW' =
     params.layout !== 'auto' ? params.layout : shape && shape.length === 4 && shape[1] === 3 && shape[3] !== 3 ? 'NCHW' : 'NHWC';
@@ -143,20 +143,20 @@ export function imageInputSpec(model: Encoder, params: ClipParams): { name: stri
       );
     }
   }
-  return { name: inputs[0]!.name, layout };
+  return { name: inputs[0].name, layout };
 }
 
 /** The text encoder's feed for token ids [n, 77]: its ids input, and an attention mask input if it has one. */
 export function textFeeder(model: Encoder): (tf: Tf, tokenIds: Int32Array, length: number) => Feed {
   const inputs = modelInputs(model);
   if (inputs.length < 1 || inputs.length > 2) throw userError(`clip-text: the text encoder must have one input (token ids [n, 77]) or two (ids and an attention mask); it has ${inputs.length}`);
-  let ids = inputs[0]!;
+  let ids = inputs[0];
   let mask: ModelInput | null = null;
   if (inputs.length === 2) {
     const m = inputs.findIndex((i) => /mask/i.test(i.name));
     if (m < 0) throw userError(`clip-text: the text encoder has two inputs (${inputs.map((i) => i.name).join(', ')}) and none is an attention mask`);
-    mask = inputs[m]!;
-    ids = inputs[1 - m]!;
+    mask = inputs[m];
+    ids = inputs[1 - m];
   }
   if (ids.shape && ids.shape.length) {
     const got = ids.shape.slice(1);

@@ -49,7 +49,7 @@ export function bytesToUnicode(): Map<number, string> {
     }
   }
   const map = new Map<number, string>();
-  bs.forEach((b, i) => map.set(b, String.fromCodePoint(cs[i]!)));
+  bs.forEach((b, i) => map.set(b, String.fromCodePoint(cs[i])));
   return map;
 }
 
@@ -113,16 +113,16 @@ const PRE_TOKEN = () => /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|
 export function parseMerges(text: string): [string, string][] {
   const lines = String(text).split('\n');
   let start = 0;
-  if (lines.length && lines[0]!.startsWith('#version')) start = 1;
+  if (lines.length && lines[0].startsWith('#version')) start = 1;
   const merges: [string, string][] = [];
   for (let i = start; i < lines.length && merges.length < MAX_MERGES; i++) {
-    const line = lines[i]!.replace(/\r$/, '');
+    const line = lines[i].replace(/\r$/, '');
     if (line.trim() === '') continue;
     const parts = line.split(/\s+/).filter(Boolean);
     if (parts.length !== 2) {
       throw new Error(`line ${i + 1} of the vocabulary is not a BPE merge "a b": ${JSON.stringify(line.slice(0, 80))}`);
     }
-    merges.push([parts[0]!, parts[1]!]);
+    merges.push([parts[0], parts[1]]);
   }
   if (!merges.length) throw new Error('the vocabulary has no BPE merges (expected CLIP\'s bpe_simple_vocab_16e6.txt format: "#version: 0.2" then one "a b" merge per line)');
   return merges;
@@ -190,7 +190,7 @@ export class ClipTokenizer {
         const r = this.bpeRanks.get(`${word[i]} ${word[i + 1]}`);
         if (r !== undefined && r < bestRank) {
           bestRank = r;
-          best = [word[i]!, word[i + 1]!];
+          best = [word[i], word[i + 1]];
         }
       }
       if (!best) break;
@@ -209,7 +209,7 @@ export class ClipTokenizer {
           next.push(first + second);
           i += 2;
         } else {
-          next.push(word[i]!);
+          next.push(word[i]);
           i += 1;
         }
       }

@@ -154,9 +154,9 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
           });
         }
         out.allTargetsRate = n ? all.filter(Boolean).length / n : 0;
-        if (heads.length === 1) out.histogram = targets[0]!.histogram;
+        if (heads.length === 1) out.histogram = targets[0].histogram;
         heads.forEach((h, i) => {
-          if (h.balance) targets[i]!.balanceBeta = h.balance.beta;
+          if (h.balance) targets[i].balanceBeta = h.balance.beta;
         });
         return out;
       },

@@ -181,7 +181,7 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
       let sum: number[][] | null = null;
       for (let d = 0; d < draws; d++) {
         const rows = await rowsInChunks(tf, images, 256, (x) => phiOf(a, x));
-        sum = sum ? sum.map((r, j) => r.map((v, k) => v + rows[j]![k]!)) : rows;
+        sum = sum ? sum.map((r, j) => r.map((v, k) => v + rows[j][k])) : rows;
       }
       return sum!.map((r) => r.map((v) => v / draws));
     };
@@ -307,9 +307,9 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
         }
         out.kl = klSum;
         if (attrs.length === 1) {
-          out.histogram = attributes[0]!.histogram;
-          out.marginal = attributes[0]!.marginal;
-          out.softMarginal = attributes[0]!.softMarginal;
+          out.histogram = attributes[0].histogram;
+          out.marginal = attributes[0].marginal;
+          out.softMarginal = attributes[0].softMarginal;
         }
         return out;
       },

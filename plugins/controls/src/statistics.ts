@@ -167,7 +167,7 @@ export function fitDebias(phi: number[][], target: number[], opts: FitOptions = 
 /** One-hot rows of each row's argmax (the classifier's count of each image). */
 export function oneHotRows(rows: number[][]): number[][] {
   return argmaxRows(rows).map((c) => {
-    const r: number[] = new Array(rows[0]!.length).fill(0);
+    const r: number[] = new Array(rows[0].length).fill(0);
     r[c] = 1;
     return r;
   });

@@ -132,7 +132,7 @@ export const faceAge: ControlDefinition<AgeParams> = {
     return {
       energy: augmented(ctx, params.augment, 5, (images) => tf.tidy(() => tf.neg(logIntervalProb(tf, m.age(images), lo, hi, s)))),
       async evaluate(images) {
-        const ages = (await rowsInChunks(tf, images, 64, (x) => tf.reshape(m.age(x), [-1, 1]))).map((r) => r[0]!);
+        const ages = (await rowsInChunks(tf, images, 64, (x) => tf.reshape(m.age(x), [-1, 1]))).map((r) => r[0]);
         const n = ages.length;
         const mean = n ? ages.reduce((a, b) => a + b, 0) / n : 0;
         const inRange = ages.filter((a) => a >= lo && a <= hi).length;

@@ -209,7 +209,7 @@ const mnistSameDigit: ControlDefinition = {
         });
         const rows = (await out.array()) as number[][];
         out.dispose();
-        return { sameDigit: rows.map((r) => r[0]!), featureCosine: rows.map((r) => r[1]!) };
+        return { sameDigit: rows.map((r) => r[0]), featureCosine: rows.map((r) => r[1]) };
       },
       dispose: () => model.dispose(),
     };

@@ -35,7 +35,7 @@ const mnistGenerator: GeneratorDefinition = {
       model.dispose();
       throw e;
     }
-    const [, inDim] = model.inputs[0]!.shape;
+    const [, inDim] = model.inputs[0].shape;
     const expected = LATENT_DIM + (classCode ? classCode.dims.length : 0);
     if (inDim !== expected) {
       model.dispose();
@@ -48,7 +48,7 @@ const mnistGenerator: GeneratorDefinition = {
         return tf.tidy(() => {
           let input: Tensor2D = z;
           if (classCode && offsets) {
-            const u = tf.add(tf.slice(z, [0, classCode.dims[0]!], [-1, classCode.dims.length]), offsets);
+            const u = tf.add(tf.slice(z, [0, classCode.dims[0]], [-1, classCode.dims.length]), offsets);
             input = tf.concat<Tensor2D>([z, tf.softmax(tf.mul<Tensor2D>(u, classCode.temperature))], 1);
           }
           return model.apply(input, { training: false }) as Tensor4D;
@@ -167,9 +167,9 @@ const mnistDigitControl: ControlDefinition<DigitParams | undefined> = {
         const labels = await pred.data();
         pred.dispose();
         const histogram: number[] = new Array(10).fill(0);
-        for (const k of labels) histogram[k]! += 1;
+        for (const k of labels) histogram[k] += 1;
         const n = labels.length;
-        const inClasses = classes.reduce((s, c) => s + histogram[c]!, 0);
+        const inClasses = classes.reduce((s, c) => s + histogram[c], 0);
         return { histogram, n, classes, fractionInClasses: n ? inClasses / n : 0 };
       },
       dispose() {

@@ -30,7 +30,7 @@ export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierM
   }
   const model = await loadModel(ctx, m);
   const declared = modelInputs(model);
-  const order = declared.length ? [declared[0]!.name] : ['input'];
+  const order = declared.length ? [declared[0].name] : ['input'];
   const expected = layout === 'flat' ? [inp.width * inp.height * inp.channels] : layout === 'NCHW' ? [inp.channels, inp.height, inp.width] : [inp.height, inp.width, inp.channels];
   const first = declared[0];
   if (first && first.shape) {
@@ -58,7 +58,7 @@ export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierM
     return x;
   }
   function raw(images: Tensor4D): Tensor2D {
-    const y = runModel(model, { [order[0]!]: prepare(images) }, order, m.outputIndex);
+    const y = runModel(model, { [order[0]]: prepare(images) }, order, m.outputIndex);
     if (y.shape.length !== 2) throw new Error(`classifier ${m.name}: model output shape ${fmtShape(y.shape)} is not [n, classes]`);
     return y as Tensor2D;
   }
@@ -151,9 +151,9 @@ export function tfjsClassifier(manifest: TfjsClassifierManifest, options?: { bas
           let hits = 0;
           let targetProb = 0;
           probsArr.forEach((row, i) => {
-            histogram[clf.classNames[argmax[i]!]!]! += 1;
-            if (targets.includes(argmax[i]!)) hits += 1;
-            for (const t of new Set(targets)) targetProb += row[t]!;
+            histogram[clf.classNames[argmax[i]]] += 1;
+            if (targets.includes(argmax[i])) hits += 1;
+            for (const t of new Set(targets)) targetProb += row[t];
           });
           const n = Math.max(probsArr.length, 1);
           return { count: probsArr.length, histogram, targetRate: hits / n, meanTargetProb: targetProb / n };

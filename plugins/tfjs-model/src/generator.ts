@@ -64,7 +64,7 @@ export function tfjsGenerator(manifest: TfjsGeneratorManifest): GeneratorDefinit
           const feeds: Record<string, Tensor> = {};
           for (const s of specs) {
             if (s.value) {
-              feeds[s.name] = tf.tile(constants[s.name]!, [n, 1]);
+              feeds[s.name] = tf.tile(constants[s.name], [n, 1]);
               continue;
             }
             const [a, b] = s.from!;

@@ -28,7 +28,7 @@ export async function loadModel(ctx: LoadContext, manifest: TfjsModelManifest): 
 /** Input names and static shapes of a layers or graph model. */
 export function modelInputs(model: Model): ModelInput[] {
   if (isLayersModel(model) && Array.isArray(model.inputs)) {
-    return model.inputs.map((t, i) => ({ name: model.inputNames[i]!, shape: t.shape }));
+    return model.inputs.map((t, i) => ({ name: model.inputNames[i], shape: t.shape }));
   }
   return ((model as GraphModel).inputs || []).map((t) => ({ name: t.name, shape: t.shape || null }));
 }
@@ -37,13 +37,13 @@ export function modelInputs(model: Model): ModelInput[] {
 export function runModel(model: Model, inputsByName: Record<string, Tensor>, order: string[], outputIndex: number | undefined): Tensor {
   let out: Tensor | Tensor[] | Record<string, Tensor>;
   if (isLayersModel(model)) {
-    const arr = order.map((n) => inputsByName[n]!);
+    const arr = order.map((n) => inputsByName[n]);
     // apply, not predict: one pass of ordinary ops (differentiated by the trainer); predict cuts the batch into chunks of 32.
-    out = model.apply(arr.length === 1 ? arr[0]! : arr, { training: false }) as Tensor | Tensor[];
+    out = model.apply(arr.length === 1 ? arr[0] : arr, { training: false }) as Tensor | Tensor[];
   } else {
-    out = model.execute(order.length === 1 ? inputsByName[order[0]!]! : inputsByName);
+    out = model.execute(order.length === 1 ? inputsByName[order[0]] : inputsByName);
   }
-  if (Array.isArray(out)) return out[outputIndex || 0]!;
+  if (Array.isArray(out)) return out[outputIndex || 0];
   // A graph model may return its outputs by name.
-  return isTensor(out) ? (out as Tensor) : Object.values(out as Record<string, Tensor>)[outputIndex || 0]!;
+  return isTensor(out) ? (out as Tensor) : Object.values(out as Record<string, Tensor>)[outputIndex || 0];
 }
