@@ -2,10 +2,10 @@
  * The clip-text control: E(x) = mean over K augmented copies a_k(x) of
  * 1 − cos(Ī(a_k(x)), T̄(text)), the text embedded once at load.
  */
-import type { ControlDefinition, ControlInstance, Tensor1D, Tensor2D, Tensor4D } from 'promptgen/plugin';
+import type { ControlDefinition, ControlInstance, LoadContext, Tensor1D, Tensor2D, Tensor4D } from 'promptgen/plugin';
 import { callSeed, drawAugmentations, mulberry32, preprocess } from './augmentation';
 import { disposeModel, imageInputSpec, l2normalize, loadEncoder, runModel, textFeeder, type Encoder } from './encoders';
-import { fmtShape, normalizeParams, paramsSchema, userError, type ClipParams } from './params';
+import { fmtShape, normalizeParams, paramsSchema, userError } from './params';
 import { CONTEXT_LENGTH, loadTokenizer } from './tokenizer';
 
 /** What load() returns beyond a ControlInstance (for tests and other plugins). */
@@ -20,7 +20,8 @@ export interface ClipTextInstance extends ControlInstance {
 }
 
 
-export const clipText: ControlDefinition<ClipParams> & { load(ctx: Parameters<ControlDefinition['load']>[0], params: unknown): Promise<ClipTextInstance> } = {
+/** Params are checked again in load() (normalizeParams): it may be called without the host's validation. */
+export const clipText: ControlDefinition<unknown> & { load(ctx: LoadContext, params: unknown): Promise<ClipTextInstance> } = {
   name: 'clip-text',
   title: 'Text (CLIP)',
   description:
