@@ -5,7 +5,7 @@
  * or missing on wasm). Classifiers come from ctx.classifiers (owned and cached by the
  * host: never disposed here).
  */
-import type { Augmenter, AugmentSpec, Classifier, GeneratorInfo, JsonSchema, LoadContext, ParamsCheckHost, ParamsProblem, Tensor, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
+import type { Augmenter, AugmentSpec, Classifier, GeneratorInfo, JsonSchema, LoadContext, ParamsCheckHost, ParamsProblem, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
 
 /** Augmentation draws averaged per calibration sample (no gradient there, so more draws are cheap). */
 export const CALIBRATION_DRAWS = 4;

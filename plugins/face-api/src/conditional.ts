@@ -2,7 +2,7 @@
  * The conditional and paired face controls: face-pose (conditional on yaw, pitch, roll)
  * and face-identity (paired: keeps the person of G(f(ε; 0))).
  */
-import type { ControlDefinition, Tensor1D, Tensor2D, Tensor4D } from 'promptgen/plugin';
+import type { ControlDefinition, Tensor1D, Tensor2D } from 'promptgen/plugin';
 import { rowsInChunks } from './energy';
 import { cosine, DEG, IDENTITY_SCALE, loadDescriptorModel, loadPoseModel, POSE_CONDITION_SCALE_DEG } from './models';
 
