@@ -5,7 +5,7 @@
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
-import { PLUGIN_API_VERSION, type PluginDefinition, type TfjsModelManifest } from '../sdk';
+import { PLUGIN_API_VERSION, type Classifier, type LoadContext, type PluginDefinition, type TfjsClassifierManifest, type TfjsModelManifest } from '../sdk';
 import { describeLoadError } from './load-error';
 import { validatePluginDefinition, validatePromptgenField } from './validate';
 
@@ -48,16 +48,34 @@ export function builtinPluginsDir(): string {
   return path.resolve(__dirname, '..', '..', 'plugins');
 }
 
-interface TfjsModelModule {
+/** What the host uses of the built-in tfjs-model plugin: the factories behind declarative packages. */
+export interface TfjsModelModule {
   fromManifests(manifests: TfjsModelManifest[], options?: { baseDir?: string }): Pick<PluginDefinition, 'generators' | 'controls'>;
+  loadClassifier(ctx: LoadContext, manifest: TfjsClassifierManifest): Promise<Classifier>;
+}
+
+/** Checked at the boundary: the plugin is a separately built package, loaded at run time. */
+function isTfjsModelModule(m: unknown): m is TfjsModelModule {
+  return (
+    typeof m === 'object' && m !== null &&
+    'fromManifests' in m && typeof m.fromManifests === 'function' &&
+    'loadClassifier' in m && typeof m.loadClassifier === 'function'
+  );
 }
 
 let tfjsModelModule: Promise<TfjsModelModule> | undefined;
-/** The built-in tfjs-model plugin module (its factories build declarative plugins). */
+/** The built-in tfjs-model plugin module (its package's main module, built to its dist/). */
 export function tfjsModelPlugin(): Promise<TfjsModelModule> {
-  return (tfjsModelModule ??= importModule(path.join(builtinPluginsDir(), 'tfjs-model', 'index.js')).then(
-    (m) => unwrapDefinition(m) as TfjsModelModule,
-  ));
+  return (tfjsModelModule ??= (async () => {
+    const dir = path.join(builtinPluginsDir(), 'tfjs-model');
+    const main = resolveMain(dir, JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8')));
+    const m = main ? unwrapDefinition(await importModule(main)) : null;
+    if (!isTfjsModelModule(m)) throw new Error('the built-in tfjs-model plugin offers no fromManifests / loadClassifier (is it built? npm run build)');
+    return m;
+  })().catch((e: unknown) => {
+    tfjsModelModule = undefined;
+    throw e;
+  }));
 }
 
 /** Forgets cached CommonJS modules below dir so a replaced package is loaded afresh. */

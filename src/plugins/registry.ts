@@ -90,8 +90,7 @@ function manifestClassifiers(plugin: Pick<LoadedPlugin, 'dir'>): ClassifierDefin
       classNames,
       fits: (o: ImageShape) => Boolean(m.input) && o.width === m.input.width && o.height === m.input.height,
       async load(ctx) {
-        const tfjs = (await tfjsModelPlugin()) as unknown as { loadClassifier(ctx: LoadContext, m: TfjsClassifierManifest): Promise<Classifier> };
-        return tfjs.loadClassifier(ctx, m);
+        return (await tfjsModelPlugin()).loadClassifier(ctx, m);
       },
     });
   }

@@ -1,5 +1,5 @@
 /**
- * CLIP's BPE tokenizer (plugins/clip/tokenizer.js) against ids derived by hand.
+ * CLIP's BPE tokenizer (plugins/clip/src/tokenizer.ts) against ids derived by hand.
  *
  * The test vocabulary (VOCAB below) has 5 merges. The token ids follow from the
  * vocabulary construction of CLIP's simple_tokenizer.py:
@@ -25,7 +25,7 @@ import * as zlib from 'zlib';
 import type { AddressInfo } from 'net';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const tok = require('../../plugins/clip/tokenizer.js');
+const tok = require('../../plugins/clip/src/tokenizer');
 
 const VOCAB = ['#version: 0.2', 'h e', 'l l', 'l o</w>', 'he ll', 'hell o</w>', ''].join('\n');
 const SOT = 517;

@@ -11,7 +11,7 @@ export const pluginDir = path.join(repoRoot, 'plugins', 'face-api');
 export const faceApiDir = path.dirname(require.resolve('@vladmandic/face-api/package.json', { paths: [pluginDir] }));
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const facePlugin = require('../../plugins/face-api/index.js');
+export const facePlugin = require('../../plugins/face-api/src/index');
 
 export interface CropSpec { x: number; y: number; size: number }
 export const cropSpec: { image: string; crops: Record<string, CropSpec> } = JSON.parse(

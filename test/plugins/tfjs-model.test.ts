@@ -13,7 +13,7 @@ import * as os from 'os';
 const TEST_ASSETS = { dirs: [os.tmpdir(), path.resolve(__dirname, '../../..', 'shared')], urlPrefixes: ['http://127.0.0.1:'] };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const tfjsModel = require('../../plugins/tfjs-model/index.js');
+const tfjsModel = require('../../plugins/tfjs-model/src/index');
 
 let tf: Tf;
 const registry = new PluginRegistry({ logger: silentLogger, assets: TEST_ASSETS });

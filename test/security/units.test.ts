@@ -15,7 +15,7 @@ import { RateLimiter } from '../../src/services/rate-limit';
 import { tempDir } from '../helpers/database';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const clip = require('../../plugins/clip/index.js');
+const clip = require('../../plugins/clip/src/index');
 
 describe('asset policy', () => {
   const allowed = tempDir('assets-allowed-');

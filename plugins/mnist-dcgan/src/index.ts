@@ -1,4 +1,3 @@
-'use strict';
 /**
  * @promptgen/mnist-dcgan — a built-in PromptGen plugin with one generator,
  * `mnist-dcgan`: the project's first, UNCONDITIONAL MNIST DCGAN (z ~ N(0, I) of 64
@@ -12,14 +11,14 @@
  * by mean probabilities and adversarial shortcuts show (docs/RESULTS.md).
  *
  * Weights: the `mnist` generator of commit 190ebfc (scripts/train-mnist-demo.py at that
- * commit, README.md here), unchanged. Plain CommonJS, no build step.
+ * commit, README.md here), unchanged. Types from the public SDK only; tf comes from the host.
  */
+import type { GeneratorDefinition, PluginDefinition, Tensor4D } from 'promptgen/plugin';
 
 const LATENT_DIM = 64;
 const GENERATOR_MODEL = 'models/generator/model.json';
 
-/** @type {import('promptgen/plugin').GeneratorDefinition} */
-const mnistDcgan = {
+const mnistDcgan: GeneratorDefinition = {
   name: 'mnist-dcgan',
   title: 'MNIST digits (unconditional DCGAN)',
   description:
@@ -37,13 +36,15 @@ const mnistDcgan = {
     }
     return {
       // apply() (not predict()) so that gradients flow back to z.
-      generate: (z) => tf.tidy(() => model.apply(z, { training: false })),
+      generate: (z) => tf.tidy(() => model.apply(z, { training: false }) as Tensor4D),
       dispose: () => model.dispose(),
     };
   },
 };
 
-module.exports = {
+const plugin: PluginDefinition = {
   apiVersion: 1,
   generators: [mnistDcgan],
 };
+
+export = plugin;

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * @promptgen/mnist: a built-in PromptGen plugin with the project's own MNIST
  * demo models (trained by scripts/train-mnist-demo.py, see README.md):
@@ -6,17 +5,18 @@
  *   - control `mnist-digit`: energy = -log sum_{c in classes} p(c | x) from a
  *     small CNN digit classifier, and a class histogram for evaluation.
  *
- * Plain CommonJS, no build step, no run-time dependency: the host passes its
- * own `tf` and an asset resolver in the load context (see src/plugins/sdk).
- * The object is what `definePlugin({...})` would return (an identity).
+ * Typed against the public SDK (`promptgen/plugin`, types only): no run-time
+ * dependency, the host passes its own `tf` and an asset resolver in the load context.
  */
+import type { ClassifierDefinition, ControlDefinition, GeneratorDefinition, PluginDefinition, Tensor2D, Tensor4D } from 'promptgen/plugin';
+import { controls as conditionalControls } from './conditional';
+import { toMnist } from './images';
 
 const LATENT_DIM = 64;
 const GENERATOR_MODEL = 'models/generator/model.json';
 const CLASSIFIER_MODEL = 'models/classifier/model.json';
 
-/** @type {import('promptgen/plugin').GeneratorDefinition} */
-const mnistGenerator = {
+const mnistGenerator: GeneratorDefinition = {
   name: 'mnist',
   title: 'MNIST digits',
   description:
@@ -29,7 +29,8 @@ const mnistGenerator = {
     const model = await ctx.assets.loadLayersModel(GENERATOR_MODEL);
     let classCode;
     try {
-      classCode = parseClassCode((model.getUserDefinedMetadata() || {}).classCode);
+      const metadata: { classCode?: unknown } = model.getUserDefinedMetadata() || {};
+      classCode = parseClassCode(metadata.classCode);
     } catch (e) {
       model.dispose();
       throw e;
@@ -45,12 +46,12 @@ const mnistGenerator = {
       generate(z) {
         // apply() (not predict()) so that gradients flow back to z, also through the code.
         return tf.tidy(() => {
-          let input = z;
-          if (classCode) {
+          let input: Tensor2D = z;
+          if (classCode && offsets) {
             const u = tf.add(tf.slice(z, [0, classCode.dims[0]], [-1, classCode.dims.length]), offsets);
-            input = tf.concat([z, tf.softmax(tf.mul(u, classCode.temperature))], 1);
+            input = tf.concat<Tensor2D>([z, tf.softmax(tf.mul<Tensor2D>(u, classCode.temperature))], 1);
           }
-          return model.apply(input, { training: false });
+          return model.apply(input, { training: false }) as Tensor4D;
         });
       },
       dispose() {
@@ -69,16 +70,22 @@ const mnistGenerator = {
  * Only contiguous dims starting anywhere are supported (tf.slice), which is what the
  * script writes; anything else is refused rather than misread.
  */
-function parseClassCode(cc) {
+interface ClassCode {
+  dims: number[];
+  offsets: number[];
+  temperature: number;
+}
+
+function parseClassCode(cc: unknown): ClassCode | null {
   if (!cc) return null;
-  const { dims, offsets, temperature } = cc;
+  const { dims, offsets, temperature } = cc as Partial<Record<keyof ClassCode, unknown>>;
   const ok =
     Array.isArray(dims) && dims.length > 1 &&
     dims.every((d, i) => Number.isInteger(d) && d === dims[0] + i && d >= 0 && d < LATENT_DIM) &&
     Array.isArray(offsets) && offsets.length === dims.length && offsets.every(Number.isFinite) &&
-    Number.isFinite(temperature) && temperature > 0;
+    typeof temperature === 'number' && Number.isFinite(temperature) && temperature > 0;
   if (!ok) throw new Error(`mnist generator: malformed classCode metadata ${JSON.stringify(cc)}`);
-  return { dims, offsets, temperature };
+  return { dims: dims as number[], offsets: offsets as number[], temperature };
 }
 
 const paramsSchema = {
@@ -104,8 +111,12 @@ const paramsSchema = {
   additionalProperties: false,
 };
 
-/** @type {import('promptgen/plugin').ControlDefinition} */
-const mnistDigitControl = {
+interface DigitParams {
+  classes?: number[];
+  temperature?: number;
+}
+
+const mnistDigitControl: ControlDefinition<DigitParams | undefined> = {
   name: 'mnist-digit',
   title: 'MNIST digit',
   description:
@@ -135,18 +146,8 @@ const mnistDigitControl = {
       'float32',
     );
 
-    /** Brings any NHWC image batch to [n, 28, 28, 1] grey in [0, 1]. */
-    function toMnist(images) {
-      let x = images;
-      const c = x.shape[3];
-      if (c === 3) x = tf.mean(x, 3, true);
-      else if (c === 4) x = tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 3]), 3, true);
-      if (x.shape[1] !== 28 || x.shape[2] !== 28) x = tf.image.resizeBilinear(x, [28, 28]);
-      return x;
-    }
-
-    function logits(images) {
-      let l = model.apply(toMnist(images), { training: false });
+    function logits(images: Tensor4D): Tensor2D {
+      let l = model.apply(toMnist(tf, images), { training: false }) as Tensor2D;
       if (temperature !== 1) l = tf.div(l, temperature);
       return l;
     }
@@ -165,7 +166,7 @@ const mnistDigitControl = {
         const pred = tf.tidy(() => tf.argMax(logits(images), 1));
         const labels = await pred.data();
         pred.dispose();
-        const histogram = new Array(10).fill(0);
+        const histogram: number[] = new Array(10).fill(0);
         for (const k of labels) histogram[k] += 1;
         const n = labels.length;
         const inClasses = classes.reduce((s, c) => s + histogram[c], 0);
@@ -184,9 +185,8 @@ const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /**
  * The same CNN offered by name (`mnist-digit`) to generic controls of other plugins
  * (e.g. `classifier` and `debias` of @promptgen/controls) through ctx.classifiers.
- * @type {import('promptgen/plugin').ClassifierDefinition}
  */
-const mnistDigitClassifier = {
+const mnistDigitClassifier: ClassifierDefinition = {
   name: 'mnist-digit',
   title: 'MNIST digit classifier',
   description: 'The small CNN of the mnist-digit control (classes "0".."9"); any NHWC image batch is greyed and resized to 28x28.',
@@ -196,14 +196,7 @@ const mnistDigitClassifier = {
   async load(ctx) {
     const { tf } = ctx;
     const model = await ctx.assets.loadLayersModel(CLASSIFIER_MODEL);
-    function logits(images) {
-      let x = images;
-      const c = x.shape[3];
-      if (c === 3) x = tf.mean(x, 3, true);
-      else if (c === 4) x = tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 3]), 3, true);
-      if (x.shape[1] !== 28 || x.shape[2] !== 28) x = tf.image.resizeBilinear(x, [28, 28]);
-      return model.apply(x, { training: false });
-    }
+    const logits = (images: Tensor4D): Tensor2D => model.apply(toMnist(tf, images), { training: false }) as Tensor2D;
     return {
       classNames: DIGITS.slice(),
       numClasses: 10,
@@ -219,12 +212,12 @@ const mnistDigitClassifier = {
   },
 };
 
-// The conditional testbed (mnist-slant, mnist-same-digit): see conditional.js.
-const conditional = require('./conditional');
-
-module.exports = {
+// The conditional testbed (mnist-slant, mnist-same-digit): see conditional.ts.
+const plugin: PluginDefinition = {
   apiVersion: 1,
   generators: [mnistGenerator],
-  controls: [mnistDigitControl, ...conditional.controls],
+  controls: [mnistDigitControl, ...conditionalControls],
   classifiers: [mnistDigitClassifier],
 };
+
+export = plugin;

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * The conditional testbed of @promptgen/mnist: two controls that exercise the
  * conditional-flow and paired-energy machinery without any face net, so CI can
@@ -36,8 +35,13 @@
  * (plugins/mnist/README.md) keep the digit; the measured figures are in
  * docs/RESULTS.md.
  *
- * Plain CommonJS, no run-time dependency (the host passes `tf`).
+ * Types from the public SDK only; no run-time dependency (the host passes `tf`).
  */
+import type { AssetResolver, ControlDefinition, EnergyExtras, Tensor, Tensor1D, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
+import { toMnist } from './images';
+
+/** The host's TF.js layers model, as the SDK's asset resolver loads it. */
+type LayersModel = Awaited<ReturnType<AssetResolver['loadLayersModel']>>;
 
 const CLASSIFIER_MODEL = 'models/classifier/model.json';
 const FEATURE_LAYER = 'c_dense1';
@@ -52,21 +56,11 @@ const SLANT_RANGE = 0.2;
 /** Default tolerance of the slant energy (slant units). */
 const SLANT_TOLERANCE = 0.05;
 
-/** Brings any NHWC image batch to [n, 28, 28, 1] grey in [0, 1]. */
-function toMnist(tf, images) {
-  let x = images;
-  const c = x.shape[3];
-  if (c === 3) x = tf.mean(x, 3, true);
-  else if (c === 4) x = tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 3]), 3, true);
-  if (x.shape[1] !== 28 || x.shape[2] !== 28) x = tf.image.resizeBilinear(x, [28, 28]);
-  return x;
-}
-
 /**
  * slant = μ11 / μ02 per image, [n] (see the header). Only sums, products and
  * one division: differentiable on every backend.
  */
-function slantOf(tf, images) {
+function slantOf(tf: Tf, images: Tensor4D): Tensor1D {
   return tf.tidy(() => {
     const x = toMnist(tf, images);
     const [n, h, w] = x.shape;
@@ -83,7 +77,7 @@ function slantOf(tf, images) {
     const X = tf.tensor1d(xs);
     const Y = tf.tensor1d(ys);
     const mass = tf.add(tf.sum(m, 1), 1e-6);
-    const mean = (f) => tf.div(tf.sum(tf.mul(m, f), 1), mass);
+    const mean = (f: Tensor1D): Tensor1D => tf.div(tf.sum(tf.mul(m, f), 1), mass);
     const xbar = mean(X);
     const ybar = mean(Y);
     const exy = mean(tf.mul(X, Y));
@@ -94,8 +88,12 @@ function slantOf(tf, images) {
   });
 }
 
-/** @type {import('promptgen/plugin').ControlDefinition} */
-const mnistSlant = {
+interface SlantParams {
+  range?: number;
+  tolerance?: number;
+}
+
+const mnistSlant: ControlDefinition<SlantParams | undefined> = {
   name: 'mnist-slant',
   title: 'MNIST digit slant (conditional)',
   description:
@@ -124,8 +122,8 @@ const mnistSlant = {
           const s = slantOf(tf, images);
           const cond = extras && extras.condition;
           if (cond && (cond.shape[0] !== n || cond.shape[1] !== 1)) throw new Error(`mnist-slant: condition must be [${n}, 1] (got [${cond.shape}])`);
-          const target = cond ? tf.reshape(cond, [n]) : tf.zeros([n]);
-          return tf.square(tf.div(tf.sub(s, target), tol));
+          const target: Tensor1D = cond ? tf.reshape(cond, [n]) : tf.zeros([n]);
+          return tf.square(tf.div<Tensor1D>(tf.sub(s, target), tol));
         });
       },
       measureCondition: (images) => tf.tidy(() => tf.reshape(slantOf(tf, images), [-1, 1])),
@@ -149,26 +147,25 @@ const mnistSlant = {
 };
 
 /** Runs the classifier layer by layer: logits and the penultimate features. */
-function featuresAndLogits(tf, model, images) {
-  let x = toMnist(tf, images);
-  let features = null;
+function featuresAndLogits(tf: Tf, model: LayersModel, images: Tensor4D): { features: Tensor2D; logits: Tensor2D } {
+  let x: Tensor = toMnist(tf, images);
+  let features: Tensor | null = null;
   for (const layer of model.layers) {
-    x = layer.apply(x, { training: false });
+    x = layer.apply(x, { training: false }) as Tensor;
     if (layer.name === FEATURE_LAYER) features = x;
   }
   if (!features) throw new Error(`mnist-same-digit: the classifier has no layer ${FEATURE_LAYER}`);
-  return { features, logits: x };
+  return { features: features as Tensor2D, logits: x as Tensor2D };
 }
 
-function cosine(tf, a, b) {
+function cosine(tf: Tf, a: Tensor2D, b: Tensor2D): Tensor1D {
   const dot = tf.sum(tf.mul(a, b), 1);
   const na = tf.sqrt(tf.add(tf.sum(tf.square(a), 1), 1e-12));
   const nb = tf.sqrt(tf.add(tf.sum(tf.square(b), 1), 1e-12));
   return tf.div(dot, tf.mul(na, nb));
 }
 
-/** @type {import('promptgen/plugin').ControlDefinition} */
-const mnistSameDigit = {
+const mnistSameDigit: ControlDefinition = {
   name: 'mnist-same-digit',
   title: 'MNIST: same digit and style (paired)',
   description:
@@ -180,13 +177,13 @@ const mnistSameDigit = {
   async load(ctx) {
     const { tf } = ctx;
     const model = await ctx.assets.loadLayersModel(CLASSIFIER_MODEL);
-    const parts = (images, pair) => {
+    const parts = (images: Tensor4D, pair: Tensor4D) => {
       const n = images.shape[0];
       const both = featuresAndLogits(tf, model, tf.concat([toMnist(tf, images), toMnist(tf, pair)], 0));
-      const half = (t, i) => tf.slice(t, [i * n, 0], [n, -1]);
+      const half = (t: Tensor2D, i: number): Tensor2D => tf.slice(t, [i * n, 0], [n, -1]);
       return { fa: half(both.features, 0), fb: half(both.features, 1), la: half(both.logits, 0), lb: half(both.logits, 1) };
     };
-    const checkPair = (images, extras) => {
+    const checkPair = (images: Tensor4D, extras: EnergyExtras | undefined): Tensor4D => {
       const pair = extras && extras.pairImages;
       if (!pair) throw new Error('mnist-same-digit is a paired control: extras.pairImages is missing');
       if (pair.shape[0] !== images.shape[0]) throw new Error(`mnist-same-digit: pairImages has ${pair.shape[0]} samples, images ${images.shape[0]}`);
@@ -210,7 +207,7 @@ const mnistSameDigit = {
           const same = tf.cast(tf.equal(tf.argMax(la, 1), tf.argMax(lb, 1)), 'float32');
           return tf.stack([same, cosine(tf, fa, fb)], 1);
         });
-        const rows = await out.array();
+        const rows = (await out.array()) as number[][];
         out.dispose();
         return { sameDigit: rows.map((r) => r[0]), featureCosine: rows.map((r) => r[1]) };
       },
@@ -219,4 +216,5 @@ const mnistSameDigit = {
   },
 };
 
-module.exports = { controls: [mnistSlant, mnistSameDigit], slantOf, SLANT_RANGE, SLANT_TOLERANCE };
+export const controls: ControlDefinition[] = [mnistSlant, mnistSameDigit];
+export { slantOf, SLANT_RANGE, SLANT_TOLERANCE };

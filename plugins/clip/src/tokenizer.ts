@@ -1,6 +1,5 @@
-'use strict';
 /**
- * CLIP's byte-pair-encoding tokenizer in plain JavaScript: a port of
+ * CLIP's byte-pair-encoding tokenizer in TypeScript, no dependencies: a port of
  * `clip/simple_tokenizer.py` (openai/CLIP) and its `tokenize()`.
  *
  * Vocabulary construction (the same as CLIP's, for a merges file of M merges):
@@ -18,25 +17,25 @@
  * HTML unescaping covers the named entities listed in HTML_ENTITIES plus numeric
  * ones. Mojibake repair (ftfy's `fix_encoding`) is not done.
  */
-const fs = require('fs');
-const path = require('path');
-const zlib = require('zlib');
-const { fileURLToPath } = require('url');
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { fileURLToPath } from 'url';
 
-const SOT = '<|startoftext|>';
-const EOT = '<|endoftext|>';
-const CONTEXT_LENGTH = 77;
+export const SOT = '<|startoftext|>';
+export const EOT = '<|endoftext|>';
+export const CONTEXT_LENGTH = 77;
 /** CLIP reads `merges[1 : 49152 - 256 - 2 + 1]`: at most 48 894 merges after the version line. */
-const MAX_MERGES = 49152 - 256 - 2;
+export const MAX_MERGES = 49152 - 256 - 2;
 
 /**
  * GPT-2/CLIP's reversible byte → unicode-character table: printable Latin-1 bytes
  * map to themselves, the other 68 bytes (control characters, space, 0x7f–0xa0, 0xad)
  * to U+0100 onwards, in byte order.
- * @returns {Map<number, string>} insertion order = token id order (0..255)
+ * Insertion order of the map = token id order (0..255).
  */
-function bytesToUnicode() {
-  const bs = [];
+export function bytesToUnicode(): Map<number, string> {
+  const bs: number[] = [];
   for (let b = 0x21; b <= 0x7e; b++) bs.push(b); // '!'..'~'
   for (let b = 0xa1; b <= 0xac; b++) bs.push(b); // '¡'..'¬'
   for (let b = 0xae; b <= 0xff; b++) bs.push(b); // '®'..'ÿ'
@@ -49,12 +48,12 @@ function bytesToUnicode() {
       n++;
     }
   }
-  const map = new Map();
+  const map = new Map<number, string>();
   bs.forEach((b, i) => map.set(b, String.fromCodePoint(cs[i])));
   return map;
 }
 
-const HTML_ENTITIES = {
+const HTML_ENTITIES: Record<string, string> = {
   amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', copy: '©', reg: '®', trade: '™',
   hellip: '…', mdash: '—', ndash: '–', lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', laquo: '«', raquo: '»',
   eacute: 'é', egrave: 'è', ecirc: 'ê', aacute: 'á', agrave: 'à', acirc: 'â', iacute: 'í', oacute: 'ó', uacute: 'ú',
@@ -62,8 +61,8 @@ const HTML_ENTITIES = {
 };
 
 /** Python's html.unescape for numeric references and the entities above (with or without ';' for the common five). */
-function htmlUnescape(s) {
-  return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?/g, (m, body) => {
+export function htmlUnescape(s: string): string {
+  return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?/g, (m, body: string) => {
     if (body[0] === '#') {
       const cp = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
       if (!Number.isFinite(cp) || cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return '\ufffd';
@@ -76,7 +75,7 @@ function htmlUnescape(s) {
   });
 }
 
-const LIGATURES = { 'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 'ffl', 'ﬅ': 'st', 'ﬆ': 'st', 'Ĳ': 'IJ', 'ĳ': 'ij', 'Ŀ': 'L·', 'ŀ': 'l·', 'ŉ': "'n" };
+const LIGATURES: Record<string, string> = { 'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 'ffl', 'ﬅ': 'st', 'ﬆ': 'st', 'Ĳ': 'IJ', 'ĳ': 'ij', 'Ŀ': 'L·', 'ŀ': 'l·', 'ŉ': "'n" };
 
 /**
  * The simplified ftfy.fix_text + double html.unescape + strip of CLIP's basic_clean:
@@ -85,7 +84,7 @@ const LIGATURES = { 'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 
  * (fix_character_width), control characters dropped except tab/newline
  * (remove_control_chars), CRLF/CR → LF (fix_line_breaks), NFC normalisation.
  */
-function basicClean(text) {
+export function basicClean(text: unknown): string {
   let s = String(text);
   s = s.replace(/\r\n?|[\u2028\u2029\u0085]/g, '\n');
   s = s.replace(/[\u2018\u2019\u201a\u201b\u2032]/g, "'").replace(/[\u201c\u201d\u201e\u201f\u2033]/g, '"');
@@ -99,7 +98,7 @@ function basicClean(text) {
 }
 
 /** CLIP's whitespace_clean: runs of whitespace → one space, then strip. */
-function whitespaceClean(text) {
+export function whitespaceClean(text: string): string {
   return text.replace(/\s+/gu, ' ').trim();
 }
 
@@ -110,14 +109,12 @@ const PRE_TOKEN = () => /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|
  * Parses a merges file (text of `bpe_simple_vocab_16e6.txt`): an optional first line
  * `#version: ...`, then one merge "a b" per line. Empty lines are skipped; at most
  * 48 894 merges are read (as CLIP does).
- * @param {string} text
- * @returns {[string, string][]}
  */
-function parseMerges(text) {
+export function parseMerges(text: string): [string, string][] {
   const lines = String(text).split('\n');
   let start = 0;
   if (lines.length && lines[0].startsWith('#version')) start = 1;
-  const merges = [];
+  const merges: [string, string][] = [];
   for (let i = start; i < lines.length && merges.length < MAX_MERGES; i++) {
     const line = lines[i].replace(/\r$/, '');
     if (line.trim() === '') continue;
@@ -131,9 +128,29 @@ function parseMerges(text) {
   return merges;
 }
 
-class ClipTokenizer {
-  /** @param {string | [string, string][]} merges the merges file's text, or parsed merges */
-  constructor(merges) {
+/** Options of tokenize: the context length (77) and whether a longer text is cut (default) or refused. */
+export interface TokenizeOptions {
+  contextLength?: number;
+  truncate?: boolean;
+}
+
+export class ClipTokenizer {
+  readonly byteEncoder: Map<number, string>;
+  readonly byteDecoder: Map<string, number>;
+  /** token → id (a later duplicate wins, as in CLIP's dict(zip(...))) */
+  readonly encoder: Map<string, number>;
+  /** id → token */
+  readonly decoder: string[];
+  /** "a b" → rank (a later duplicate wins, as in CLIP) */
+  readonly bpeRanks: Map<string, number>;
+  private cache: Map<string, string>;
+  readonly sotToken: number;
+  readonly eotToken: number;
+  readonly vocabSize: number;
+  readonly mergeCount: number;
+
+  /** merges: the merges file's text, or parsed merges. */
+  constructor(merges: string | [string, string][]) {
     const list = typeof merges === 'string' ? parseMerges(merges) : merges.slice(0, MAX_MERGES);
     this.byteEncoder = bytesToUnicode();
     this.byteDecoder = new Map([...this.byteEncoder].map(([b, c]) => [c, b]));
@@ -142,23 +159,20 @@ class ClipTokenizer {
     for (const v of base) vocab.push(v + '</w>');
     for (const [a, b] of list) vocab.push(a + b);
     vocab.push(SOT, EOT);
-    /** @type {Map<string, number>} token → id (a later duplicate wins, as in CLIP's dict(zip(...))) */
     this.encoder = new Map();
     vocab.forEach((v, i) => this.encoder.set(v, i));
-    /** @type {string[]} id → token */
     this.decoder = vocab;
-    /** @type {Map<string, number>} "a b" → rank (a later duplicate wins, as in CLIP) */
     this.bpeRanks = new Map();
     list.forEach(([a, b], i) => this.bpeRanks.set(`${a} ${b}`, i));
     this.cache = new Map([[SOT, SOT], [EOT, EOT]]);
-    this.sotToken = this.encoder.get(SOT);
-    this.eotToken = this.encoder.get(EOT);
+    this.sotToken = this.encoder.get(SOT)!;
+    this.eotToken = this.encoder.get(EOT)!;
     this.vocabSize = vocab.length;
     this.mergeCount = list.length;
   }
 
   /** BPE of one pre-token (already mapped to byte characters): space-separated tokens. */
-  bpe(token) {
+  bpe(token: string): string {
     const cached = this.cache.get(token);
     if (cached !== undefined) return cached;
     const chars = Array.from(token);
@@ -170,7 +184,7 @@ class ClipTokenizer {
     }
     for (;;) {
       // The adjacent pair with the lowest merge rank.
-      let best = null;
+      let best: [string, string] | null = null;
       let bestRank = Infinity;
       for (let i = 0; i < word.length - 1; i++) {
         const r = this.bpeRanks.get(`${word[i]} ${word[i + 1]}`);
@@ -181,7 +195,7 @@ class ClipTokenizer {
       }
       if (!best) break;
       const [first, second] = best;
-      const next = [];
+      const next: string[] = [];
       let i = 0;
       while (i < word.length) {
         const j = word.indexOf(first, i);
@@ -209,13 +223,13 @@ class ClipTokenizer {
   }
 
   /** The cleaned, lower-cased text CLIP tokenizes. */
-  normalize(text) {
+  normalize(text: unknown): string {
     return whitespaceClean(basicClean(text)).toLowerCase();
   }
 
   /** Token ids of a text, without start/end tokens (CLIP's SimpleTokenizer.encode). */
-  encode(text) {
-    const ids = [];
+  encode(text: unknown): number[] {
+    const ids: number[] = [];
     const s = this.normalize(text);
     for (const m of s.matchAll(PRE_TOKEN())) {
       const bytes = Buffer.from(m[0], 'utf8');
@@ -231,9 +245,9 @@ class ClipTokenizer {
   }
 
   /** Text of token ids (CLIP's decode: '</w>' becomes a space). */
-  decode(ids) {
+  decode(ids: Iterable<number> | ArrayLike<number>): string {
     const chars = Array.from(ids, (i) => this.decoder[i] ?? '').join('');
-    const bytes = [];
+    const bytes: number[] = [];
     for (const c of chars.replace(/<\|startoftext\|>|<\|endoftext\|>/g, '')) {
       const b = this.byteDecoder.get(c);
       if (b !== undefined) bytes.push(b);
@@ -245,9 +259,8 @@ class ClipTokenizer {
    * CLIP's tokenize() for one text: [sot, ...encode(text), eot] zero-padded to
    * contextLength. Too long: with `truncate` (default) cut to contextLength with
    * eot last (CLIP's truncate=True), else throw (CLIP's default).
-   * @returns {{ ids: Int32Array, length: number, truncated: boolean }}
    */
-  tokenizeWithInfo(text, options = {}) {
+  tokenizeWithInfo(text: unknown, options: TokenizeOptions = {}): { ids: Int32Array; length: number; truncated: boolean } {
     const contextLength = options.contextLength ?? CONTEXT_LENGTH;
     const truncate = options.truncate ?? true;
     let tokens = [this.sotToken, ...this.encode(text), this.eotToken];
@@ -264,21 +277,27 @@ class ClipTokenizer {
   }
 
   /** [contextLength] Int32Array of ids (see tokenizeWithInfo). */
-  tokenize(text, options) {
+  tokenize(text: unknown, options?: TokenizeOptions): Int32Array {
     return this.tokenizeWithInfo(text, options).ids;
   }
 }
 
-const isHttp = (s) => /^https?:\/\//i.test(s);
+const isHttp = (s: string): boolean => /^https?:\/\//i.test(s);
+
+/** Where readVocabulary looks: the host's asset reader, or a resolver of package-relative paths. */
+export interface VocabularyOptions {
+  resolveRelative?: (p: string) => string;
+  read?: (pathOrUrl: string) => Promise<Buffer>;
+}
 
 /** Gunzips when the bytes start with the gzip magic 1f 8b; decodes UTF-8. */
-function decodeVocabularyBytes(buf, where) {
+function decodeVocabularyBytes(buf: Buffer, where: string): string {
   let bytes = buf;
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = zlib.gunzipSync(bytes);
     } catch (e) {
-      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${e.message}`);
+      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${(e as Error).message}`);
     }
   }
   return bytes.toString('utf8');
@@ -287,11 +306,9 @@ function decodeVocabularyBytes(buf, where) {
 /**
  * Reads a vocabulary (merges) file from an absolute path, a file:// URL, an http(s)
  * URL, or (with `resolveRelative`) a path inside the plugin package; plain or gzip.
- * @param {string} pathOrUrl
- * @param {{ resolveRelative?: (p: string) => string, read?: (pathOrUrl: string) => Promise<Buffer> }} [options] read: the host's asset reader (used alone when given)
- * @returns {Promise<string>} the file's text
+ * `options.read`: the host's asset reader (used alone when given). Returns the file's text.
  */
-async function readVocabulary(pathOrUrl, options = {}) {
+export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOptions = {}): Promise<string> {
   if (typeof pathOrUrl !== 'string' || !pathOrUrl) throw new Error('vocabulary must be the path or URL of CLIP\'s bpe_simple_vocab_16e6.txt(.gz)');
   if (options.read) {
     // The host's asset reader: it alone decides which files and URLs may be opened.
@@ -299,8 +316,9 @@ async function readVocabulary(pathOrUrl, options = {}) {
     try {
       bytes = await options.read(pathOrUrl);
     } catch (e) {
-      if (/^asset not found/.test(e.message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
-      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${e.message}`);
+      const message = (e as Error).message;
+      if (/^asset not found/.test(message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
+      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${message}`);
     }
     return decodeVocabularyBytes(bytes, pathOrUrl);
   }
@@ -309,13 +327,14 @@ async function readVocabulary(pathOrUrl, options = {}) {
     try {
       res = await fetch(pathOrUrl);
     } catch (e) {
-      const why = (e && e.cause && (e.cause.code || e.cause.message)) || e.message;
+      const err = e as Error & { cause?: { code?: string; message?: string } };
+      const why = (err && err.cause && (err.cause.code || err.cause.message)) || err.message;
       throw new Error(`could not fetch vocabulary ${pathOrUrl}: ${why}`);
     }
     if (!res.ok) throw new Error(`could not fetch vocabulary ${pathOrUrl}: HTTP ${res.status}`);
     return decodeVocabularyBytes(Buffer.from(await res.arrayBuffer()), pathOrUrl);
   }
-  let file;
+  let file: string;
   if (pathOrUrl.startsWith('file://')) file = fileURLToPath(pathOrUrl);
   else if (path.isAbsolute(pathOrUrl)) file = pathOrUrl;
   else if (options.resolveRelative) file = options.resolveRelative(pathOrUrl);
@@ -324,34 +343,20 @@ async function readVocabulary(pathOrUrl, options = {}) {
   try {
     buf = await fs.promises.readFile(file);
   } catch (e) {
-    if (e.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
-    if (e.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`);
-    throw new Error(`cannot read vocabulary ${file}: ${e.message}`);
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
+    if (err.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`);
+    throw new Error(`cannot read vocabulary ${file}: ${err.message}`);
   }
   return decodeVocabularyBytes(buf, file);
 }
 
 /** A tokenizer from a vocabulary path or URL (see readVocabulary). */
-async function loadTokenizer(pathOrUrl, options) {
+export async function loadTokenizer(pathOrUrl: unknown, options?: VocabularyOptions): Promise<ClipTokenizer> {
   const text = await readVocabulary(pathOrUrl, options);
   try {
     return new ClipTokenizer(text);
   } catch (e) {
-    throw new Error(`vocabulary ${pathOrUrl}: ${e.message}`);
+    throw new Error(`vocabulary ${pathOrUrl}: ${(e as Error).message}`);
   }
 }
-
-module.exports = {
-  ClipTokenizer,
-  bytesToUnicode,
-  basicClean,
-  whitespaceClean,
-  htmlUnescape,
-  parseMerges,
-  readVocabulary,
-  loadTokenizer,
-  SOT,
-  EOT,
-  CONTEXT_LENGTH,
-  MAX_MERGES,
-};

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * A differentiable head-pose estimate from face-api's 68 landmarks (iBUG
  * order: jaw 0–16, brows 17–26, nose bridge 27–30, nostrils 31–35, eyes
@@ -41,40 +40,42 @@
  * flips yaw and roll, keeps pitch), and differentiable wherever the landmarks are
  * not degenerate.
  */
+import type { Tensor1D, Tensor2D, Tf } from 'promptgen/plugin';
 
-const K_YAW = 1.165;
-const K_PITCH = 0.453;
-const T0 = 0.62;
+/** The host's rank-3 tensor (the SDK names ranks 1, 2 and 4). */
+type Tensor3D = ReturnType<Tf['tensor3d']>;
+
+export const K_YAW = 1.165;
+export const K_PITCH = 0.453;
+export const T0 = 0.62;
 
 /** Mean of landmarks [from, to] (inclusive) of lm [n,68,2] → [n,2]. */
-function meanPoints(tf, lm, from, to) {
-  return tf.mean(tf.slice(lm, [0, from, 0], [-1, to - from + 1, 2]), 1);
+function meanPoints(tf: Tf, lm: Tensor3D, from: number, to: number): Tensor2D {
+  return tf.mean<Tensor2D>(tf.slice(lm, [0, from, 0], [-1, to - from + 1, 2]), 1);
 }
 
-function point(tf, lm, i) {
+function point(tf: Tf, lm: Tensor3D, i: number): Tensor2D {
   return tf.reshape(tf.slice(lm, [0, i, 0], [-1, 1, 2]), [lm.shape[0], 2]);
 }
 
-const col = (tf, t, j) => tf.reshape(tf.slice(t, [0, j], [-1, 1]), [t.shape[0]]);
+const col = (tf: Tf, t: Tensor2D, j: number): Tensor1D => tf.reshape(tf.slice(t, [0, j], [-1, 1]), [t.shape[0]]);
 
 /**
  * landmarks [n,68,2] (any consistent unit) → [n,3] radians (yaw, pitch, roll).
- * @param {any} tf
- * @param {any} lm
  */
-function poseFromLandmarks(tf, lm) {
+export function poseFromLandmarks(tf: Tf, lm: Tensor3D): Tensor2D {
   const L = meanPoints(tf, lm, 36, 41);
   const R = meanPoints(tf, lm, 42, 47);
-  const e = tf.sub(R, L);
+  const e = tf.sub<Tensor2D>(R, L);
   const ex = col(tf, e, 0);
   const ey = col(tf, e, 1);
   const len = tf.sqrt(tf.add(tf.add(tf.square(ex), tf.square(ey)), 1e-12));
   const ux = tf.div(ex, len);
   const uy = tf.div(ey, len);
-  const o = tf.div(tf.add(L, R), 2);
+  const o = tf.div<Tensor2D>(tf.add(L, R), 2);
   // a = (p − o)·u, b = (p − o)·v with v = (−uy, ux).
-  const coords = (p) => {
-    const d = tf.sub(p, o);
+  const coords = (p: Tensor2D): { a: Tensor1D; b: Tensor1D } => {
+    const d = tf.sub<Tensor2D>(p, o);
     const dx = col(tf, d, 0);
     const dy = col(tf, d, 1);
     return { a: tf.add(tf.mul(dx, ux), tf.mul(dy, uy)), b: tf.sub(tf.mul(dy, ux), tf.mul(dx, uy)) };
@@ -84,19 +85,18 @@ function poseFromLandmarks(tf, lm) {
   const nose = coords(point(tf, lm, 30));
   const mouth = coords(meanPoints(tf, lm, 48, 67));
 
-  const roll = tf.atan2(ey, ex);
-  const centre = tf.div(tf.add(j0.a, j16.a), 2);
-  const halfWidth = tf.div(tf.sub(j16.a, j0.a), 2);
-  const r = tf.div(tf.sub(nose.a, centre), safe(tf, halfWidth));
-  const yaw = tf.atan(tf.div(r, K_YAW));
-  const t = tf.div(nose.b, safe(tf, mouth.b));
-  const pitch = tf.atan(tf.div(tf.sub(T0, t), K_PITCH));
-  return tf.stack([yaw, pitch, roll], 1);
+  const roll = tf.atan2<Tensor1D>(ey, ex);
+  const centre = tf.div<Tensor1D>(tf.add(j0.a, j16.a), 2);
+  const halfWidth = tf.div<Tensor1D>(tf.sub(j16.a, j0.a), 2);
+  const r = tf.div<Tensor1D>(tf.sub(nose.a, centre), safe(tf, halfWidth));
+  const yaw = tf.atan(tf.div<Tensor1D>(r, K_YAW));
+  const t = tf.div<Tensor1D>(nose.b, safe(tf, mouth.b));
+  const pitch = tf.atan(tf.div<Tensor1D>(tf.sub(T0, t), K_PITCH));
+  return tf.stack([yaw, pitch, roll], 1) as Tensor2D;
 }
 
 /** Keeps a (positive in practice) denominator away from 0 so degenerate landmarks give finite values. */
-function safe(tf, x) {
+function safe(tf: Tf, x: Tensor1D): Tensor1D {
   return tf.maximum(x, 1e-6);
 }
 
-module.exports = { poseFromLandmarks, K_YAW, K_PITCH, T0 };
