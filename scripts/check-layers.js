@@ -15,6 +15,8 @@
  *   services  the API's services; runtime/plugin-admin.ts and runtime/sample-service.ts
  *             are the tensor-backed implementations of two service interfaces, so
  *             they sit here although their folder is runtime/
+ *   artifacts the PNGs served over HTTP: their URLs (which the schema hands out),
+ *             their routes (which the server mounts) and their rendering (grids, curves)
  *   schema    GraphQL types and resolvers
  *   server    HTTP and websocket
  *   app       wiring (app.ts)
@@ -30,7 +32,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LAYERS = ['base', 'engine', 'plugins', 'store', 'runtime', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
+const LAYERS = ['base', 'engine', 'plugins', 'store', 'runtime', 'jobs', 'services', 'artifacts', 'schema', 'server', 'app', 'cli'];
 
 /** The layer of a file, from its path relative to src (forward slashes); null when none fits. */
 function layerOf(rel) {
