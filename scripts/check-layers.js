@@ -19,6 +19,8 @@
  *             ones; a generator row resolved to its chain
  *   jobs      queue, training job and thread, concurrency, writers, audits
  *   services  the API's services, each interface next to its implementation
+ *   artifacts the PNGs served over HTTP: their URLs (which the schema hands out),
+ *             their routes (which the server mounts) and their rendering (grids, curves)
  *   schema    GraphQL types and resolvers
  *   server    HTTP and websocket
  *   app       wiring (app.ts)
@@ -34,7 +36,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LAYERS = ['shared', 'sdk', 'engine', 'plugins', 'store', 'events', 'catalog', 'jobs', 'services', 'schema', 'server', 'app', 'cli'];
+const LAYERS = ['shared', 'sdk', 'engine', 'plugins', 'store', 'events', 'catalog', 'jobs', 'services', 'artifacts', 'schema', 'server', 'app', 'cli'];
 
 /** The layer of a file, from its path relative to src (forward slashes); null when none fits. */
 function layerOf(rel) {

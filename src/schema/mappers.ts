@@ -9,6 +9,7 @@ import type {
   SampleSetRow,
   StoredProgress,
 } from '../store/entities';
+import { IMAGE } from '../artifacts/urls';
 import { toGlobalId } from '../shared/global-id';
 import { Control } from './types/control';
 import { PluginSource, PluginStatus, PromptStatus, SampleSetKind } from './types/enums';
@@ -119,7 +120,7 @@ export function toImage(row: ImageRow, baseUrl: string): Image {
   return Object.assign(new Image(), {
     rowId: row.id,
     index: row.index,
-    url: `${baseUrl}/artifacts/images/${row.id}.png`,
+    url: IMAGE.url(baseUrl, row.id),
     width: row.width,
     height: row.height,
   });

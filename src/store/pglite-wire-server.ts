@@ -82,6 +82,7 @@ export class PGliteWireServer {
   /** The connection whose transaction PGlite is in, if any. */
   private owner: Connection | null = null;
   private readonly connections = new Set<Connection>();
+  private readonly refused = new Set<net.Socket>();
   private nextId = 1;
 
   constructor(
@@ -101,6 +102,12 @@ export class PGliteWireServer {
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     if (this.connections.size >= this.maxConnections) {
+      // Refused sockets are kept until they close: a client that does not hang up after the
+      // error (pg does not) would otherwise hold close() open for ever, and a reset on one
+      // without an error listener would throw in the database thread.
+      this.refused.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => this.refused.delete(socket));
       socket.end(errorResponse('53300', `too many connections for the embedded database (limit ${this.maxConnections})`));
       return;
     }
@@ -125,7 +132,10 @@ export class PGliteWireServer {
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.conn === conn) this.queue.splice(i, 1);
     if (this.owner === conn) {
       // A client vanished mid-transaction: roll it back so others can proceed.
-      await this.db.runExclusive(() => this.db.exec('ROLLBACK')).catch(() => undefined);
+      // Not inside runExclusive: exec() takes PGlite's query lock itself, and that lock
+      // is the one runExclusive holds, so wrapping it waited on itself forever and the
+      // database answered no one again (test/store/pglite-wire-server.test.ts).
+      await this.db.exec('ROLLBACK').catch(() => undefined);
       this.owner = null;
       void this.drain();
     }
@@ -174,6 +184,7 @@ export class PGliteWireServer {
 
   async close(): Promise<void> {
     for (const conn of this.connections) conn.socket.destroy();
+    for (const socket of this.refused) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }

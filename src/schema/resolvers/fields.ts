@@ -1,5 +1,6 @@
 /** Relations between types, resolved from row keys. */
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
+import { PROMPT_CURVE, SAMPLE_SET_GRID } from '../../artifacts/urls';
 import type { GraphQLContext } from '../context';
 import { toControl, toGenerator, toImage, toPlugin, toProgress, toPrompt, toSampleSet } from '../mappers';
 import { TrainingProgress } from '../types/progress';
@@ -79,7 +80,7 @@ export class PromptFields {
 
   @FieldResolver(() => String, { description: 'PNG of the training curves so far: loss, log-det, then each control\'s mean energy (404 before the first step).' })
   curveUrl(@Root() p: Prompt, @Ctx() { baseUrl }: GraphQLContext): string {
-    return `${baseUrl}/artifacts/prompts/${p.rowId}/curve.png`;
+    return PROMPT_CURVE.url(baseUrl, p.rowId);
   }
 
   @FieldResolver(() => [ClassifierShift], {
@@ -131,7 +132,7 @@ export class SampleSetFields {
 
   @FieldResolver(() => String, { description: 'All images of the set in one PNG grid.' })
   gridUrl(@Root() s: SampleSet, @Ctx() { baseUrl }: GraphQLContext): string {
-    return `${baseUrl}/artifacts/sample-sets/${s.rowId}/grid.png`;
+    return SAMPLE_SET_GRID.url(baseUrl, s.rowId);
   }
 
   @FieldResolver(() => [Image])

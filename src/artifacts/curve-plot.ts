@@ -4,6 +4,7 @@
  * range, labelled with its name, minimum and maximum in a tiny built-in 3×5 font.
  */
 import { PNG } from 'pngjs';
+import type { ProgressPointRow } from '../store/entities';
 
 export interface Series {
   name: string;
@@ -97,4 +98,21 @@ export function plotCurves(series: Series[], width = 640, panelHeight = 120): Bu
     }
   });
   return PNG.sync.write(canvas.png);
+}
+
+/**
+ * A prompt's recorded steps as series: loss, log-det, then each control's mean
+ * energy. Energies are read by position: every step lists them in the order
+ * the prompt names its controls.
+ */
+export function trainingSeries(history: ProgressPointRow[]): Series[] {
+  const series: Series[] = [
+    { name: 'loss', points: history.map((p) => [p.step, p.data.loss ?? NaN]) },
+    { name: 'log-det', points: history.map((p) => [p.step, p.data.logDet ?? NaN]) },
+  ];
+  const names = [...new Set(history.flatMap((p) => p.data.energies.map((e) => e.control)))];
+  for (const [i, name] of names.entries()) {
+    series.push({ name, points: history.map((p) => [p.step, p.data.energies[i]?.value ?? NaN]) });
+  }
+  return series;
 }
