@@ -9,7 +9,7 @@
  * Two implementations with one contract (same state layout, saved in
  * checkpoints as `adam.m` / `adam.v`):
  *  - `hostAdam` on cpu and wasm where the native addon is built, where tensor
- *    data lives in this process's memory: one C loop (native/blas.c
+ *    data lives in this process's memory: one C loop (native/src/adam.c
  *    `adamUpdate`) over the 1.6 M values of the benchmark's flow instead of
  *    ~50 TF.js kernels (a concat, ~10 element-wise ops over the flat vector, a
  *    split and a subtract/assign per variable). Measured by CPU time on the

@@ -128,7 +128,7 @@ export function applyBiasActivation(y: Float32Array, bias: Float32Array | null, 
   }
 }
 
-/** Activation codes of the addon's biasActivation (native/blas.c). */
+/** Activation codes of the addon's biasActivation (native/src/conv.c). */
 const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
 
 /**

@@ -1,0 +1,45 @@
+/*
+ * What the addon's C files share: the OpenBLAS entry point (NULL where no
+ * OpenBLAS was found), the N-API argument helpers, and every function the
+ * addon exports (registered in addon.c's table).
+ */
+#ifndef PROMPTGEN_ADDON_H
+#define PROMPTGEN_ADDON_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <node_api.h>
+
+typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                         const float *b, int ldb, float beta, float *c, int ldc);
+
+/* cblas_sgemm of the loaded OpenBLAS; NULL until open_blas() found one. */
+extern sgemm_fn sgemm;
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+void open_blas(void);
+
+/* util.c: argument helpers; on a bad argument they throw and return NULL / set *ok = false. */
+float *float_data(napi_env env, napi_value value, size_t *length);
+int32_t *int_params(napi_env env, napi_value value, size_t want);
+float *arg_f32(napi_env env, napi_value v, size_t want, bool optional, bool *ok);
+/* A scratch buffer kept between calls (the JS thread is the only caller). */
+typedef struct { float *p; size_t n; } buf_t;
+float *grow(buf_t *b, size_t n);
+
+/* openblas.c */
+napi_value Sgemm(napi_env env, napi_callback_info info);
+napi_value Gemm(napi_env env, napi_callback_info info);
+napi_value SetThreads(napi_env env, napi_callback_info info);
+napi_value Library(napi_env env, napi_callback_info info);
+/* conv.c */
+napi_value Im2col(napi_env env, napi_callback_info info);
+napi_value Col2im(napi_env env, napi_callback_info info);
+napi_value BiasActivation(napi_env env, napi_callback_info info);
+/* coupling.c */
+napi_value CouplingForward(napi_env env, napi_callback_info info);
+napi_value CouplingBackward(napi_env env, napi_callback_info info);
+/* adam.c */
+napi_value SumSquares(napi_env env, napi_callback_info info);
+napi_value AdamUpdate(napi_env env, napi_callback_info info);
+
+#endif
