@@ -11,6 +11,8 @@ static const struct {
     {"sgemm", Sgemm},
     {"library", Library},
     {"setThreads", SetThreads},
+    {"shareCores", ShareCores},
+    {"threadCount", ThreadCount},
     {"gemm", Gemm},
     {"im2col", Im2col},
     {"col2im", Col2im},

@@ -15,6 +15,12 @@ typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int 
 
 /* cblas_sgemm of the loaded OpenBLAS; NULL until open_blas() found one. */
 extern sgemm_fn sgemm;
+typedef void (*set_threads_fn)(int n);
+/* openblas_set_num_threads (process-wide); NULL where the library has none. */
+extern set_threads_fn set_threads;
+typedef int (*get_threads_fn)(void);
+/* openblas_get_num_threads; NULL where the library has none. */
+extern get_threads_fn get_threads;
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 void open_blas(void);
 
@@ -29,8 +35,11 @@ float *grow(buf_t *b, size_t n);
 /* openblas.c */
 napi_value Sgemm(napi_env env, napi_callback_info info);
 napi_value Gemm(napi_env env, napi_callback_info info);
-napi_value SetThreads(napi_env env, napi_callback_info info);
 napi_value Library(napi_env env, napi_callback_info info);
+/* threads.c */
+napi_value SetThreads(napi_env env, napi_callback_info info);
+napi_value ShareCores(napi_env env, napi_callback_info info);
+napi_value ThreadCount(napi_env env, napi_callback_info info);
 /* conv.c */
 napi_value Im2col(napi_env env, napi_callback_info info);
 napi_value Col2im(napi_env env, napi_callback_info info);

@@ -10,15 +10,29 @@
  * addon is missing. addon.c registers them all.
  */
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include "addon.h"
 
-typedef void (*set_threads_fn)(int n);
-
 sgemm_fn sgemm = NULL;
-static set_threads_fn set_threads = NULL;
+set_threads_fn set_threads = NULL;
+get_threads_fn get_threads = NULL;
 static const char *library = NULL;
+static pthread_once_t opened = PTHREAD_ONCE_INIT;
 
-void open_blas(void) {
+/*
+ * How long an idle OpenBLAS thread spins before it sleeps, as log2 of CPU
+ * cycles (OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when the library
+ * loads; it clamps it to 4..30; its default 28 is ~0.1 s at 2.5 GHz). A
+ * spinning helper takes a core from the API's thread and from other trainings
+ * for that long after every product; 4 (16 cycles) puts it to sleep at once,
+ * and waking it costs less than the spin (measured in docs/PERFORMANCE.md).
+ * A value set by the user wins.
+ */
+#define THREAD_TIMEOUT "4"
+
+static void load(void) {
+  setenv("OPENBLAS_THREAD_TIMEOUT", THREAD_TIMEOUT, 0);
   const char *candidates[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", NULL};
   for (int i = 0; candidates[i] && !sgemm; i++) {
     void *handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
@@ -27,9 +41,13 @@ void open_blas(void) {
     if (sgemm) {
       library = candidates[i];
       set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+      get_threads = (get_threads_fn)dlsym(handle, "openblas_get_num_threads");
     }
   }
 }
+
+/* Once per process: every worker thread's copy of the addon shares the library and its settings. */
+void open_blas(void) { pthread_once(&opened, load); }
 
 /* sgemm(a, b, c, m, n, k, transA, transB): c[m×n] = op(a) · op(b), row-major. */
 napi_value Sgemm(napi_env env, napi_callback_info info) {
@@ -111,19 +129,6 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   if (m == 0 || n == 0) return NULL;
   sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c, ldc);
   return NULL;
-}
-
-/* setThreads(n): OpenBLAS's thread count; returns false where the library cannot set it. */
-napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_value result;
-  int32_t n = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc >= 1) napi_get_value_int32(env, argv[0], &n);
-  if (set_threads && n >= 1) set_threads(n);
-  napi_get_boolean(env, set_threads != NULL && n >= 1, &result);
-  return result;
 }
 
 napi_value Library(napi_env env, napi_callback_info info) {
