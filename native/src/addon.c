@@ -19,6 +19,8 @@ static const struct {
     {"biasActivation", BiasActivation},
     {"sumSquares", SumSquares},
     {"adamUpdate", AdamUpdate},
+    {"sumSquaresAll", SumSquaresAll},
+    {"adamUpdateAll", AdamUpdateAll},
     {"couplingForward", CouplingForward},
     {"couplingBackward", CouplingBackward},
 };

@@ -25,12 +25,19 @@ enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 void open_blas(void);
 
 /* util.c: argument helpers; on a bad argument they throw and return NULL / set *ok = false. */
+bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage);
 float *float_data(napi_env env, napi_value value, size_t *length);
 int32_t *int_params(napi_env env, napi_value value, size_t want);
 float *arg_f32(napi_env env, napi_value v, size_t want, bool optional, bool *ok);
 /* A scratch buffer kept between calls (the JS thread is the only caller). */
 typedef struct { float *p; size_t n; } buf_t;
 float *grow(buf_t *b, size_t n);
+
+/* parallel.c: fn(ctx, part, parts) for part = 0..parts−1, part 0 on the calling thread. */
+enum { MAX_PARTS = 64 };
+typedef void (*part_fn)(void *ctx, int part, int parts);
+void run_parts(int parts, part_fn fn, void *ctx);
+int parts_for(size_t work, int threads, size_t min_per_part);
 
 /* openblas.c */
 napi_value Sgemm(napi_env env, napi_callback_info info);
@@ -50,5 +57,7 @@ napi_value CouplingBackward(napi_env env, napi_callback_info info);
 /* adam.c */
 napi_value SumSquares(napi_env env, napi_callback_info info);
 napi_value AdamUpdate(napi_env env, napi_callback_info info);
+napi_value SumSquaresAll(napi_env env, napi_callback_info info);
+napi_value AdamUpdateAll(napi_env env, napi_callback_info info);
 
 #endif

@@ -22,13 +22,8 @@ bad:
 
 /* im2col(x, cols, p): cols[(r - r0), (ky, kx, c)] = x[n, oy·sh − pt + ky·dh, ox·sw − pl + kx·dw, c], 0 outside. */
 napi_value Im2col(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 3) {
-    napi_throw_error(env, NULL, "im2col(x, cols, params)");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "im2col(x, cols, params)")) return NULL;
   size_t lx, lcols;
   const float *x = float_data(env, argv[0], &lx);
   float *cols = x ? float_data(env, argv[1], &lcols) : NULL;
@@ -56,13 +51,8 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
 
 /* col2im(cols, x, p): the adjoint of im2col, x[...] += cols[...] (x is not cleared). */
 napi_value Col2im(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 3) {
-    napi_throw_error(env, NULL, "col2im(cols, x, params)");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "col2im(cols, x, params)")) return NULL;
   size_t lx, lcols;
   const float *cols = float_data(env, argv[0], &lcols);
   float *x = cols ? float_data(env, argv[1], &lx) : NULL;
@@ -96,13 +86,8 @@ napi_value Col2im(napi_env env, napi_callback_info info) {
  * 0 none, 1 relu, 2 relu6, 3 leakyrelu(alpha), 4 sigmoid, 5 elu.
  */
 napi_value BiasActivation(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) {
-    napi_throw_error(env, NULL, "biasActivation(y, bias, n, activation, alpha)");
-    return NULL;
-  }
+  if (!get_args(env, info, 5, argv, "biasActivation(y, bias, n, activation, alpha)")) return NULL;
   size_t ly, lb = 0;
   float *y = float_data(env, argv[0], &ly);
   if (!y) return NULL;

@@ -51,13 +51,8 @@ void open_blas(void) { pthread_once(&opened, load); }
 
 /* sgemm(a, b, c, m, n, k, transA, transB): c[m×n] = op(a) · op(b), row-major. */
 napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 8) {
-    napi_throw_error(env, NULL, "sgemm(a, b, c, m, n, k, transA, transB)");
-    return NULL;
-  }
+  if (!get_args(env, info, 8, argv, "sgemm(a, b, c, m, n, k, transA, transB)")) return NULL;
   if (!sgemm) {
     napi_throw_error(env, NULL, "OpenBLAS is not available");
     return NULL;
@@ -89,13 +84,8 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
  * block's halves) and accumulate (beta = 1) without a copy.
  */
 napi_value Gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
   napi_value argv[13];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 13) {
-    napi_throw_error(env, NULL, "gemm(a, lda, b, ldb, c, ldc, m, n, k, transA, transB, alpha, beta)");
-    return NULL;
-  }
+  if (!get_args(env, info, 13, argv, "gemm(a, lda, b, ldb, c, ldc, m, n, k, transA, transB, alpha, beta)")) return NULL;
   if (!sgemm) {
     napi_throw_error(env, NULL, "OpenBLAS is not available");
     return NULL;

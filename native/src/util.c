@@ -51,3 +51,14 @@ float *grow(buf_t *b, size_t n) {
   }
   return b->p;
 }
+
+/* Reads exactly n arguments into argv; throws `usage` and returns false otherwise. */
+bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != n) {
+    napi_throw_error(env, NULL, usage);
+    return false;
+  }
+  return true;
+}

@@ -35,6 +35,10 @@ export interface NativeBlas {
   sumSquares?(a: Float32Array): number;
   /** One Adam step in place (src/engine/adam.ts). */
   adamUpdate?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float64Array): void;
+  /** Σ a_i² over all arrays, on up to `threads` threads (chunked: the same sum for any count). */
+  sumSquaresAll?(arrays: Float32Array[], threads: number): number;
+  /** adamUpdate of every variable; m and v hold all variables' state end to end. */
+  adamUpdateAll?(ps: Float32Array[], gs: Float32Array[], m: Float32Array, v: Float32Array, hyper: Float64Array, threads: number): void;
 }
 
 /**
