@@ -9,7 +9,7 @@
  * Two implementations with one contract (same state layout, saved in
  * checkpoints as `adam.m` / `adam.v`):
  *  - `hostAdam` on cpu and wasm where the native addon is built, where tensor
- *    data lives in this process's memory: one C loop (native/blas.c
+ *    data lives in this process's memory: one C loop (native/src/adam.c
  *    `adamUpdate`) over the 1.6 M values of the benchmark's flow instead of
  *    ~50 TF.js kernels (a concat, ~10 element-wise ops over the flat vector, a
  *    split and a subtract/assign per variable). Measured by CPU time on the
@@ -58,6 +58,16 @@ export interface HostAdamLoops {
   sumSquares(a: Float32Array): number;
   /** In place; h = [coef, beta1, beta2, stepSize, sqrtBc2, eps, decay]. */
   adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: Float64Array): void;
+  /**
+   * Both over all variables in one call each, split over the threads the
+   * trainings' share of the cores allows (native only): the loops are
+   * memory-bound, and one core does not saturate the memory bus.
+   */
+  all?: {
+    sumSquares(gs: Float32Array[]): number;
+    /** m and v: all variables' state end to end, in the order of ps. */
+    adamUpdate(ps: Float32Array[], gs: Float32Array[], m: Float32Array, v: Float32Array, h: Float64Array): void;
+  };
 }
 
 export const jsAdamLoops: HostAdamLoops = {
@@ -81,7 +91,16 @@ export const jsAdamLoops: HostAdamLoops = {
 export function nativeAdamLoops(): HostAdamLoops | null {
   const blas = loadNativeBlas();
   if (!blas || typeof blas.adamUpdate !== 'function' || typeof blas.sumSquares !== 'function') return null;
-  return { sumSquares: (a) => blas.sumSquares!(a), adamUpdate: (p, g, m, v, h) => blas.adamUpdate!(p, g, m, v, h) };
+  const loops: HostAdamLoops = { sumSquares: (a) => blas.sumSquares!(a), adamUpdate: (p, g, m, v, h) => blas.adamUpdate!(p, g, m, v, h) };
+  if (blas.sumSquaresAll && blas.adamUpdateAll && blas.threadCount) {
+    // OpenBLAS's count at the call: the share of the cores this training holds (shareBlasCores)
+    const threads = () => Math.max(1, blas.threadCount!());
+    loops.all = {
+      sumSquares: (gs) => blas.sumSquaresAll!(gs, threads()),
+      adamUpdate: (ps, gs, m, v, h) => blas.adamUpdateAll!(ps, gs, m, v, h, threads()),
+    };
+  }
+  return loops;
 }
 
 export function makeAdam(tf: Tf, vars: Variable[], s: AdamSettings): FlatAdam {
@@ -133,7 +152,8 @@ export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostA
       // (the assign() path below) may grow the heap and detach older views.
       const gradOf = (x: Variable): Float32Array => hostData(tf, grads[x.name]!) ?? (grads[x.name]!.dataSync() as Float32Array);
       let sq = 0;
-      for (const x of vars) sq += loops.sumSquares(gradOf(x));
+      if (loops.all) sq = loops.all.sumSquares(vars.map(gradOf));
+      else for (const x of vars) sq += loops.sumSquares(gradOf(x));
       const norm = Math.fround(Math.sqrt(sq));
       const t = k + 1;
       h[0] = clipCoef(norm, s.clipNorm);
@@ -143,23 +163,25 @@ export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostA
       h[4] = Math.sqrt(1 - Math.pow(s.beta2, t));
       h[5] = s.epsilon;
       h[6] = 1 - lrT * s.weightDecay;
-      let o = 0;
-      vars.forEach((x) => {
-        const n = x.size;
-        const ms = m.subarray(o, o + n);
-        const vs = v.subarray(o, o + n);
-        o += n;
-        // A variable whose data no other tensor shares is updated where it lies
-        // (no copy out, no new tensor: ~20 MB less copying per step for the
-        // benchmark's flow); otherwise through a copy and assign().
-        const own = ownedData(tf, x);
-        if (own) {
-          loops.adamUpdate(own, gradOf(x), ms, vs, h);
-          return;
-        }
-        const p = Float32Array.from(x.dataSync() as Float32Array);
-        loops.adamUpdate(p, gradOf(x), ms, vs, h);
-        tf.tidy(() => x.assign(tf.tensor(p, x.shape)));
+      // A variable whose data no other tensor shares is updated where it lies
+      // (no copy out, no new tensor: ~20 MB less copying per step for the
+      // benchmark's flow); otherwise through a copy and assign(). The copies
+      // are taken first: they allocate no wasm memory, so the views stay valid
+      // until the update, and the assigns (which may) come after it.
+      const copies = vars.map((x) => (ownedData(tf, x) ? null : Float32Array.from(x.dataSync() as Float32Array)));
+      const ps = vars.map((x, i) => copies[i] ?? ownedData(tf, x)!);
+      const gs = vars.map(gradOf);
+      if (loops.all) loops.all.adamUpdate(ps, gs, m, v, h);
+      else {
+        let o = 0;
+        vars.forEach((x, i) => {
+          loops.adamUpdate(ps[i]!, gs[i]!, m.subarray(o, o + x.size), v.subarray(o, o + x.size), h);
+          o += x.size;
+        });
+      }
+      vars.forEach((x, i) => {
+        const p = copies[i];
+        if (p) tf.tidy(() => x.assign(tf.tensor(p, x.shape)));
       });
       return { gradNorm: () => Promise.resolve(norm), dispose: () => undefined };
     },

@@ -15,6 +15,7 @@ import { Rng, deriveSeed, type RngState } from './rng';
 import { packArtifact, unpackArtifact } from './artifact';
 import { readImageBatch, type ImageBatch } from './images';
 import { makeAdam } from './adam';
+import { shareBlasCores } from './kernels/native-blas';
 
 export const CHECKPOINT_FORMAT = 'promptgen-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -167,6 +168,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     ]);
   };
 
+  const releaseCores = shareBlasCores(tf.getBackend());
   const started = Date.now();
   const startStep = step;
   let finalLoss = NaN;
@@ -233,6 +235,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
   } finally {
+    releaseCores();
     adam.dispose();
     previewEps?.dispose();
     previewCond?.dispose();

@@ -38,8 +38,8 @@ export interface Config {
   evaluationSamples: number;
   /** Seconds SIGTERM waits for in-flight work before closing anyway. */
   shutdownGraceSeconds: number;
-  /** OpenBLAS threads per training thread (the engine reads PROMPTGEN_BLAS_THREADS itself). */
-  blasThreads: number;
+  /** Fixed OpenBLAS threads per process (the engine reads PROMPTGEN_BLAS_THREADS itself); undefined: the running trainings share the cores. */
+  blasThreads?: number;
   /** Most trainings this process runs at once (PROMPTGEN_TRAINING_THREADS); undefined: from the cores (src/jobs/concurrency.ts). */
   trainingThreads?: number;
   /** Fused coupling-block kernels where the backend has them (PROMPTGEN_FUSED_COUPLING). */
@@ -204,7 +204,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     evaluationSamples: r.int('PROMPTGEN_EVALUATION_SAMPLES', 256, 16, 4096),
     shutdownGraceSeconds: r.int('PROMPTGEN_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     // read again by the engine in each training thread (src/engine/kernels/native-blas.ts); checked here so a bad value stops start-up
-    blasThreads: r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
+    blasThreads: r.raw('PROMPTGEN_BLAS_THREADS') === undefined ? undefined : r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
     trainingThreads: r.raw('PROMPTGEN_TRAINING_THREADS') === undefined ? undefined : r.int('PROMPTGEN_TRAINING_THREADS', 1, 1, 256),
     nativeBlas: r.oneOf<'0' | '1'>('PROMPTGEN_NATIVE_BLAS', '1', ['0', '1']) === '1',
     security: {
@@ -250,7 +250,7 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_SHUTDOWN_GRACE_SECONDS', '10', 'how long SIGTERM waits for in-flight work'],
   ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
   ['PROMPTGEN_GPU_MEMORY_MB', '2048', 'webgpu backend: memory budget of each GPU device (one per training thread, one for sampling); past it the prompt FAILS with a clear error'],
-  ['PROMPTGEN_BLAS_THREADS', '1', 'OpenBLAS threads per training thread (more only on an otherwise idle machine)'],
+  ['PROMPTGEN_BLAS_THREADS', '(shared)', 'OpenBLAS threads, fixed for the process; unset → ⌊cores ÷ running trainings⌋ (one training alone uses every core)'],
   ['PROMPTGEN_ASSET_DIRS', '(none)', 'directories (`:`-separated, absolute) whose model/vocabulary files control params may name; unset → only files inside plugin packages'],
   ['PROMPTGEN_ASSET_URLS', '(none)', 'http(s) URL prefixes (comma-separated) control params may name; unset → no URL is fetched for a param'],
   ['PROMPTGEN_MAX_QUERY_TOKENS', '3000', 'largest GraphQL document, in lexical tokens (refused while parsing)'],
@@ -260,7 +260,7 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_MAX_EXPENSIVE_PER_REQUEST', '1', 'most `createPrompt`/`sample`/`installPlugin`/`uninstallPlugin` fields in one operation'],
   ['PROMPTGEN_RATE_LIMIT_PER_MINUTE', '120', 'those mutations per client address and minute (token bucket, burst of the same size; 0: no limit; admin requests exempt)'],
   ['PROMPTGEN_MAX_QUEUED_PROMPTS', '100', 'QUEUED + TRAINING prompts beyond which `createPrompt` answers `QUEUE_FULL` (0: no limit)'],
-  ['PROMPTGEN_TRAINING_THREADS', '(cores − 1 for serve, cores for worker) ÷ BLAS threads', 'most trainings one process runs at once; more would only time-slice the cores and slow the API'],
+  ['PROMPTGEN_TRAINING_THREADS', '(cores − 1 for serve beyond 2 cores, else cores) ÷ fixed BLAS threads', 'most trainings one process runs at once; more would only time-slice the cores and slow the API'],
   ['PROMPTGEN_FUSED_COUPLING', '1', 'cpu, and wasm with the native addon: each flow block as one fused kernel per direction (0: the unfused ops)'],
 ];
 
@@ -291,7 +291,7 @@ export function describeConfig(config: Config, env: Env = process.env): Array<{ 
     PROMPTGEN_CHECKPOINT_EVERY: String(config.checkpointEvery),
     PROMPTGEN_SHUTDOWN_GRACE_SECONDS: String(config.shutdownGraceSeconds),
     PROMPTGEN_NATIVE_BLAS: config.nativeBlas ? '1' : '0',
-    PROMPTGEN_BLAS_THREADS: String(config.blasThreads),
+    PROMPTGEN_BLAS_THREADS: config.blasThreads === undefined ? '(shared)' : String(config.blasThreads),
   };
   return CONFIG_DOC.map(([name, fallback]) => ({
     name,

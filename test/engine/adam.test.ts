@@ -19,7 +19,12 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const native = nativeAdamLoops();
 // Without the addon only the JS loops are tested (a failure in CI, where the addon is built).
 optionalPart('the native Adam loops', native ? null : loadNativeBlas() ? 'the addon predates them (run node native/build.js)' : nativeBlasStatus);
-const loopSets: [string, HostAdamLoops][] = [['js loops', jsAdamLoops], ...(native ? [['native loops', native] as [string, HostAdamLoops]] : [])];
+const loopSets: [string, HostAdamLoops][] = [
+  ['js loops', jsAdamLoops],
+  ...(native ? [['native loops', native] as [string, HostAdamLoops]] : []),
+  // the per-variable calls, where an older addon lacks the all-variable ones
+  ...(native?.all ? [['native loops, one variable at a time', { ...native, all: undefined }] as [string, HostAdamLoops]] : []),
+];
 
 describe.each(['cpu', 'wasm'] as const)('Adam on %s', (backend) => {
   it.each(loopSets.flatMap(([name, loops]) => [
@@ -69,5 +74,56 @@ describe.each(['cpu', 'wasm'] as const)('Adam on %s', (backend) => {
     ha.dispose();
     tb.dispose();
     tf.dispose([...a, ...b]);
+  });
+});
+
+const blas = loadNativeBlas();
+(blas?.adamUpdateAll && blas.sumSquaresAll ? describe : describe.skip)('the all-variable native loops', () => {
+  // odd sizes across the 2^16-value part and 2^15-value chunk boundaries
+  const sizes = [70_001, 5, 131_073, 65_536, 1];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let seed = 11;
+  // a plain LCG: the engine's Rng is slow under jest's coverage instrumentation at this size
+  const fill = (n: number, f: (u: number) => number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = f(((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+    return a;
+  };
+  const arrays = (scale: number) => sizes.map((n) => fill(n, (u) => u * scale));
+
+  it.each([1, 2, 3, 7])('gives the per-variable results on %i threads', (threads) => {
+    const gs = arrays(0.1);
+    const p0 = arrays(1);
+    const m0 = fill(total, (u) => u * 0.01);
+    const v0 = fill(total, (u) => u * u * 1e-4);
+    const h = Float64Array.from([0.7, 0.9, 0.999, 1e-3, 0.03, 1e-8, 0.9999]);
+    const ref = { p: p0.map((a) => a.slice()), m: m0.slice(), v: v0.slice() };
+    let o = 0;
+    let sq = 0;
+    sizes.forEach((n, i) => {
+      blas!.adamUpdate!(ref.p[i]!, gs[i]!, ref.m.subarray(o, o + n), ref.v.subarray(o, o + n), h);
+      sq += blas!.sumSquares!(gs[i]!);
+      o += n;
+    });
+    const got = { p: p0.map((a) => a.slice()), m: m0.slice(), v: v0.slice() };
+    blas!.adamUpdateAll!(got.p, gs, got.m, got.v, h, threads);
+    // the same float32 loop on every value, whichever thread ran it: bit for bit
+    got.p.forEach((a, i) => expect(maxAbs(a, ref.p[i]!)).toBe(0));
+    expect(maxAbs(got.m, ref.m)).toBe(0);
+    expect(maxAbs(got.v, ref.v)).toBe(0);
+    const all = blas!.sumSquaresAll!(gs, threads);
+    expect(Math.abs(all - sq)).toBeLessThan(1e-9 * sq);
+    expect(blas!.sumSquaresAll!(gs, 1)).toBe(all); // chunked in a fixed order: the same double for any thread count
+  });
+
+  it('refuses mismatched arrays and changes nothing', () => {
+    const p = [new Float32Array(4)];
+    const m = new Float32Array(4);
+    const h = new Float64Array(7);
+    expect(() => blas!.adamUpdateAll!(p, [new Float32Array(3)], m, new Float32Array(4), h, 2)).toThrow(/must match/);
+    expect(() => blas!.adamUpdateAll!(p, [new Float32Array(4)], m, new Float32Array(5), h, 2)).toThrow(/must match/);
+    expect(() => blas!.adamUpdateAll!(p, [new Float32Array(4)], m, new Float32Array(4), new Float64Array(3), 2)).toThrow(/hyper-parameters/);
+    expect(() => blas!.sumSquaresAll!([new Float64Array(2) as unknown as Float32Array], 1)).toThrow(/Float32Array/);
+    expect(Array.from(p[0]!)).toEqual([0, 0, 0, 0]);
   });
 });

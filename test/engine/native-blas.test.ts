@@ -6,7 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/engine/backend';
 import { NATIVE_BLAS_KERNELS } from '../../src/engine/kernels/index';
-import { blasThreads, loadNativeBlas, nativeBlasStats, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
+import * as os from 'node:os';
+import { blasThreads, loadNativeBlas, nativeBlasStats, nativeBlasStatus, shareBlasCores } from '../../src/engine/kernels/native-blas';
+import { Flow } from '../../src/engine/flow';
+import { train } from '../../src/engine/trainer';
+import type { Tensor2D, Tensor4D } from '../../src/sdk/index';
 import { optionalPart } from '../helpers/optional';
 
 // The addon is built by `npm ci` (native/build.js) and OpenBLAS installed by .ci/run.
@@ -74,11 +78,49 @@ function maxDiff(x: unknown, y: unknown): number {
     expect(maxDiff(wasm.gb, cpu.gb)).toBeLessThan(1e-3);
   });
 
-  it('runs OpenBLAS on one thread unless PROMPTGEN_BLAS_THREADS says otherwise', () => {
-    expect(blasThreads({})).toBe(1);
+  it('shares the cores unless PROMPTGEN_BLAS_THREADS fixes a count', () => {
+    expect(blasThreads({})).toBeNull();
     expect(blasThreads({ PROMPTGEN_BLAS_THREADS: '2' })).toBe(2);
     expect(() => blasThreads({ PROMPTGEN_BLAS_THREADS: 'many' })).toThrow(/PROMPTGEN_BLAS_THREADS must be an integer/);
-    if (process.env.PROMPTGEN_BLAS_THREADS === undefined) expect(nativeBlasStatus).toMatch(/, 1 thread\)$/);
+    if (process.env.PROMPTGEN_BLAS_THREADS === undefined) expect(nativeBlasStatus).toMatch(/cores shared by the running trainings\)$/);
+  });
+
+  const shared = process.env.PROMPTGEN_BLAS_THREADS === undefined && !!blas?.shareCores && !!blas.threadCount?.();
+  (shared ? it : it.skip)('gives one training every core and N trainings ⌊cores / N⌋ each, process-wide', () => {
+    const cores = os.availableParallelism();
+    const share = (n: number) => Math.max(1, Math.floor(cores / n));
+    const first = shareBlasCores('wasm');
+    expect(blas!.threadCount!()).toBe(share(1));
+    const second = shareBlasCores('cpu');
+    expect(blas!.threadCount!()).toBe(share(2));
+    const gpu = shareBlasCores('webgpu'); // its products do not run on OpenBLAS: takes no share
+    expect(blas!.threadCount!()).toBe(share(2));
+    second();
+    second(); // releasing twice counts once
+    expect(blas!.threadCount!()).toBe(share(1));
+    first();
+    gpu();
+    expect(blas!.threadCount!()).toBe(share(1)); // nothing running: a lone product (sampling) may use every core
+    expect(() => blas!.shareCores!(2, cores)).toThrow(/shareCores/);
+    expect(() => blas!.shareCores!(1, 0)).toThrow(/shareCores/);
+  });
+
+  (shared ? it : it.skip)('train() holds a share while it runs: two at once run on half the cores each', async () => {
+    await tf.setBackend('wasm');
+    const cores = os.availableParallelism();
+    const seen: number[][] = [[], []];
+    const run = async (i: number) => {
+      const flow = new Flow(tf as never, { dim: 4, blocks: 2, hidden: 8, conditionDim: 0, seed: i });
+      const generator = { generate: (z: Tensor2D) => tf.reshape(z, [z.shape[0], 1, 1, 4]) as Tensor4D, dispose() {} };
+      const term = { name: 'zero', weight: 1, energy: (x: Tensor4D) => tf.sum(tf.square(x), [1, 2, 3]) as never };
+      await train({ flow, generator, terms: [term], steps: 6, batchSize: 8, seed: i, progressEvery: 1, onProgress: () => void seen[i]!.push(blas!.threadCount!()) });
+      flow.dispose();
+    };
+    await Promise.all([run(0), run(1)]);
+    // both loops interleave step by step: while both run, each sees the halved count
+    expect(seen[0]).toContain(Math.max(1, Math.floor(cores / 2)));
+    expect(seen[1]).toContain(Math.max(1, Math.floor(cores / 2)));
+    expect(blas!.threadCount!()).toBe(cores); // released when they ended
   });
 
   it('is the kernel the wasm backend runs, and leaks no tensors', async () => {

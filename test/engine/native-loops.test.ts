@@ -1,5 +1,5 @@
 /**
- * The addon's loops (native/blas.c) against their JS twins: im2col / col2im
+ * The addon's loops (native/src/conv.c) against their JS twins: im2col / col2im
  * (strides, dilation, padding, row chunks) and the fused bias + activation
  * epilogue. Skipped, with a warning, where the addon is not built (a failure in CI,
  * where PROMPTGEN_REQUIRE_SHARED=1).

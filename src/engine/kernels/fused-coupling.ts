@@ -138,7 +138,7 @@ function dimsOf(inputs: Record<string, TensorInfo>): Dims {
 }
 
 /**
- * The addon's whole-block kernels (native/blas.c): the same loops in C around
+ * The addon's whole-block kernels (native/src/coupling.c): the same loops in C around
  * OpenBLAS. The JS loops below took ~14 ms forward and ~11 ms backward per
  * 8-block mlp step (CPU time, GEMMs excluded), more than the GEMMs themselves.
  */

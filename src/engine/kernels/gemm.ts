@@ -8,7 +8,7 @@
  * (β = 1) without slicing or concatenating.
  *
  * Two implementations with the same contract: OpenBLAS through the native
- * addon (native/blas.c, `gemm`), and a JS loop for where the addon is not
+ * addon (native/src/openblas.c, `gemm`), and a JS loop for where the addon is not
  * built (or PROMPTGEN_NATIVE_BLAS=0). The JS one accumulates each output row
  * in float64, so its values agree with OpenBLAS's float32 sums to rounding.
  * It reaches ~1 GMAC/s here against ~30 for OpenBLAS: fine for the cpu

@@ -9,6 +9,7 @@
  * copied. Where it is missing, or PROMPTGEN_NATIVE_BLAS=0, the wasm kernels run.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { alloc, callKernel, view, type KernelArgs } from './wasm-util';
@@ -18,6 +19,10 @@ export interface NativeBlas {
   library(): string | null;
   /** Sets OpenBLAS's thread count; false where the library cannot. */
   setThreads(n: number): boolean;
+  /** +1 when a training starts, −1 when it ends: sets ⌊cores / trainings⌋ threads and returns it (0: cannot). */
+  shareCores?(delta: number, cores: number): number;
+  /** OpenBLAS's current thread count (0: the library cannot tell). */
+  threadCount?(): number;
   /** c = α·op(a)·op(b) + β·c with leading dimensions (kernels/gemm.ts). Missing in addons built before it. */
   gemm?(a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha: number, beta: number): void;
   /** NHWC im2col of rows p[14]..p[15] (p: see native-conv.ts convParams). */
@@ -30,21 +35,55 @@ export interface NativeBlas {
   sumSquares?(a: Float32Array): number;
   /** One Adam step in place (src/engine/adam.ts). */
   adamUpdate?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float64Array): void;
+  /** Σ a_i² over all arrays, on up to `threads` threads (chunked: the same sum for any count). */
+  sumSquaresAll?(arrays: Float32Array[], threads: number): number;
+  /** adamUpdate of every variable; m and v hold all variables' state end to end. */
+  adamUpdateAll?(ps: Float32Array[], gs: Float32Array[], m: Float32Array, v: Float32Array, hyper: Float64Array, threads: number): void;
 }
 
 /**
- * OpenBLAS threads per process: 1 unless PROMPTGEN_BLAS_THREADS says otherwise.
- * Its threads spin while they wait, so with a second busy process on the
- * 2-core machine the default (one per core) made an mlp step 10× slower
- * (1116 ms vs 111 ms, docs/PERFORMANCE.md). Our parallelism is one training
- * thread per prompt, not threads inside one product.
+ * OpenBLAS threads: a fixed count per process where PROMPTGEN_BLAS_THREADS is
+ * set, else null for the shared policy of `shareBlasCores`.
  */
-export function blasThreads(env: NodeJS.ProcessEnv = process.env): number {
+export function blasThreads(env: NodeJS.ProcessEnv = process.env): number | null {
   const raw = env.PROMPTGEN_BLAS_THREADS;
-  if (raw === undefined || raw === '') return 1;
+  if (raw === undefined || raw === '') return null;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`PROMPTGEN_BLAS_THREADS must be an integer from 1 to 256, got '${raw}'`);
   return n;
+}
+
+function cores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/**
+ * Claims this training's share of the cores for OpenBLAS; call the returned
+ * function when the training ends. The thread count is one setting for the
+ * whole process (trainings are worker threads of one process), so the addon
+ * counts the trainings running and sets ⌊cores / trainings⌋ threads
+ * (native/src/threads.c): one training alone multiplies on every core, as
+ * PyTorch does on the same library (mlp step 1.72× → 1.34× PyTorch's time on
+ * 2 cores, docs/PERFORMANCE.md), and N trainings never ask for more product
+ * threads than there are cores, so none waits on a helper thread that another
+ * training's helper has pushed off its core. Idle helpers sleep at once
+ * instead of spinning (THREAD_TIMEOUT in native/src/openblas.c), so between
+ * products the cores are free for the API and the other trainings. A no-op
+ * with PROMPTGEN_BLAS_THREADS set, without the addon, or on a backend whose
+ * products do not run on it (only wasm and cpu register the addon's kernels).
+ */
+export function shareBlasCores(backend: string): () => void {
+  if (backend !== 'wasm' && backend !== 'cpu') return () => {};
+  const blas = loadNativeBlas();
+  if (!blas?.shareCores || blasThreads() !== null) return () => {};
+  const n = cores();
+  blas.shareCores(1, n);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    blas.shareCores!(-1, n);
+  };
 }
 
 let cached: NativeBlas | null | undefined;
@@ -81,8 +120,12 @@ export function loadNativeBlas(): NativeBlas | null {
       return null;
     }
     const threads = blasThreads();
-    const set = typeof addon.setThreads === 'function' && addon.setThreads(threads);
-    nativeBlasStatus = `OpenBLAS (${lib}, ${set ? `${threads} thread${threads === 1 ? '' : 's'}` : 'its own thread count'})`;
+    if (threads === null) {
+      nativeBlasStatus = `OpenBLAS (${lib}, ${addon.shareCores ? `${cores()} cores shared by the running trainings` : 'its own thread count'})`;
+    } else {
+      const set = typeof addon.setThreads === 'function' && addon.setThreads(threads);
+      nativeBlasStatus = `OpenBLAS (${lib}, ${set ? `${threads} thread${threads === 1 ? '' : 's'}` : 'its own thread count'})`;
+    }
     cached = addon;
   } catch (err) {
     nativeBlasStatus = `the addon failed to load: ${(err as Error).message}`;
@@ -128,7 +171,7 @@ export function applyBiasActivation(y: Float32Array, bias: Float32Array | null, 
   }
 }
 
-/** Activation codes of the addon's biasActivation (native/blas.c). */
+/** Activation codes of the addon's biasActivation (native/src/conv.c). */
 const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
 
 /**

@@ -26,7 +26,7 @@ function scratchOf(n: number): Float32Array {
   return scratch.subarray(0, n);
 }
 
-/** The geometry for the addon's im2col/col2im (native/blas.c: [N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1]). */
+/** The geometry for the addon's im2col/col2im (native/src/conv.c: [N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1]). */
 export function convParams(...v: number[]): Int32Array {
   return Int32Array.from(v);
 }
