@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <node_api.h>
 #include <stddef.h>
+#include "vecloops.h"
 
 typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                          const float *b, int ldb, float beta, float *c, int ldc);
@@ -41,7 +42,7 @@ static void open_blas(void) {
   }
 }
 
-static float *float_data(napi_env env, napi_value value, size_t *length) {
+float *float_data(napi_env env, napi_value value, size_t *length) {
   napi_typedarray_type type;
   void *data = NULL;
   napi_value buffer;
@@ -267,20 +268,7 @@ static napi_value BiasActivation(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "biasActivation: bias must have 1 or n values; activation 0..5");
     return NULL;
   }
-  const float a = (float)alpha;
-  for (size_t i = 0; i < ly; i++) {
-    float v = y[i];
-    if (bias) v += lb == 1 ? bias[0] : bias[i % (size_t)n];
-    switch (act) {
-      case 1: v = v > 0 ? v : 0; break;
-      case 2: v = v < 0 ? 0 : (v > 6 ? 6 : v); break;
-      case 3: v = v > 0 ? v : a * v; break;
-      case 4: v = 1.0f / (1.0f + expf(-v)); break;
-      case 5: v = v > 0 ? v : expm1f(v); break;
-      default: break;
-    }
-    y[i] = v;
-  }
+  vl_bias_activation(y, ly, bias, lb, (size_t)n, act, (float)alpha); /* vecloops.c */
   return NULL;
 }
 
@@ -303,15 +291,6 @@ static float *grow(buf_t *b, size_t n) {
   return b->p;
 }
 static buf_t b_st, b_y, b_sigma, b_dw, b_dpre, b_du;
-
-/* tanh from one expf: (e^{2z} − 1)/(e^{2z} + 1), exact to float rounding; |z| ≥ 9 is ±1 in float. */
-static inline float tanh_f(float z) {
-  if (z > 9.0f) return 1.0f;
-  if (z < -9.0f) return -1.0f;
-  if (z > -0.03f && z < 0.03f) return z - z * z * z / 3.0f; /* avoids cancellation near 0 */
-  const float e = expf(2.0f * z);
-  return (e - 1.0f) / (e + 1.0f);
-}
 
 static double scales_c(const float *g, float *sigma, int d) {
   double logSum = 0;
@@ -383,34 +362,10 @@ static napi_value CouplingForward(napi_env env, napi_callback_info info) {
 
   g_(X, D1, W1, H, h, H, n, H, h1, false, false, 0.0f);
   if (C) g_(C, c, W1 + (size_t)h1 * H, H, h, H, n, H, c, false, false, 1.0f);
-  for (size_t o = 0; o < (size_t)n * H; o++) {
-    const float u = h[o] + B1[o % H];
-    h[o] = u > 0 ? u : 0.1f * u;
-  }
+  vl_bias_activation(h, (size_t)n * H, B1, H, H, 3, 0.1f); /* + b1, LeakyReLU(0.1) */
   g_(h, H, W2, W, st, W, n, W, H, false, false, 0.0f);
   const double logSigma = scales_c(G, sigma, d);
-  for (int i = 0; i < n; i++) {
-    const float *xr = X + (size_t)i * D1;
-    float *vr = v + (size_t)i * d, *yr = y + (size_t)i * d, *sr = S + (size_t)i * h2;
-    const float *str = st + (size_t)i * W;
-    for (int j = 0; j < h1; j++) {
-      vr[j] = xr[j];
-      yr[j] = (float)((double)xr[j] * sigma[j] + OFF[j]);
-    }
-    double sumS = 0;
-    for (int j = 0; j < h2; j++) {
-      /* float exp/tanh: double tanh + exp were ~half of this kernel's time
-         (131 k of each per 8-block step), against float32 storage anyway */
-      const float s = 2.0f * tanh_f(0.1f * (str[j] + B2[j]));
-      const float t = 0.1f * (str[h2 + j] + B2[h2 + j]);
-      sr[j] = s;
-      sumS += s;
-      const float bp = xr[h1 + j] * expf(s) + t;
-      vr[h1 + j] = bp;
-      yr[h1 + j] = (float)((double)bp * sigma[h1 + j] + OFF[h1 + j]);
-    }
-    out[(size_t)i * D1 + d] = (float)((double)xr[d] + sumS + logSigma);
-  }
+  vl_coupling_rows(n, h1, h2, X, st, B2, sigma, OFF, logSigma, S, v, y, out); /* vecloops.c */
   g_(y, d, R, d, out, D1, n, d, d, false, false, 0.0f);
   return NULL;
 }
@@ -608,8 +563,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"adamUpdate", NULL, AdamUpdate, NULL, NULL, NULL, napi_default, NULL},
       {"couplingForward", NULL, CouplingForward, NULL, NULL, NULL, napi_default, NULL},
       {"couplingBackward", NULL, CouplingBackward, NULL, NULL, NULL, napi_default, NULL},
+      {"fastExp", NULL, FastExp, NULL, NULL, NULL, napi_default, NULL},
+      {"clampUnit", NULL, ClampUnit, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 11, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }
 

@@ -15,7 +15,9 @@ if (!fs.existsSync(path.join(include, 'node_api.h'))) {
 }
 fs.mkdirSync(path.dirname(out), { recursive: true });
 try {
-  execFileSync(process.env.CC || 'cc', ['-O3', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=blas', `-I${include}`, path.join(here, 'blas.c'), '-o', out, '-ldl', '-lm'], { stdio: 'inherit' });
+  // -ffp-contract=off: no fused multiply-adds, so vecloops.c's SIMD and scalar paths give the same values;
+  // -fno-trapping-math: lets its clamps and selects become SIMD blends (no FP traps are used anywhere).
+  execFileSync(process.env.CC || 'cc', ['-O3', '-ffp-contract=off', '-fno-trapping-math', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=blas', `-I${include}`, path.join(here, 'blas.c'), path.join(here, 'vecloops.c'), '-o', out, '-ldl', '-lm'], { stdio: 'inherit' });
   console.log(`built ${path.relative(process.cwd(), out)}`);
 } catch (err) {
   console.warn(`native BLAS kernels not built (${err.message}); the engine falls back to wasm kernels`);
