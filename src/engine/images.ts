@@ -1,3 +1,4 @@
+import * as tfcore from '@tensorflow/tfjs-core';
 import type { Tensor4D } from '../plugins/sdk/index';
 import { loadNativeBlas } from './kernels/native-blas';
 
@@ -13,13 +14,34 @@ export interface ImageBatch {
 /** Copies a [n, h, w, c] tensor into an ImageBatch (values clamped to [0, 1]). Does not dispose the tensor. */
 export function toImageBatch(images: Tensor4D): ImageBatch {
   check(images);
-  return clamped(images, images.dataSync() as Float32Array);
+  return clamped(images, wasmHeapView(images) ?? (images.dataSync() as Float32Array));
 }
 
 /** toImageBatch with an asynchronous read: works on every backend (webgpu has no synchronous read in Node). */
 export async function readImageBatch(images: Tensor4D): Promise<ImageBatch> {
   check(images);
-  return clamped(images, (await images.data()) as Float32Array);
+  return clamped(images, wasmHeapView(images) ?? ((await images.data()) as Float32Array));
+}
+
+interface WasmHeapBackend {
+  dataIdMap: { has(dataId: object): boolean };
+  typedArrayFromHeap(t: { dataId: object; shape: number[]; dtype: string }): Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * A float32 tensor of the wasm backend, as a view of its heap (no copy), or
+ * null. wasm's read (data / dataSync) copies the tensor out of the heap and
+ * the clamp copied it again: for the conv benchmark's 256 images of 64×64×3
+ * that was two 12.6 MB copies; the clamp now reads the heap itself. Used
+ * synchronously, before anything can run on the backend and move the heap.
+ */
+function wasmHeapView(images: Tensor4D): Float32Array | null {
+  if (images.dtype !== 'float32') return null;
+  // registry: backends already initialised (findBackend would start one)
+  const be = (tfcore.engine().registry as Record<string, unknown>).wasm as Partial<WasmHeapBackend> | undefined;
+  if (!be || !be.dataIdMap || typeof be.typedArrayFromHeap !== 'function' || !be.dataIdMap.has(images.dataId)) return null;
+  const a = be.typedArrayFromHeap(images);
+  return a instanceof Float32Array ? a : null;
 }
 
 function check(images: Tensor4D): void {

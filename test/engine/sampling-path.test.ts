@@ -10,7 +10,7 @@
 import { Rng } from '../../src/engine/rng';
 import { Flow } from '../../src/engine/flow';
 import { sampleImages } from '../../src/engine/sampler';
-import { clampUnit } from '../../src/engine/images';
+import { clampUnit, readImageBatch, toImageBatch } from '../../src/engine/images';
 import { loadNativeBlas, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
 import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
 import { useBackend, referenceForward, randomizeFlow } from './helpers';
@@ -55,6 +55,25 @@ describe('clampUnit (images)', () => {
     expect(out).not.toBe(src);
     expect(Array.from(out)).toEqual([0, 0, 0.25, 1, 1, 0, 1, 0, -0]);
     expect(src[0]).toBe(-1); // the source is left alone (on the cpu backend it is a tensor's storage)
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('reading images (%s)', (backend) => {
+  it('readImageBatch and toImageBatch copy and clamp, leaving the tensor as it was', async () => {
+    const tf = await useBackend(backend);
+    const vals = Float32Array.from({ length: 2 * 3 * 2 * 3 }, (_, i) => (i % 7) * 0.4 - 0.9);
+    vals[5] = NaN;
+    const want = Array.from(vals, (v) => (v > 1 ? 1 : v >= 0 ? v : 0));
+    const flat = tf.tensor2d(vals, [2, 18]);
+    const t = tf.reshape(flat, [2, 3, 2, 3]) as Tensor4D; // shares the data of `flat`
+    for (const batch of [await readImageBatch(t), toImageBatch(t)]) {
+      expect(batch).toMatchObject({ n: 2, height: 3, width: 2, channels: 3 });
+      expect(Array.from(batch.data)).toEqual(want);
+      batch.data.fill(0.5); // a copy: the tensor does not change
+    }
+    const after = Array.from(flat.dataSync());
+    expect(after.map((v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(Array.from(vals, (v) => (Number.isNaN(v) ? 'NaN' : v)));
+    tf.dispose([flat, t]);
   });
 });
 
