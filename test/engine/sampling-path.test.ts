@@ -12,7 +12,7 @@ import { Flow } from '../../src/engine/flow';
 import { sampleImages } from '../../src/engine/sampler';
 import { clampUnit, readImageBatch, toImageBatch } from '../../src/engine/images';
 import { loadNativeBlas, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
-import type { Tensor2D, Tensor4D } from '../../src/plugins/sdk/index';
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core'; // (the SDK's aliases of these)
 import { useBackend, referenceForward, randomizeFlow } from './helpers';
 
 type Fast = { fastExp?: (x: Float32Array, out: Float32Array) => void; clampUnit?: (s: Float32Array, d: Float32Array) => void };
