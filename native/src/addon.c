@@ -3,6 +3,7 @@
  * A new kernel file adds its functions to addon.h and one line each here.
  */
 #include "addon.h"
+#include "vecloops.h"
 
 static const struct {
   const char *name;
@@ -23,6 +24,8 @@ static const struct {
     {"adamUpdateAll", AdamUpdateAll},
     {"couplingForward", CouplingForward},
     {"couplingBackward", CouplingBackward},
+    {"fastExp", FastExp},
+    {"clampUnit", ClampUnit},
 };
 
 enum { FUNCTION_COUNT = sizeof(functions) / sizeof(functions[0]) };

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 #include "addon.h"
+#include "vecloops.h"
 
 /* Convolution geometry, NHWC: p = [N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1]. */
 enum { P_N, P_H, P_W, P_C, P_KH, P_KW, P_SH, P_SW, P_DH, P_DW, P_PT, P_PL, P_OH, P_OW, P_R0, P_R1, P_COUNT };
@@ -107,20 +108,7 @@ napi_value BiasActivation(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "biasActivation: bias must have 1 or n values; activation 0..5");
     return NULL;
   }
-  const float a = (float)alpha;
-  for (size_t i = 0; i < ly; i++) {
-    float v = y[i];
-    if (bias) v += lb == 1 ? bias[0] : bias[i % (size_t)n];
-    switch (act) {
-      case 1: v = v > 0 ? v : 0; break;
-      case 2: v = v < 0 ? 0 : (v > 6 ? 6 : v); break;
-      case 3: v = v > 0 ? v : a * v; break;
-      case 4: v = 1.0f / (1.0f + expf(-v)); break;
-      case 5: v = v > 0 ? v : expm1f(v); break;
-      default: break;
-    }
-    y[i] = v;
-  }
+  vl_bias_activation(y, ly, bias, lb, (size_t)n, act, (float)alpha); /* vecloops.c */
   return NULL;
 }
 
