@@ -378,7 +378,7 @@ async function loadEncoder(ctx, pathOrUrl, format, what) {
   try {
     return fmt === 'graph' ? await ctx.assets.loadGraphModel(pathOrUrl) : await ctx.assets.loadLayersModel(pathOrUrl);
   } catch (e) {
-    throw new Error(`clip-text: cannot load the ${what} (${fmt} model): ${e.message}`);
+    throw new Error(`clip-text: cannot load the ${what} (${fmt} model): ${e.message}`, { cause: e });
   }
 }
 
@@ -519,7 +519,7 @@ const clipText = {
     try {
       tokenizer = await loadTokenizer(p.vocabulary, { read: (where) => ctx.assets.readAsset(where) });
     } catch (e) {
-      throw new Error(`clip-text: ${e.message}`);
+      throw new Error(`clip-text: ${e.message}`, { cause: e });
     }
     const tok = tokenizer.tokenizeWithInfo(p.text, { contextLength: CONTEXT_LENGTH, truncate: p.truncate });
     if (tok.truncated) ctx.logger.warn(`clip-text: the text is longer than ${CONTEXT_LENGTH} tokens and was truncated`, { text: p.text });

@@ -278,7 +278,7 @@ function decodeVocabularyBytes(buf, where) {
     try {
       bytes = zlib.gunzipSync(bytes);
     } catch (e) {
-      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${e.message}`);
+      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${e.message}`, { cause: e });
     }
   }
   return bytes.toString('utf8');
@@ -299,8 +299,8 @@ async function readVocabulary(pathOrUrl, options = {}) {
     try {
       bytes = await options.read(pathOrUrl);
     } catch (e) {
-      if (/^asset not found/.test(e.message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
-      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${e.message}`);
+      if (/^asset not found/.test(e.message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`, { cause: e });
+      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${e.message}`, { cause: e });
     }
     return decodeVocabularyBytes(bytes, pathOrUrl);
   }
@@ -310,7 +310,7 @@ async function readVocabulary(pathOrUrl, options = {}) {
       res = await fetch(pathOrUrl);
     } catch (e) {
       const why = (e && e.cause && (e.cause.code || e.cause.message)) || e.message;
-      throw new Error(`could not fetch vocabulary ${pathOrUrl}: ${why}`);
+      throw new Error(`could not fetch vocabulary ${pathOrUrl}: ${why}`, { cause: e });
     }
     if (!res.ok) throw new Error(`could not fetch vocabulary ${pathOrUrl}: HTTP ${res.status}`);
     return decodeVocabularyBytes(Buffer.from(await res.arrayBuffer()), pathOrUrl);
@@ -324,9 +324,9 @@ async function readVocabulary(pathOrUrl, options = {}) {
   try {
     buf = await fs.promises.readFile(file);
   } catch (e) {
-    if (e.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
-    if (e.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`);
-    throw new Error(`cannot read vocabulary ${file}: ${e.message}`);
+    if (e.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`, { cause: e });
+    if (e.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`, { cause: e });
+    throw new Error(`cannot read vocabulary ${file}: ${e.message}`, { cause: e });
   }
   return decodeVocabularyBytes(buf, file);
 }
@@ -337,7 +337,7 @@ async function loadTokenizer(pathOrUrl, options) {
   try {
     return new ClipTokenizer(text);
   } catch (e) {
-    throw new Error(`vocabulary ${pathOrUrl}: ${e.message}`);
+    throw new Error(`vocabulary ${pathOrUrl}: ${e.message}`, { cause: e });
   }
 }
 

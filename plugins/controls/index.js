@@ -308,7 +308,7 @@ function fitDebias(phi, target, opts = {}) {
 
 /** One-hot rows of each row's argmax (the classifier's count of each image). */
 function oneHotRows(rows) {
-  return argmaxRows(rows).map((c, _, all) => {
+  return argmaxRows(rows).map((c) => {
     const r = new Array(rows[0].length).fill(0);
     r[c] = 1;
     return r;

@@ -404,7 +404,7 @@ function fromManifests(manifests, options) {
       else if (m && m.kind === 'classifier') controls.push(tfjsClassifier(m, options));
       else assertManifest(m);
     } catch (e) {
-      throw new Error(`models[${i}]: ${e.message}`);
+      throw new Error(`models[${i}]: ${e.message}`, { cause: e });
     }
   });
   return { generators, controls };

@@ -11,7 +11,7 @@ import type {
 } from '../store/entities';
 import { toGlobalId } from './global-id';
 import { Control } from './types/control';
-import { PluginSource, PluginStatus, PromptStatus, SampleSetKind } from './types/enums';
+import { type PluginSource, type PluginStatus, type PromptStatus, type SampleSetKind } from './types/enums';
 import { Generator } from './types/generator';
 import { Plugin } from './types/plugin';
 import { TrainingProgress } from './types/progress';

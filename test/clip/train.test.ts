@@ -81,7 +81,6 @@ test('"a bright photo" raises the mean cosine similarity and the brightness; "a 
   const G = toyGenerator(tf);
   const bright = await trainWith('a bright photo', G);
   const dark = await trainWith('a dark photo', G);
-  // eslint-disable-next-line no-console
   console.log(
     `clip-text training (cpu, ${STEPS} steps, batch 16, K = 2): bright: cosine ${bright.base.cosine.toFixed(3)} → ${bright.after.cosine.toFixed(3)}, ` +
       `brightness ${bright.base.brightness.toFixed(3)} → ${bright.after.brightness.toFixed(3)} (${bright.seconds.toFixed(1)} s); ` +

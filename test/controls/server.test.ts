@@ -155,7 +155,6 @@ test('a prompt trained for one step shows the same images as its base generator 
   let count = 0;
   base.forEach((img, i) => img.forEach((v, k) => ((sum += Math.abs(v - prompt[i]![k]!)), (count += 1))));
   const meanAbs = sum / count;
-  // eslint-disable-next-line no-console
   console.log(`one step: mean |Δ| per pixel, prompt vs base, same seed: ${meanAbs.toFixed(5)}`);
   expect(meanAbs).toBeLessThan(0.02);
   // the images are not trivially equal because both are blank: they are digits

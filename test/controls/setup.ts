@@ -76,7 +76,6 @@ export async function harness(backend: 'wasm' | 'cpu' = 'wasm'): Promise<Harness
 export function haveJudge(): boolean {
   if (fs.existsSync(JUDGE_FILE)) return true;
   if (process.env.PROMPTGEN_REQUIRE_SHARED === '1') throw new Error(`${JUDGE_FILE} is missing and PROMPTGEN_REQUIRE_SHARED=1`);
-  // eslint-disable-next-line no-console
   console.warn(`skipping the judged effects: ${JUDGE_FILE} is absent (../shared is not beside the repository)`);
   return false;
 }

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config';
+import { type ConfigError, loadConfig } from '../../src/config';
 import { checkAssetLocation } from '../../src/plugins/asset-policy';
 import { PluginRegistry } from '../../src/plugins/registry';
 import { makeTf, repoRoot, silentLogger } from '../plugins/helpers';

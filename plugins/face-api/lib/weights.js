@@ -13,7 +13,7 @@ function modelDir() {
   try {
     pkg = require.resolve('@vladmandic/face-api/package.json', { paths: [path.join(__dirname, '..')] });
   } catch (err) {
-    throw new Error(`@vladmandic/face-api is not installed next to the face-api plugin (${err && err.message})`);
+    throw new Error(`@vladmandic/face-api is not installed next to the face-api plugin (${err && err.message})`, { cause: err });
   }
   return path.join(path.dirname(pkg), 'model');
 }

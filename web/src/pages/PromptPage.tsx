@@ -57,7 +57,7 @@ export function PromptPage({ id }: { id: string }) {
   );
   const [extraSets, setExtraSets] = useState<SampleSetFieldsFragment[]>([]);
 
-  const liveEvents = live.data ?? [];
+  const liveEvents = useMemo(() => live.data ?? [], [live.data]);
   const latest = liveEvents.at(-1) ?? prompt?.progress ?? null;
   const points = useMemo(() => mergeProgress(prompt?.history ?? [], liveEvents), [prompt?.history, liveEvents]);
   const sets = useMemo(
@@ -175,7 +175,7 @@ function MetricsTable({ metrics }: { metrics: unknown }) {
   const rows: Array<{ control: string; name: string; base: unknown; prompt: unknown }> = [];
   const flatten = (prefix: string, base: unknown, promptV: unknown, control: string) => {
     if (base && typeof base === 'object' && !Array.isArray(base)) {
-      for (const k of Object.keys(base)) flatten(prefix ? `${prefix}.${k}` : k, (base as any)[k], (promptV as any)?.[k], control);
+      for (const k of Object.keys(base)) flatten(prefix ? `${prefix}.${k}` : k, (base as Record<string, unknown>)[k], (promptV as Record<string, unknown> | undefined)?.[k], control);
     } else rows.push({ control, name: prefix, base, prompt: promptV });
   };
   for (const c of m.controls ?? []) {
