@@ -108,3 +108,8 @@ export function klToUniform(p: number[], over?: number[]): number {
   }
   return d;
 }
+
+/** n seeded uniform-noise 28×28 images: classifier inputs that need not look like digits. */
+export function noiseImages(tf: Tf, n: number, seed: number): Tensor4D {
+  return tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', seed) as Tensor4D;
+}
