@@ -109,7 +109,15 @@ test('a prompt with debias and classifier trains and stores histograms, KL and s
   // The side-effect audit: every classifier that fits 28×28 (here mnist-digit, the steered one), same ε.
   expect(m.sideEffects).toMatchObject({ samples: m.samples, failed: [] });
   const audit = await server.gql(
-    'query($id: ID!) { prompt(id: $id) { sideEffects { classifier steered samples shift classNames baseMarginal promptMarginal baseMeanProbability promptMeanProbability classes { className base prompt change } } } }',
+    `query($id: ID!) {
+      prompt(id: $id) {
+        sideEffects {
+          classifier steered samples shift classNames
+          baseMarginal promptMarginal baseMeanProbability promptMeanProbability
+          classes { className base prompt change }
+        }
+      }
+    }`,
     { id },
   );
   expect(audit.errors).toBeUndefined();

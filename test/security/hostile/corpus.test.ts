@@ -35,9 +35,23 @@ function corpus(seed: number, n: number): BadOp[] {
   const garbage = () => Array.from({ length: int(1, 60) }, () => String.fromCharCode(int(32, 126))).join('');
   const makers: Array<() => BadOp> = [
     () => ({ kind: 'int-var', body: `{"query":"query($n: Int) { prompts(first: $n) { totalCount } }","variables":{"n":${pick(badNumbers)}}}` }),
-    () => ({ kind: 'float-var', body: `{"query":"mutation($w: Float) { createPrompt(input: { generator: \\"mnist\\", controls: [{ control: \\"mnist-digit\\", weight: $w, params: { classes: [7] } }] }) { userErrors { code } } }","variables":{"w":${pick(badFloats)}}}` }),
+    () => ({
+      kind: 'float-var',
+      body:
+        '{"query":"mutation($w: Float) { createPrompt(input: { generator: \\"mnist\\", ' +
+        'controls: [{ control: \\"mnist-digit\\", weight: $w, params: { classes: [7] } }] }) { userErrors { code } } }",' +
+        `"variables":{"w":${pick(badFloats)}}}`,
+    }),
     () => ({ kind: 'sample-count', body: `{"query":"mutation($c: Int) { sample(input: { generator: \\"mnist\\", count: $c }) { userErrors { code } } }","variables":{"c":${pick([...badNumbers, '0', '-5', '100000'])}}}` }),
-    () => ({ kind: 'training-var', body: `{"query":"mutation($s: Int, $lr: Float) { createPrompt(input: { generator: \\"mnist\\", controls: [{ control: \\"mnist-digit\\", params: { classes: [7] } }], training: { steps: $s, learningRate: $lr } }) { userErrors { code } } }","variables":{"s":${pick(['0', '-1', '99999999', ...badNumbers])},"lr":${pick(['0', '-1', '1e-320', '5e-324', '2', ...badFloats])}}}` }),
+    () => ({
+      kind: 'training-var',
+      body:
+        '{"query":"mutation($s: Int, $lr: Float) { createPrompt(input: { generator: \\"mnist\\", ' +
+        'controls: [{ control: \\"mnist-digit\\", params: { classes: [7] } }], ' +
+        'training: { steps: $s, learningRate: $lr } }) { userErrors { code } } }",' +
+        `"variables":{"s":${pick(['0', '-1', '99999999', ...badNumbers])},` +
+        `"lr":${pick(['0', '-1', '1e-320', '5e-324', '2', ...badFloats])}}}`,
+    }),
     () => ({ kind: 'garbage-query', query: garbage() }),
     () => ({ kind: 'unknown-field', query: `{ ${pick(['generatorz', 'prompts { nope }', 'controls { paramsSchema { x } }', '__typename @nope'])} }` }),
     () => ({ kind: 'nul-literal', query: `{ generator(id: "mn\\u0000ist") { id } }` }),
@@ -54,7 +68,12 @@ function corpus(seed: number, n: number): BadOp[] {
     () => ({ kind: 'field-flood', query: `{ generators { ${'name '.repeat(int(201, 900))}} }` }),
     () => ({ kind: 'token-flood', query: `{ ${'__typename '.repeat(int(3001, 20000))}}` }),
     () => ({ kind: 'deep-query', query: `{ prompts { nodes { generator { plugin { generators { plugin { generators { plugin { generators { plugin { generators { plugin { generators { id } } } } } } } } } } } } }` }),
-    () => ({ kind: 'expensive-aliases', query: `mutation { ${Array.from({ length: int(2, 8) }, (_, i) => `m${i}: cancelPrompt(input: { id: "x" }) { userErrors { code } } s${i}: sample(input: { generator: "mnist", count: 256 }) { userErrors { code } }`).join(' ')} }` }),
+    () => {
+      const pair = (i: number) =>
+        `m${i}: cancelPrompt(input: { id: "x" }) { userErrors { code } } ` +
+        `s${i}: sample(input: { generator: "mnist", count: 256 }) { userErrors { code } }`;
+      return { kind: 'expensive-aliases', query: `mutation { ${Array.from({ length: int(2, 8) }, (_, i) => pair(i)).join(' ')} }` };
+    },
     () => ({ kind: 'asset-param', query: CREATE, variables: { input: clipInput({ [pick(['vocabulary', 'textEncoder', 'imageEncoder'])]: pick([secretFile, 'file://' + secretFile, '/etc/shadow', 'http://127.0.0.1:1/', '../'.repeat(int(1, 12)) + 'etc/passwd', 'data:,x']) }) } }),
     () => ({ kind: 'bad-weight', query: CREATE, variables: { input: { generator: 'mnist', controls: [{ control: 'mnist-digit', weight: pick([0, -1, 1e-320, 5e-324, 1e7, 1e308]), params: { classes: [7] } }] } } }),
     () => ({ kind: 'bad-params', query: CREATE, variables: { input: { generator: pick(['mnist', 'nope', '']), controls: [{ control: pick(['mnist-digit', 'nope', 'classifier', 'debias']), params: pick([{ classes: [99] }, { classes: 'x' }, [], 'str', 42, { extra: true }]) }] } } }),
