@@ -157,11 +157,6 @@ interface DeviceHealth {
 
 let chosen: GpuAdapter | undefined;
 
-/** The adapter of this thread's webgpu backend, once initialised. */
-export function webgpuAdapter(): GpuAdapter | undefined {
-  return chosen;
-}
-
 /**
  * Creates this thread's device and registers it as the TF.js backend 'webgpu'
  * (our factory replaces the package's, which would pick its own adapter and

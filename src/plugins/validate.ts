@@ -9,7 +9,6 @@ import {
   PLUGIN_ITEM_NAME_PATTERN,
   type ControlDefinition,
   type JsonSchema,
-  type PluginDefinition,
 } from './sdk';
 
 const ajvOptions = {
@@ -216,11 +215,6 @@ export function validatePluginDefinition(def: unknown): string[] {
       });
   }
   return errors;
-}
-
-/** Narrowing helper: true when validatePluginDefinition found nothing. */
-export function isValidPluginDefinition(def: unknown): def is PluginDefinition {
-  return validatePluginDefinition(def).length === 0;
 }
 
 export interface ParamError {
