@@ -1,5 +1,5 @@
 // The first schema: plugins, generators, controls, prompts with progress history, sample sets with images, checkpoints.
-import { MigrationInterface, QueryRunner } from "typeorm";
+import { type MigrationInterface, type QueryRunner } from "typeorm";
 
 export class Initial1795793609080 implements MigrationInterface {
     name = 'Initial1795793609080'

@@ -1,5 +1,5 @@
 // Plugin tarballs in PostgreSQL, so workers on other machines can install what an admin installed from a local path.
-import { MigrationInterface, QueryRunner } from "typeorm";
+import { type MigrationInterface, type QueryRunner } from "typeorm";
 
 export class PluginPackages1795795387826 implements MigrationInterface {
     name = 'PluginPackages1795795387826'

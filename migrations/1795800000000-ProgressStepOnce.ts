@@ -1,6 +1,6 @@
 // One history row per (prompt, step): a job resumed from a checkpoint repeats the steps after it,
 // and their points replace the first run's instead of being recorded twice.
-import { MigrationInterface, QueryRunner } from "typeorm";
+import { type MigrationInterface, type QueryRunner } from "typeorm";
 
 export class ProgressStepOnce1795800000000 implements MigrationInterface {
     name = 'ProgressStepOnce1795800000000'

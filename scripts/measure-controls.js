@@ -15,42 +15,14 @@
  */
 const fs = require('fs');
 const path = require('path');
+const { REPO, JUDGE_FILE, shares, klTo, klToUniform, loadJudge, machineLine } = require('./lib/judge');
+const { makeRegistry } = require('./lib/registry');
+const { writeReport } = require('./lib/controls-report');
 
-const REPO = path.resolve(__dirname, '..');
-const JUDGE_FILE = path.resolve(REPO, '..', 'shared', 'models', 'mnist-mlp', 'model.json');
 const EVENS = [0, 2, 4, 6, 8];
-
-/** Share of each digit among predictions. */
-function shares(pred, k = 10) {
-  const c = new Array(k).fill(0);
-  for (const p of pred) c[p] += 1;
-  return c.map((x) => x / Math.max(pred.length, 1));
-}
-
-/** KL(p ‖ q) in nats (q normalised). */
-function klTo(p, q) {
-  const qs = q.reduce((a, b) => a + b, 0);
-  let d = 0;
-  p.forEach((pi, i) => {
-    if (pi > 0) d += pi * Math.log(pi / (q[i] / qs));
-  });
-  return d;
-}
 
 /** The skewed target of the `debiasTarget` experiment: 7s four times as likely as each other digit. */
 const SKEWED = [1, 1, 1, 1, 1, 1, 1, 4, 1, 1];
-
-/** KL(p restricted to `over`, renormalised ‖ uniform over `over`), nats. */
-function klToUniform(p, over) {
-  const idx = over || p.map((_, i) => i);
-  const total = idx.reduce((s, i) => s + p[i], 0);
-  let d = 0;
-  for (const i of idx) {
-    const pi = p[i] / Math.max(total, 1e-12);
-    if (pi > 0) d += pi * Math.log(pi * idx.length);
-  }
-  return d;
-}
 
 /**
  * Runs every experiment.
@@ -298,93 +270,6 @@ function parseArgs(argv) {
   return o;
 }
 
-/** A registry with the tfjs-model, mnist and controls plugins; offers `mnist-digit` from the model file if plugins/mnist does not. */
-async function makeRegistry(plugins, log) {
-  const registry = new plugins.PluginRegistry({ logger: { info: () => undefined, warn: log, error: log } });
-  for (const dir of ['tfjs-model', 'mnist', 'mnist-dcgan', 'controls']) {
-    const p = registry.add(await plugins.loadPluginPackage(path.join(REPO, 'plugins', dir), { source: 'BUILTIN' }));
-    if (p.status !== 'LOADED') throw new Error(`plugin ${dir} failed to load: ${p.error}`);
-  }
-  let note = null;
-  if (!registry.classifier('mnist-digit')) {
-    const tfjsModel = require(path.join(REPO, 'plugins', 'tfjs-model'));
-    const manifest = { kind: 'classifier', name: 'mnist-digit', model: path.join(REPO, 'plugins', 'mnist', 'models', 'classifier', 'model.json'), input: { width: 28, height: 28, channels: 1 }, classNames: '0123456789'.split(''), outputs: 'logits' };
-    registry.add({ name: '@measure/mnist-classifier', version: '0.0.0', dir: path.join(REPO, 'plugins', 'mnist'), source: 'BUILTIN', status: 'LOADED', definition: { apiVersion: 1, classifiers: [{ name: 'mnist-digit', title: 'MNIST digit', classNames: manifest.classNames, load: (ctx) => tfjsModel.loadClassifier(ctx, manifest) }] } });
-    note = 'plugins/mnist did not offer the `mnist-digit` classifier: it was loaded from plugins/mnist/models/classifier/model.json directly';
-  }
-  return { registry, note };
-}
-
-const pct = (x) => `${(100 * x).toFixed(1)} %`;
-/** "53.1 % lower" / "12.0 % higher" for a change from `before` to `after`. */
-const change = (before, after) => (after <= before ? `${pct(1 - after / before)} lower` : `${pct(after / before - 1)} higher`);
-const fmtShares = (s) => s.map((x, i) => `${i}: ${(100 * x).toFixed(0)}`).join(' · ');
-
-function writeReport(res, o, cmd, note, machine) {
-  const dir = path.join(o.out, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [name, batch] of Object.entries(res.grids)) fs.writeFileSync(path.join(dir, `${name}.png`), o.encodeGrid(batch, 8));
-  const { grids, ...json } = res;
-  fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(json, null, 2) + '\n');
-  const e = Object.fromEntries(res.experiments.map((x) => [x.id, x]));
-  const rows = [];
-  if (e.target7) rows.push(`| classifier \`{ targets: [{ classifier: 'mnist-digit', classes: [7] }] }\`, λ = ${e.target7.weight} | share of 7s | ${pct(e.target7.before.share7)} | **${pct(e.target7.after.share7)}** | ≥ 85 % | ${e.target7.seconds.toFixed(0)} s | ![](results/base.png) → ![](results/target7.png) |`);
-  if (e.target38) rows.push(`| classifier \`classes: [3, 8]\` (balance \`'equal'\`, the default), λ = ${e.target38.weight} | share of 3s / 8s | ${pct(e.target38.before.share3)} / ${pct(e.target38.before.share8)} | **${pct(e.target38.after.share3)} / ${pct(e.target38.after.share8)}** | each ≥ 30 % | ${e.target38.seconds.toFixed(0)} s | ![](results/target38.png) |`);
-  if (e.target38Plain) rows.push(`| classifier \`classes: [3, 8], balance: 'none'\` (the paper's energy alone), λ = ${e.target38Plain.weight} | share of 3s / 8s | ${pct(e.target38Plain.before.share3)} / ${pct(e.target38Plain.before.share8)} | **${pct(e.target38Plain.after.share3)} / ${pct(e.target38Plain.after.share8)}** | (reference) | ${e.target38Plain.seconds.toFixed(0)} s | ![](results/target38Plain.png) |`);
-  if (e.target38Balanced) {
-    const x = e.target38Balanced;
-    rows.push(`| then debias \`{ classifier: 'mnist-digit', classes: [3, 8] }\`, λ = ${x.weight}, on G∘f₁ of the row above | share of 3s / 8s | after f₁: ${pct(x.first.share3)} / ${pct(x.first.share8)} | **${pct(x.after.share3)} / ${pct(x.after.share8)}** | each ≥ 30 % | ${x.seconds.toFixed(0)} s | ![](results/target38Balanced.png) |`);
-  }
-  if (e.debias) rows.push(`| debias \`{ attributes: [{ classifier: 'mnist-digit' }] }\` (uniform), λ = ${e.debias.weight} | KL(judge's digit marginal ‖ uniform) | ${e.debias.before.klUniform.toFixed(4)} (control's own classifier: ${e.debias.before.controlKl.toFixed(4)}) | **${e.debias.after.klUniform.toFixed(4)}** (${change(e.debias.before.klUniform, e.debias.after.klUniform)}; control's classifier: ${e.debias.after.controlKl.toFixed(4)}) | ≥ 50 % lower | ${e.debias.seconds.toFixed(0)} s + ${e.debias.calibrationSeconds.toFixed(0)} s fit | ![](results/debias.png) |`);
-  if (e.debiasTarget) {
-    const x = e.debiasTarget;
-    rows.push(`| debias \`target: [1,1,1,1,1,1,1,4,1,1]\`, λ = ${x.weight} | KL(judge's marginal ‖ target); share of 7s | ${x.before.klTarget.toFixed(4)}; ${pct(x.before.share7)} | **${x.after.klTarget.toFixed(4)}; ${pct(x.after.share7)}** (KL ${change(x.before.klTarget, x.after.klTarget)}) | (extra) | ${x.seconds.toFixed(0)} s | ![](results/debiasTarget.png) |`);
-  }
-  if (e.iterative) {
-    const it = e.iterative;
-    rows.push(`| iterative: classifier evens, \`balance: 'none'\` (λ = ${it.weight[0]}), then debias \`classes: [0,2,4,6,8]\` (λ = ${it.weight[1]}) on G∘f₁ | even share; KL(even marginal ‖ uniform) | base ${pct(it.before.evenShare)}, ${it.before.evenKlUniform.toFixed(4)}; after f₁ ${pct(it.first.evenShare)}, ${it.first.evenKlUniform.toFixed(4)} | **${pct(it.after.evenShare)}, ${it.after.evenKlUniform.toFixed(4)}** | ≥ 85 % even, KL below f₁'s | ${it.seconds.toFixed(0)} s (both) | ![](results/evens.png) → ![](results/evensDebiased.png) |`);
-  }
-  const detail = res.experiments.map((x) => `- **${x.title}**: judge's digit shares after: ${fmtShares(x.judgeAfter)}${x.first ? `; after the first prompt: ${fmtShares(x.first.judge)}` : ''}${x.beta ? `; β̂ = [${x.beta.map((b) => b.toFixed(2)).join(', ')}]` : ''}${x.fit && x.fit.shrinkage != null ? ` (noise shrinkage s = ${x.fit.shrinkage.toFixed(2)}, T² = ${Number(x.fit.t2).toFixed(1)})` : ''}`);
-  const md = `# Measured effects of the classifier and debias controls
-
-Generated by \`scripts/measure-controls.js\` (do not edit by hand; rerun it).
-
-Generator: \`mnist\` (plugins/mnist). Controls: \`classifier\` and \`debias\` of
-\`@promptgen/controls\` (plugins/controls) over the \`mnist-digit\` classifier.
-**Judge: the independent ml5 MNIST MLP** (\`../shared/models/mnist-mlp\`), never the
-control's own classifier. Every share below is the judge's prediction over
-${res.scale.eval} samples of a fixed evaluation ε buffer (seed 7919), the same ε for
-the base generator and every prompt.
-${note ? `\nNote: ${note}.\n` : ''}
-Command:
-
-    ${cmd}
-
-Training: flow of ${res.scale.blocks} blocks, ${res.scale.hidden} hidden units, batch ${res.scale.batch},
-${res.scale.steps} steps, Adam lr ${res.scale.lr} decayed linearly to 0, clip 1.0; classifier λ =
-${res.scale.classifierWeight}, debias λ = ${res.scale.debiasWeight}, β̂ fitted on ${res.scale.calibration} base samples with the default noise shrinkage${res.scale.debiasAdaptive ? ', debias with `adaptive: true`' : ''}.
-Backend: ${res.backend}. Machine: ${machine}. Training times are wall-clock on that
-machine while other work shared it.
-
-| prompt | measure (judge) | base generator | prompt | bar | training time | samples (8×8, same ε) |
-|---|---|---|---|---|---|---|
-${rows.join('\n')}
-
-Judge's base-generator digit shares: ${fmtShares(res.base.judge)}.
-
-${detail.join('\n')}
-
-Grids: \`docs/results/base.png\` (base generator), \`target7.png\`, \`target38.png\`, \`target38Plain.png\`,
-\`debias.png\`, \`evens.png\` (first prompt of the iterative run) and
-\`evensDebiased.png\` (the second prompt on top of it). All numbers:
-\`docs/results/metrics.json\`.
-
-The unconditional generator \`mnist-dcgan\` (issue #14: same seed before and after, augmented
-energies, counted debias, side-effect audit): [RESULTS-FIDELITY.md](RESULTS-FIDELITY.md).
-`;
-  fs.writeFileSync(path.join(o.out, 'RESULTS.md'), md);
-}
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const dist = path.join(REPO, 'dist', 'src');
@@ -396,13 +281,7 @@ async function main() {
   const { tf, backend } = await engine.initBackend(o.backend);
   const { registry, note } = await makeRegistry(plugins, log);
   const runtime = { tf, backend, logger: { info: () => undefined, warn: log, error: log } };
-  const judgeModel = await plugins.createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE));
-  const judge = async (images) => {
-    const p = tf.tidy(() => tf.argMax(judgeModel.predict(tf.reshape(images, [images.shape[0], 784])), 1));
-    const out = Array.from(await p.data());
-    p.dispose();
-    return out;
-  };
+  const judge = await loadJudge(plugins, tf);
   const t0 = Date.now();
   const res = await measureAll({ engine, tf, registry, runtime, judge, scale: o, only: o.only, log });
   res.totalSeconds = (Date.now() - t0) / 1000;
@@ -410,9 +289,7 @@ async function main() {
   process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   if (o.write) {
     const cmd = `npm run build && nice node scripts/measure-controls.js ${process.argv.slice(2).join(' ')}`.trim();
-    const os = require('os');
-    const machine = `${os.cpus().length} × ${os.cpus()[0] ? os.cpus()[0].model : 'cpu'}, Node ${process.version}`;
-    writeReport(res, { ...o, encodeGrid: engine.encodeGrid }, cmd, note, machine);
+    writeReport(res, { ...o, encodeGrid: engine.encodeGrid }, cmd, note, machineLine());
     log(`wrote ${path.join(o.out, 'RESULTS.md')} and ${path.join(o.out, 'results')}/`);
   }
   await registry.dispose();

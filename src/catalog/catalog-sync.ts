@@ -61,6 +61,7 @@ export async function recordPlugin(tx: EntityManager, plugin: LoadedPlugin, inst
       title: c.title,
       description: c.description ?? null,
       // jsonb: typeorm's deep-partial type cannot express arbitrary JSON.
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       paramsSchema: c.paramsSchema as any,
       conditionDim: c.conditionDim ?? null,
       paired: Boolean(c.paired),

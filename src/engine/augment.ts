@@ -38,23 +38,6 @@ export type { AugmentSpec };
  */
 export const DEFAULT_AUGMENT: AugmentSpec = { copies: 1, shift: 0.08, scale: 0.08, flip: false, noise: 0.03 };
 
-/** JSON Schema of an `augment` control param (additive to any control's params). */
-export function augmentParamSchema(defaults: AugmentSpec = DEFAULT_AUGMENT): Record<string, unknown> {
-  return {
-    type: 'object',
-    description:
-      'Differentiable augmentations the energy is averaged over (against adversarial shortcuts). copies: 0 turns them off',
-    properties: {
-      copies: { type: 'integer', minimum: 0, maximum: 64, default: defaults.copies, description: 'Augmented copies per image (0: none)' },
-      shift: { type: 'number', minimum: 0, maximum: 0.5, default: defaults.shift, description: 'Largest shift, fraction of the image side' },
-      scale: { type: 'number', minimum: 0, maximum: 0.5, default: defaults.scale, description: 'Largest zoom change (zoom in [1 − scale, 1 + scale])' },
-      flip: { type: 'boolean', default: defaults.flip, description: 'Mirror left–right at random (only where that keeps the class)' },
-      noise: { type: 'number', minimum: 0, maximum: 0.5, default: defaults.noise, description: 'Pixel noise σ (images in [0, 1])' },
-    },
-    additionalProperties: false,
-  };
-}
-
 /** Merges user params over the defaults and checks them. */
 export function resolveAugmentSpec(raw: Partial<AugmentSpec> | undefined | null, defaults: AugmentSpec = DEFAULT_AUGMENT): AugmentSpec {
   const s: AugmentSpec = { ...defaults, ...(raw ?? {}) };

@@ -58,7 +58,7 @@ export function findNativeAddon(pkg: string): { ok: true; file: string } | { ok:
   const dir = packageDir(pkg);
   if (!dir) return { ok: false, reason: `${pkg} is not installed` };
   const lib = path.join(dir, 'lib');
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = fs.readdirSync(lib).filter((e) => e.startsWith('napi-v'));
   } catch {

@@ -8,7 +8,7 @@
  */
 import type { Tf, Tensor2D, Tensor4D, GeneratorInstance } from '../sdk/index';
 import type { Scalar, Variable } from '@tensorflow/tfjs-core';
-import { Flow } from './flow';
+import { type Flow } from './flow';
 import { conditionInput } from './condition-input';
 import { computeLoss, type EnergyTerm } from './objective';
 import { Rng, deriveSeed, type RngState } from './rng';

@@ -32,6 +32,9 @@ import * as path from 'path';
 import * as tfcore from '@tensorflow/tfjs-core';
 import { registerWebGpuGradientPatches } from './kernels/webgpu-resize';
 
+/** The TF.js WebGPU backend package, required only once an adapter is found (initWebGpu). */
+type WebGpuBackendModule = typeof import('@tensorflow/tfjs-backend-webgpu');
+
 /** What the start-up log and `serverInfo.adapter` report. */
 export interface GpuAdapter {
   vendor: string;
@@ -154,11 +157,6 @@ interface DeviceHealth {
 
 let chosen: GpuAdapter | undefined;
 
-/** The adapter of this thread's webgpu backend, once initialised. */
-export function webgpuAdapter(): GpuAdapter | undefined {
-  return chosen;
-}
-
 /**
  * Creates this thread's device and registers it as the TF.js backend 'webgpu'
  * (our factory replaces the package's, which would pick its own adapter and
@@ -173,7 +171,7 @@ export async function initWebGpu(opts: { allowSoftware: boolean }): Promise<GpuA
   const { adapter, info } = await findAdapter(opts.allowSoftware, budget);
   // Loaded before navigator.gpu exists, so the package does not register its own factory.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as typeof import('@tensorflow/tfjs-backend-webgpu');
+  const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as WebGpuBackendModule;
   // Its constructor checks navigator.gpu (Node 20 has no navigator); a marker object is enough.
   const nav = (globalThis as { navigator?: object }).navigator ?? {};
   Object.defineProperty(globalThis, 'navigator', { value: Object.assign(Object.create(nav), { gpu: {} }), configurable: true, writable: true });

@@ -25,7 +25,7 @@ export interface TrainJob {
 }
 
 /** Runs SQL on the caller's transaction, so the job commits or rolls back with it. */
-export type ExecuteSql = (text: string, values?: unknown[]) => Promise<{ rows: any[] }>;
+export type ExecuteSql = (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>;
 
 export interface QueueOptions {
   url: string;

@@ -70,13 +70,6 @@ function allowedFile(file: string, policy: AssetPolicy): boolean {
   });
 }
 
-/** Normalised URL prefix (throws on a malformed one: config validation reports it). */
-export function normaliseUrlPrefix(prefix: string): string {
-  const u = new URL(prefix);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('only http(s) URL prefixes');
-  return u.href;
-}
-
 /** Classifies a client- or manifest-supplied location against the policy. */
 export function checkAssetLocation(value: unknown, policy: AssetPolicy = PLUGIN_ASSETS_ONLY): AssetCheck {
   const refuse: AssetCheck = { ok: false, reason: ASSET_REFUSAL };

@@ -39,14 +39,14 @@ export function fileModelHandler(tf: Pick<Tf, 'io'>, modelJsonPath: string): tfc
         text = await fsp.readFile(modelJsonPath, 'utf8');
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (err.code === 'ENOENT') throw new Error(`model file not found: ${modelJsonPath}`);
-        throw new Error(`cannot read model file ${modelJsonPath}: ${err.message}`);
+        if (err.code === 'ENOENT') throw new Error(`model file not found: ${modelJsonPath}`, { cause: e });
+        throw new Error(`cannot read model file ${modelJsonPath}: ${err.message}`, { cause: e });
       }
       let json: tfcore.io.ModelJSON;
       try {
         json = JSON.parse(text);
       } catch (e) {
-        throw new Error(`${modelJsonPath} is not valid JSON: ${(e as Error).message}`);
+        throw new Error(`${modelJsonPath} is not valid JSON: ${(e as Error).message}`, { cause: e });
       }
       if (!json || typeof json !== 'object' || !json.modelTopology) {
         throw new Error(`${modelJsonPath} is not a TF.js model.json (no "modelTopology")`);
@@ -64,8 +64,8 @@ export function fileModelHandler(tf: Pick<Tf, 'io'>, modelJsonPath: string): tfc
               groupBuffers.push(await fsp.readFile(file));
             } catch (e) {
               const err = e as NodeJS.ErrnoException;
-              if (err.code === 'ENOENT') throw new Error(`weight file not found: ${file} (listed in ${modelJsonPath})`);
-              throw new Error(`cannot read weight file ${file}: ${err.message}`);
+              if (err.code === 'ENOENT') throw new Error(`weight file not found: ${file} (listed in ${modelJsonPath})`, { cause: e });
+              throw new Error(`cannot read weight file ${file}: ${err.message}`, { cause: e });
             }
           }
           const expected = group.weights.reduce((a, s) => (a < 0 || specBytes(s) < 0 ? -1 : a + specBytes(s)), 0);
@@ -94,7 +94,7 @@ function httpModelHandler(tf: Pick<Tf, 'io'>, url: string, policy: AssetPolicy):
       } catch (e) {
         const err = e as Error & { cause?: { code?: string; message?: string } };
         const why = err.cause?.code ?? err.cause?.message ?? err.message;
-        throw new Error(`could not fetch ${String(input)}: ${why}`);
+        throw new Error(`could not fetch ${String(input)}: ${why}`, { cause: e });
       }
       // A minimal Response: weight bytes are copied into this realm's ArrayBuffer (tfjs checks
       // `instanceof ArrayBuffer`, which fails across realms, e.g. under jest), and a failed
@@ -123,7 +123,7 @@ function httpModelHandler(tf: Pick<Tf, 'io'>, url: string, policy: AssetPolicy):
         return await inner.load!();
       } catch (e) {
         const msg = (e as Error).message;
-        throw new Error(msg.includes(url) || msg.startsWith('could not fetch') ? msg : `could not load model from ${url}: ${msg}`);
+        throw new Error(msg.includes(url) || msg.startsWith('could not fetch') ? msg : `could not load model from ${url}: ${msg}`, { cause: e });
       }
     },
   };
@@ -175,7 +175,7 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
         return await fsp.readFile(p);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (err.code === 'ENOENT') throw new Error(`asset not found: ${p}`);
+        if (err.code === 'ENOENT') throw new Error(`asset not found: ${p}`, { cause: e });
         throw e;
       }
     },
@@ -187,7 +187,7 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
           res = await fetch(where.url, { redirect: 'error' }); // a redirect could leave the allowed prefixes
         } catch (e) {
           const err = e as Error & { cause?: { code?: string; message?: string } };
-          throw new Error(`could not fetch ${where.url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
+          throw new Error(`could not fetch ${where.url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`, { cause: e });
         }
         if (!res.ok) throw new Error(`could not fetch ${where.url}: HTTP ${res.status}`);
         return Buffer.from(await res.arrayBuffer());
@@ -196,8 +196,8 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
         return await fsp.readFile(where.file);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (err.code === 'ENOENT') throw new Error(`asset not found: ${where.file}`);
-        if (err.code === 'EISDIR') throw new Error(`asset ${where.file} is a directory`);
+        if (err.code === 'ENOENT') throw new Error(`asset not found: ${where.file}`, { cause: e });
+        if (err.code === 'EISDIR') throw new Error(`asset ${where.file} is a directory`, { cause: e });
         throw e;
       }
     },
@@ -206,7 +206,7 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
       try {
         return await tf.loadLayersModel(handler);
       } catch (e) {
-        throw new Error(`cannot load layers model ${pathOrUrl}: ${(e as Error).message}`);
+        throw new Error(`cannot load layers model ${pathOrUrl}: ${(e as Error).message}`, { cause: e });
       }
     },
     async loadGraphModel(pathOrUrl: string) {
@@ -214,7 +214,7 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
       try {
         return await tf.loadGraphModel(handler);
       } catch (e) {
-        throw new Error(`cannot load graph model ${pathOrUrl}: ${(e as Error).message}`);
+        throw new Error(`cannot load graph model ${pathOrUrl}: ${(e as Error).message}`, { cause: e });
       }
     },
   };

@@ -32,7 +32,7 @@ export async function loadDeclaredModels(plugin: Pick<LoadedPlugin, 'dir'>, tf: 
     } catch (e) {
       // Paths inside the package as the author wrote them; no server paths in the message.
       const message = (e as Error).message.split(plugin.dir + path.sep).join('');
-      throw new Error(`model ${JSON.stringify(manifest.name)} (${manifest.model}) cannot be loaded: ${message}`);
+      throw new Error(`model ${JSON.stringify(manifest.name)} (${manifest.model}) cannot be loaded: ${message}`, { cause: e });
     }
   }
   return loaded;

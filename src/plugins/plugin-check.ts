@@ -173,7 +173,10 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
         const grad = tf.tidy(() => tf.grad((x: Tensor) => tf.sum(inst.generate(x as never) as Tensor))(z as never) as Tensor);
         const gradNorm = (await tf.norm(grad).data())[0];
         grad.dispose();
-        say(`generator ${g.name}: z [${n},${g.latentDim}] → ${shapeOf(images)} in [${fmt(s.min)}, ${fmt(s.max)}], load ${loadMs.toFixed(0)} ms, batch ${ms.toFixed(1)} ms, |∂Σimages/∂z| ${fmt(gradNorm)}`);
+        say(
+          `generator ${g.name}: z [${n},${g.latentDim}] → ${shapeOf(images)} in [${fmt(s.min)}, ${fmt(s.max)}], ` +
+            `load ${loadMs.toFixed(0)} ms, batch ${ms.toFixed(1)} ms, |∂Σimages/∂z| ${fmt(gradNorm)}`,
+        );
         if (images.shape.join() !== want.join()) problem(`generator ${g.name}: images are ${shapeOf(images)}, the definition says [${want.join(',')}]`);
         if (!s.finite) problem(`generator ${g.name}: images hold NaN or infinite values`);
         else if (s.min < 0 || s.max > 1) problem(`generator ${g.name}: images must lie in [0, 1]`);
@@ -240,7 +243,10 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
         const grad = tf.tidy(() => tf.grad((x: Tensor) => tf.sum(inst.energy(x as never, extras()) as Tensor))(base!.images as never) as Tensor);
         const gradNorm = (await tf.norm(grad).data())[0];
         grad.dispose();
-        say(`control ${c.name} ${JSON.stringify(chosen.params)}: energy ${shapeOf(energy)} in [${fmt(s.min)}, ${fmt(s.max)}], |∂ΣE/∂images| ${fmt(gradNorm)}, load ${loadMs.toFixed(0)} ms, energy ${ms.toFixed(1)} ms`);
+        say(
+          `control ${c.name} ${JSON.stringify(chosen.params)}: energy ${shapeOf(energy)} in [${fmt(s.min)}, ${fmt(s.max)}], ` +
+            `|∂ΣE/∂images| ${fmt(gradNorm)}, load ${loadMs.toFixed(0)} ms, energy ${ms.toFixed(1)} ms`,
+        );
         if (energy.shape.join() !== String(n)) problem(`control ${c.name}: energy is ${shapeOf(energy)}, expected one value per image [${n}]`);
         if (!s.finite) problem(`control ${c.name}: energy holds NaN or infinite values`);
         if (!Number.isFinite(gradNorm)) problem(`control ${c.name}: the energy's gradient is not finite`);

@@ -218,11 +218,6 @@ export function validatePluginDefinition(def: unknown): string[] {
   return errors;
 }
 
-/** Narrowing helper: true when validatePluginDefinition found nothing. */
-export function isValidPluginDefinition(def: unknown): def is PluginDefinition {
-  return validatePluginDefinition(def).length === 0;
-}
-
 export interface ParamError {
   /** Path inside the params object, e.g. ['classes', '1']; [] for the params object itself. */
   field: string[];

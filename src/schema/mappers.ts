@@ -12,7 +12,7 @@ import type {
 import { IMAGE } from '../artifacts/urls';
 import { toGlobalId } from '../shared/global-id';
 import { Control } from './types/control';
-import { PluginSource, PluginStatus, PromptStatus, SampleSetKind } from './types/enums';
+import { type PluginSource, type PluginStatus, type PromptStatus, type SampleSetKind } from './types/enums';
 import { Generator } from './types/generator';
 import { Plugin } from './types/plugin';
 import { TrainingProgress } from './types/progress';

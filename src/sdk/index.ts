@@ -213,6 +213,8 @@ export interface ParamsProblem {
   message: string;
 }
 
+// A plugin's params are whatever its paramsSchema admits; `any` lets a plain-JavaScript plugin omit P.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface ControlDefinition<P = any> {
   /** Unique across all plugins, stable: e.g. "mnist-digit". */
   name: string;

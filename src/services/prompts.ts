@@ -13,7 +13,7 @@ import type { ControlDefinition } from '../sdk';
 import { validateParams } from '../plugins/validate';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
 import { In } from 'typeorm';
-import { PluginRow, PromptRow, type StoredControlTerm } from '../store/entities';
+import { type PluginRow, PromptRow, type StoredControlTerm } from '../store/entities';
 import type { Store } from '../store/store';
 import { isTerminal, progressEventOf } from '../store/prompt-status';
 import { findControl, findGenerator } from '../catalog/find';

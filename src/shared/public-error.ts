@@ -31,7 +31,7 @@ export function scrubText(text: string): string {
     .filter((line) => !/^\s*at\s.+\(?.*:\d+:\d+\)?\s*$/.test(line))
     .join(' ')
     .replace(/file:\/\/\S+/g, '<path>')
-    .replace(/(^|[\s"'`(=:,\[])(?:~|\.{1,2})?\/(?:[^\s"'`),;\]]+)/g, (m, lead: string) => `${lead}<path>`)
+    .replace(/(^|[\s"'`(=:,[])(?:~|\.{1,2})?\/(?:[^\s"'`),;\]]+)/g, (m, lead: string) => `${lead}<path>`)
     .slice(0, 500);
 }
 

@@ -50,22 +50,23 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
   const pgdata = path.join(dataDir, 'pgdata');
   fs.mkdirSync(pgdata, { recursive: true });
   const lock = lockDataDir(dataDir, pgdata);
-  let worker: Worker;
+  let worker: Worker | undefined; // unassigned when the constructor itself throws
   let port: number;
   try {
-    worker = new Worker(workerScript(), {
+    const started = new Worker(workerScript(), {
       workerData: { dataDir: pgdata, maxConnections: EMBEDDED_MAX_CONNECTIONS },
     });
+    worker = started;
     port = await new Promise<number>((resolve, reject) => {
-      worker.once('error', (err) => reject(describeStartFailure(err, pgdata)));
-      worker.once('exit', (code) => reject(describeStartFailure(new Error(`the database thread exited early (code ${code})`), pgdata)));
-      worker.on('message', (msg: { type: string; port?: number; error?: string; code?: string }) => {
+      started.once('error', (err) => reject(describeStartFailure(err, pgdata)));
+      started.once('exit', (code) => reject(describeStartFailure(new Error(`the database thread exited early (code ${code})`), pgdata)));
+      started.on('message', (msg: { type: string; port?: number; error?: string; code?: string }) => {
         if (msg.type === 'ready') resolve(msg.port!);
         if (msg.type === 'error') reject(describeStartFailure({ message: msg.error, code: msg.code }, pgdata));
       });
     });
   } catch (err) {
-    await worker!?.terminate().catch(() => undefined);
+    await worker?.terminate().catch(() => undefined);
     lock.release();
     throw err;
   }

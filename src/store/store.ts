@@ -2,7 +2,7 @@
  * Every query the API and the workers make, in one place. Resolvers and
  * services call these; nothing else builds SQL.
  */
-import { DataSource, EntityManager, In } from 'typeorm';
+import { type DataSource, type EntityManager, In } from 'typeorm';
 import {
   CheckpointRow,
   ControlRow,

@@ -81,11 +81,11 @@ test('"a bright photo" raises the mean cosine similarity and the brightness; "a 
   const G = toyGenerator(tf);
   const bright = await trainWith('a bright photo', G);
   const dark = await trainWith('a dark photo', G);
-  // eslint-disable-next-line no-console
   console.log(
     `clip-text training (cpu, ${STEPS} steps, batch 16, K = 2): bright: cosine ${bright.base.cosine.toFixed(3)} → ${bright.after.cosine.toFixed(3)}, ` +
       `brightness ${bright.base.brightness.toFixed(3)} → ${bright.after.brightness.toFixed(3)} (${bright.seconds.toFixed(1)} s); ` +
-      `dark: cosine ${dark.base.cosine.toFixed(3)} → ${dark.after.cosine.toFixed(3)}, brightness ${dark.base.brightness.toFixed(3)} → ${dark.after.brightness.toFixed(3)} (${dark.seconds.toFixed(1)} s)`,
+      `dark: cosine ${dark.base.cosine.toFixed(3)} → ${dark.after.cosine.toFixed(3)}, ` +
+      `brightness ${dark.base.brightness.toFixed(3)} → ${dark.after.brightness.toFixed(3)} (${dark.seconds.toFixed(1)} s)`,
   );
   expect(bright.after.cosine - bright.base.cosine).toBeGreaterThan(0.15);
   expect(bright.after.brightness - bright.base.brightness).toBeGreaterThan(0.1);

@@ -90,7 +90,6 @@ test('wasm: a short training with "a bright photo" raises the brightness of the 
   const started = Date.now();
   await train({ flow, generator: G, terms: [{ name: 'clip-text', weight: 20, energy: (x, e) => control.energy(x, e) }], steps: 60, batchSize: 16, seed: 5, learningRate: 1e-2 });
   const after = await brightness(flow);
-  // eslint-disable-next-line no-console
   console.log(`clip-text training (wasm, 60 steps, batch 16, K = 2): brightness ${before.toFixed(3)} → ${after.toFixed(3)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   expect(after - before).toBeGreaterThan(0.1);
   flow.dispose();

@@ -57,7 +57,6 @@ maybe('conditional testbed: mnist-slant with and without the paired mnist-same-d
       judgedSameAsPair: r.judged.sameAsPair,
       perCondition: r.judged.perCondition.map((c) => [c.condition, c.sameAsPair]),
     });
-    // eslint-disable-next-line no-console
     console.log(`conditional testbed (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify([brief(paired), brief(slantOnly)])}`);
   }, 1_200_000);
 

@@ -49,7 +49,6 @@ maybe('measured effects, judged by the independent MNIST MLP (small scale)', () 
       only: ['target7', 'target38', 'target38Plain', 'target38Balanced', 'debiasTarget', 'iterative'],
       scale: { steps: 500, batch: 32, blocks: 4, hidden: 128, lr: 0.003, eval: 1000, calibration: 2048, classifierWeight: 2, debiasWeight: 2 },
     });
-    // eslint-disable-next-line no-console
     console.log(`effects (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify({ base: res.base, experiments: res.experiments.map(({ judgeAfter, ...e }) => e) })}`);
   }, 1_200_000); // ~510 s in CI beside the other suites (two jest workers on two cores)
 

@@ -54,7 +54,6 @@ maybe('issue #14 on the unconditional MNIST generator, judged by the independent
       only: ['oneStep', 'target7', 'audit', 'debiasTarget'],
       scale: { steps: 400, batch: 32, blocks: 4, hidden: 128, lr: 0.003, eval: 2000, calibration: 2048, classifierWeight: 2, debiasWeight: 1.5 },
     });
-    // eslint-disable-next-line no-console
     console.log(`fidelity (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify({ base: res.base, experiments: res.experiments })}`);
   }, 900_000);
 

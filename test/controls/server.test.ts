@@ -109,7 +109,15 @@ test('a prompt with debias and classifier trains and stores histograms, KL and s
   // The side-effect audit: every classifier that fits 28×28 (here mnist-digit, the steered one), same ε.
   expect(m.sideEffects).toMatchObject({ samples: m.samples, failed: [] });
   const audit = await server.gql(
-    'query($id: ID!) { prompt(id: $id) { sideEffects { classifier steered samples shift classNames baseMarginal promptMarginal baseMeanProbability promptMeanProbability classes { className base prompt change } } } }',
+    `query($id: ID!) {
+      prompt(id: $id) {
+        sideEffects {
+          classifier steered samples shift classNames
+          baseMarginal promptMarginal baseMeanProbability promptMeanProbability
+          classes { className base prompt change }
+        }
+      }
+    }`,
     { id },
   );
   expect(audit.errors).toBeUndefined();
@@ -155,7 +163,6 @@ test('a prompt trained for one step shows the same images as its base generator 
   let count = 0;
   base.forEach((img, i) => img.forEach((v, k) => ((sum += Math.abs(v - prompt[i]![k]!)), (count += 1))));
   const meanAbs = sum / count;
-  // eslint-disable-next-line no-console
   console.log(`one step: mean |Δ| per pixel, prompt vs base, same seed: ${meanAbs.toFixed(5)}`);
   expect(meanAbs).toBeLessThan(0.02);
   // the images are not trivially equal because both are blank: they are digits

@@ -76,7 +76,6 @@ export async function harness(backend: 'wasm' | 'cpu' = 'wasm'): Promise<Harness
 export function haveJudge(): boolean {
   if (fs.existsSync(JUDGE_FILE)) return true;
   if (process.env.PROMPTGEN_REQUIRE_SHARED === '1') throw new Error(`${JUDGE_FILE} is missing and PROMPTGEN_REQUIRE_SHARED=1`);
-  // eslint-disable-next-line no-console
   console.warn(`skipping the judged effects: ${JUDGE_FILE} is absent (../shared is not beside the repository)`);
   return false;
 }
@@ -108,4 +107,9 @@ export function klToUniform(p: number[], over?: number[]): number {
     if (pi > 0) d += pi * Math.log(pi / q);
   }
   return d;
+}
+
+/** n seeded uniform-noise 28×28 images: classifier inputs that need not look like digits. */
+export function noiseImages(tf: Tf, n: number, seed: number): Tensor4D {
+  return tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', seed) as Tensor4D;
 }

@@ -1,10 +1,8 @@
 import { Rng } from '../../src/engine/rng';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as jpeg from 'jpeg-js';
 import type { LoadContext, Tf, Tensor4D, GeneratorInfo } from '../../src/sdk/index';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const jpeg = require('jpeg-js') as typeof import('jpeg-js');
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const pluginDir = path.join(repoRoot, 'plugins', 'face-api');

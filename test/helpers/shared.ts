@@ -15,7 +15,6 @@ export function requireShared(relative: string): string | null {
   if (process.env.PROMPTGEN_REQUIRE_SHARED === '1') {
     throw new Error(`${file} is missing and PROMPTGEN_REQUIRE_SHARED=1`);
   }
-  // eslint-disable-next-line no-console
   console.warn(`skipping: ${file} is absent (../shared is not beside the repository)`);
   return null;
 }

@@ -140,7 +140,6 @@ describe('conditional prompts on the server', () => {
     // The bound: the whole server process (API, embedded database where used, the training thread with
     // its wasm heaps and both face nets) peaked below 3 GiB. Measured: see docs/FACES.md.
     const peak = peakRssMiB();
-    // eslint-disable-next-line no-console
     console.log(`face prompt: server peak RSS ${peak.toFixed(0)} MiB; yaw slope ${c.components[0].slope}`);
     expect(peak).toBeLessThan(3072);
   }, 300_000);

@@ -30,7 +30,13 @@ if (!usingPostgres) console.warn('skipping the many-machines test: separate proc
       fs.rmSync(out, { recursive: true, force: true }); // the worker cannot use the admin's file
 
       await worker.waitFor(/training workers: 1/);
-      const created = await server.gql('mutation { createPrompt(input: { generator: "example-pattern", controls: [{ control: "example-brightness", params: { target: 0.2 } }], training: { steps: 10, batchSize: 4, flowBlocks: 1, hiddenUnits: 8, previewEvery: 0 } }) { prompt { id } userErrors { message } } }');
+      const created = await server.gql(`mutation {
+        createPrompt(input: {
+          generator: "example-pattern"
+          controls: [{ control: "example-brightness", params: { target: 0.2 } }]
+          training: { steps: 10, batchSize: 4, flowBlocks: 1, hiddenUnits: 8, previewEvery: 0 }
+        }) { prompt { id } userErrors { message } }
+      }`);
       const id = created.data.createPrompt.prompt.id;
       const start = Date.now();
       let state: any;

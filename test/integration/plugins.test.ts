@@ -15,7 +15,16 @@ let server: TestServer;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 const fixtures = path.join(repoRoot, 'test/fixtures/plugins');
 
-const INSTALL = `mutation($spec: String!) { installPlugin(input: { spec: $spec }) { plugin { name version source status error generators { name latentDim output { width height channels } } controls { name paramsSchema } } userErrors { field message code } } }`;
+const INSTALL = `mutation($spec: String!) {
+  installPlugin(input: { spec: $spec }) {
+    plugin {
+      name version source status error
+      generators { name latentDim output { width height channels } }
+      controls { name paramsSchema }
+    }
+    userErrors { field message code }
+  }
+}`;
 const UNINSTALL = `mutation($name: String!) { uninstallPlugin(input: { name: $name }) { removed userErrors { field message code } } }`;
 const CATALOG = '{ plugins { name version status } generators { name } controls { name } }';
 
@@ -81,7 +90,13 @@ describe('installing a plugin', () => {
     expect([png.width, png.height]).toEqual([8, 8]);
 
     const created = await server.gql(
-      'mutation { createPrompt(input: { generator: "example-pattern", controls: [{ control: "example-brightness", weight: 50, params: { target: 0.9 } }], training: { steps: 30, batchSize: 8, flowBlocks: 2, hiddenUnits: 16, previewEvery: 0 } }) { prompt { id pluginVersions } userErrors { message } } }',
+      `mutation {
+        createPrompt(input: {
+          generator: "example-pattern"
+          controls: [{ control: "example-brightness", weight: 50, params: { target: 0.9 } }]
+          training: { steps: 30, batchSize: 8, flowBlocks: 2, hiddenUnits: 16, previewEvery: 0 }
+        }) { prompt { id pluginVersions } userErrors { message } }
+      }`,
     );
     expect(created.data.createPrompt.prompt.pluginVersions).toEqual({ 'promptgen-plugin-example': '1.0.0' });
     const id = created.data.createPrompt.prompt.id;
@@ -190,7 +205,13 @@ describe('a plugin whose model fails during training', () => {
     const installed = await server.gql(INSTALL, { spec: broken }, { admin: true });
     expect(installed.data.installPlugin.userErrors).toEqual([]);
     const created = await server.gql(
-      'mutation { createPrompt(input: { generator: "broken-pattern", controls: [{ control: "broken-brightness", params: { target: 0.95 } }], training: { steps: 5, batchSize: 2, flowBlocks: 1, hiddenUnits: 8 } }) { prompt { id } userErrors { message } } }',
+      `mutation {
+        createPrompt(input: {
+          generator: "broken-pattern"
+          controls: [{ control: "broken-brightness", params: { target: 0.95 } }]
+          training: { steps: 5, batchSize: 2, flowBlocks: 1, hiddenUnits: 8 }
+        }) { prompt { id } userErrors { message } }
+      }`,
     );
     const id = created.data.createPrompt.prompt.id;
     const done = await waitFor(async () => {

@@ -83,7 +83,10 @@ describe('promptgen --help and config', () => {
   it('--help lists every configuration variable with its default', async () => {
     const proc = startProcess(['--help'], {});
     expect(await proc.exited).toBe(0);
-    for (const [name, fallback] of CONFIG_DOC) expect(proc.output()).toContain(`${name} `), expect(proc.output()).toContain(`[default: ${fallback}]`);
+    for (const [name, fallback] of CONFIG_DOC) {
+      expect(proc.output()).toContain(`${name} `);
+      expect(proc.output()).toContain(`[default: ${fallback}]`);
+    }
     expect(proc.output()).toContain('config ');
   });
 

@@ -159,7 +159,6 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
         throw new Error(reason);
       });
     } else {
-      // eslint-disable-next-line no-console
       console.warn(`skipping the judge checks of mnist-plugin.test.ts: ${reason}`);
     }
   }
@@ -176,7 +175,6 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
     model.dispose();
     const confident = conf.filter((p) => p >= 0.9).length / N_SAMPLES;
     const shares = Array.from({ length: 10 }, (_, d) => pred.filter((k) => k === d).length / N_SAMPLES);
-    // eslint-disable-next-line no-console
     console.log(`judge on ${N_SAMPLES} samples: p>=0.9 ${confident.toFixed(3)}, shares ${shares.map((s) => s.toFixed(3)).join(' ')}`);
     judged = { confident, shares };
     return judged;
@@ -218,7 +216,6 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
       agree.push(p.filter((c) => c === k).length / n);
     }
     classifier.dispose();
-    // eslint-disable-next-line no-console
     console.log(`own classifier = latent region, per digit: ${agree.map((a) => a.toFixed(2)).join(' ')}`);
     // measured 20/20 for every digit with the committed weights
     for (const a of agree) expect(a).toBeGreaterThanOrEqual(0.85);
@@ -264,7 +261,6 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
       fixturePred = p;
       pred.dispose();
       const acc = p.filter((k, i) => k === fixture.labels[i]).length / 500;
-      // eslint-disable-next-line no-console
       console.log(`classifier accuracy on the 500-digit fixture: ${acc.toFixed(3)}`);
       expect(acc).toBeGreaterThanOrEqual(0.97);
     });

@@ -76,7 +76,12 @@ describe('loadPluginPackage', () => {
     const dir = writePackage(
       path.join(tmpDir('esm'), 'ts-plugin'),
       { name: 'ts-plugin', version: '1.0.0', promptgen: { apiVersion: 1 } },
-      `"use strict"; Object.defineProperty(exports, "__esModule", { value: true }); exports.default = { apiVersion: 1, controls: [{ name: 'ts-control', title: 'T', paramsSchema: { type: 'object' }, load() { return { energy() {}, dispose() {} }; } }] };`,
+      `"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.default = {
+  apiVersion: 1,
+  controls: [{ name: 'ts-control', title: 'T', paramsSchema: { type: 'object' }, load() { return { energy() {}, dispose() {} }; } }],
+};`,
     );
     const p = await loadPluginPackage(dir, { source: 'INSTALLED' });
     expect(p.status).toBe('LOADED');

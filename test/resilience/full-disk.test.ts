@@ -31,7 +31,7 @@ function mountTmpfs(size: string): string | null {
     fs.rmSync(dir, { recursive: true, force: true });
     const why = `cannot mount a tmpfs here (${(err as Error).message.split('\n')[0]}): the full-disk tests need root`;
     // CI runs as root: a machine that cannot mount must fail there, not skip silently.
-    if (process.env.PROMPTGEN_REQUIRE_SHARED === '1' || process.env.CI) throw new Error(why);
+    if (process.env.PROMPTGEN_REQUIRE_SHARED === '1' || process.env.CI) throw new Error(why, { cause: err });
     console.warn(`skipping: ${why}`);
     return null;
   }

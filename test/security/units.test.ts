@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/shared/config';
+import { type ConfigError, loadConfig } from '../../src/shared/config';
 import { checkAssetLocation } from '../../src/plugins/asset-policy';
 import { PluginRegistry } from '../../src/plugins/registry';
 import { makeTf, repoRoot, silentLogger } from '../plugins/helpers';
@@ -12,6 +12,7 @@ import { installSpecProblem } from '../../src/plugins/installer';
 import { validateParams } from '../../src/plugins/validate';
 import { publicMessage, scrubText } from '../../src/shared/public-error';
 import { RateLimiter } from '../../src/services/rate-limit';
+import { preflight } from '../../src/server/request-guard';
 import { tempDir } from '../helpers/database';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -173,8 +174,6 @@ describe('public error texts', () => {
 });
 
 describe('request preflight', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { preflight } = require('../../src/server/request-guard') as typeof import('../../src/server/request-guard');
   const limits = { maxQueryTokens: 3000, maxQueryFields: 200, maxExpensivePerRequest: 1 };
   test.each([
     ['1e999 in a literal', '{ prompts(first: 1) { totalCount } } mutation { createPrompt(input: { generator: "g", controls: [{ control: "c", weight: 1e999 }] }) { userErrors { code } } }', undefined, 'BAD_USER_INPUT'],

@@ -85,7 +85,7 @@ describe('configuration', () => {
   it('reports all bad values at once', () => {
     const found = problems({ PORT: 'abc', PROMPTGEN_BACKEND: 'gpu', PROMPTGEN_WORKERS: 'two' });
     expect(found).toHaveLength(3);
-    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/Invalid configuration:\n  - PORT="abc"/);
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/Invalid configuration:\n {2}- PORT="abc"/);
   });
 
   it('treats empty values as unset', () => {

@@ -7,6 +7,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const SCREENSHOTS = path.join(repoRoot, 'docs/images/studio');
 
 export const test = base.extend<object>({
+  // Playwright reads a fixture's dependencies from its first parameter, which must be a pattern.
+  // eslint-disable-next-line no-empty-pattern
   baseURL: async ({}, use) => use(process.env.STUDIO_URL),
 });
 export { expect };

@@ -297,7 +297,7 @@ function decodeVocabularyBytes(buf: Buffer, where: string): string {
     try {
       bytes = zlib.gunzipSync(bytes);
     } catch (e) {
-      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${(e as Error).message}`);
+      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${(e as Error).message}`, { cause: e });
     }
   }
   return bytes.toString('utf8');
@@ -317,8 +317,8 @@ export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOpti
       bytes = await options.read(pathOrUrl);
     } catch (e) {
       const message = (e as Error).message;
-      if (/^asset not found/.test(message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
-      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${message}`);
+      if (/^asset not found/.test(message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`, { cause: e });
+      throw new Error(`cannot read vocabulary ${pathOrUrl}: ${message}`, { cause: e });
     }
     return decodeVocabularyBytes(bytes, pathOrUrl);
   }
@@ -329,7 +329,7 @@ export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOpti
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } };
       const why = (err && err.cause && (err.cause.code || err.cause.message)) || err.message;
-      throw new Error(`could not fetch vocabulary ${pathOrUrl}: ${why}`);
+      throw new Error(`could not fetch vocabulary ${pathOrUrl}: ${why}`, { cause: e });
     }
     if (!res.ok) throw new Error(`could not fetch vocabulary ${pathOrUrl}: HTTP ${res.status}`);
     return decodeVocabularyBytes(Buffer.from(await res.arrayBuffer()), pathOrUrl);
@@ -344,9 +344,9 @@ export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOpti
     buf = await fs.promises.readFile(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`);
-    if (err.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`);
-    throw new Error(`cannot read vocabulary ${file}: ${err.message}`);
+    if (err.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`, { cause: e });
+    if (err.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`, { cause: e });
+    throw new Error(`cannot read vocabulary ${file}: ${err.message}`, { cause: e });
   }
   return decodeVocabularyBytes(buf, file);
 }
@@ -357,6 +357,6 @@ export async function loadTokenizer(pathOrUrl: unknown, options?: VocabularyOpti
   try {
     return new ClipTokenizer(text);
   } catch (e) {
-    throw new Error(`vocabulary ${pathOrUrl}: ${(e as Error).message}`);
+    throw new Error(`vocabulary ${pathOrUrl}: ${(e as Error).message}`, { cause: e });
   }
 }

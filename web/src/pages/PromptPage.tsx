@@ -6,7 +6,7 @@
  * reloaded shows what one open from the start shows.
  */
 import { useMemo, useState, type FormEvent } from 'react';
-import { useClient, useMutation, useQuery, useSubscription } from 'urql';
+import { useMutation, useQuery, useSubscription } from 'urql';
 import { Link } from 'wouter';
 import {
   CancelPromptMutation,
@@ -20,6 +20,8 @@ import { Curves } from '../components/Curves';
 import { SampleSetView } from '../components/SampleSetView';
 import { StatusBadge } from '../components/StatusBadge';
 import { FieldError } from '../components/FieldError';
+import { Gallery } from '../components/Gallery';
+import { MetricsTable } from '../components/MetricsTable';
 import { TERMINAL, formatNumber, formatSeconds, formatTime, type UserErrorLike } from '../format';
 
 type PromptData = NonNullable<PromptPageQuery['prompt']>;
@@ -57,7 +59,7 @@ export function PromptPage({ id }: { id: string }) {
   );
   const [extraSets, setExtraSets] = useState<SampleSetFieldsFragment[]>([]);
 
-  const liveEvents = live.data ?? [];
+  const liveEvents = useMemo(() => live.data ?? [], [live.data]);
   const latest = liveEvents.at(-1) ?? prompt?.progress ?? null;
   const points = useMemo(() => mergeProgress(prompt?.history ?? [], liveEvents), [prompt?.history, liveEvents]);
   const sets = useMemo(
@@ -166,48 +168,6 @@ function Training({ prompt, status, latest }: { prompt: PromptData; status: stri
         </p>
       )}
     </section>
-  );
-}
-
-/** Metrics of the finished prompt: per control, base generator against prompt. */
-function MetricsTable({ metrics }: { metrics: unknown }) {
-  const m = (metrics ?? {}) as { samples?: number; controls?: Array<Record<string, unknown>> };
-  const rows: Array<{ control: string; name: string; base: unknown; prompt: unknown }> = [];
-  const flatten = (prefix: string, base: unknown, promptV: unknown, control: string) => {
-    if (base && typeof base === 'object' && !Array.isArray(base)) {
-      for (const k of Object.keys(base)) flatten(prefix ? `${prefix}.${k}` : k, (base as any)[k], (promptV as any)?.[k], control);
-    } else rows.push({ control, name: prefix, base, prompt: promptV });
-  };
-  for (const c of m.controls ?? []) {
-    const control = String(c.control);
-    rows.push({ control, name: 'mean energy (lower is closer)', base: c.meanEnergyBase, prompt: c.meanEnergyPrompt });
-    if (c.base !== undefined) flatten('', c.base, c.prompt, control);
-  }
-  const show = (v: unknown) => (typeof v === 'number' ? formatNumber(v, 4) : v === undefined ? '–' : JSON.stringify(v));
-  return (
-    <div className="table-wrap">
-      <table data-testid="metrics">
-        <caption>Metrics on {m.samples ?? '?'} samples, the base generator against the prompt</caption>
-        <thead>
-          <tr>
-            <th scope="col">Control</th>
-            <th scope="col">Metric</th>
-            <th scope="col">Base generator</th>
-            <th scope="col">Prompt</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r, i) => (
-            <tr key={i}>
-              <td>{r.control}</td>
-              <td>{r.name}</td>
-              <td>{show(r.base)}</td>
-              <td>{show(r.prompt)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
   );
 }
 
@@ -331,44 +291,5 @@ function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: Samp
         )}
       </section>
     </>
-  );
-}
-
-function Gallery({ prompt, sets, onMore }: { prompt: PromptData; sets: SampleSetFieldsFragment[]; onMore: (s: SampleSetFieldsFragment[]) => void }) {
-  const client = useClient();
-  const [page, setPage] = useState(prompt.sampleSets.pageInfo);
-  const [loading, setLoading] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
-  // Older sets come page by page through the connection's cursor.
-  const loadOlder = async () => {
-    setLoading(true);
-    const res = await client.query(PromptQuery, { id: prompt.id, setsAfter: page.endCursor }, { requestPolicy: 'network-only' }).toPromise();
-    setLoading(false);
-    const conn = res.data?.prompt?.sampleSets;
-    if (res.error || !conn) {
-      setProblem(res.error?.message ?? 'the prompt is gone');
-      return;
-    }
-    setPage(conn.pageInfo);
-    onMore(conn.nodes);
-  };
-  return (
-    <section aria-labelledby="gallery-h">
-      <h2 id="gallery-h">
-        Gallery <span className="muted">({prompt.sampleSets.totalCount} stored sets, newest first)</span>
-      </h2>
-      {sets.length === 0 && <p className="muted">No previews or samples yet.</p>}
-      <div className="gallery">
-        {sets.map((s) => (
-          <SampleSetView key={s.id} set={s} />
-        ))}
-      </div>
-      {page.hasNextPage && (
-        <button type="button" onClick={loadOlder} disabled={loading}>
-          {loading ? 'Loading…' : 'Load older sets'}
-        </button>
-      )}
-      {problem && <p role="alert" className="error-text">{problem}</p>}
-    </section>
   );
 }
