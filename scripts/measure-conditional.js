@@ -15,7 +15,7 @@
  *        [--lr 0.001] [--eval 1000] [--weight-slant 1] [--weight-same 1] [--out docs/results] [--no-write]
  *
  * `measureConditional` takes the engine and the evaluation as arguments, so the
- * small-scale test (test/controls/conditional.test.ts) runs the same code from src/.
+ * small-scale test (test/plugins/controls/conditional.test.ts) runs the same code from src/.
  */
 const fs = require('fs');
 const path = require('path');

@@ -11,7 +11,7 @@
  *        [--lr 0.002] [--eval 1000] [--backend wasm] [--out docs] [--no-write]
  *
  * The experiments themselves (`measureAll`) take the engine as an argument, so the
- * small-scale test (test/controls/effects.test.ts) runs the same code from src/.
+ * small-scale test (test/plugins/controls/effects.test.ts) runs the same code from src/.
  */
 const fs = require('fs');
 const path = require('path');

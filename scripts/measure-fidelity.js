@@ -22,7 +22,7 @@
  *   nice node scripts/measure-fidelity.js [--steps 600] [--batch 64] [--blocks 8] [--hidden 256]
  *        [--lr 0.001] [--eval 5000] [--calibration 4096] [--only a,b] [--out docs] [--no-write]
  * The experiments (`measureFidelity`) take the engine and the audit function as arguments,
- * so the small-scale test (test/controls/fidelity.test.ts) runs the same code from src/.
+ * so the small-scale test (test/plugins/controls/fidelity.test.ts) runs the same code from src/.
  */
 const fs = require('fs');
 const path = require('path');

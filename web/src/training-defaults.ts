@@ -1,6 +1,6 @@
 /**
  * The server's training defaults, shown in the compose form. The public API
- * does not expose them, so they are mirrored here; test/unit/studio-defaults.test.ts
+ * does not expose them, so they are mirrored here; test/services/studio-defaults.test.ts
  * fails when they drift from src/services/training-options.ts.
  */
 export const TRAINING_DEFAULTS = {

@@ -19,7 +19,7 @@ export const AGE_BUCKETS: { name: string; lo: number; hi: number }[] = [
 ];
 /**
  * face-identity's scale: E = (1 − cos(d(x), d(pair))) / IDENTITY_SCALE, so E ≈ 1 between two
- * different people. Measured on the three faces of face-api's sample1.jpg (test/face/fixtures):
+ * different people. Measured on the three faces of face-api's sample1.jpg (test/plugins/face-api/fixtures):
  * 1 − cos is 0.048–0.062 between different people, 0.013–0.033 for the same face shifted by
  * a few pixels, rotated by 10° or mirrored. Unscaled, λ_id = 10 put ~0.5 on changing the person,
  * against ~6 for 10° of pose error at λ_pose = 200: the identity term did nothing (issue #19).

@@ -75,7 +75,7 @@ export function registerWasmPatches(): string[] {
   install('Conv2DBackpropFilter', makeConv2DBackpropFilter(batchMatMul));
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
-  install('MaxPoolGrad', maxPoolGrad); // stock one is wrong for negative inputs (see pool.ts; test/face/kernels.test.ts)
+  install('MaxPoolGrad', maxPoolGrad); // stock one is wrong for negative inputs (see pool.ts; test/plugins/face-api/kernels.test.ts)
   const slice = makeSliceKernel(original('Slice'));
   install('Slice', slice); // the stock one copies the whole input per slice
   install('SplitV', makeSplitVKernel(slice));

@@ -1,7 +1,7 @@
 /**
  * Resize gradients for the webgpu backend of TF.js 4.22.0.
  *
- Measured (test/webgpu/ops.test.ts, checked by the adjoint identity
+ Measured (test/engine/webgpu/ops.test.ts, checked by the adjoint identity
  * ⟨resize(x), dy⟩ = ⟨x, dx⟩, which any correct gradient of a linear map meets):
  * the stock webgpu gradients put face-api's input gradients 1–10 % off the cpu
  * backend's, and the Quick, Draw! CVAE's (UpSampling2D, nearest 2×) 140 % off.
