@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Issue #14 on the unconditional generator `mnist-dcgan` (plugins/mnist-dcgan: the digit is
- * entangled in the whole latent and the classifiers are unsure of many samples), judged by
- * the independent ml5 MNIST MLP (../shared/models/mnist-mlp), never the control's own
- * `mnist-digit`:
+ * Issue #14 on an unconditional MNIST generator, judged by the independent ml5 MNIST MLP
+ * (../shared/models/mnist-mlp), never the control's own `mnist-digit`. Two generators:
+ * `mnist-dcgan` (the default; plugins/mnist-dcgan: the digit is entangled in the whole latent,
+ * the classifiers are unsure of many samples, and the digits are almost uniform) and
+ * `mnist-biased` (`--generator mnist-biased`; plugins/mnist-biased: trained on imbalanced digits,
+ * so debias to uniform has a change to make that is larger than the classifiers' disagreement):
  *
  *   - oneStep: a prompt trained for one step shows the same images as its base generator on
  *     the same seed (mean |Δ| per pixel; the flow is the identity at creation);
@@ -19,8 +21,12 @@
  *     `mnist-digit` and `mnist-ink`, a stroke-weight classifier defined here), largest first.
  *
  * Usage (after `npm run build`):
- *   nice node scripts/measure-fidelity.js [--steps 600] [--batch 64] [--blocks 8] [--hidden 256]
- *        [--lr 0.001] [--eval 5000] [--calibration 4096] [--only a,b] [--out docs] [--no-write]
+ *   nice node scripts/measure-fidelity.js [--generator mnist-dcgan|mnist-biased] [--steps 600]
+ *        [--batch 64] [--blocks 8] [--hidden 256] [--lr 0.001] [--eval 5000] [--calibration 4096]
+ *        [--only a,b] [--debias-params JSON] [--out docs] [--no-write]
+ * It rewrites only its generator's generated block of docs/RESULTS-FIDELITY.md (between the
+ * `<!-- generated: NAME -->` markers; the hand-written reading around it stays) and
+ * docs/results/fidelity/ (mnist-dcgan) or docs/results/fidelity/NAME/ (another generator).
  * The experiments (`measureFidelity`) take the engine and the audit function as arguments,
  * so the small-scale test (test/plugins/controls/fidelity.test.ts) runs the same code from src/.
  */
@@ -30,7 +36,12 @@ const { REPO, JUDGE_FILE, shares, klToUniform, klTo, loadJudge, machineLine } = 
 const { makeRegistry } = require('./lib/registry');
 const { writeReport } = require('./lib/fidelity-report');
 
-const GENERATOR = 'mnist-dcgan';
+const GENERATORS = ['mnist-dcgan', 'mnist-biased'];
+/** Plugin folder and one line on each generator, for the report. */
+const ABOUT = {
+  'mnist-dcgan': 'plugins/mnist-dcgan, the digit entangled in the latent, its digits almost uniform',
+  'mnist-biased': 'plugins/mnist-biased, the digit entangled in the latent, trained on imbalanced digits (share of digit k ∝ 0.8^k)',
+};
 const EVAL_SEED = 7919;
 const ALL = ['oneStep', 'target7', 'target7Plain', 'debias', 'debiasMean', 'debiasTarget', 'audit'];
 /** The skewed target of debiasTarget: 7s four times as likely as each other digit (4/13 ≈ 31 %). */
@@ -88,16 +99,18 @@ function inkClassifierPlugin() {
 
 /**
  * Runs the experiments.
- * @param {object} o { engine, tf, registry (with mnist-dcgan, mnist-digit, controls, mnist-ink), runtime,
- *   judge: images → predicted digits, audit: auditSideEffects, scale, only?, log? }
+ * @param {object} o { engine, tf, registry (with the generator, mnist-digit, controls, mnist-ink), runtime,
+ *   judge: images → predicted digits, audit: auditSideEffects, scale, generator? (default
+ *   mnist-dcgan), only?, log? }
  */
 async function measureFidelity(o) {
   const { engine, tf, registry, runtime, judge, scale } = o;
+  const generatorName = o.generator || GENERATORS[0];
   const log = o.log || (() => undefined);
   const only = o.only || ALL;
-  const gen = await registry.loadGenerator(GENERATOR, runtime);
-  const def = registry.generator(GENERATOR).definition;
-  const info = { name: GENERATOR, latentDim: def.latentDim, output: def.output };
+  const gen = await registry.loadGenerator(generatorName, runtime);
+  const def = registry.generator(generatorName).definition;
+  const info = { name: generatorName, latentDim: def.latentDim, output: def.output };
   const generator = { latentDim: def.latentDim, generate: (z) => gen.generate(z), dispose: () => undefined };
   const own = await registry.loadClassifier('mnist-digit', info, runtime);
 
@@ -143,7 +156,7 @@ async function measureFidelity(o) {
     return { flow, seconds: (Date.now() - t0) / 1000 };
   }
 
-  const res = { generator: GENERATOR, scale: { ...scale }, backend: runtime.backend, experiments: [], grids: {} };
+  const res = { generator: generatorName, scale: { ...scale }, backend: runtime.backend, experiments: [], grids: {} };
   const baseImgs = await imagesOf(undefined);
   const base = await seen(baseImgs.t);
   res.base = { judge: base.judge, control: base.control, klJudge: klToUniform(base.judge), klControl: klToUniform(base.control), agreement: await agreement(baseImgs.t) };
@@ -203,7 +216,8 @@ async function measureFidelity(o) {
     if (!only.includes(id)) continue;
     log(`debias: ${target ? 'skewed target' : 'uniform'} (${id})`);
     const klT = (m) => (target ? klTo(m, target) : klToUniform(m));
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', ...(target ? { target } : {}) }], samples: scale.calibration, ...extra }, scale.debiasWeight);
+    // scale.debiasParams (--debias-params JSON): more debias params for every debias row, to try settings
+    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', ...(target ? { target } : {}) }], samples: scale.calibration, ...extra, ...(scale.debiasParams || {}) }, scale.debiasWeight);
     await d.c.calibrate((n) => engine.sampleBase(generator, n, 1001, { tf, latentDim: def.latentDim }));
     const state = d.c.calibrationState();
     const f = await trainFlow([d], 44);
@@ -242,19 +256,20 @@ async function measureFidelity(o) {
   return res;
 }
 
-/** Registry of measure-controls (with plugins/mnist-dcgan) plus the mnist-ink classifier. */
+/** Registry of measure-controls (with plugins/mnist-dcgan and plugins/mnist-biased) plus the mnist-ink classifier. */
 async function makeFidelityRegistry(plugins, log) {
-  const { registry, note } = await makeRegistry(plugins, log); // includes plugins/mnist-dcgan
+  const { registry, note } = await makeRegistry(plugins, log); // includes both generators
   registry.add(inkClassifierPlugin());
   return { registry, note };
 }
 
 function parseArgs(argv) {
-  const o = { steps: 600, batch: 64, blocks: 8, hidden: 256, lr: 0.001, eval: 5000, calibration: 4096, classifierWeight: 2, debiasWeight: 1.5, backend: 'wasm', out: path.join(REPO, 'docs'), write: true };
+  const o = { generator: GENERATORS[0], steps: 600, batch: 64, blocks: 8, hidden: 256, lr: 0.001, eval: 5000, calibration: 4096, classifierWeight: 2, debiasWeight: 1.5, backend: 'wasm', out: path.join(REPO, 'docs'), write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
-    if (a === '--steps') o.steps = Number(next());
+    if (a === '--generator') o.generator = next();
+    else if (a === '--steps') o.steps = Number(next());
     else if (a === '--batch') o.batch = Number(next());
     else if (a === '--blocks') o.blocks = Number(next());
     else if (a === '--hidden') o.hidden = Number(next());
@@ -263,12 +278,14 @@ function parseArgs(argv) {
     else if (a === '--calibration') o.calibration = Number(next());
     else if (a === '--classifier-weight') o.classifierWeight = Number(next());
     else if (a === '--debias-weight') o.debiasWeight = Number(next());
+    else if (a === '--debias-params') o.debiasParams = JSON.parse(next());
     else if (a === '--backend') o.backend = next();
     else if (a === '--out') o.out = path.resolve(next());
     else if (a === '--only') o.only = next().split(',');
     else if (a === '--no-write') o.write = false;
     else throw new Error(`unknown argument ${a}`);
   }
+  if (!GENERATORS.includes(o.generator)) throw new Error(`--generator must be one of ${GENERATORS.join(', ')}`);
   return o;
 }
 
@@ -286,19 +303,19 @@ async function main() {
   const runtime = { tf, backend, logger: { info: () => undefined, warn: log, error: log } };
   const judge = await loadJudge(plugins, tf);
   const t0 = Date.now();
-  const res = await measureFidelity({ engine, tf, registry, runtime, judge, audit: auditSideEffects, scale: o, only: o.only, log });
+  const res = await measureFidelity({ engine, tf, registry, runtime, judge, audit: auditSideEffects, scale: o, generator: o.generator, only: o.only, log });
   res.totalSeconds = (Date.now() - t0) / 1000;
   const { grids, ...json } = res;
   process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   if (o.write) {
     const cmd = `npm run build && nice node scripts/measure-fidelity.js ${process.argv.slice(2).join(' ')}`.trim();
-    writeReport(res, { ...o, encodeGrid: engine.encodeGrid, evalSeed: EVAL_SEED }, cmd, machineLine());
+    writeReport(res, { ...o, encodeGrid: engine.encodeGrid, evalSeed: EVAL_SEED, about: ABOUT[res.generator], defaultGenerator: GENERATORS[0] }, cmd, machineLine());
     log(`wrote ${path.join(o.out, 'RESULTS-FIDELITY.md')}`);
   }
   await registry.dispose();
 }
 
-module.exports = { measureFidelity, makeFidelityRegistry, inkClassifierPlugin, ALL };
+module.exports = { measureFidelity, makeFidelityRegistry, inkClassifierPlugin, ALL, GENERATORS };
 
 if (require.main === module) {
   main().catch((e) => {

@@ -489,6 +489,72 @@ def grid_png(path, images, rows=10, cols=10, scale=2, pad=2):
     write_png_gray(path, out)
 
 
+# ----------------------------------------------------------------------------- GAN training steps
+# (shared with scripts/train-mnist-biased.py)
+def init_gan_weights(*nets):
+    """DCGAN initialisation: weights N(0, 0.02), biases 0 (modules in order, nets in order)."""
+    for net in nets:
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, 0, 0.02)
+                if getattr(m, 'bias', None) is not None:
+                    nn.init.zeros_(m.bias)
+
+
+def epoch_batches(n, batch, gen):
+    """Index batches over n items, a fresh random order each epoch (a last partial batch is dropped)."""
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for pos in range(0, n - batch + 1, batch):
+            yield perm[pos:pos + batch]
+
+
+def recompute_bn(model, zdim, gen, n_batches=50):
+    """Re-estimates BatchNorm running stats for (EMA) weights: cumulative average."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for _ in range(n_batches):
+            model(torch.randn(256, zdim, generator=gen))
+    model.eval()
+
+
+def decay_lr(step, args, og, od):
+    """Learning rates fall linearly to 0 after lr_decay_from of the steps."""
+    if step > args.lr_decay_from * args.gan_steps:
+        frac = (args.gan_steps - step) / max(1.0, (1 - args.lr_decay_from) * args.gan_steps)
+        for o, base_lr in ((og, args.lr_g), (od, args.lr_d)):
+            for group in o.param_groups:
+                group['lr'] = base_lr * frac
+
+
+def ema_update(G_ema, G, step, ema):
+    """EMA of the generator weights, with a warm-up: decay min(ema, (1 + step) / (10 + step))."""
+    with torch.no_grad():
+        decay = min(ema, (1 + step) / (10 + step))
+        for pe, p in zip(G_ema.parameters(), G.parameters()):
+            pe.mul_(decay).add_(p, alpha=1 - decay)
+
+
+def log_progress(step, args, n, ld_sum, lg_sum, t_gan):
+    el = time.time() - t_gan
+    log(f'gan step {step}/{args.gan_steps} (epoch {step * args.batch / n:.2f}) '
+        f'loss D {ld_sum / 100:.3f} G {lg_sum / 100:.3f}  '
+        f'{el / step:.3f}s/step, eta {el / step * (args.gan_steps - step) / 60:.1f} min')
+
+
+def start_run(args):
+    """Threads and seeds of a run, logged with its arguments."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    log(f'torch {torch.__version__}, threads {torch.get_num_threads()}, seed {args.seed}')
+    log('args', vars(args))
+
+
 # ----------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -538,11 +604,7 @@ def main():
                     help='skip training: re-run the psi choice, checks and figures on the exported files')
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-    log(f'torch {torch.__version__}, threads {torch.get_num_threads()}, seed {args.seed}')
-    log('args', vars(args))
+    start_run(args)
 
     d = get_mnist_dir(args.mnist_dir)
     data = {k: read_idx(os.path.join(d, f)) for k, f in MNIST_FILES.items()}
@@ -639,11 +701,7 @@ def main():
             + ', offsets b ' + ' '.join(f'{b:.4f}' for b in offsets.tolist()) + f', code temperature {args.code_temp}')
     G = Generator(args.latent_dim, gc1, gc2, args.g_refine, code)
     D = Discriminator(dc1, dc2, args.d_dropout, args.cond)
-    for m in list(G.modules()) + list(D.modules()):
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, 0, 0.02)
-            if getattr(m, 'bias', None) is not None:
-                nn.init.zeros_(m.bias)
+    init_gan_weights(G, D)
     G_ema = Generator(args.latent_dim, gc1, gc2, args.g_refine, code)
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
@@ -651,20 +709,8 @@ def main():
     od = torch.optim.Adam(D.parameters(), args.lr_d, betas=(0.5, 0.999))
     z_eval = torch.randn(2000, args.latent_dim, generator=gen)
 
-    def recompute_bn(model, n_batches=50):
-        """Re-estimates BatchNorm running stats for (EMA) weights: cumulative average."""
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.reset_running_stats()
-                m.momentum = None
-        model.train()
-        with torch.no_grad():
-            for _ in range(n_batches):
-                model(torch.randn(256, args.latent_dim, generator=gen))
-        model.eval()
-
     def gan_eval(model, tag):
-        recompute_bn(model)
+        recompute_bn(model, args.latent_dim, gen)
         with torch.no_grad():
             imgs = model(z_eval)
         if args.eval_grids:
@@ -689,19 +735,12 @@ def main():
     clf.requires_grad_(False)
     t_gan = time.time()
     n = len(xtr)
-    perm, pos = torch.randperm(n, generator=gen), 0
+    batches = epoch_batches(n, args.batch, gen)
     ld_acc = lg_acc = 0.0
     for step in range(1, args.gan_steps + 1):
-        if pos + args.batch > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        real = xtr[perm[pos:pos + args.batch]]
-        y_real = ytr[perm[pos:pos + args.batch]]
-        pos += args.batch
-        if step > args.lr_decay_from * args.gan_steps:
-            frac = (args.gan_steps - step) / max(1.0, (1 - args.lr_decay_from) * args.gan_steps)
-            for o, base_lr in ((og, args.lr_g), (od, args.lr_d)):
-                for group in o.param_groups:
-                    group['lr'] = base_lr * frac
+        idx = next(batches)
+        real, y_real = xtr[idx], ytr[idx]
+        decay_lr(step, args, og, od)
         G.train()
         z = torch.randn(args.batch, args.latent_dim, generator=gen)
         y_fake = class_code(z, *code)[0] if code is not None else None
@@ -730,23 +769,17 @@ def main():
         og.zero_grad()
         lg.backward()
         og.step()
-        with torch.no_grad():
-            decay = min(args.ema, (1 + step) / (10 + step))
-            for pe, p in zip(G_ema.parameters(), G.parameters()):
-                pe.mul_(decay).add_(p, alpha=1 - decay)
+        ema_update(G_ema, G, step, args.ema)
         ld_acc += ld.item()
         lg_acc += lg.item()
         if step % 100 == 0:
-            el = time.time() - t_gan
-            log(f'gan step {step}/{args.gan_steps} (epoch {step * args.batch / n:.2f}) '
-                f'loss D {ld_acc / 100:.3f} G {lg_acc / 100:.3f}  '
-                f'{el / step:.3f}s/step, eta {el / step * (args.gan_steps - step) / 60:.1f} min')
+            log_progress(step, args, n, ld_acc, lg_acc, t_gan)
             ld_acc = lg_acc = 0.0
         if step % args.eval_every == 0 or step == args.gan_steps:
             gan_eval(G_ema, f'eval step {step} (EMA)')
             gan_eval(G, f'eval step {step} raw (no EMA)')
     t_gan = time.time() - t_gan
-    recompute_bn(G_ema, 200)
+    recompute_bn(G_ema, args.latent_dim, gen, 200)
 
     # ---------------------------------------------------------------- export + checks
     gdir, cdir = os.path.join(args.out, 'generator'), os.path.join(args.out, 'classifier')

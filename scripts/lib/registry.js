@@ -7,7 +7,7 @@ const REPO = path.resolve(__dirname, '..', '..');
 /** A registry with the tfjs-model, mnist and controls plugins; offers `mnist-digit` from the model file if plugins/mnist does not. */
 async function makeRegistry(plugins, log) {
   const registry = new plugins.PluginRegistry({ logger: { info: () => undefined, warn: log, error: log } });
-  for (const dir of ['tfjs-model', 'mnist', 'mnist-dcgan', 'controls']) {
+  for (const dir of ['tfjs-model', 'mnist', 'mnist-dcgan', 'mnist-biased', 'controls']) {
     const p = registry.add(await plugins.loadPluginPackage(path.join(REPO, 'plugins', dir), { source: 'BUILTIN' }));
     if (p.status !== 'LOADED') throw new Error(`plugin ${dir} failed to load: ${p.error}`);
   }
