@@ -13,7 +13,6 @@ import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
 import type { Result } from '../services/prompts';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
-import { forgetPlugin, recordPlugin } from './catalog-sync';
 import type { TensorRuntime } from './tensor-runtime';
 
 export class RuntimePluginAdmin implements PluginAdmin {
@@ -57,9 +56,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
         await this.store.savePluginPackage(result.plugin.name, result.plugin.version, result.integrity, await fs.readFile(result.tarball));
       }
       const stored = this.runtime.registry.add(result.plugin);
-      const row = await this.store.dataSource.transaction((tx) =>
-        recordPlugin(tx, stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity }),
-      );
+      const row = await this.store.recordPlugin(stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity });
       const replaced = result.replacedVersion ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})` : '';
       this.log?.info(`plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`);
       return { ok: true, value: row };
@@ -82,7 +79,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
         return { ok: false, errors: [{ field: ['name'], message: result.message, code: 'INSTALL_FAILED' }] };
       }
       this.runtime.registry.remove(name);
-      await this.store.dataSource.transaction((tx) => forgetPlugin(tx, name));
+      await this.store.forgetPlugin(name);
       this.log?.info(`plugin uninstalled: ${name}@${loaded?.version ?? row?.version ?? '?'}`);
       return { ok: true, value: true };
     });

@@ -12,7 +12,6 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { installRecorded } from '../plugins/installer';
 import type { Store } from '../store/store';
-import { recordPlugin } from './catalog-sync';
 import type { TensorRuntime } from './tensor-runtime';
 
 export class PluginUnavailable extends Error {}
@@ -69,7 +68,7 @@ async function ensureOne(name: string, version: string, { store, runtime, config
     const result = await installRecorded({ name, resolvedSpec, integrity: row.integrity, version }, { dataDir: config.dataDir, conflicts: registry });
     if (!result.ok) throw new PluginUnavailable(`installing plugin ${name}@${version} on this machine failed: ${result.message}`);
     const added = registry.add(result.plugin);
-    await store.dataSource.transaction((tx) => recordPlugin(tx, added, { spec: row.spec, integrity: row.integrity }));
+    await store.recordPlugin(added, { spec: row.spec, integrity: row.integrity });
   } finally {
     if (scratch) await fsp.rm(scratch, { recursive: true, force: true });
   }

@@ -1,9 +1,7 @@
-import type { DataSource } from 'typeorm';
 import type { Services } from '../services';
 
 /** What every resolver receives. Built per HTTP request or per ws connection. */
 export interface GraphQLContext {
-  dataSource: DataSource;
   services: Services;
   /** The request carried the admin token. */
   admin: boolean;

@@ -100,7 +100,6 @@ export async function createGraphQLEndpoints(
       execute,
       subscribe,
       context: (ctx): GraphQLContext => ({
-        dataSource: services.store.dataSource,
         services,
         admin: isAdminAuthorization(ctx.connectionParams?.authorization, adminToken),
         baseUrl: baseUrlOf(config, ctx.extra.request),
@@ -177,7 +176,6 @@ export async function createGraphQLEndpoints(
   const guard = requestGuardMiddleware(security);
   const apolloMiddleware = expressMiddleware(apollo, {
     context: async ({ req }: { req: Request }): Promise<GraphQLContext> => ({
-      dataSource: services.store.dataSource,
       services,
       admin: isAdminAuthorization(req.headers.authorization, adminToken),
       baseUrl: baseUrlOf(config, req),

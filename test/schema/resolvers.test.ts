@@ -28,7 +28,6 @@ beforeAll(async () => {
   const config = loadConfig({});
   const events = new InProcessEventBus();
   context = {
-    dataSource: db.dataSource,
     services: { config, store: db.store, events, prompts: new PromptService(db.store, config, events, () => null), samples: null, plugins: null },
     admin: false,
     baseUrl: 'http://test.local',
