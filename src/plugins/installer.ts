@@ -18,6 +18,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { acquirePidLock, LockHeld, type PidLock } from '../pid-lock';
 import { loadPluginPackage, type LoadedPlugin } from './loader';
+import { withPluginChange } from './plugin-changes';
 import { loadPluginTrialFirst } from './trial-load';
 
 export interface InstallRecord {
@@ -97,20 +98,11 @@ export class InstallError extends Error {
 }
 
 // ---------------------------------------------------------------------------
-// locking: one change at a time per data directory (in process and across processes)
+// locking: one change at a time per data directory (in process: the plugin-change
+// queue, which an admin install or a plugin sync may hold already; across processes: a file lock)
 
-const chains = new Map<string, Promise<unknown>>();
-
-async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
-  const key = path.resolve(dataDir);
-  const prev = chains.get(key) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(() => withFileLock(key, fn));
-  chains.set(key, run);
-  try {
-    return await run;
-  } finally {
-    if (chains.get(key) === run) chains.delete(key);
-  }
+function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+  return withPluginChange(dataDir, () => withFileLock(path.resolve(dataDir), fn));
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Admin installs and removals: npm does the installing (into the data
  * directory, lifecycle scripts off) and verifies the package loads; only then
- * is it added to the registry and recorded in the database. One at a time.
+ * is it added to the registry and recorded in the database. One plugin change
+ * at a time (`withPluginChange`, shared with plugin sync and the installer).
  */
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config';
@@ -9,6 +10,7 @@ import type { Logger } from '../logger';
 import type { ErrorCode } from '../shared/error-code';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
+import { withPluginChange } from '../plugins/plugin-changes';
 import type { InstallRequest, PluginAdmin } from '../services/plugin-admin';
 import type { Result } from '../services/prompts';
 import type { PluginRow } from '../store/entities';
@@ -16,8 +18,6 @@ import type { Store } from '../store/store';
 import type { TensorRuntime } from './tensor-runtime';
 
 export class RuntimePluginAdmin implements PluginAdmin {
-  private chain: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: Store,
     private readonly runtime: TensorRuntime,
@@ -26,11 +26,9 @@ export class RuntimePluginAdmin implements PluginAdmin {
     private readonly log?: Logger,
   ) {}
 
-  /** Runs admin operations one after another (npm and the registry are not re-entrant). */
+  /** Runs after every other plugin change of this process (npm and the registry are not re-entrant). */
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(work, work);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return withPluginChange(this.config.dataDir, work);
   }
 
   install(spec: string, request: InstallRequest = {}): Promise<Result<PluginRow>> {
