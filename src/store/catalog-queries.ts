@@ -5,8 +5,7 @@
  * whose plugin is gone or FAILED are marked unavailable instead.
  */
 import { In, type EntityManager } from 'typeorm';
-import type { LoadedPlugin } from '../plugins/loader';
-import { ControlRow, GeneratorRow, PluginPackageRow, PluginRow, PromptRow } from './entities';
+import { ControlRow, GeneratorRow, PluginPackageRow, PluginRow, PromptRow, type PluginSourceValue, type PluginStatusValue } from './entities';
 import { Queries } from './queries';
 
 /** How a plugin was installed, kept so other machines can install the same. */
@@ -15,8 +14,22 @@ export interface InstallInfo {
   integrity?: string | null;
 }
 
-/** What the catalog records of a loaded plugin. */
-export type CatalogPlugin = Pick<LoadedPlugin, 'name' | 'version' | 'source' | 'status' | 'error' | 'integrity' | 'definition'>;
+/**
+ * What the catalog records of a loaded plugin (the registry's `LoadedPlugin`
+ * fits it). Spelled out here so the store needs nothing of the plugin layer.
+ */
+export interface CatalogPlugin {
+  name: string;
+  version: string;
+  source: PluginSourceValue;
+  status: PluginStatusValue;
+  error?: string;
+  integrity?: string;
+  definition?: {
+    generators?: Array<{ name: string; title: string; description?: string; latentDim: number; output: { width: number; height: number; channels: number } }>;
+    controls?: Array<{ name: string; title: string; description?: string; paramsSchema: unknown; conditionDim?: number | null; paired?: boolean }>;
+  };
+}
 
 export class CatalogQueries extends Queries {
   // --- reading ---------------------------------------------------------------

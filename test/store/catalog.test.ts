@@ -16,8 +16,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-const generator = (name: string) => ({ name, title: name, latentDim: 4, output: { width: 8, height: 8, channels: 1 }, load: async () => ({}) as never });
-const control = (name: string) => ({ name, title: name, paramsSchema: { type: 'object' }, load: async () => ({}) as never });
+const generator = (name: string) => ({ name, title: name, latentDim: 4, output: { width: 8, height: 8, channels: 1 } });
+const control = (name: string) => ({ name, title: name, paramsSchema: { type: 'object' } });
 
 function plugin(name: string, version: string, offers: { generators?: string[]; controls?: string[] }, extra: Partial<CatalogPlugin> = {}): CatalogPlugin {
   return {
@@ -25,7 +25,7 @@ function plugin(name: string, version: string, offers: { generators?: string[]; 
     version,
     source: 'INSTALLED',
     status: 'LOADED',
-    definition: { apiVersion: 1, generators: (offers.generators ?? []).map(generator), controls: (offers.controls ?? []).map(control) } as CatalogPlugin['definition'],
+    definition: { generators: (offers.generators ?? []).map(generator), controls: (offers.controls ?? []).map(control) },
     ...extra,
   };
 }
