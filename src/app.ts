@@ -26,7 +26,7 @@ import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedDatabase, type EmbeddedDatabase 
 import { Store } from './store/store';
 import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
 import { containPluginFaults } from './plugins/containment';
-import { recordPlugin, syncCatalog } from './catalog/catalog-sync';
+import { syncCatalog } from './catalog/catalog-sync';
 import { RuntimePluginAdmin } from './services/plugin-admin-runtime';
 import { TensorSampleService } from './services/samples-tensor';
 import { startTensorRuntime, type TensorRuntime } from './plugins/tensor-runtime';
@@ -126,8 +126,8 @@ async function startCore(config: Config, log: Logger, options: StartOptions = {}
     await syncCatalog(db.store, runtime.registry);
     if (options.containPluginFaults) {
       const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), (failed) => {
-        void db.store.dataSource
-          .transaction((tx) => recordPlugin(tx, failed))
+        void db.store
+          .recordPlugin(failed)
           .catch((err) => log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`));
       });
       cleanup.push(async () => release());
@@ -285,7 +285,7 @@ async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok:
   const reasons: string[] = [];
   let database = db.embedded ? 'embedded' : 'postgresql';
   try {
-    await db.dataSource.query('SELECT 1');
+    await db.store.ping();
   } catch (err) {
     log.debug(`readiness: database unreachable: ${(err as Error).message}`);
     reasons.push('database unreachable');

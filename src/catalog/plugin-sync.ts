@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { installRecorded } from '../plugins/installer';
+import { withPluginChange } from '../plugins/plugin-changes';
 import type { Store } from '../store/store';
-import { recordPlugin } from './catalog-sync';
 import type { TensorRuntime } from '../plugins/tensor-runtime';
 
 export class PluginUnavailable extends Error {}
@@ -24,9 +24,6 @@ export interface PluginSyncDeps {
   log: Logger;
 }
 
-// One install at a time per process (npm and the registry are not re-entrant).
-let chain: Promise<unknown> = Promise.resolve();
-
 /** Throws PluginUnavailable (with a readable reason) when a version cannot be had here. */
 export function ensurePluginVersions(versions: Record<string, string>, deps: PluginSyncDeps): Promise<void> {
   const missing = Object.entries(versions).filter(([name, version]) => {
@@ -34,12 +31,10 @@ export function ensurePluginVersions(versions: Record<string, string>, deps: Plu
     return !(loaded?.status === 'LOADED' && loaded.version === version);
   });
   if (missing.length === 0) return Promise.resolve();
-  const run = async () => {
+  // After every other plugin change of this process (an admin install included): npm and the registry are not re-entrant.
+  return withPluginChange(deps.config.dataDir, async () => {
     for (const [name, version] of missing) await ensureOne(name, version, deps);
-  };
-  const next = chain.then(run, run);
-  chain = next.catch(() => undefined);
-  return next;
+  });
 }
 
 async function ensureOne(name: string, version: string, { store, runtime, config, log }: PluginSyncDeps): Promise<void> {
@@ -69,7 +64,7 @@ async function ensureOne(name: string, version: string, { store, runtime, config
     const result = await installRecorded({ name, resolvedSpec, integrity: row.integrity, version }, { dataDir: config.dataDir, conflicts: registry });
     if (!result.ok) throw new PluginUnavailable(`installing plugin ${name}@${version} on this machine failed: ${result.message}`);
     const added = registry.add(result.plugin);
-    await store.dataSource.transaction((tx) => recordPlugin(tx, added, { spec: row.spec, integrity: row.integrity }));
+    await store.recordPlugin(added, { spec: row.spec, integrity: row.integrity });
   } finally {
     if (scratch) await fsp.rm(scratch, { recursive: true, force: true });
   }

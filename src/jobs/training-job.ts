@@ -16,7 +16,7 @@ import { resolveGeneratorChain } from '../catalog/generator-chain';
 import { ensurePluginVersions, PluginUnavailable } from '../catalog/plugin-sync';
 import type { TensorRuntime } from '../plugins/tensor-runtime';
 import { isTerminal, progressEventOf, type ProgressEvent } from '../store/prompt-status';
-import { GeneratorRow, PromptRow, type StoredProgress } from '../store/entities';
+import type { PromptRow, StoredProgress } from '../store/entities';
 import type { Store } from '../store/store';
 import { topics, type EventBus } from '../events/event-bus';
 import { OutputWriter } from './output-writer';
@@ -119,13 +119,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
     evaluationSamples: config.evaluationSamples,
     assets: { dirs: config.security.assetDirs, urlPrefixes: config.security.assetUrlPrefixes },
   };
-  const started = await store.dataSource.manager
-    .createQueryBuilder()
-    .update(PromptRow)
-    .set({ status: 'TRAINING', startedAt: () => 'COALESCE(started_at, now())', attempts: () => 'attempts + 1', error: null })
-    .where('id = :id AND status IN (:...live)', { id: prompt.id, live: ['QUEUED', 'TRAINING'] })
-    .execute();
-  if (!started.affected) return; // cancelled meanwhile
+  if (!(await store.startTraining(prompt.id))) return; // cancelled meanwhile
   await publish(deps, prompt.id);
   if (checkpoint) log.info(`prompt ${prompt.id}: resuming from step ${checkpoint.step}`);
   else log.info(`prompt ${prompt.id}: training ${prompt.training.steps} steps`);
@@ -175,15 +169,7 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
           log.debug(`prompt ${prompt.id}: thread started on ${msg.backend}`);
           break;
         case 'calibrated':
-          enqueueWrite('the calibration', async () => {
-            await store.dataSource.manager
-              .createQueryBuilder()
-              .update(PromptRow)
-              .set({ calibration: () => ':calibration' })
-              .setParameter('calibration', JSON.stringify(msg.calibration))
-              .where('id = :id', { id: prompt.id })
-              .execute();
-          });
+          enqueueWrite('the calibration', () => store.saveCalibration(prompt.id, msg.calibration));
           break;
         case 'progress': {
           const progress: StoredProgress = { ...msg.progress, at: new Date().toISOString() };
@@ -210,22 +196,14 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
           outcome = 'done';
           enqueueWrite('the trained flow', async () => {
             await store.saveCheckpoint(prompt.id, 'FINAL', msg.step, Buffer.from(msg.flow));
-            await store.dataSource.transaction(async (tx) => {
-              const exists = await tx.findOneBy(GeneratorRow, { basePromptId: prompt.id });
-              if (!exists) {
-                await tx.insert(GeneratorRow, {
-                  name: `prompt-${prompt.id}`,
-                  title: prompt.name ? `${prompt.name} (trained prompt)` : `Trained prompt ${prompt.id.slice(0, 8)}`,
-                  description: `${generator.title} steered by ${prompt.controls.map((c) => c.controlName).join(' + ')}`,
-                  latentDim: generator.latentDim,
-                  width: generator.width,
-                  height: generator.height,
-                  channels: generator.channels,
-                  pluginId: null,
-                  basePromptId: prompt.id,
-                  available: true,
-                });
-              }
+            await store.addTrainedGenerator(prompt.id, {
+              name: `prompt-${prompt.id}`,
+              title: prompt.name ? `${prompt.name} (trained prompt)` : `Trained prompt ${prompt.id.slice(0, 8)}`,
+              description: `${generator.title} steered by ${prompt.controls.map((c) => c.controlName).join(' + ')}`,
+              latentDim: generator.latentDim,
+              width: generator.width,
+              height: generator.height,
+              channels: generator.channels,
             });
             await finish(deps, prompt.id, { status: 'SUCCEEDED', metrics: msg.metrics });
           });
@@ -272,13 +250,8 @@ export async function finish(
   promptId: string,
   end: { status: 'SUCCEEDED' | 'FAILED'; error?: string; metrics?: Record<string, unknown> },
 ): Promise<void> {
-  const result = await deps.store.dataSource.manager
-    .createQueryBuilder()
-    .update(PromptRow)
-    .set({ status: end.status, error: end.error ? scrubText(end.error) : null, metrics: end.metrics ?? null, finishedAt: () => 'now()' })
-    .where('id = :id AND status IN (:...live)', { id: promptId, live: ['QUEUED', 'TRAINING'] })
-    .execute();
-  if (result.affected) {
+  const ended = await deps.store.finishPrompt(promptId, { status: end.status, error: end.error ? scrubText(end.error) : null, metrics: end.metrics });
+  if (ended) {
     if (end.status === 'FAILED') deps.log.warn(`prompt ${promptId} failed: ${end.error}`);
     else deps.log.info(`prompt ${promptId} succeeded`);
     // The end is stored: a failed notification must not undo or repeat it. Subscribers

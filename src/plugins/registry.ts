@@ -3,12 +3,14 @@
  * lookups for generators and controls, load contexts, and a cache of loaded
  * generator/control instances.
  */
-import { promises as fsp, existsSync, readFileSync } from 'fs';
+import { existsSync } from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { createAssetResolver } from './assets';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from './asset-policy';
-import { loadPluginPackage, tfjsModelPlugin, type LoadedPlugin } from './loader';
+import { pluginClassifiers } from './classifier-manifests';
+import { installedPackageDirs, subdirs } from './installed-dirs';
+import { loadPluginPackage, type LoadedPlugin } from './loader';
 import { loadPluginTrialFirst } from './trial-load';
 import type {
   Classifier,
@@ -19,16 +21,15 @@ import type {
   GeneratorDefinition,
   GeneratorInfo,
   GeneratorInstance,
-  ImageShape,
   LoadContext,
   Logger,
   Tf,
-  TfjsClassifierManifest,
 } from '../sdk';
-import { PLUGIN_ITEM_NAME_PATTERN } from '../sdk';
 import { validateParams } from './validate';
 import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec } from '../engine/augment';
-import { readInstalledRecords } from './installer';
+import { readInstalledRecords } from './install-prefix';
+
+export { installedPackageDirs } from './installed-dirs';
 
 /** What loading an instance needs from the host. */
 export interface PluginRuntime {
@@ -52,57 +53,6 @@ export interface RegisteredClassifier {
 
 type Disposable = { dispose(): void };
 
-/**
- * Classifier definitions for the classifier manifests of a declarative package
- * (`"promptgen": { "models": [{ "kind": "classifier", ... }] }`): the same model the
- * package's classifier control uses, offered by name to generic controls. Class names
- * come from the manifest (`classNames` or `classNamesFile`); a manifest with neither
- * gets `classNames: []` (known only once loaded, so params cannot be checked early).
- */
-function manifestClassifiers(plugin: Pick<LoadedPlugin, 'dir'>): ClassifierDefinition[] {
-  let models: unknown;
-  try {
-    const file = path.join(plugin.dir, 'package.json');
-    if (!existsSync(file)) return [];
-    models = (JSON.parse(readFileSync(file, 'utf8')) as { promptgen?: { models?: unknown } }).promptgen?.models;
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(models)) return [];
-  const out: ClassifierDefinition[] = [];
-  for (const m of models as TfjsClassifierManifest[]) {
-    if (!m || m.kind !== 'classifier' || typeof m.name !== 'string' || !PLUGIN_ITEM_NAME_PATTERN.test(m.name)) continue;
-    let classNames: string[] = Array.isArray(m.classNames) ? m.classNames.slice() : [];
-    if (!classNames.length && typeof m.classNamesFile === 'string') {
-      try {
-        classNames = readFileSync(path.resolve(plugin.dir, m.classNamesFile), 'utf8')
-          .split(/\r?\n/)
-          .map((x) => x.trim())
-          .filter(Boolean);
-      } catch {
-        classNames = [];
-      }
-    }
-    out.push({
-      name: m.name,
-      title: m.title || m.name,
-      description: m.description,
-      classNames,
-      fits: (o: ImageShape) => Boolean(m.input) && o.width === m.input.width && o.height === m.input.height,
-      async load(ctx) {
-        return (await tfjsModelPlugin()).loadClassifier(ctx, m);
-      },
-    });
-  }
-  return out;
-}
-
-/** Every classifier a loaded plugin offers: its definition's `classifiers` and its classifier manifests. */
-function pluginClassifiers(plugin: LoadedPlugin): ClassifierDefinition[] {
-  const own = plugin.definition?.classifiers ?? [];
-  const names = new Set(own.map((c) => c.name));
-  return [...own, ...manifestClassifiers(plugin).filter((c) => !names.has(c.name))];
-}
 
 export interface LoadAllOptions {
   /** Built-in plugin packages: every sub-folder with a package.json (default: none). */
@@ -137,32 +87,6 @@ function stableStringify(v: unknown): string {
     .join(',')}}`;
 }
 
-async function subdirs(dir: string): Promise<string[]> {
-  if (!existsSync(dir)) return [];
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
-  return entries
-    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
-    .map((e) => path.join(dir, e.name))
-    .sort();
-}
-
-/** Package folders of the plugins installed in an installer prefix (`<dataDir>/plugins`). */
-export async function installedPackageDirs(installedDir: string): Promise<string[]> {
-  const pkgFile = path.join(installedDir, 'package.json');
-  if (existsSync(pkgFile)) {
-    const pkg = JSON.parse(await fsp.readFile(pkgFile, 'utf8')) as { dependencies?: Record<string, string> };
-    return Object.keys(pkg.dependencies ?? {})
-      .sort()
-      .map((name) => path.join(installedDir, 'node_modules', ...name.split('/')));
-  }
-  const nm = path.join(installedDir, 'node_modules');
-  const out: string[] = [];
-  for (const d of await subdirs(nm)) {
-    if (path.basename(d).startsWith('@')) out.push(...(await subdirs(d)));
-    else out.push(d);
-  }
-  return out.filter((d) => existsSync(path.join(d, 'package.json')));
-}
 
 export class PluginRegistry {
   private plugins = new Map<string, LoadedPlugin>();

@@ -1,7 +1,8 @@
 /**
  * Admin installs and removals: npm does the installing (into the data
  * directory, lifecycle scripts off) and verifies the package loads; only then
- * is it added to the registry and recorded in the database. One at a time.
+ * is it added to the registry and recorded in the database. One plugin change
+ * at a time (`withPluginChange`, shared with plugin sync and the installer).
  */
 import { promises as fs } from 'node:fs';
 import type { Config } from '../shared/config';
@@ -9,16 +10,14 @@ import type { Logger } from '../shared/logger';
 import type { ErrorCode } from '../shared/error-code';
 import { installPlugin, uninstallPlugin } from '../plugins/installer';
 import { loadDeclaredModels } from '../plugins/model-check';
+import { withPluginChange } from '../plugins/plugin-changes';
 import type { InstallRequest, PluginAdmin } from './plugin-admin';
 import type { Result } from '../shared/result';
 import type { PluginRow } from '../store/entities';
 import type { Store } from '../store/store';
-import { forgetPlugin, recordPlugin } from '../catalog/catalog-sync';
 import type { TensorRuntime } from '../plugins/tensor-runtime';
 
 export class RuntimePluginAdmin implements PluginAdmin {
-  private chain: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: Store,
     private readonly runtime: TensorRuntime,
@@ -27,11 +26,9 @@ export class RuntimePluginAdmin implements PluginAdmin {
     private readonly log?: Logger,
   ) {}
 
-  /** Runs admin operations one after another (npm and the registry are not re-entrant). */
+  /** Runs after every other plugin change of this process (npm and the registry are not re-entrant). */
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(work, work);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return withPluginChange(this.config.dataDir, work);
   }
 
   install(spec: string, request: InstallRequest = {}): Promise<Result<PluginRow>> {
@@ -57,9 +54,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
         await this.store.savePluginPackage(result.plugin.name, result.plugin.version, result.integrity, await fs.readFile(result.tarball));
       }
       const stored = this.runtime.registry.add(result.plugin);
-      const row = await this.store.dataSource.transaction((tx) =>
-        recordPlugin(tx, stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity }),
-      );
+      const row = await this.store.recordPlugin(stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity });
       const replaced = result.replacedVersion ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})` : '';
       this.log?.info(`plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`);
       return { ok: true, value: row };
@@ -82,7 +77,7 @@ export class RuntimePluginAdmin implements PluginAdmin {
         return { ok: false, errors: [{ field: ['name'], message: result.message, code: 'INSTALL_FAILED' }] };
       }
       this.runtime.registry.remove(name);
-      await this.store.dataSource.transaction((tx) => forgetPlugin(tx, name));
+      await this.store.forgetPlugin(name);
       this.log?.info(`plugin uninstalled: ${name}@${loaded?.version ?? row?.version ?? '?'}`);
       return { ok: true, value: true };
     });

@@ -12,10 +12,9 @@ import type { Result, UserErrorData } from '../shared/result';
 import type { ControlDefinition } from '../sdk';
 import { validateParams } from '../plugins/validate';
 import { ASSET_REFUSAL, checkAssetLocation, type AssetPolicy } from '../plugins/asset-policy';
-import { In } from 'typeorm';
-import { type PluginRow, PromptRow, type StoredControlTerm } from '../store/entities';
+import type { PluginRow, PromptRow, StoredControlTerm } from '../store/entities';
 import type { Store } from '../store/store';
-import { isTerminal, progressEventOf } from '../store/prompt-status';
+import { progressEventOf } from '../store/prompt-status';
 import { findControl, findGenerator } from '../catalog/find';
 import { resolveTrainingOptions } from './training-options';
 
@@ -136,34 +135,17 @@ export class PromptService {
     const maxQueued = this.config.security?.maxQueuedPrompts ?? 0;
     if (errors.length === 0 && maxQueued > 0) {
       // Checked before the insert, so concurrent requests may pass it together: a bound, not an exact count.
-      const live = await this.store.dataSource.getRepository(PromptRow).count({ where: { status: In(['QUEUED', 'TRAINING']) } });
+      const live = await this.store.countLivePrompts();
       if (live >= maxQueued) bad([], `the training queue is full (${live} prompts queued or training, limit ${maxQueued}): try again later`, 'QUEUE_FULL');
     }
     const refused = errors.length === 0 ? this.refusal() : null;
     if (refused) bad([], refused, 'UNAVAILABLE');
     if (errors.length > 0 || !generator || !queue) return { ok: false, errors };
 
-    const row = await this.store.dataSource.transaction(async (tx) => {
-      const saved = await tx.save(
-        PromptRow,
-        tx.create(PromptRow, {
-          name: input.name ?? null,
-          status: 'QUEUED',
-          generatorId: generator.id,
-          controls: terms,
-          training: options,
-          pluginVersions,
-        }),
-      );
-      const runner = tx.queryRunner!;
-      const jobId = await queue.enqueueTraining({ promptId: saved.id }, async (text, values) => {
-        const rows = await runner.query(text, values as unknown[]);
-        return { rows: Array.isArray(rows) ? rows : [] };
-      });
-      await tx.update(PromptRow, { id: saved.id }, { jobId });
-      saved.jobId = jobId;
-      return saved;
-    });
+    const row = await this.store.createQueuedPrompt(
+      { name: input.name ?? null, generatorId: generator.id, controls: terms, training: options, pluginVersions },
+      (promptId, executeSql) => queue.enqueueTraining({ promptId }, executeSql),
+    );
     return { ok: true, value: row };
   }
 
@@ -191,14 +173,7 @@ export class PromptService {
   }
 
   async cancel(promptId: string): Promise<Result<PromptRow>> {
-    const { row, changed } = await this.store.dataSource.transaction(async (tx) => {
-      const found = await tx.findOne(PromptRow, { where: { id: promptId }, lock: { mode: 'pessimistic_write' } });
-      if (!found || isTerminal(found.status)) return { row: found, changed: false };
-      found.status = 'CANCELLED';
-      found.finishedAt = new Date();
-      await tx.update(PromptRow, { id: found.id }, { status: 'CANCELLED', finishedAt: found.finishedAt });
-      return { row: found, changed: true };
-    });
+    const { row, changed } = await this.store.cancelPrompt(promptId);
     if (!row) return { ok: false, errors: [{ field: ['id'], message: 'unknown prompt', code: 'NOT_FOUND' }] };
     if (!changed) {
       return { ok: false, errors: [{ field: ['id'], message: `the prompt already ended (${row.status})`, code: 'INVALID_STATE' }] };
