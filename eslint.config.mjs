@@ -92,11 +92,5 @@ export default tseslint.config(
     files: ['test/**/*.ts', 'web/e2e/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
-  {
-    // Long files that other branches of issue #13 are splitting right now (the plugin store and
-    // installer; the built-in plugins, rewritten in TypeScript). Delete this entry once they land.
-    files: ['src/plugins/installer.ts', 'src/plugins/registry.ts', 'plugins/*/index.js'],
-    rules: { 'max-lines': 'off' },
-  },
   prettier,
 );

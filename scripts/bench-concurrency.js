@@ -46,7 +46,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function startServer(env) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'promptgen-bench-'));
   const child = spawn(process.execPath, [cli, 'serve'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'info', DATABASE_URL: '', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      PROMPTGEN_DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      DATABASE_URL: '',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -73,7 +81,11 @@ function startServer(env) {
 }
 
 async function gql(url, query, variables) {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = await res.json();
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
@@ -100,13 +112,18 @@ async function runOne(n, args) {
     for (let i = 0; i < 40; i++) idle.push(await timedGenerators(url));
     const ids = [];
     for (let i = 0; i < n; i++) {
-      const d = await gql(url, 'mutation($input: CreatePromptInput!) { createPrompt(input: $input) { prompt { id } userErrors { message code } } }', {
-        input: {
-          name: `bench-${i}`, generator: 'mnist',
-          controls: [{ control: 'mnist-digit', weight: 100, params: { classes: [7] } }],
-          training: { steps: args.steps, batchSize: args.batch, seed: i + 1 },
+      const d = await gql(
+        url,
+        'mutation($input: CreatePromptInput!) { createPrompt(input: $input) { prompt { id } userErrors { message code } } }',
+        {
+          input: {
+            name: `bench-${i}`,
+            generator: 'mnist',
+            controls: [{ control: 'mnist-digit', weight: 100, params: { classes: [7] } }],
+            training: { steps: args.steps, batchSize: args.batch, seed: i + 1 },
+          },
         },
-      });
+      );
       if (!d.createPrompt.prompt) throw new Error(JSON.stringify(d.createPrompt.userErrors));
       ids.push(d.createPrompt.prompt.id);
     }
@@ -128,7 +145,8 @@ async function runOne(n, args) {
       for (const id of ids) {
         const d = await gql(url, 'query($id: ID!) { prompt(id: $id) { status progress { step } } }', { id });
         const p = d.prompt;
-        if (p.status === 'FAILED' || p.status === 'CANCELLED') throw new Error(`prompt ${id} ended ${p.status}`);
+        if (p.status === 'FAILED' || p.status === 'CANCELLED')
+          throw new Error(`prompt ${id} ended ${p.status}`);
         steps.push(p.progress ? p.progress.step : 0);
         if (p.status === 'SUCCEEDED') finished++;
       }
@@ -143,11 +161,17 @@ async function runOne(n, args) {
     await prober;
     const seconds = (lastStepAt - firstStepAt) / 1000;
     return {
-      prompts: n, workers: n, uncapped: args.uncapped, cores: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
-      steps: args.steps, batch: args.batch,
+      prompts: n,
+      workers: n,
+      uncapped: args.uncapped,
+      cores: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+      steps: args.steps,
+      batch: args.batch,
       steps_per_s_total: Math.round((total / seconds) * 100) / 100,
       idle_p99_ms: pct(idle, 0.99),
-      generators_p50_ms: pct(busy, 0.5), generators_p99_ms: pct(busy, 0.99), generators_queries: busy.length,
+      generators_p50_ms: pct(busy, 0.5),
+      generators_p99_ms: pct(busy, 0.99),
+      generators_queries: busy.length,
       workers_line: (/training workers: [^\n]*/.exec(server.log()) || [''])[0],
     };
   } finally {

@@ -36,7 +36,22 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LAYERS = ['shared', 'sdk', 'engine', 'plugins', 'store', 'events', 'catalog', 'jobs', 'services', 'artifacts', 'schema', 'server', 'app', 'cli'];
+const LAYERS = [
+  'shared',
+  'sdk',
+  'engine',
+  'plugins',
+  'store',
+  'events',
+  'catalog',
+  'jobs',
+  'services',
+  'artifacts',
+  'schema',
+  'server',
+  'app',
+  'cli',
+];
 
 /** The layer of a file, from its path relative to src (forward slashes); null when none fits. */
 function layerOf(rel) {

@@ -51,10 +51,26 @@ async function measureConditional(o) {
 
   async function run(id, withPair) {
     const slant = await registry.loadControl('mnist-slant', { range }, info, runtime, { cache: false });
-    const same = withPair ? await registry.loadControl('mnist-same-digit', {}, info, runtime, { cache: false }) : null;
-    const terms = [{ name: 'mnist-slant', weight: scale.weightSlant, energy: (im, ex) => slant.energy(im, ex) }];
-    if (same) terms.push({ name: 'mnist-same-digit', weight: scale.weightSame, paired: true, energy: (im, ex) => same.energy(im, ex) });
-    const flow = new engine.Flow(tf, { dim: def.latentDim, blocks: scale.blocks, hidden: scale.hidden, conditionDim: 1, seed: 11 });
+    const same = withPair
+      ? await registry.loadControl('mnist-same-digit', {}, info, runtime, { cache: false })
+      : null;
+    const terms = [
+      { name: 'mnist-slant', weight: scale.weightSlant, energy: (im, ex) => slant.energy(im, ex) },
+    ];
+    if (same)
+      terms.push({
+        name: 'mnist-same-digit',
+        weight: scale.weightSame,
+        paired: true,
+        energy: (im, ex) => same.energy(im, ex),
+      });
+    const flow = new engine.Flow(tf, {
+      dim: def.latentDim,
+      blocks: scale.blocks,
+      hidden: scale.hidden,
+      conditionDim: 1,
+      seed: 11,
+    });
     const t0 = Date.now();
     let last = null;
     await engine.train({
@@ -69,7 +85,9 @@ async function measureConditional(o) {
       progressEvery: Math.max(1, Math.floor(scale.steps / 5)),
       onProgress: (p) => {
         last = p;
-        log(`  [${id}] step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} energies ${p.energies.map((e) => e.value.toFixed(3)).join(' ')} (${p.stepsPerSecond.toFixed(2)} steps/s)`);
+        log(
+          `  [${id}] step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} energies ${p.energies.map((e) => e.value.toFixed(3)).join(' ')} (${p.stepsPerSecond.toFixed(2)} steps/s)`,
+        );
       },
     });
     const seconds = (Date.now() - t0) / 1000;
@@ -88,7 +106,16 @@ async function measureConditional(o) {
     // Judged digit retention: the same ε at every condition against condition 0 (the pair) and against the base generator.
     const n = Math.max(8, Math.floor(scale.eval / L));
     const judgeOf = async (flowOrNull, condition) => {
-      const b = await engine.sampleImages({ tf, flow: flowOrNull || undefined, generator, latentDim: def.latentDim, count: n, seed: EVAL_SEED, condition, batchSize: 32 });
+      const b = await engine.sampleImages({
+        tf,
+        flow: flowOrNull || undefined,
+        generator,
+        latentDim: def.latentDim,
+        count: n,
+        seed: EVAL_SEED,
+        condition,
+        batchSize: 32,
+      });
       const t = tf.tensor4d(b.data, [b.n, b.height, b.width, b.channels]);
       const pred = await judge(t);
       t.dispose();
@@ -122,7 +149,13 @@ async function measureConditional(o) {
       intercept: comp.intercept,
       r2: comp.r2,
       levels: comp.levels,
-      judged: { samplesPerCondition: n, perCondition, sameAsPair: avg('sameAsPair', offZero), sameAsBase: avg('sameAsBase'), pairSameAsBase: pairPred.filter((p, i) => p === basePred[i]).length / n },
+      judged: {
+        samplesPerCondition: n,
+        perCondition,
+        sameAsPair: avg('sameAsPair', offZero),
+        sameAsBase: avg('sameAsBase'),
+        pairSameAsBase: pairPred.filter((p, i) => p === basePred[i]).length / n,
+      },
       grid,
     };
   }
@@ -131,10 +164,22 @@ async function measureConditional(o) {
   async function gridImages(flow) {
     const rows = 8;
     const cols = [];
-    for (const c of conditions) cols.push(await engine.sampleImages({ tf, flow, generator, latentDim: def.latentDim, count: rows, seed: EVAL_SEED + 1, condition: [c] }));
+    for (const c of conditions)
+      cols.push(
+        await engine.sampleImages({
+          tf,
+          flow,
+          generator,
+          latentDim: def.latentDim,
+          count: rows,
+          seed: EVAL_SEED + 1,
+          condition: [c],
+        }),
+      );
     const per = 28 * 28;
     const data = new Float32Array(rows * L * per);
-    for (let r = 0; r < rows; r++) for (let k = 0; k < L; k++) data.set(cols[k].data.subarray(r * per, (r + 1) * per), (r * L + k) * per);
+    for (let r = 0; r < rows; r++)
+      for (let k = 0; k < L; k++) data.set(cols[k].data.subarray(r * per, (r + 1) * per), (r * L + k) * per);
     return { n: rows * L, width: 28, height: 28, channels: 1, data, columns: L };
   }
 
@@ -144,7 +189,8 @@ async function measureConditional(o) {
   return out;
 }
 
-const BEGIN = '<!-- conditional:begin (written by scripts/measure-conditional.js; rerun it, do not edit by hand) -->';
+const BEGIN =
+  '<!-- conditional:begin (written by scripts/measure-conditional.js; rerun it, do not edit by hand) -->';
 const END = '<!-- conditional:end -->';
 
 /** The "Conditional prompts" section of docs/RESULTS.md for a finished measurement. */
@@ -156,7 +202,7 @@ function renderSection(res, command, machine) {
   lines.push(
     'A conditional prompt on the bundled `mnist` generator: `mnist-slant` (conditional on a target slant ρ, measured as',
     'μ11/μ02 of the image) with the paired `mnist-same-digit` energy, and the same prompt without the paired term.',
-    'Slope: least-squares fit of the measured slant on the requested ρ over all samples of the product\'s own',
+    "Slope: least-squares fit of the measured slant on the requested ρ over all samples of the product's own",
     'per-condition evaluation (`metrics.conditional`). Same digit: share of samples whose digit, **by the independent',
     'ml5 MNIST MLP judge**, is that of their pair G(f(ε; 0)) (same ε), over the conditions ρ ≠ 0 of the sweep.',
     '',
@@ -168,11 +214,15 @@ function renderSection(res, command, machine) {
     `trained range ρ ∈ [−${res.scale.range}, ${res.scale.range}], λ_slant = ${res.scale.weightSlant} (tolerance 0.05), λ_same = ${res.scale.weightSame}; ${res.scale.eval} evaluation samples.`,
     `Backend: ${res.backend}. ${machine}`,
     '',
-    '| prompt | slope (r²) | measured slant at ρ = ' + res.runs[0].levels.map((l) => f2(l.requested)).join(' / ') + ' | same digit (judge), ρ ≠ 0 | per ρ | training time | grid (rows = seeds, columns = ρ) |',
+    '| prompt | slope (r²) | measured slant at ρ = ' +
+      res.runs[0].levels.map((l) => f2(l.requested)).join(' / ') +
+      ' | same digit (judge), ρ ≠ 0 | per ρ | training time | grid (rows = seeds, columns = ρ) |',
     '|---|---|---|---|---|---|---|',
   );
   for (const r of res.runs) {
-    const name = r.withPair ? '`mnist-slant` + `mnist-same-digit`' : '`mnist-slant` alone (paired term removed)';
+    const name = r.withPair
+      ? '`mnist-slant` + `mnist-same-digit`'
+      : '`mnist-slant` alone (paired term removed)';
     lines.push(
       `| ${name} | **${f2(r.slope)}** (${f2(r.r2)}) | ${r.levels.map((l) => f2(l.measuredMean)).join(' / ')} | **${pct(r.judged.sameAsPair)}** | ` +
         `${r.judged.perCondition.map((c) => `${f2(c.condition)}: ${pct(c.sameAsPair)}`).join(', ')} | ${Math.round(r.seconds)} s | ![](results/conditional-${r.id}.png) |`,
@@ -188,12 +238,28 @@ function writeSection(file, section) {
   const block = `${BEGIN}\n${section}\n${END}`;
   const i = old.indexOf(BEGIN);
   const j = old.indexOf(END);
-  const next = i >= 0 && j > i ? old.slice(0, i) + block + old.slice(j + END.length) : `${old.replace(/\s*$/, '')}\n\n${block}\n`;
+  const next =
+    i >= 0 && j > i
+      ? old.slice(0, i) + block + old.slice(j + END.length)
+      : `${old.replace(/\s*$/, '')}\n\n${block}\n`;
   fs.writeFileSync(file, next);
 }
 
 function parseArgs(argv) {
-  const a = { steps: 1500, batch: 16, blocks: 8, hidden: 256, lr: 0.001, eval: 1000, range: 0.2, weightSlant: 4, weightSame: 16, out: path.join(REPO, 'docs', 'results'), write: true, backend: 'wasm' };
+  const a = {
+    steps: 1500,
+    batch: 16,
+    blocks: 8,
+    hidden: 256,
+    lr: 0.001,
+    eval: 1000,
+    range: 0.2,
+    weightSlant: 4,
+    weightSame: 16,
+    out: path.join(REPO, 'docs', 'results'),
+    write: true,
+    backend: 'wasm',
+  };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -232,7 +298,9 @@ async function main() {
   const registry = new PluginRegistry({ logger: silent });
   registry.add(await loadPluginPackage(path.join(REPO, 'plugins', 'mnist'), { source: 'BUILTIN' }));
   const runtime = { tf, backend, logger: silent };
-  const judgeModel = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE));
+  const judgeModel = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(
+    path.basename(JUDGE_FILE),
+  );
   const judge = async (images) => {
     const pred = tf.tidy(() => tf.argMax(judgeModel.predict(tf.reshape(images, [images.shape[0], 784])), 1));
     const v = Array.from(await pred.data());
@@ -247,7 +315,17 @@ async function main() {
     registry,
     runtime,
     judge,
-    scale: { steps: args.steps, batch: args.batch, blocks: args.blocks, hidden: args.hidden, lr: args.lr, eval: args.eval, range: args.range, weightSlant: args.weightSlant, weightSame: args.weightSame },
+    scale: {
+      steps: args.steps,
+      batch: args.batch,
+      blocks: args.blocks,
+      hidden: args.hidden,
+      lr: args.lr,
+      eval: args.eval,
+      range: args.range,
+      weightSlant: args.weightSlant,
+      weightSame: args.weightSame,
+    },
     only: args.only,
     log: (m) => process.stderr.write(m + '\n'),
   });
@@ -261,7 +339,10 @@ async function main() {
   }
   const printable = { ...res, runs: res.runs.map(({ grid, ...r }) => r) };
   if (args.write) {
-    fs.writeFileSync(path.join(args.out, 'conditional-metrics.json'), JSON.stringify(printable, null, 2) + '\n');
+    fs.writeFileSync(
+      path.join(args.out, 'conditional-metrics.json'),
+      JSON.stringify(printable, null, 2) + '\n',
+    );
     const os = require('os');
     const machine = `Machine: ${os.cpus().length} × ${os.cpus()[0].model.trim()}, Node ${process.version}; wall-clock times while other work shared it (total ${Math.round(res.totalSeconds)} s).`;
     const command = `npm run build && nice node scripts/measure-conditional.js ${process.argv.slice(2).join(' ')}`;

@@ -39,7 +39,15 @@ const SKEWED = [1, 1, 1, 1, 1, 1, 1, 4, 1, 1];
 async function measureAll(o) {
   const { engine, tf, registry, runtime, judge, scale } = o;
   const log = o.log || (() => undefined);
-  const only = o.only || ['target7', 'target38', 'target38Plain', 'target38Balanced', 'debias', 'debiasTarget', 'iterative'];
+  const only = o.only || [
+    'target7',
+    'target38',
+    'target38Plain',
+    'target38Balanced',
+    'debias',
+    'debiasTarget',
+    'iterative',
+  ];
   const genName = scale.generator || 'mnist';
   const gen = await registry.loadGenerator(genName, runtime);
   const def = registry.generator(genName).definition;
@@ -49,12 +57,26 @@ async function measureAll(o) {
 
   /** Judge's digit shares on the evaluation ε (and what `evaluator`, a control's evaluate(), reports there). */
   async function judged(g, flow, evaluator) {
-    const batch = await engine.sampleImages({ tf, flow, generator: g, latentDim: def.latentDim, count: scale.eval, seed: EVAL_SEED });
+    const batch = await engine.sampleImages({
+      tf,
+      flow,
+      generator: g,
+      latentDim: def.latentDim,
+      count: scale.eval,
+      seed: EVAL_SEED,
+    });
     const t = tf.tensor4d(batch.data, [batch.n, batch.height, batch.width, batch.channels]);
     const pred = await judge(t);
     const evaluated = evaluator ? await evaluator.evaluate(t) : undefined;
     t.dispose();
-    const grid = await engine.sampleImages({ tf, flow, generator: g, latentDim: def.latentDim, count: 64, seed: EVAL_SEED });
+    const grid = await engine.sampleImages({
+      tf,
+      flow,
+      generator: g,
+      latentDim: def.latentDim,
+      count: 64,
+      seed: EVAL_SEED,
+    });
     return { shares: shares(pred), grid, evaluated };
   }
 
@@ -64,7 +86,12 @@ async function measureAll(o) {
   }
 
   async function trainFlow(g, terms, seed) {
-    const flow = new engine.Flow(tf, { dim: def.latentDim, blocks: scale.blocks, hidden: scale.hidden, seed });
+    const flow = new engine.Flow(tf, {
+      dim: def.latentDim,
+      blocks: scale.blocks,
+      hidden: scale.hidden,
+      seed,
+    });
     const t0 = Date.now();
     let last = null;
     await engine.train({
@@ -83,7 +110,9 @@ async function measureAll(o) {
       progressEvery: Math.max(1, Math.floor(scale.steps / 4)),
       onProgress: (p) => {
         last = p;
-        log(`  step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} energies ${p.energies.map((e) => e.value.toFixed(3)).join(' ')} (${p.stepsPerSecond.toFixed(2)} steps/s)`);
+        log(
+          `  step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} energies ${p.energies.map((e) => e.value.toFixed(3)).join(' ')} (${p.stepsPerSecond.toFixed(2)} steps/s)`,
+        );
       },
     });
     return { flow, seconds: (Date.now() - t0) / 1000, finalEnergies: last ? last.energies : [] };
@@ -97,7 +126,11 @@ async function measureAll(o) {
    * (with the control's own evaluate()), trains, and judges the prompt.
    */
   async function debiasRun(g, attributes, calibrationSeed, trainSeed) {
-    const d = await control('debias', { attributes, samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
+    const d = await control(
+      'debias',
+      { attributes, samples: scale.calibration, ...debiasExtra },
+      scale.debiasWeight,
+    );
     const c0 = Date.now();
     await d.c.calibrate((n) => engine.sampleBase(g, n, calibrationSeed, { tf, latentDim: def.latentDim }));
     const calibrationSeconds = (Date.now() - c0) / 1000;
@@ -115,37 +148,88 @@ async function measureAll(o) {
 
   if (only.includes('target7')) {
     log('classifier: target 7');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }] }, scale.classifierWeight);
+    const t = await control(
+      'classifier',
+      { targets: [{ classifier: 'mnist-digit', classes: [7] }] },
+      scale.classifierWeight,
+    );
     const f = await trainFlow(generator, [t], 42);
     const after = await judged(generator, f.flow);
-    results.experiments.push({ id: 'target7', title: 'classifier: digit 7', params: t.params, weight: t.weight, seconds: f.seconds, before: { share7: base.shares[7] }, after: { share7: after.shares[7] }, judgeAfter: after.shares });
+    results.experiments.push({
+      id: 'target7',
+      title: 'classifier: digit 7',
+      params: t.params,
+      weight: t.weight,
+      seconds: f.seconds,
+      before: { share7: base.shares[7] },
+      after: { share7: after.shares[7] },
+      judgeAfter: after.shares,
+    });
     results.grids.target7 = after.grid;
     t.c.dispose();
     f.flow.dispose();
   }
   if (only.includes('target38')) {
     log('classifier: 3 or 8 (balance "equal", the default)');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }], ...(scale.balanceRate ? { balanceRate: scale.balanceRate } : {}) }, scale.classifierWeight);
+    const t = await control(
+      'classifier',
+      {
+        targets: [{ classifier: 'mnist-digit', classes: [3, 8] }],
+        ...(scale.balanceRate ? { balanceRate: scale.balanceRate } : {}),
+      },
+      scale.classifierWeight,
+    );
     const f = await trainFlow(generator, [t], 43);
     const after = await judged(generator, f.flow);
-    results.experiments.push({ id: 'target38', title: 'classifier: 3 or 8', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares, balanceBeta: t.c.trainingState().balance[0] });
+    results.experiments.push({
+      id: 'target38',
+      title: 'classifier: 3 or 8',
+      params: t.params,
+      weight: t.weight,
+      seconds: f.seconds,
+      before: { share3: base.shares[3], share8: base.shares[8] },
+      after: { share3: after.shares[3], share8: after.shares[8] },
+      judgeAfter: after.shares,
+      balanceBeta: t.c.trainingState().balance[0],
+    });
     results.grids.target38 = after.grid;
     t.c.dispose();
     f.flow.dispose();
   }
   if (only.includes('target38Plain') || only.includes('target38Balanced')) {
     log('classifier: 3 or 8 with balance "none" (the paper\'s energy alone)');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8], balance: 'none' }] }, scale.classifierWeight);
+    const t = await control(
+      'classifier',
+      { targets: [{ classifier: 'mnist-digit', classes: [3, 8], balance: 'none' }] },
+      scale.classifierWeight,
+    );
     const f = await trainFlow(generator, [t], 43);
     const after = await judged(generator, f.flow);
-    results.experiments.push({ id: 'target38Plain', title: 'classifier: 3 or 8, balance none', params: t.params, weight: t.weight, seconds: f.seconds, before: { share3: base.shares[3], share8: base.shares[8] }, after: { share3: after.shares[3], share8: after.shares[8] }, judgeAfter: after.shares });
+    results.experiments.push({
+      id: 'target38Plain',
+      title: 'classifier: 3 or 8, balance none',
+      params: t.params,
+      weight: t.weight,
+      seconds: f.seconds,
+      before: { share3: base.shares[3], share8: base.shares[8] },
+      after: { share3: after.shares[3], share8: after.shares[8] },
+      judgeAfter: after.shares,
+    });
     results.grids.target38Plain = after.grid;
     if (only.includes('target38Balanced')) {
       // Reverse KL is mode-seeking: without balance the flow may favour one of the alternatives.
       // The paper's remedy is iterative: debias over the same classes on top of the first prompt.
       log('iterative: debias over [3, 8] on top of the plain "3 or 8" prompt');
       const composed = engine.composeGenerator(f.flow, generator);
-      const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: scale.calibration, ...debiasExtra }, scale.debiasWeight);
+      const d = await control(
+        'debias',
+        {
+          attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }],
+          samples: scale.calibration,
+          ...debiasExtra,
+        },
+        scale.debiasWeight,
+      );
       await d.c.calibrate((n) => engine.sampleBase(composed, n, 1004, { tf, latentDim: def.latentDim }));
       const state = d.c.calibrationState();
       const f2 = await trainFlow(composed, [d], 48);
@@ -172,7 +256,12 @@ async function measureAll(o) {
   }
   if (only.includes('debias')) {
     log('debias: uniform over digits');
-    const { d, state, calibrationSeconds, baseSeen, f, after } = await debiasRun(generator, [{ classifier: 'mnist-digit' }], 1001, 44);
+    const { d, state, calibrationSeconds, baseSeen, f, after } = await debiasRun(
+      generator,
+      [{ classifier: 'mnist-digit' }],
+      1001,
+      44,
+    );
     results.experiments.push({
       id: 'debias',
       title: 'debias: uniform over the 10 digits',
@@ -192,7 +281,12 @@ async function measureAll(o) {
   }
   if (only.includes('debiasTarget')) {
     log('debias: skewed target (7s four times as likely as each other digit)');
-    const { d, state, baseSeen, f, after } = await debiasRun(generator, [{ classifier: 'mnist-digit', target: SKEWED }], 1003, 47);
+    const { d, state, baseSeen, f, after } = await debiasRun(
+      generator,
+      [{ classifier: 'mnist-digit', target: SKEWED }],
+      1003,
+      47,
+    );
     results.experiments.push({
       id: 'debiasTarget',
       title: 'debias: skewed target (7s at 4/13 ≈ 31 %, other digits 1/13 each)',
@@ -201,7 +295,11 @@ async function measureAll(o) {
       seconds: f.seconds,
       beta: state.attributes[0].beta,
       fit: state.attributes[0].fit,
-      before: { klTarget: klTo(base.shares, SKEWED), share7: base.shares[7], controlKl: baseSeen.evaluated.kl },
+      before: {
+        klTarget: klTo(base.shares, SKEWED),
+        share7: base.shares[7],
+        controlKl: baseSeen.evaluated.kl,
+      },
       after: { klTarget: klTo(after.shares, SKEWED), share7: after.shares[7], controlKl: after.evaluated.kl },
       judgeAfter: after.shares,
     });
@@ -211,11 +309,21 @@ async function measureAll(o) {
   }
   if (only.includes('iterative')) {
     log('iterative: classifier "even digits", then debias over the even digits on top of it');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: EVENS, balance: 'none' }] }, scale.classifierWeight);
+    const t = await control(
+      'classifier',
+      { targets: [{ classifier: 'mnist-digit', classes: EVENS, balance: 'none' }] },
+      scale.classifierWeight,
+    );
     const f1 = await trainFlow(generator, [t], 45);
     const first = await judged(generator, f1.flow);
     const composed = engine.composeGenerator(f1.flow, generator);
-    const { d, state, baseSeen: firstSeen, f: f2, after: second } = await debiasRun(composed, [{ classifier: 'mnist-digit', classes: EVENS }], 1002, 46);
+    const {
+      d,
+      state,
+      baseSeen: firstSeen,
+      f: f2,
+      after: second,
+    } = await debiasRun(composed, [{ classifier: 'mnist-digit', classes: EVENS }], 1002, 46);
     const even = (s) => EVENS.reduce((a, i) => a + s[i], 0);
     results.experiments.push({
       id: 'iterative',
@@ -226,8 +334,17 @@ async function measureAll(o) {
       beta: state.attributes[0].beta,
       fit: state.attributes[0].fit,
       before: { evenShare: even(base.shares), evenKlUniform: klToUniform(base.shares, EVENS) },
-      first: { evenShare: even(first.shares), evenKlUniform: klToUniform(first.shares, EVENS), controlKl: firstSeen.evaluated.kl, judge: first.shares },
-      after: { evenShare: even(second.shares), evenKlUniform: klToUniform(second.shares, EVENS), controlKl: second.evaluated.kl },
+      first: {
+        evenShare: even(first.shares),
+        evenKlUniform: klToUniform(first.shares, EVENS),
+        controlKl: firstSeen.evaluated.kl,
+        judge: first.shares,
+      },
+      after: {
+        evenShare: even(second.shares),
+        evenKlUniform: klToUniform(second.shares, EVENS),
+        controlKl: second.evaluated.kl,
+      },
       judgeAfter: second.shares,
     });
     results.grids.evens = first.grid;
@@ -245,7 +362,20 @@ async function measureAll(o) {
 // ---------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const o = { steps: 400, batch: 16, blocks: 8, hidden: 256, lr: 0.002, eval: 1000, calibration: 1024, classifierWeight: 5, debiasWeight: 1.5, backend: 'wasm', out: path.join(REPO, 'docs'), write: true };
+  const o = {
+    steps: 400,
+    batch: 16,
+    blocks: 8,
+    hidden: 256,
+    lr: 0.002,
+    eval: 1000,
+    calibration: 1024,
+    classifierWeight: 5,
+    debiasWeight: 1.5,
+    backend: 'wasm',
+    out: path.join(REPO, 'docs'),
+    write: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -273,8 +403,10 @@ function parseArgs(argv) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const dist = path.join(REPO, 'dist', 'src');
-  if (!fs.existsSync(path.join(dist, 'engine', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  if (!fs.existsSync(JUDGE_FILE)) throw new Error(`the judge ${JUDGE_FILE} is missing (../shared must sit beside the repository)`);
+  if (!fs.existsSync(path.join(dist, 'engine', 'index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
+  if (!fs.existsSync(JUDGE_FILE))
+    throw new Error(`the judge ${JUDGE_FILE} is missing (../shared must sit beside the repository)`);
   const engine = require(path.join(dist, 'engine'));
   const plugins = require(path.join(dist, 'plugins'));
   const log = (m) => process.stderr.write(`${m}\n`);
@@ -288,7 +420,8 @@ async function main() {
   const { grids, ...json } = res;
   process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   if (o.write) {
-    const cmd = `npm run build && nice node scripts/measure-controls.js ${process.argv.slice(2).join(' ')}`.trim();
+    const cmd =
+      `npm run build && nice node scripts/measure-controls.js ${process.argv.slice(2).join(' ')}`.trim();
     writeReport(res, { ...o, encodeGrid: engine.encodeGrid }, cmd, note, machineLine());
     log(`wrote ${path.join(o.out, 'RESULTS.md')} and ${path.join(o.out, 'results')}/`);
   }

@@ -40,7 +40,8 @@ const GENERATORS = ['mnist-dcgan', 'mnist-biased'];
 /** Plugin folder and one line on each generator, for the report. */
 const ABOUT = {
   'mnist-dcgan': 'plugins/mnist-dcgan, the digit entangled in the latent, its digits almost uniform',
-  'mnist-biased': 'plugins/mnist-biased, the digit entangled in the latent, trained on imbalanced digits (share of digit k ∝ 0.8^k)',
+  'mnist-biased':
+    'plugins/mnist-biased, the digit entangled in the latent, trained on imbalanced digits (share of digit k ∝ 0.8^k)',
 };
 const EVAL_SEED = 7919;
 const ALL = ['oneStep', 'target7', 'target7Plain', 'debias', 'debiasMean', 'debiasTarget', 'audit'];
@@ -76,7 +77,14 @@ function inkClassifierPlugin() {
             const s = 120;
             const logits = (x) => {
               const ink = tf.mean(tf.reshape(x, [x.shape[0], -1]), 1, true);
-              return tf.concat([tf.zerosLike(ink), tf.mul(tf.sub(ink, t[0]), s), tf.mul(tf.sub(tf.mul(ink, 2), t[0] + t[1]), s)], 1);
+              return tf.concat(
+                [
+                  tf.zerosLike(ink),
+                  tf.mul(tf.sub(ink, t[0]), s),
+                  tf.mul(tf.sub(tf.mul(ink, 2), t[0] + t[1]), s),
+                ],
+                1,
+              );
             };
             return {
               classNames: names.slice(),
@@ -140,46 +148,87 @@ async function measureFidelity(o) {
     return { name, params, weight, c };
   }
   async function trainFlow(terms, seed, steps = scale.steps) {
-    const flow = new engine.Flow(tf, { dim: def.latentDim, blocks: scale.blocks, hidden: scale.hidden, seed });
+    const flow = new engine.Flow(tf, {
+      dim: def.latentDim,
+      blocks: scale.blocks,
+      hidden: scale.hidden,
+      seed,
+    });
     const t0 = Date.now();
     await engine.train({
       flow,
       generator,
-      terms: terms.map((t) => ({ name: t.name, weight: t.weight, energy: (im, ex) => t.c.energy(im, ex), observe: t.c.observe && ((im) => t.c.observe(im)) })),
+      terms: terms.map((t) => ({
+        name: t.name,
+        weight: t.weight,
+        energy: (im, ex) => t.c.energy(im, ex),
+        observe: t.c.observe && ((im) => t.c.observe(im)),
+      })),
       steps,
       batchSize: scale.batch,
       learningRate: scale.lr,
       seed,
       progressEvery: Math.max(1, Math.floor(steps / 4)),
-      onProgress: (p) => log(`  step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} (${p.stepsPerSecond.toFixed(2)} steps/s)`),
+      onProgress: (p) =>
+        log(
+          `  step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} (${p.stepsPerSecond.toFixed(2)} steps/s)`,
+        ),
     });
     return { flow, seconds: (Date.now() - t0) / 1000 };
   }
 
-  const res = { generator: generatorName, scale: { ...scale }, backend: runtime.backend, experiments: [], grids: {} };
+  const res = {
+    generator: generatorName,
+    scale: { ...scale },
+    backend: runtime.backend,
+    experiments: [],
+    grids: {},
+  };
   const baseImgs = await imagesOf(undefined);
   const base = await seen(baseImgs.t);
-  res.base = { judge: base.judge, control: base.control, klJudge: klToUniform(base.judge), klControl: klToUniform(base.control), agreement: await agreement(baseImgs.t) };
+  res.base = {
+    judge: base.judge,
+    control: base.control,
+    klJudge: klToUniform(base.judge),
+    klControl: klToUniform(base.control),
+    agreement: await agreement(baseImgs.t),
+  };
   res.grids.base = (await imagesOf(undefined, 64)).batch;
 
   if (only.includes('oneStep')) {
     log('one training step: same seed, same images?');
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }] }, scale.classifierWeight);
+    const t = await control(
+      'classifier',
+      { targets: [{ classifier: 'mnist-digit', classes: [7] }] },
+      scale.classifierWeight,
+    );
     const f = await trainFlow([t], 42, 1);
     const a = await imagesOf(undefined, 256, 11);
     const b = await imagesOf(f.flow, 256, 11);
     const d = tf.tidy(() => tf.mean(tf.abs(tf.sub(a.t, b.t))).dataSync()[0]);
-    res.experiments.push({ id: 'oneStep', title: 'one training step (classifier target 7)', meanAbsDiff: d, samples: 256 });
+    res.experiments.push({
+      id: 'oneStep',
+      title: 'one training step (classifier target 7)',
+      meanAbsDiff: d,
+      samples: 256,
+    });
     tf.dispose([a.t, b.t]);
     t.c.dispose();
     f.flow.dispose();
   }
 
   let target7Flow = null;
-  for (const [id, augment] of [['target7', undefined], ['target7Plain', { copies: 0 }]]) {
+  for (const [id, augment] of [
+    ['target7', undefined],
+    ['target7Plain', { copies: 0 }],
+  ]) {
     if (!only.includes(id) && !(id === 'target7' && only.includes('audit'))) continue;
     log(`classifier: target 7 (${augment ? 'no augmentations' : 'default augmentations'})`);
-    const t = await control('classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }], ...(augment ? { augment } : {}) }, scale.classifierWeight);
+    const t = await control(
+      'classifier',
+      { targets: [{ classifier: 'mnist-digit', classes: [7] }], ...(augment ? { augment } : {}) },
+      scale.classifierWeight,
+    );
     const f = await trainFlow([t], 42);
     const imgs = await imagesOf(f.flow);
     const after = await seen(imgs.t);
@@ -206,18 +255,39 @@ async function measureFidelity(o) {
   if (only.includes('audit') && target7Flow) {
     log('side-effect audit of the target-7 prompt');
     const imgs = await imagesOf(target7Flow);
-    const audit = await o.audit({ tf, registry, runtime, generator: info, steered: ['mnist-digit'], base: baseImgs.t, prompt: imgs.t });
+    const audit = await o.audit({
+      tf,
+      registry,
+      runtime,
+      generator: info,
+      steered: ['mnist-digit'],
+      base: baseImgs.t,
+      prompt: imgs.t,
+    });
     imgs.t.dispose();
     res.experiments.push({ id: 'audit', title: 'side-effect audit of the target-7 prompt', audit });
   }
   if (target7Flow) target7Flow.dispose();
 
-  for (const [id, extra, target] of [['debias', {}, null], ['debiasMean', { marginal: 'mean', augment: { copies: 0 } }, null], ['debiasTarget', {}, SKEWED]]) {
+  for (const [id, extra, target] of [
+    ['debias', {}, null],
+    ['debiasMean', { marginal: 'mean', augment: { copies: 0 } }, null],
+    ['debiasTarget', {}, SKEWED],
+  ]) {
     if (!only.includes(id)) continue;
     log(`debias: ${target ? 'skewed target' : 'uniform'} (${id})`);
     const klT = (m) => (target ? klTo(m, target) : klToUniform(m));
     // scale.debiasParams (--debias-params JSON): more debias params for every debias row, to try settings
-    const d = await control('debias', { attributes: [{ classifier: 'mnist-digit', ...(target ? { target } : {}) }], samples: scale.calibration, ...extra, ...(scale.debiasParams || {}) }, scale.debiasWeight);
+    const d = await control(
+      'debias',
+      {
+        attributes: [{ classifier: 'mnist-digit', ...(target ? { target } : {}) }],
+        samples: scale.calibration,
+        ...extra,
+        ...(scale.debiasParams || {}),
+      },
+      scale.debiasWeight,
+    );
     await d.c.calibrate((n) => engine.sampleBase(generator, n, 1001, { tf, latentDim: def.latentDim }));
     const state = d.c.calibrationState();
     const f = await trainFlow([d], 44);
@@ -264,7 +334,21 @@ async function makeFidelityRegistry(plugins, log) {
 }
 
 function parseArgs(argv) {
-  const o = { generator: GENERATORS[0], steps: 600, batch: 64, blocks: 8, hidden: 256, lr: 0.001, eval: 5000, calibration: 4096, classifierWeight: 2, debiasWeight: 1.5, backend: 'wasm', out: path.join(REPO, 'docs'), write: true };
+  const o = {
+    generator: GENERATORS[0],
+    steps: 600,
+    batch: 64,
+    blocks: 8,
+    hidden: 256,
+    lr: 0.001,
+    eval: 5000,
+    calibration: 4096,
+    classifierWeight: 2,
+    debiasWeight: 1.5,
+    backend: 'wasm',
+    out: path.join(REPO, 'docs'),
+    write: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -285,15 +369,18 @@ function parseArgs(argv) {
     else if (a === '--no-write') o.write = false;
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!GENERATORS.includes(o.generator)) throw new Error(`--generator must be one of ${GENERATORS.join(', ')}`);
+  if (!GENERATORS.includes(o.generator))
+    throw new Error(`--generator must be one of ${GENERATORS.join(', ')}`);
   return o;
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const dist = path.join(REPO, 'dist', 'src');
-  if (!fs.existsSync(path.join(dist, 'engine', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  if (!fs.existsSync(JUDGE_FILE)) throw new Error(`the judge ${JUDGE_FILE} is missing (../shared must sit beside the repository)`);
+  if (!fs.existsSync(path.join(dist, 'engine', 'index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
+  if (!fs.existsSync(JUDGE_FILE))
+    throw new Error(`the judge ${JUDGE_FILE} is missing (../shared must sit beside the repository)`);
   const engine = require(path.join(dist, 'engine'));
   const plugins = require(path.join(dist, 'plugins'));
   const { auditSideEffects } = require(path.join(dist, 'jobs', 'side-effect-audit'));
@@ -303,13 +390,36 @@ async function main() {
   const runtime = { tf, backend, logger: { info: () => undefined, warn: log, error: log } };
   const judge = await loadJudge(plugins, tf);
   const t0 = Date.now();
-  const res = await measureFidelity({ engine, tf, registry, runtime, judge, audit: auditSideEffects, scale: o, generator: o.generator, only: o.only, log });
+  const res = await measureFidelity({
+    engine,
+    tf,
+    registry,
+    runtime,
+    judge,
+    audit: auditSideEffects,
+    scale: o,
+    generator: o.generator,
+    only: o.only,
+    log,
+  });
   res.totalSeconds = (Date.now() - t0) / 1000;
   const { grids, ...json } = res;
   process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   if (o.write) {
-    const cmd = `npm run build && nice node scripts/measure-fidelity.js ${process.argv.slice(2).join(' ')}`.trim();
-    writeReport(res, { ...o, encodeGrid: engine.encodeGrid, evalSeed: EVAL_SEED, about: ABOUT[res.generator], defaultGenerator: GENERATORS[0] }, cmd, machineLine());
+    const cmd =
+      `npm run build && nice node scripts/measure-fidelity.js ${process.argv.slice(2).join(' ')}`.trim();
+    writeReport(
+      res,
+      {
+        ...o,
+        encodeGrid: engine.encodeGrid,
+        evalSeed: EVAL_SEED,
+        about: ABOUT[res.generator],
+        defaultGenerator: GENERATORS[0],
+      },
+      cmd,
+      machineLine(),
+    );
     log(`wrote ${path.join(o.out, 'RESULTS-FIDELITY.md')}`);
   }
   await registry.dispose();

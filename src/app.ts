@@ -46,7 +46,10 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   const embedded = config.databaseUrl ? null : await startEmbeddedDatabase(config.dataDir);
   const url = config.databaseUrl ?? embedded!.url;
   // Embedded: every pool of the process shares one PGlite backend; stay under its connection cap.
-  const dataSource = createDataSource({ url, poolSize: embedded ? Math.floor(EMBEDDED_MAX_CONNECTIONS / 4) : 10 });
+  const dataSource = createDataSource({
+    url,
+    poolSize: embedded ? Math.floor(EMBEDDED_MAX_CONNECTIONS / 4) : 10,
+  });
   try {
     await dataSource.initialize();
     const applied = await runMigrations(dataSource);
@@ -98,11 +101,16 @@ export interface StartOptions {
 
 async function startCore(config: Config, log: Logger, options: StartOptions = {}): Promise<Core> {
   const db = await openDatabase(config, log);
-  log.info(db.embedded ? `database: embedded PGlite in ${db.embedded.dataDir}` : `database: PostgreSQL at ${maskPassword(db.url)}`);
+  log.info(
+    db.embedded
+      ? `database: embedded PGlite in ${db.embedded.dataDir}`
+      : `database: PostgreSQL at ${maskPassword(db.url)}`,
+  );
   log.info(`data directory: ${config.dataDir}`);
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   const closeAll = async () => {
-    for (const step of cleanup.splice(0).reverse()) await step().catch((err) => log.warn(`shutdown step failed: ${err}`));
+    for (const step of cleanup.splice(0).reverse())
+      await step().catch((err) => log.warn(`shutdown step failed: ${err}`));
   };
   try {
     const events: EventBus = db.embedded
@@ -125,11 +133,16 @@ async function startCore(config: Config, log: Logger, options: StartOptions = {}
     cleanup.push(() => runtime.dispose());
     await syncCatalog(db.store, runtime.registry);
     if (options.containPluginFaults) {
-      const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), (failed) => {
-        void db.store
-          .recordPlugin(failed)
-          .catch((err) => log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`));
-      });
+      const release = containPluginFaults(
+        runtime.registry,
+        config.dataDir,
+        log.child('plugins'),
+        (failed) => {
+          void db.store
+            .recordPlugin(failed)
+            .catch((err) => log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`));
+        },
+      );
       cleanup.push(async () => release());
     }
     return { db, events, queue, writeHealth: new WriteHealth(), runtime, cleanup, closeAll };
@@ -140,35 +153,77 @@ async function startCore(config: Config, log: Logger, options: StartOptions = {}
 }
 
 /** Starts `count` training consumers; the returned function stops them (running jobs are left to resume). */
-async function startWorkers(core: Core, config: Config, log: Logger, requested: number, serving: boolean): Promise<() => Promise<void>> {
+async function startWorkers(
+  core: Core,
+  config: Config,
+  log: Logger,
+  requested: number,
+  serving: boolean,
+): Promise<() => Promise<void>> {
   const shutdown = new AbortController();
-  const deps: TrainingDeps = { store: core.db.store, events: core.events, config, runtime: core.runtime, log: log.child('worker'), shutdown: shutdown.signal, writeHealth: core.writeHealth };
-  const count = effectiveConcurrency({ requested, trainingThreads: config.trainingThreads, blasThreads: config.blasThreads, serving });
+  const deps: TrainingDeps = {
+    store: core.db.store,
+    events: core.events,
+    config,
+    runtime: core.runtime,
+    log: log.child('worker'),
+    shutdown: shutdown.signal,
+    writeHealth: core.writeHealth,
+  };
+  const count = effectiveConcurrency({
+    requested,
+    trainingThreads: config.trainingThreads,
+    blasThreads: config.blasThreads,
+    serving,
+  });
   const workerId = await core.queue.work(count, (job) => runTrainingJob(job, deps));
-  log.info(count < requested
-    ? `training workers: ${count} (PROMPTGEN_WORKERS=${requested} capped to the training slots of ${cpuCores()} cores; PROMPTGEN_TRAINING_THREADS overrides)`
-    : `training workers: ${count}`);
+  log.info(
+    count < requested
+      ? `training workers: ${count} (PROMPTGEN_WORKERS=${requested} capped to the training slots of ${cpuCores()} cores; PROMPTGEN_TRAINING_THREADS overrides)`
+      : `training workers: ${count}`,
+  );
   return async () => {
     shutdown.abort();
     await core.queue.offWork(workerId);
   };
 }
 
-export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   // Before the database and plugins: a busy port must not cost a start-up.
   await assertPortFree(config.port, config.host);
   const core = await startCore(config, log, options);
   const { db, events, queue, runtime, cleanup, closeAll } = core;
   try {
     const admin = loadAdminToken(config.dataDir, config.adminToken);
-    if (admin.file) log.info(`admin token: ${admin.generated ? 'generated into' : 'read from'} ${admin.file}`);
+    if (admin.file)
+      log.info(`admin token: ${admin.generated ? 'generated into' : 'read from'} ${admin.file}`);
     else log.info('admin token: from PROMPTGEN_ADMIN_TOKEN');
 
     const services: Services = {
       config,
       store: db.store,
       events,
-      prompts: new PromptService(db.store, config, events, () => queue, () => ({ controlDefinition: (n) => runtime.registry.control(n)?.definition, classifiers: () => runtime.registry.classifierNames(), classNames: (c) => runtime.registry.classifier(c)?.definition.classNames }), log.child('prompts'), (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`), () => (diskFull(core, config) ? 'the server is out of disk space: no new training is accepted until an operator frees some' : null)),
+      prompts: new PromptService(
+        db.store,
+        config,
+        events,
+        () => queue,
+        () => ({
+          controlDefinition: (n) => runtime.registry.control(n)?.definition,
+          classifiers: () => runtime.registry.classifierNames(),
+          classNames: (c) => runtime.registry.classifier(c)?.definition.classNames,
+        }),
+        log.child('prompts'),
+        (err) => log.warn(`publishing a prompt's status failed (it is stored): ${err.message}`),
+        () =>
+          diskFull(core, config)
+            ? 'the server is out of disk space: no new training is accepted until an operator frees some'
+            : null,
+      ),
       samples: new TensorSampleService(db.store, runtime, config, log.child('samples')),
       plugins: new RuntimePluginAdmin(db.store, runtime, config, log.child('admin')),
       rateLimiter: new RateLimiter(config.security.rateLimitPerMinute),
@@ -182,16 +237,32 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     httpServer.keepAliveTimeout = 65_000;
     httpServer.headersTimeout = 66_000;
     const schema = await createSchema();
-    const graphql = await createGraphQLEndpoints(schema, httpServer, services, admin.token, log.child('graphql'));
+    const graphql = await createGraphQLEndpoints(
+      schema,
+      httpServer,
+      services,
+      admin.token,
+      log.child('graphql'),
+    );
     cleanup.push(() => graphql.stop());
     if (config.workers > 0) cleanup.push(await startWorkers(core, config, log, config.workers, true));
-    const app = createHttpApp(config, db.store, {
-      ready: () => (shuttingDown ? Promise.resolve({ ok: false, detail: { reason: 'shutting down' } }) : readiness(core, config, log)),
-    }, graphql.middleware);
+    const app = createHttpApp(
+      config,
+      db.store,
+      {
+        ready: () =>
+          shuttingDown
+            ? Promise.resolve({ ok: false, detail: { reason: 'shutting down' } })
+            : readiness(core, config, log),
+      },
+      graphql.middleware,
+    );
     httpServer.on('request', app);
     await new Promise<void>((resolve, reject) => {
       // Taken between the early check and now: the same one-line message.
-      httpServer.once('error', (err: NodeJS.ErrnoException) => reject(err.code ? new PortUnavailableError(config.port, config.host, err.code) : err));
+      httpServer.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code ? new PortUnavailableError(config.port, config.host, err.code) : err),
+      );
       httpServer.listen(config.port, config.host, () => resolve());
     });
     const port = (httpServer.address() as AddressInfo).port;
@@ -225,9 +296,15 @@ export interface RunningWorker {
 }
 
 /** `promptgen worker`: training consumers only, against a shared PostgreSQL. */
-export async function startWorker(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningWorker> {
+export async function startWorker(
+  config: Config,
+  log: Logger,
+  options: StartOptions = {},
+): Promise<RunningWorker> {
   if (!config.databaseUrl) {
-    log.warn('no DATABASE_URL: this worker uses its own embedded database, which no server shares; set DATABASE_URL to the servers\' PostgreSQL');
+    log.warn(
+      "no DATABASE_URL: this worker uses its own embedded database, which no server shares; set DATABASE_URL to the servers' PostgreSQL",
+    );
   }
   const core = await startCore(config, log, options);
   try {
@@ -280,7 +357,11 @@ function freeBytes(dir: string): number | undefined {
  * room on the data directory's disk. The reasons are short words for any
  * client: no paths, no driver messages (those go to the log).
  */
-async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
+async function readiness(
+  core: Core,
+  config: Config,
+  log: Logger,
+): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
   const { db, events, writeHealth, runtime } = core;
   const reasons: string[] = [];
   let database = db.embedded ? 'embedded' : 'postgresql';
@@ -305,5 +386,7 @@ async function readiness(core: Core, config: Config, log: Logger): Promise<{ ok:
     ...(free !== undefined ? { diskFreeBytes: free } : {}),
   };
   const unique = [...new Set(reasons)];
-  return unique.length ? { ok: false, detail: { reason: unique.join('; '), ...detail } } : { ok: true, detail };
+  return unique.length
+    ? { ok: false, detail: { reason: unique.join('; '), ...detail } }
+    : { ok: true, detail };
 }

@@ -36,7 +36,10 @@ const USAGE = `usage: promptgen <command>
 /** `--help`: the usage plus every environment variable with its default (the README's table). */
 function helpText(): string {
   const width = Math.max(...CONFIG_DOC.map(([name]) => name.length));
-  const rows = CONFIG_DOC.map(([name, fallback, meaning]) => `  ${name.padEnd(width)}  ${meaning.replace(/`/g, '')} [default: ${fallback}]`);
+  const rows = CONFIG_DOC.map(
+    ([name, fallback, meaning]) =>
+      `  ${name.padEnd(width)}  ${meaning.replace(/`/g, '')} [default: ${fallback}]`,
+  );
   return `${USAGE}\nconfiguration (environment variables; \`promptgen config\` shows the values in effect):\n\n${rows.join('\n')}\n`;
 }
 
@@ -71,7 +74,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'config') {
     const rows = describeConfig(config);
     const width = Math.max(...rows.map((r) => r.name.length));
-    for (const r of rows) process.stdout.write(`${r.name.padEnd(width)}  ${r.source.padEnd(7)}  ${r.value}\n`);
+    for (const r of rows)
+      process.stdout.write(`${r.name.padEnd(width)}  ${r.source.padEnd(7)}  ${r.value}\n`);
     return 0;
   }
 
@@ -101,7 +105,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** `promptgen plugin install|uninstall`: the same path as the GraphQL mutations, for the local data directory. */
-async function pluginCommand(args: string[], config: Config, log: ReturnType<typeof createLogger>): Promise<number> {
+async function pluginCommand(
+  args: string[],
+  config: Config,
+  log: ReturnType<typeof createLogger>,
+): Promise<number> {
   const [action, target] = args;
   if (action === 'check' && target) return pluginCheck(target, args.slice(2), config);
   if ((action !== 'install' && action !== 'uninstall') || !target) {
@@ -112,7 +120,12 @@ async function pluginCommand(args: string[], config: Config, log: ReturnType<typ
   try {
     const runtime = await startTensorRuntime(config, log);
     // A plugin that fails later than its trial load must not stop its own removal.
-    const release = containPluginFaults(runtime.registry, config.dataDir, log.child('plugins'), () => undefined);
+    const release = containPluginFaults(
+      runtime.registry,
+      config.dataDir,
+      log.child('plugins'),
+      () => undefined,
+    );
     await syncCatalog(db.store, runtime.registry);
     const admin = new RuntimePluginAdmin(db.store, runtime, config, log.child('admin'));
     const result = action === 'install' ? await admin.install(target) : await admin.uninstall(target);
@@ -151,7 +164,8 @@ async function pluginCheck(target: string, flags: string[], config: Config): Pro
         return 2;
       }
     } else if (flag === '--generator') generator = value;
-    else if (flag === '--batch' && /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 64) batch = Number(value);
+    else if (flag === '--batch' && /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 64)
+      batch = Number(value);
     else {
       process.stderr.write(`unknown or bad option ${flag} ${value}\n\n${USAGE}`);
       return 2;
@@ -207,7 +221,9 @@ main(process.argv.slice(2)).then(
       process.exit(1);
     }
     const known = err instanceof StartupError;
-    process.stderr.write(`promptgen: ${err instanceof Error ? (known ? err.message : err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `promptgen: ${err instanceof Error ? (known ? err.message : (err.stack ?? err.message)) : String(err)}\n`,
+    );
     // Exit now: a half-started component (a pool, a queue timer) must not keep a failed process alive.
     process.exit(1);
   },

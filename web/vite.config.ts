@@ -6,7 +6,13 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   plugins: [react()],
   // The real budget is gzipped (scripts/check-bundle-size.mjs); Vite's warning counts raw bytes.
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, target: 'es2022', chunkSizeWarningLimit: 1000 },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: false,
+    target: 'es2022',
+    chunkSizeWarningLimit: 1000,
+  },
   server: {
     proxy: {
       '/graphql': { target: 'http://localhost:4000', ws: true },

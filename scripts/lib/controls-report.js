@@ -8,7 +8,8 @@ const path = require('path');
 
 const pct = (x) => `${(100 * x).toFixed(1)} %`;
 /** "53.1 % lower" / "12.0 % higher" for a change from `before` to `after`. */
-const change = (before, after) => (after <= before ? `${pct(1 - after / before)} lower` : `${pct(after / before - 1)} higher`);
+const change = (before, after) =>
+  after <= before ? `${pct(1 - after / before)} lower` : `${pct(after / before - 1)} higher`;
 const fmtShares = (s) => s.map((x, i) => `${i}: ${(100 * x).toFixed(0)}`).join(' · ');
 /** One Markdown table row. */
 const row = (cells) => `| ${cells.join(' | ')} |`;
@@ -22,22 +23,62 @@ function tableRows(e) {
     const x = e.target7;
     const prompt = `classifier \`{ targets: [{ classifier: 'mnist-digit', classes: [7] }] }\`, λ = ${x.weight}`;
     const grids = '![](results/base.png) → ![](results/target7.png)';
-    rows.push(row([prompt, 'share of 7s', pct(x.before.share7), `**${pct(x.after.share7)}**`, '≥ 85 %', `${x.seconds.toFixed(0)} s`, grids]));
+    rows.push(
+      row([
+        prompt,
+        'share of 7s',
+        pct(x.before.share7),
+        `**${pct(x.after.share7)}**`,
+        '≥ 85 %',
+        `${x.seconds.toFixed(0)} s`,
+        grids,
+      ]),
+    );
   }
   if (e.target38) {
     const x = e.target38;
     const prompt = `classifier \`classes: [3, 8]\` (balance \`'equal'\`, the default), λ = ${x.weight}`;
-    rows.push(row([prompt, 'share of 3s / 8s', threeEight(x.before), `**${threeEight(x.after)}**`, 'each ≥ 30 %', `${x.seconds.toFixed(0)} s`, '![](results/target38.png)']));
+    rows.push(
+      row([
+        prompt,
+        'share of 3s / 8s',
+        threeEight(x.before),
+        `**${threeEight(x.after)}**`,
+        'each ≥ 30 %',
+        `${x.seconds.toFixed(0)} s`,
+        '![](results/target38.png)',
+      ]),
+    );
   }
   if (e.target38Plain) {
     const x = e.target38Plain;
     const prompt = `classifier \`classes: [3, 8], balance: 'none'\` (the paper's energy alone), λ = ${x.weight}`;
-    rows.push(row([prompt, 'share of 3s / 8s', threeEight(x.before), `**${threeEight(x.after)}**`, '(reference)', `${x.seconds.toFixed(0)} s`, '![](results/target38Plain.png)']));
+    rows.push(
+      row([
+        prompt,
+        'share of 3s / 8s',
+        threeEight(x.before),
+        `**${threeEight(x.after)}**`,
+        '(reference)',
+        `${x.seconds.toFixed(0)} s`,
+        '![](results/target38Plain.png)',
+      ]),
+    );
   }
   if (e.target38Balanced) {
     const x = e.target38Balanced;
     const prompt = `then debias \`{ classifier: 'mnist-digit', classes: [3, 8] }\`, λ = ${x.weight}, on G∘f₁ of the row above`;
-    rows.push(row([prompt, 'share of 3s / 8s', `after f₁: ${threeEight(x.first)}`, `**${threeEight(x.after)}**`, 'each ≥ 30 %', `${x.seconds.toFixed(0)} s`, '![](results/target38Balanced.png)']));
+    rows.push(
+      row([
+        prompt,
+        'share of 3s / 8s',
+        `after f₁: ${threeEight(x.first)}`,
+        `**${threeEight(x.after)}**`,
+        'each ≥ 30 %',
+        `${x.seconds.toFixed(0)} s`,
+        '![](results/target38Balanced.png)',
+      ]),
+    );
   }
   if (e.debias) {
     const x = e.debias;
@@ -90,7 +131,8 @@ function detailLine(x) {
   const parts = [`- **${x.title}**: judge's digit shares after: ${fmtShares(x.judgeAfter)}`];
   if (x.first) parts.push(`; after the first prompt: ${fmtShares(x.first.judge)}`);
   if (x.beta) parts.push(`; β̂ = [${x.beta.map((b) => b.toFixed(2)).join(', ')}]`);
-  if (x.fit && x.fit.shrinkage != null) parts.push(` (noise shrinkage s = ${x.fit.shrinkage.toFixed(2)}, T² = ${Number(x.fit.t2).toFixed(1)})`);
+  if (x.fit && x.fit.shrinkage != null)
+    parts.push(` (noise shrinkage s = ${x.fit.shrinkage.toFixed(2)}, T² = ${Number(x.fit.t2).toFixed(1)})`);
   return parts.join('');
 }
 
@@ -98,7 +140,8 @@ function detailLine(x) {
 function writeReport(res, o, cmd, note, machine) {
   const dir = path.join(o.out, 'results');
   fs.mkdirSync(dir, { recursive: true });
-  for (const [name, batch] of Object.entries(res.grids)) fs.writeFileSync(path.join(dir, `${name}.png`), o.encodeGrid(batch, 8));
+  for (const [name, batch] of Object.entries(res.grids))
+    fs.writeFileSync(path.join(dir, `${name}.png`), o.encodeGrid(batch, 8));
   const { grids, ...json } = res;
   fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(json, null, 2) + '\n');
   const rows = tableRows(Object.fromEntries(res.experiments.map((x) => [x.id, x])));

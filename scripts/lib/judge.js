@@ -43,7 +43,9 @@ function klToUniform(p, over) {
  * predicted digit per image of a [n, 28, 28, 1] batch.
  */
 async function loadJudge(plugins, tf) {
-  const model = await plugins.createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE));
+  const model = await plugins
+    .createAssetResolver(path.dirname(JUDGE_FILE), tf)
+    .loadLayersModel(path.basename(JUDGE_FILE));
   return async (images) => {
     const p = tf.tidy(() => tf.argMax(model.predict(tf.reshape(images, [images.shape[0], 784])), 1));
     const out = Array.from(await p.data());

@@ -8,7 +8,9 @@ const REPO = path.resolve(__dirname, '..', '..');
 async function makeRegistry(plugins, log) {
   const registry = new plugins.PluginRegistry({ logger: { info: () => undefined, warn: log, error: log } });
   for (const dir of ['tfjs-model', 'mnist', 'mnist-dcgan', 'mnist-biased', 'controls']) {
-    const p = registry.add(await plugins.loadPluginPackage(path.join(REPO, 'plugins', dir), { source: 'BUILTIN' }));
+    const p = registry.add(
+      await plugins.loadPluginPackage(path.join(REPO, 'plugins', dir), { source: 'BUILTIN' }),
+    );
     if (p.status !== 'LOADED') throw new Error(`plugin ${dir} failed to load: ${p.error}`);
   }
   let note = null;
@@ -22,9 +24,22 @@ async function makeRegistry(plugins, log) {
       classNames: '0123456789'.split(''),
       outputs: 'logits',
     };
-    const classifier = { name: 'mnist-digit', title: 'MNIST digit', classNames: manifest.classNames, load: (ctx) => tfjsModel.loadClassifier(ctx, manifest) };
-    registry.add({ name: '@measure/mnist-classifier', version: '0.0.0', dir: path.join(REPO, 'plugins', 'mnist'), source: 'BUILTIN', status: 'LOADED', definition: { apiVersion: 1, classifiers: [classifier] } });
-    note = 'plugins/mnist did not offer the `mnist-digit` classifier: it was loaded from plugins/mnist/models/classifier/model.json directly';
+    const classifier = {
+      name: 'mnist-digit',
+      title: 'MNIST digit',
+      classNames: manifest.classNames,
+      load: (ctx) => tfjsModel.loadClassifier(ctx, manifest),
+    };
+    registry.add({
+      name: '@measure/mnist-classifier',
+      version: '0.0.0',
+      dir: path.join(REPO, 'plugins', 'mnist'),
+      source: 'BUILTIN',
+      status: 'LOADED',
+      definition: { apiVersion: 1, classifiers: [classifier] },
+    });
+    note =
+      'plugins/mnist did not offer the `mnist-digit` classifier: it was loaded from plugins/mnist/models/classifier/model.json directly';
   }
   return { registry, note };
 }

@@ -13,24 +13,68 @@ export interface Series {
 
 // 3×5 glyphs for the characters numbers need; each row is 3 bits, top to bottom.
 const GLYPHS: Record<string, number[]> = {
-  '0': [7, 5, 5, 5, 7], '1': [2, 6, 2, 2, 7], '2': [7, 1, 7, 4, 7], '3': [7, 1, 7, 1, 7], '4': [5, 5, 7, 1, 1],
-  '5': [7, 4, 7, 1, 7], '6': [7, 4, 7, 5, 7], '7': [7, 1, 1, 1, 1], '8': [7, 5, 7, 5, 7], '9': [7, 5, 7, 1, 7],
-  '.': [0, 0, 0, 0, 2], '-': [0, 0, 7, 0, 0], '+': [0, 2, 7, 2, 0], ' ': [0, 0, 0, 0, 0], ':': [0, 2, 0, 2, 0],
-  '_': [0, 0, 0, 0, 7], '(': [1, 2, 2, 2, 1], ')': [4, 2, 2, 2, 4],
+  '0': [7, 5, 5, 5, 7],
+  '1': [2, 6, 2, 2, 7],
+  '2': [7, 1, 7, 4, 7],
+  '3': [7, 1, 7, 1, 7],
+  '4': [5, 5, 7, 1, 1],
+  '5': [7, 4, 7, 1, 7],
+  '6': [7, 4, 7, 5, 7],
+  '7': [7, 1, 1, 1, 1],
+  '8': [7, 5, 7, 5, 7],
+  '9': [7, 5, 7, 1, 7],
+  '.': [0, 0, 0, 0, 2],
+  '-': [0, 0, 7, 0, 0],
+  '+': [0, 2, 7, 2, 0],
+  ' ': [0, 0, 0, 0, 0],
+  ':': [0, 2, 0, 2, 0],
+  _: [0, 0, 0, 0, 7],
+  '(': [1, 2, 2, 2, 1],
+  ')': [4, 2, 2, 2, 4],
   // Letters (drawn as capitals) for series names.
-  a: [2, 5, 7, 5, 5], b: [6, 5, 6, 5, 6], c: [3, 4, 4, 4, 3], d: [6, 5, 5, 5, 6], e: [7, 4, 6, 4, 7], f: [7, 4, 6, 4, 4],
-  g: [3, 4, 5, 5, 3], h: [5, 5, 7, 5, 5], i: [7, 2, 2, 2, 7], j: [1, 1, 1, 5, 2], k: [5, 5, 6, 5, 5], l: [4, 4, 4, 4, 7],
-  m: [5, 7, 7, 5, 5], n: [6, 5, 5, 5, 5], o: [2, 5, 5, 5, 2], p: [6, 5, 6, 4, 4], q: [2, 5, 5, 6, 3], r: [6, 5, 6, 5, 5],
-  s: [3, 4, 2, 1, 6], t: [7, 2, 2, 2, 2], u: [5, 5, 5, 5, 7], v: [5, 5, 5, 5, 2], w: [5, 5, 7, 7, 5], x: [5, 5, 2, 5, 5],
-  y: [5, 5, 2, 2, 2], z: [7, 1, 2, 4, 7],
+  a: [2, 5, 7, 5, 5],
+  b: [6, 5, 6, 5, 6],
+  c: [3, 4, 4, 4, 3],
+  d: [6, 5, 5, 5, 6],
+  e: [7, 4, 6, 4, 7],
+  f: [7, 4, 6, 4, 4],
+  g: [3, 4, 5, 5, 3],
+  h: [5, 5, 7, 5, 5],
+  i: [7, 2, 2, 2, 7],
+  j: [1, 1, 1, 5, 2],
+  k: [5, 5, 6, 5, 5],
+  l: [4, 4, 4, 4, 7],
+  m: [5, 7, 7, 5, 5],
+  n: [6, 5, 5, 5, 5],
+  o: [2, 5, 5, 5, 2],
+  p: [6, 5, 6, 4, 4],
+  q: [2, 5, 5, 6, 3],
+  r: [6, 5, 6, 5, 5],
+  s: [3, 4, 2, 1, 6],
+  t: [7, 2, 2, 2, 2],
+  u: [5, 5, 5, 5, 7],
+  v: [5, 5, 5, 5, 2],
+  w: [5, 5, 7, 7, 5],
+  x: [5, 5, 2, 5, 5],
+  y: [5, 5, 2, 2, 2],
+  z: [7, 1, 2, 4, 7],
 };
 const COLOURS: Array<[number, number, number]> = [
-  [31, 119, 180], [214, 39, 40], [44, 160, 44], [255, 127, 14], [148, 103, 189], [140, 86, 75], [227, 119, 194],
+  [31, 119, 180],
+  [214, 39, 40],
+  [44, 160, 44],
+  [255, 127, 14],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
 ];
 
 class Canvas {
   readonly png: PNG;
-  constructor(readonly width: number, readonly height: number) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
     this.png = new PNG({ width, height });
     this.png.data.fill(255);
   }
@@ -52,7 +96,8 @@ class Canvas {
       rows.forEach((bits, r) => {
         for (let c = 0; c < 3; c++) {
           if (!(bits & (4 >> c))) continue;
-          for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) this.set(x + c * scale + dx, y + r * scale + dy, colour);
+          for (let dy = 0; dy < scale; dy++)
+            for (let dx = 0; dx < scale; dx++) this.set(x + c * scale + dx, y + r * scale + dy, colour);
         }
       });
       x += 4 * scale;
@@ -87,7 +132,12 @@ export function plotCurves(series: Series[], width = 640, panelHeight = 120): Bu
     const colour = COLOURS[i % COLOURS.length]!;
     canvas.line(left, bottom, right, bottom, grey);
     canvas.line(left, top, left, bottom, grey);
-    canvas.text(left + 4, i * panelHeight + 4, `${s.name}: ${formatNumber(lo)} to ${formatNumber(hi)}`, colour);
+    canvas.text(
+      left + 4,
+      i * panelHeight + 4,
+      `${s.name}: ${formatNumber(lo)} to ${formatNumber(hi)}`,
+      colour,
+    );
     canvas.text(right - 4 * 2 * String(maxStep).length - 4, bottom - 14, String(maxStep), dark);
     let prev: [number, number] | null = null;
     for (const [step, v] of values) {

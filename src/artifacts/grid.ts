@@ -17,7 +17,8 @@ const MIN_TILE_PX = 96;
 const GAP_PX = 1;
 
 function isGrey(rgba: Buffer): boolean {
-  for (let o = 0; o < rgba.length; o += 4) if (rgba[o] !== rgba[o + 1] || rgba[o] !== rgba[o + 2]) return false;
+  for (let o = 0; o < rgba.length; o += 4)
+    if (rgba[o] !== rgba[o + 1] || rgba[o] !== rgba[o + 2]) return false;
   return true;
 }
 

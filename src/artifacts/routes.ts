@@ -42,7 +42,11 @@ function mount(router: Router, { address, missing, cache, load }: ArtifactRoute)
       return;
     }
     const etag = `"${rowId}"`;
-    res.set({ 'Content-Type': 'image/png', 'Content-Length': String(png.length), 'Cache-Control': cache.cacheControl });
+    res.set({
+      'Content-Type': 'image/png',
+      'Content-Length': String(png.length),
+      'Cache-Control': cache.cacheControl,
+    });
     if (cache.etag) {
       res.set('ETag', etag);
       if (req.headers['if-none-match'] === etag) {

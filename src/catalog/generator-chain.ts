@@ -50,9 +50,16 @@ export interface BuiltGenerator {
   dispose(): void;
 }
 
-export async function buildGenerator(chain: GeneratorChain, registry: PluginRegistry, runtime: PluginRuntime): Promise<BuiltGenerator> {
+export async function buildGenerator(
+  chain: GeneratorChain,
+  registry: PluginRegistry,
+  runtime: PluginRuntime,
+): Promise<BuiltGenerator> {
   const registered = registry.generator(chain.base);
-  if (!registered) throw new ChainError(`generator "${chain.base}" is not available on this machine (its plugin is not loaded)`);
+  if (!registered)
+    throw new ChainError(
+      `generator "${chain.base}" is not available on this machine (its plugin is not loaded)`,
+    );
   const base = await registry.loadGenerator(chain.base, runtime);
   // The registry owns the plugin instance: this wrapper's dispose() leaves it alone.
   let generator: GeneratorInstance & { latentDim: number } = {

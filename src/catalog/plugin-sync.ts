@@ -37,17 +37,27 @@ export function ensurePluginVersions(versions: Record<string, string>, deps: Plu
   });
 }
 
-async function ensureOne(name: string, version: string, { store, runtime, config, log }: PluginSyncDeps): Promise<void> {
+async function ensureOne(
+  name: string,
+  version: string,
+  { store, runtime, config, log }: PluginSyncDeps,
+): Promise<void> {
   const { registry } = runtime;
   const loaded = registry.plugin(name);
   if (loaded?.status === 'LOADED' && loaded.version === version) return; // installed meanwhile
   const row = await store.pluginByName(name);
   if (!row || row.source === 'BUILTIN' || !row.spec || !row.integrity) {
-    const have = loaded ? `this machine has ${loaded.version}${loaded.status === 'FAILED' ? ' (failed to load)' : ''}` : 'this machine does not have it';
-    throw new PluginUnavailable(`plugin ${name}@${version} is needed and ${have}; it cannot be installed here (no recorded spec and integrity)`);
+    const have = loaded
+      ? `this machine has ${loaded.version}${loaded.status === 'FAILED' ? ' (failed to load)' : ''}`
+      : 'this machine does not have it';
+    throw new PluginUnavailable(
+      `plugin ${name}@${version} is needed and ${have}; it cannot be installed here (no recorded spec and integrity)`,
+    );
   }
   if (row.version !== version) {
-    throw new PluginUnavailable(`plugin ${name}@${version} is needed but ${row.version} is installed now; reinstall ${version} to use it`);
+    throw new PluginUnavailable(
+      `plugin ${name}@${version} is needed but ${row.version} is installed now; reinstall ${version} to use it`,
+    );
   }
   log.info(`installing ${name}@${version} on this machine`);
   const tarball = await store.loadPluginPackage(name, version);
@@ -58,11 +68,19 @@ async function ensureOne(name: string, version: string, { store, runtime, config
     resolvedSpec = path.join(scratch, 'package.tgz');
     await fsp.writeFile(resolvedSpec, tarball.tarball);
   } else if (row.spec.startsWith('file:') || path.isAbsolute(row.spec)) {
-    throw new PluginUnavailable(`plugin ${name}@${version} was installed from a local file on another machine and its package is not in the database`);
+    throw new PluginUnavailable(
+      `plugin ${name}@${version} was installed from a local file on another machine and its package is not in the database`,
+    );
   }
   try {
-    const result = await installRecorded({ name, resolvedSpec, integrity: row.integrity, version }, { dataDir: config.dataDir, conflicts: registry });
-    if (!result.ok) throw new PluginUnavailable(`installing plugin ${name}@${version} on this machine failed: ${result.message}`);
+    const result = await installRecorded(
+      { name, resolvedSpec, integrity: row.integrity, version },
+      { dataDir: config.dataDir, conflicts: registry },
+    );
+    if (!result.ok)
+      throw new PluginUnavailable(
+        `installing plugin ${name}@${version} on this machine failed: ${result.message}`,
+      );
     const added = registry.add(result.plugin);
     await store.recordPlugin(added, { spec: row.spec, integrity: row.integrity });
   } finally {

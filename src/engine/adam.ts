@@ -66,7 +66,13 @@ export interface HostAdamLoops {
   all?: {
     sumSquares(gs: Float32Array[]): number;
     /** m and v: all variables' state end to end, in the order of ps. */
-    adamUpdate(ps: Float32Array[], gs: Float32Array[], m: Float32Array, v: Float32Array, h: Float64Array): void;
+    adamUpdate(
+      ps: Float32Array[],
+      gs: Float32Array[],
+      m: Float32Array,
+      v: Float32Array,
+      h: Float64Array,
+    ): void;
   };
 }
 
@@ -91,7 +97,10 @@ export const jsAdamLoops: HostAdamLoops = {
 export function nativeAdamLoops(): HostAdamLoops | null {
   const blas = loadNativeBlas();
   if (!blas || typeof blas.adamUpdate !== 'function' || typeof blas.sumSquares !== 'function') return null;
-  const loops: HostAdamLoops = { sumSquares: (a) => blas.sumSquares!(a), adamUpdate: (p, g, m, v, h) => blas.adamUpdate!(p, g, m, v, h) };
+  const loops: HostAdamLoops = {
+    sumSquares: (a) => blas.sumSquares!(a),
+    adamUpdate: (p, g, m, v, h) => blas.adamUpdate!(p, g, m, v, h),
+  };
   if (blas.sumSquaresAll && blas.adamUpdateAll && blas.threadCount) {
     // OpenBLAS's count at the call: the share of the cores this training holds (shareBlasCores)
     const threads = () => Math.max(1, blas.threadCount!());
@@ -141,7 +150,12 @@ function clipCoef(norm: number, clip: number): number {
   return clip > 0 && Number.isFinite(clip) ? Math.min(1, clip / (norm + 1e-6)) : 1;
 }
 
-export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostAdamLoops = jsAdamLoops): FlatAdam {
+export function hostAdam(
+  tf: Tf,
+  vars: Variable[],
+  s: AdamSettings,
+  loops: HostAdamLoops = jsAdamLoops,
+): FlatAdam {
   const total = vars.reduce((a, x) => a + x.size, 0);
   let m = new Float32Array(total);
   let v = new Float32Array(total);
@@ -150,7 +164,8 @@ export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostA
     step(grads, k, lrT) {
       // Views of the wasm heap are taken right before each use: an allocation
       // (the assign() path below) may grow the heap and detach older views.
-      const gradOf = (x: Variable): Float32Array => hostData(tf, grads[x.name]!) ?? (grads[x.name]!.dataSync() as Float32Array);
+      const gradOf = (x: Variable): Float32Array =>
+        hostData(tf, grads[x.name]!) ?? (grads[x.name]!.dataSync() as Float32Array);
       let sq = 0;
       if (loops.all) sq = loops.all.sumSquares(vars.map(gradOf));
       else for (const x of vars) sq += loops.sumSquares(gradOf(x));
@@ -168,7 +183,9 @@ export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostA
       // benchmark's flow); otherwise through a copy and assign(). The copies
       // are taken first: they allocate no wasm memory, so the views stay valid
       // until the update, and the assigns (which may) come after it.
-      const copies = vars.map((x) => (ownedData(tf, x) ? null : Float32Array.from(x.dataSync() as Float32Array)));
+      const copies = vars.map((x) =>
+        ownedData(tf, x) ? null : Float32Array.from(x.dataSync() as Float32Array),
+      );
       const ps = vars.map((x, i) => copies[i] ?? ownedData(tf, x)!);
       const gs = vars.map(gradOf);
       if (loops.all) loops.all.adamUpdate(ps, gs, m, v, h);
@@ -187,7 +204,8 @@ export function hostAdam(tf: Tf, vars: Variable[], s: AdamSettings, loops: HostA
     },
     state: () => Promise.resolve({ m, v }),
     setState(nm, nv) {
-      if (nm.length !== total || nv.length !== total) throw new Error(`optimizer state has ${nm.length}/${nv.length} values, expected ${total}`);
+      if (nm.length !== total || nv.length !== total)
+        throw new Error(`optimizer state has ${nm.length}/${nv.length} values, expected ${total}`);
       m = Float32Array.from(nm);
       v = Float32Array.from(nv);
     },
@@ -207,7 +225,10 @@ export function tensorAdam(tf: Tf, vars: Variable[], s: AdamSettings): FlatAdam 
       const gnorm = tf.tidy(() => {
         const flat = tf.concat(vars.map((x) => tf.reshape(grads[x.name]!, [-1])));
         const norm = tf.sqrt(tf.sum(tf.square(flat)));
-        const coef = s.clipNorm > 0 && Number.isFinite(s.clipNorm) ? tf.minimum(1, tf.div(s.clipNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
+        const coef =
+          s.clipNorm > 0 && Number.isFinite(s.clipNorm)
+            ? tf.minimum(1, tf.div(s.clipNorm, tf.add(norm, 1e-6)))
+            : tf.scalar(1);
         const g = tf.mul(flat, coef);
         const t = k + 1;
         const bc1 = 1 - Math.pow(s.beta1, t);
@@ -226,7 +247,10 @@ export function tensorAdam(tf: Tf, vars: Variable[], s: AdamSettings): FlatAdam 
         });
         return norm;
       });
-      return { gradNorm: async () => ((await gnorm.data()) as Float32Array)[0]!, dispose: () => gnorm.dispose() };
+      return {
+        gradNorm: async () => ((await gnorm.data()) as Float32Array)[0]!,
+        dispose: () => gnorm.dispose(),
+      };
     },
     state: async () => ({ m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array }),
     setState(nm, nv) {

@@ -77,7 +77,8 @@ export function unpackArtifact(bytes: Uint8Array): UnpackedArtifact {
     const e = byName.get(name);
     if (!e) throw new Error(`artifact has no blob '${name}'`);
     if (e.dtype !== dtype) throw new Error(`artifact blob '${name}' is ${e.dtype}, not ${dtype}`);
-    if (start + e.offset + e.byteLength > bytes.byteLength) throw new Error(`artifact blob '${name}' is truncated`);
+    if (start + e.offset + e.byteLength > bytes.byteLength)
+      throw new Error(`artifact blob '${name}' is truncated`);
     return e;
   };
   return {

@@ -39,11 +39,16 @@ export type { AugmentSpec };
 export const DEFAULT_AUGMENT: AugmentSpec = { copies: 1, shift: 0.08, scale: 0.08, flip: false, noise: 0.03 };
 
 /** Merges user params over the defaults and checks them. */
-export function resolveAugmentSpec(raw: Partial<AugmentSpec> | undefined | null, defaults: AugmentSpec = DEFAULT_AUGMENT): AugmentSpec {
+export function resolveAugmentSpec(
+  raw: Partial<AugmentSpec> | undefined | null,
+  defaults: AugmentSpec = DEFAULT_AUGMENT,
+): AugmentSpec {
   const s: AugmentSpec = { ...defaults, ...(raw ?? {}) };
-  if (!Number.isInteger(s.copies) || s.copies < 0) throw new Error(`augment.copies must be a non-negative integer (got ${JSON.stringify(s.copies)})`);
+  if (!Number.isInteger(s.copies) || s.copies < 0)
+    throw new Error(`augment.copies must be a non-negative integer (got ${JSON.stringify(s.copies)})`);
   for (const k of ['shift', 'scale', 'noise'] as const) {
-    if (typeof s[k] !== 'number' || !(s[k] >= 0) || s[k] > 0.5) throw new Error(`augment.${k} must be a number in [0, 0.5] (got ${JSON.stringify(s[k])})`);
+    if (typeof s[k] !== 'number' || !(s[k] >= 0) || s[k] > 0.5)
+      throw new Error(`augment.${k} must be a number in [0, 0.5] (got ${JSON.stringify(s[k])})`);
   }
   if (typeof s.flip !== 'boolean') throw new Error('augment.flip must be a boolean');
   return s;
@@ -113,7 +118,8 @@ export function createAugmenter(tf: Tf, spec: AugmentSpec, seed = 0): Augmenter 
         const Mx = tf.tensor3d(mx, [B * c, w, w]);
         const moved = tf.matMul(tf.matMul(My, x), Mx, false, true);
         let out = tf.transpose(tf.reshape(moved, [B, c, h, w]), [0, 2, 3, 1]) as Tensor4D;
-        if (spec.noise > 0) out = tf.add(out, tf.randomNormal(out.shape, 0, spec.noise, 'float32', noiseSeed)) as Tensor4D;
+        if (spec.noise > 0)
+          out = tf.add(out, tf.randomNormal(out.shape, 0, spec.noise, 'float32', noiseSeed)) as Tensor4D;
         return out;
       });
     },

@@ -62,7 +62,10 @@ export function findNativeAddon(pkg: string): { ok: true; file: string } | { ok:
   try {
     entries = fs.readdirSync(lib).filter((e) => e.startsWith('napi-v'));
   } catch {
-    return { ok: false, reason: `${pkg} has no native addon (${lib} missing; its install script could not download libtensorflow)` };
+    return {
+      ok: false,
+      reason: `${pkg} has no native addon (${lib} missing; its install script could not download libtensorflow)`,
+    };
   }
   for (const e of entries) {
     const file = path.join(lib, e, 'tfjs_binding.node');
@@ -113,8 +116,14 @@ async function tryCpu(): Promise<string> {
 async function choose(pref: BackendPreference, log: (msg: string) => void): Promise<BackendInfo> {
   const skipped: { name: string; reason: string }[] = [];
   const order: [string, () => Promise<string | undefined>][] = [];
-  const gpu: [string, () => Promise<string | undefined>] = ['tensorflow-gpu', () => tryNative('@tensorflow/tfjs-node-gpu')];
-  const node: [string, () => Promise<string | undefined>] = ['tensorflow', () => tryNative('@tensorflow/tfjs-node')];
+  const gpu: [string, () => Promise<string | undefined>] = [
+    'tensorflow-gpu',
+    () => tryNative('@tensorflow/tfjs-node-gpu'),
+  ];
+  const node: [string, () => Promise<string | undefined>] = [
+    'tensorflow',
+    () => tryNative('@tensorflow/tfjs-node'),
+  ];
   const webgpu: [string, () => Promise<string | undefined>] = ['webgpu', () => tryWebGpu(pref === 'webgpu')];
   const wasm: [string, () => Promise<string | undefined>] = ['wasm', tryWasm];
   const cpu: [string, () => Promise<string | undefined>] = ['cpu', tryCpu];
@@ -129,7 +138,9 @@ async function choose(pref: BackendPreference, log: (msg: string) => void): Prom
     try {
       const backend = await attempt();
       if (backend) {
-        const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : '';
+        const why = skipped.length
+          ? `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}`
+          : '';
         const on = backend === 'webgpu' && adapter ? ` on ${describeAdapter(adapter)}` : '';
         log(`engine backend: ${backend}${on} (preference ${pref})${why}`);
         return { tf: getTf(), backend, skipped, ...(backend === 'webgpu' ? { adapter } : {}) };
@@ -139,22 +150,29 @@ async function choose(pref: BackendPreference, log: (msg: string) => void): Prom
       skipped.push({ name, reason });
       // A native package that was required but failed cannot be unloaded:
       // stop trying the other native one (at most one per process).
-      if ((name === 'tensorflow-gpu' || name === 'tensorflow') && !/no native addon|not installed/.test(reason)) {
+      if (
+        (name === 'tensorflow-gpu' || name === 'tensorflow') &&
+        !/no native addon|not installed/.test(reason)
+      ) {
         const rest = order.filter(([n]) => n === 'wasm' || n === 'cpu');
         order.splice(0, order.length, ...rest);
       }
     }
   }
-  throw new Error(`no TensorFlow.js backend could be initialised for preference '${pref}': ` +
-    skipped.map((s) => `${s.name}: ${s.reason}`).join('; '));
+  throw new Error(
+    `no TensorFlow.js backend could be initialised for preference '${pref}': ` +
+      skipped.map((s) => `${s.name}: ${s.reason}`).join('; '),
+  );
 }
 
 /** "NVIDIA ampere (NVIDIA H100), hardware, budget 2048 MB" — for logs. */
 export function describeAdapter(a: GpuAdapter): string {
   const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown vendor';
   const detail = a.device || a.description;
-  return `${name}${detail ? ` (${detail})` : ''}, ${a.software ? 'SOFTWARE' : 'hardware'}, Dawn ${a.dawnBackend}, ` +
-    `memory budget ${Math.round(a.memoryBudgetBytes / 2 ** 20)} MB`;
+  return (
+    `${name}${detail ? ` (${detail})` : ''}, ${a.software ? 'SOFTWARE' : 'hardware'}, Dawn ${a.dawnBackend}, ` +
+    `memory budget ${Math.round(a.memoryBudgetBytes / 2 ** 20)} MB`
+  );
 }
 
 /**
@@ -162,12 +180,16 @@ export function describeAdapter(a: GpuAdapter): string {
  * the same result (whatever its preference; a different one is logged).
  * Without `pref`, reads PROMPTGEN_BACKEND (default 'auto').
  */
-export function initBackend(pref?: BackendPreference, log: (msg: string) => void = () => undefined): Promise<BackendInfo> {
+export function initBackend(
+  pref?: BackendPreference,
+  log: (msg: string) => void = () => undefined,
+): Promise<BackendInfo> {
   const envPref = process.env.PROMPTGEN_BACKEND as BackendPreference | undefined;
   const wanted: BackendPreference = pref ?? (envPref && PREFS.includes(envPref) ? envPref : 'auto');
   if (!PREFS.includes(wanted)) return Promise.reject(new Error(`unknown backend preference '${wanted}'`));
   if (initialized) {
-    if (initializedPref !== wanted) log(`engine backend already initialised with preference ${initializedPref}; ignoring ${wanted}`);
+    if (initializedPref !== wanted)
+      log(`engine backend already initialised with preference ${initializedPref}; ignoring ${wanted}`);
     return initialized;
   }
   initializedPref = wanted;

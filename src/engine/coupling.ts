@@ -22,7 +22,13 @@
 import * as tfcore from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Tf, Tensor2D } from '../sdk/index';
-import { COUPLING_BACKWARD, COUPLING_FORWARD, cpuIo, nativeCouplingOf, registerCouplingKernels } from './kernels/fused-coupling';
+import {
+  COUPLING_BACKWARD,
+  COUPLING_FORWARD,
+  cpuIo,
+  nativeCouplingOf,
+  registerCouplingKernels,
+} from './kernels/fused-coupling';
 import { gemmOf } from './kernels/gemm';
 import { loadNativeBlas } from './kernels/native-blas';
 
@@ -66,12 +72,20 @@ export function couplingBlock(state: Tensor2D, p: CouplingParams, cond: Tensor2D
   const engine = tfcore.engine();
   const fixed = { rotation: p.rotation, ...(cond ? { cond } : {}) };
   if (!tapeIsRecording()) {
-    return engine.runKernel(COUPLING_FORWARD, { x: state, w1: p.w1, b1: p.b1, w2: p.w2, b2: p.b2, g: p.g, offset: p.offset, ...fixed }, { save: false }) as Tensor2D;
+    return engine.runKernel(
+      COUPLING_FORWARD,
+      { x: state, w1: p.w1, b1: p.b1, w2: p.w2, b2: p.b2, g: p.g, offset: p.offset, ...fixed },
+      { save: false },
+    ) as Tensor2D;
   }
   const op = tfcore.customGrad((...args: (Tensor | ((t: Tensor[]) => void))[]) => {
     const [x, w1, b1, w2, b2, g, offset] = args as Tensor[];
     const save = args[7] as (t: Tensor[]) => void;
-    const [out, h, s, v] = engine.runKernel(COUPLING_FORWARD, { x: x!, w1: w1!, b1: b1!, w2: w2!, b2: b2!, g: g!, offset: offset!, ...fixed }, { save: true }) as Tensor[];
+    const [out, h, s, v] = engine.runKernel(
+      COUPLING_FORWARD,
+      { x: x!, w1: w1!, b1: b1!, w2: w2!, b2: b2!, g: g!, offset: offset!, ...fixed },
+      { save: true },
+    ) as Tensor[];
     // The condition is saved too: tf.grads disposes what the forward pass created
     // (a tiled or zero condition) before the backward pass runs.
     save(cond ? [x!, h!, s!, v!, cond] : [x!, h!, s!, v!]);
@@ -79,7 +93,22 @@ export function couplingBlock(state: Tensor2D, p: CouplingParams, cond: Tensor2D
       value: out!,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sh, ss, sv, sc] = saved;
-        return engine.runKernel(COUPLING_BACKWARD, { dy, x: sx!, h: sh!, s: ss!, v: sv!, w1: w1!, w2: w2!, g: g!, rotation: p.rotation, ...(sc ? { cond: sc } : {}) }, {}) as Tensor[];
+        return engine.runKernel(
+          COUPLING_BACKWARD,
+          {
+            dy,
+            x: sx!,
+            h: sh!,
+            s: ss!,
+            v: sv!,
+            w1: w1!,
+            w2: w2!,
+            g: g!,
+            rotation: p.rotation,
+            ...(sc ? { cond: sc } : {}),
+          },
+          {},
+        ) as Tensor[];
       },
     };
   });
@@ -87,7 +116,12 @@ export function couplingBlock(state: Tensor2D, p: CouplingParams, cond: Tensor2D
 }
 
 /** All blocks in order: x [n, d] → (z [n, d], Σ log-det [n]). */
-export function fusedBlocks(tf: Tf, x: Tensor2D, blocks: CouplingParams[], cond: Tensor2D | undefined): { x: Tensor2D; logDet: Tensor } {
+export function fusedBlocks(
+  tf: Tf,
+  x: Tensor2D,
+  blocks: CouplingParams[],
+  cond: Tensor2D | undefined,
+): { x: Tensor2D; logDet: Tensor } {
   const [n, d] = x.shape;
   let state = tf.concat([x, tf.zeros([n, 1])], 1) as Tensor2D;
   for (const b of blocks) state = couplingBlock(state, b, cond);

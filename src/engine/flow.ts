@@ -70,7 +70,8 @@ export function normalizeFlowConfig(c: Partial<FlowConfig> & { dim: number }): F
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`flow ${k} must be a positive integer`);
   }
   if (cfg.dim < 2) throw new Error('flow dim must be at least 2');
-  if (!Number.isInteger(cfg.conditionDim) || cfg.conditionDim < 0) throw new Error('flow conditionDim must be a non-negative integer');
+  if (!Number.isInteger(cfg.conditionDim) || cfg.conditionDim < 0)
+    throw new Error('flow conditionDim must be a non-negative integer');
   return cfg;
 }
 
@@ -160,7 +161,8 @@ export class Flow {
         if (weights) {
           const w = weights.get(`block${i}.${name}`);
           if (!w) throw new Error(`flow weights lack block${i}.${name}`);
-          if (w.length !== size) throw new Error(`flow weight block${i}.${name} has ${w.length} values, expected ${size}`);
+          if (w.length !== size)
+            throw new Error(`flow weight block${i}.${name} has ${w.length} values, expected ${size}`);
           return w;
         }
         return make();
@@ -176,19 +178,25 @@ export class Flow {
       const g = get('g', d, () => new Float32Array(d).fill(G_INIT));
       const offset = get('offset', d, () => new Float32Array(d));
       let rot = get('rotation', d * d, () => randomOrthogonal(d, rng));
-      if (!weights && i === blocks - 1) rot = inverseOfProduct(this.blockVars.map((b) => b.rotation.dataSync() as Float32Array), d);
+      if (!weights && i === blocks - 1)
+        rot = inverseOfProduct(
+          this.blockVars.map((b) => b.rotation.dataSync() as Float32Array),
+          d,
+        );
       const rotT = new Float32Array(d * d);
       for (let r = 0; r < d; r++) for (let k = 0; k < d; k++) rotT[k * d + r] = rot[r * d + k];
-      this.blockVars.push(tf.tidy(() => ({
-        w1: tf.variable(tf.tensor2d(w1, [in1, hidden]), true),
-        b1: tf.variable(tf.tensor1d(b1), true),
-        w2: tf.variable(tf.tensor2d(w2, [hidden, 2 * h2]), true),
-        b2: tf.variable(tf.tensor1d(b2), true),
-        g: tf.variable(tf.tensor1d(g), true),
-        offset: tf.variable(tf.tensor1d(offset), true),
-        rotation: tf.variable(tf.tensor2d(rot, [d, d]), false),
-        rotationT: tf.variable(tf.tensor2d(rotT, [d, d]), false),
-      })));
+      this.blockVars.push(
+        tf.tidy(() => ({
+          w1: tf.variable(tf.tensor2d(w1, [in1, hidden]), true),
+          b1: tf.variable(tf.tensor1d(b1), true),
+          w2: tf.variable(tf.tensor2d(w2, [hidden, 2 * h2]), true),
+          b2: tf.variable(tf.tensor1d(b2), true),
+          g: tf.variable(tf.tensor1d(g), true),
+          offset: tf.variable(tf.tensor1d(offset), true),
+          rotation: tf.variable(tf.tensor2d(rot, [d, d]), false),
+          rotationT: tf.variable(tf.tensor2d(rotT, [d, d]), false),
+        })),
+      );
     }
   }
 
@@ -314,7 +322,12 @@ export class Flow {
   }
 
   private blobs(): ArtifactBlob[] {
-    return this.named().map(({ name, v }) => ({ name, dtype: 'float32', shape: v.shape.slice(), data: v.dataSync() as Float32Array }));
+    return this.named().map(({ name, v }) => ({
+      name,
+      dtype: 'float32',
+      shape: v.shape.slice(),
+      data: v.dataSync() as Float32Array,
+    }));
   }
 
   private named(): { name: string; v: Variable }[] {
@@ -327,13 +340,17 @@ export class Flow {
 
   /** One artifact: format, version, config, weights and the fixed rotations. */
   serialize(): Uint8Array {
-    return packArtifact({ format: FLOW_FORMAT, version: FLOW_FORMAT_VERSION, config: this.config }, this.blobs());
+    return packArtifact(
+      { format: FLOW_FORMAT, version: FLOW_FORMAT_VERSION, config: this.config },
+      this.blobs(),
+    );
   }
 
   /** serialize() with asynchronous reads: works on every backend (webgpu has no synchronous read in Node). */
   async save(): Promise<Uint8Array> {
     const out: ArtifactBlob[] = [];
-    for (const { name, v } of this.named()) out.push({ name, dtype: 'float32', shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+    for (const { name, v } of this.named())
+      out.push({ name, dtype: 'float32', shape: v.shape.slice(), data: (await v.data()) as Float32Array });
     return packArtifact({ format: FLOW_FORMAT, version: FLOW_FORMAT_VERSION, config: this.config }, out);
   }
 
@@ -346,7 +363,12 @@ export class Flow {
   load(bytes: Uint8Array): void {
     const { config, weights } = readFlowArtifact(bytes);
     const c = normalizeFlowConfig(config);
-    if (c.dim !== this.config.dim || c.blocks !== this.config.blocks || c.hidden !== this.config.hidden || c.conditionDim !== this.config.conditionDim) {
+    if (
+      c.dim !== this.config.dim ||
+      c.blocks !== this.config.blocks ||
+      c.hidden !== this.config.hidden ||
+      c.conditionDim !== this.config.conditionDim
+    ) {
       throw new Error('serialized flow has a different shape (dim, blocks, hidden or conditionDim)');
     }
     const tf = this.tf;
@@ -375,7 +397,8 @@ function readFlowArtifact(bytes: Uint8Array): { config: FlowConfig; weights: Map
   const art = unpackArtifact(bytes);
   const meta = art.meta as { format?: string; version?: number; config?: FlowConfig };
   if (meta.format !== FLOW_FORMAT) throw new Error(`not a serialized flow (format ${String(meta.format)})`);
-  if (!READABLE_FLOW_VERSIONS.has(meta.version as number)) throw new Error(`unsupported flow format version ${String(meta.version)}`);
+  if (!READABLE_FLOW_VERSIONS.has(meta.version as number))
+    throw new Error(`unsupported flow format version ${String(meta.version)}`);
   if (!meta.config) throw new Error('serialized flow has no config');
   const weights = new Map<string, Float32Array>();
   for (const name of art.names()) weights.set(name, art.float32(name).data);
@@ -393,7 +416,11 @@ export interface ComposedGenerator extends GeneratorInstance {
  * conditional flow (zeros when omitted). dispose() releases neither the flow
  * nor the generator: their owner does.
  */
-export function composeGenerator(flow: Flow, generator: GeneratorInstance, condition?: Tensor2D): ComposedGenerator {
+export function composeGenerator(
+  flow: Flow,
+  generator: GeneratorInstance,
+  condition?: Tensor2D,
+): ComposedGenerator {
   return {
     latentDim: flow.dim,
     generate(eps: Tensor2D): Tensor4D {

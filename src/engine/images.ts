@@ -25,7 +25,11 @@ export async function readImageBatch(images: Tensor4D): Promise<ImageBatch> {
 
 interface WasmHeapBackend {
   dataIdMap: { has(dataId: object): boolean };
-  typedArrayFromHeap(t: { dataId: object; shape: number[]; dtype: string }): Float32Array | Int32Array | Uint8Array;
+  typedArrayFromHeap(t: {
+    dataId: object;
+    shape: number[];
+    dtype: string;
+  }): Float32Array | Int32Array | Uint8Array;
 }
 
 /**
@@ -38,8 +42,10 @@ interface WasmHeapBackend {
 function wasmHeapView(images: Tensor4D): Float32Array | null {
   if (images.dtype !== 'float32') return null;
   // registry: backends already initialised (findBackend would start one)
-  const be = (tfcore.engine().registry as Record<string, unknown>).wasm as Partial<WasmHeapBackend> | undefined;
-  if (!be || !be.dataIdMap || typeof be.typedArrayFromHeap !== 'function' || !be.dataIdMap.has(images.dataId)) return null;
+  const be = (tfcore.engine().registry as Record<string, unknown>).wasm as
+    Partial<WasmHeapBackend> | undefined;
+  if (!be || !be.dataIdMap || typeof be.typedArrayFromHeap !== 'function' || !be.dataIdMap.has(images.dataId))
+    return null;
   const a = be.typedArrayFromHeap(images);
   return a instanceof Float32Array ? a : null;
 }
@@ -90,7 +96,8 @@ export function concatImageBatches(batches: ImageBatch[]): ImageBatch {
   const { height, width, channels } = batches[0];
   let n = 0;
   for (const b of batches) {
-    if (b.height !== height || b.width !== width || b.channels !== channels) throw new Error('image batches differ in shape');
+    if (b.height !== height || b.width !== width || b.channels !== channels)
+      throw new Error('image batches differ in shape');
     n += b.n;
   }
   const data = new Float32Array(n * height * width * channels);

@@ -45,7 +45,12 @@ export interface LossInput {
 }
 
 /** Per-sample objective [n] plus its parts; everything is differentiable in the flow's variables. */
-export function objectivePerSample(input: LossInput): { perSample: Tensor1D; logDet: Tensor1D; energies: Tensor1D[]; images: Tensor4D } {
+export function objectivePerSample(input: LossInput): {
+  perSample: Tensor1D;
+  logDet: Tensor1D;
+  energies: Tensor1D[];
+  images: Tensor4D;
+} {
   const { tf, flow, generator, terms, eps, condition } = input;
   const n = eps.shape[0];
   const { z, logDet } = flow.forward(eps, conditionInput(tf, condition));

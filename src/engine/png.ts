@@ -14,7 +14,12 @@ function toByte(v: number): number {
   return x > 255 ? 255 : x >= 0 ? x : 0;
 }
 
-function encode(width: number, height: number, channels: number, pixel: (x: number, y: number, c: number) => number): Buffer {
+function encode(
+  width: number,
+  height: number,
+  channels: number,
+  pixel: (x: number, y: number, c: number) => number,
+): Buffer {
   const ct = colorType(channels);
   const png = new PNG({ width, height, colorType: ct, inputColorType: 6, inputHasAlpha: true, bitDepth: 8 });
   const out = png.data; // RGBA input
@@ -41,7 +46,8 @@ function encode(width: number, height: number, channels: number, pixel: (x: numb
 /** One image of the batch as a PNG. */
 export function encodePng(batch: ImageBatch, index: number): Buffer {
   const { n, height: h, width: w, channels: c, data } = batch;
-  if (!Number.isInteger(index) || index < 0 || index >= n) throw new Error(`image index ${index} out of range [0, ${n})`);
+  if (!Number.isInteger(index) || index < 0 || index >= n)
+    throw new Error(`image index ${index} out of range [0, ${n})`);
   const base = index * h * w * c;
   return encode(w, h, c, (x, y, ch) => data[base + (y * w + x) * c + ch]);
 }

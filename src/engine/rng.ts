@@ -89,7 +89,10 @@ export class Rng {
     // The generator's state in locals for the whole batch: nextU32 and random()
     // written out (through the Uint32Array and method calls: 5.3 ms, not 3.7)
     const st = this.s;
-    let s0 = st[0]! | 0, s1 = st[1]! | 0, s2 = st[2]! | 0, s3 = st[3]! | 0;
+    let s0 = st[0]! | 0,
+      s1 = st[1]! | 0,
+      s2 = st[2]! | 0,
+      s3 = st[3]! | 0;
     while (i < n) {
       // words 0, 1 → u (both drawn again while u = 0), words 2, 3 → v, as normal()
       let u = 0;

@@ -120,9 +120,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (opts.resume) {
     const art = unpackArtifact(opts.resume);
     const meta = art.meta as unknown as CheckpointMeta;
-    if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`not a training checkpoint (format ${String(meta.format)})`);
-    if (meta.version !== CHECKPOINT_FORMAT_VERSION) throw new Error(`unsupported checkpoint version ${String(meta.version)}`);
-    if (meta.totalSteps !== totalSteps || meta.batchSize !== batchSize || meta.seed !== seed || meta.paramCount !== paramCount) {
+    if (meta.format !== CHECKPOINT_FORMAT)
+      throw new Error(`not a training checkpoint (format ${String(meta.format)})`);
+    if (meta.version !== CHECKPOINT_FORMAT_VERSION)
+      throw new Error(`unsupported checkpoint version ${String(meta.version)}`);
+    if (
+      meta.totalSteps !== totalSteps ||
+      meta.batchSize !== batchSize ||
+      meta.seed !== seed ||
+      meta.paramCount !== paramCount
+    ) {
       throw new Error(
         `checkpoint belongs to another run (steps ${meta.totalSteps}, batch ${meta.batchSize}, seed ${meta.seed}, ` +
           `${meta.paramCount} parameters; this run: ${totalSteps}, ${batchSize}, ${seed}, ${paramCount})`,
@@ -144,7 +151,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const count = opts.previewCount ?? 16;
     const prng = new Rng(deriveSeed(seed, 'preview'));
     previewEps = tf.tensor2d(prng.normals(count * d), [count, d]);
-    if (conditional && opts.sampleCondition) previewCond = tf.keep(opts.sampleCondition(count, prng.uniform()));
+    if (conditional && opts.sampleCondition)
+      previewCond = tf.keep(opts.sampleCondition(count, prng.uniform()));
   }
 
   // Reads are asynchronous throughout (`await data()`): the webgpu backend has no synchronous read in Node.
@@ -183,7 +191,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       const k = step; // index of this update
       const eps = tf.tensor2d(rng.normals(batchSize * d), [batchSize, d]);
-      const cond = conditional && opts.sampleCondition ? opts.sampleCondition(batchSize, rng.uniform()) : undefined;
+      const cond =
+        conditional && opts.sampleCondition ? opts.sampleCondition(batchSize, rng.uniform()) : undefined;
       let aux: Scalar[] = [];
       let observed: Tensor4D | undefined;
       const { value: loss, grads } = tf.variableGrads(() => {
@@ -214,7 +223,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           totalSteps,
           loss: finalLoss,
           logDet: (await aux[0].data())[0],
-          energies: await Promise.all(terms.map(async (t, i) => ({ name: t.name, value: (await aux[i + 1].data())[0] }))),
+          energies: await Promise.all(
+            terms.map(async (t, i) => ({ name: t.name, value: (await aux[i + 1].data())[0] })),
+          ),
           gradNorm: await updated.gradNorm(),
           stepsPerSecond: sps,
           etaSeconds: sps > 0 ? (totalSteps - step) / sps : NaN,
@@ -225,7 +236,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       aux.forEach((a) => a.dispose());
 
       if (previewEps && opts.onPreview && (step % previewEvery === 0 || step === totalSteps)) {
-        const images = tf.tidy(() => generator.generate(flow.forward(previewEps!, conditionInput(tf, previewCond)).z));
+        const images = tf.tidy(() =>
+          generator.generate(flow.forward(previewEps!, conditionInput(tf, previewCond)).z),
+        );
         const batch = await readImageBatch(images);
         images.dispose();
         await opts.onPreview({ step, images: batch });

@@ -71,16 +71,25 @@ export const DEFAULT_GPU_MEMORY_MB = 2048;
 const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software|microsoft basic render|\bwarp\b/i;
 
 /** True for a CPU rasteriser rather than a GPU. */
-export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }): boolean {
+export function isSoftwareAdapter(info: {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
   if (info.isFallbackAdapter) return true;
-  return [info.vendor, info.architecture, info.device, info.description].some((s) => typeof s === 'string' && SOFTWARE.test(s));
+  return [info.vendor, info.architecture, info.device, info.description].some(
+    (s) => typeof s === 'string' && SOFTWARE.test(s),
+  );
 }
 
 /** Budget from PROMPTGEN_GPU_MEMORY_MB (validated again by loadConfig at start-up). */
 export function gpuMemoryBudgetBytes(env: Record<string, string | undefined> = process.env): number {
   const raw = env.PROMPTGEN_GPU_MEMORY_MB?.trim();
   const n = raw ? Number(raw) : DEFAULT_GPU_MEMORY_MB;
-  if (!Number.isInteger(n) || n < 16) throw new Error(`PROMPTGEN_GPU_MEMORY_MB="${raw}" is not an integer of at least 16`);
+  if (!Number.isInteger(n) || n < 16)
+    throw new Error(`PROMPTGEN_GPU_MEMORY_MB="${raw}" is not an integer of at least 16`);
   return n * 2 ** 20;
 }
 
@@ -114,20 +123,41 @@ function loadDawn(): DawnModule {
 }
 
 function describe(adapter: GPUAdapter, dawnBackend: GpuAdapter['dawnBackend'], budget: number): GpuAdapter {
-  const i = (adapter as unknown as { info?: Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean } }).info ?? {};
-  const fallback = Boolean(i.isFallbackAdapter ?? (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter);
-  const info = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '' };
-  return { ...info, software: isSoftwareAdapter({ ...info, isFallbackAdapter: fallback }), dawnBackend, memoryBudgetBytes: budget };
+  const i =
+    (adapter as unknown as { info?: Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean } }).info ?? {};
+  const fallback = Boolean(
+    i.isFallbackAdapter ?? (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
+  const info = {
+    vendor: i.vendor ?? '',
+    architecture: i.architecture ?? '',
+    device: i.device ?? '',
+    description: i.description ?? '',
+  };
+  return {
+    ...info,
+    software: isSoftwareAdapter({ ...info, isFallbackAdapter: fallback }),
+    dawnBackend,
+    memoryBudgetBytes: budget,
+  };
 }
 
 /** Finds an adapter: hardware first; a software one only when allowed. */
-async function findAdapter(allowSoftware: boolean, budget: number): Promise<{ adapter: GPUAdapter; info: GpuAdapter }> {
+async function findAdapter(
+  allowSoftware: boolean,
+  budget: number,
+): Promise<{ adapter: GPUAdapter; info: GpuAdapter }> {
   const d = loadDawn();
   const tried: string[] = [];
   const attempts: [GpuAdapter['dawnBackend'], string[], GPURequestAdapterOptions][] = [
     ['default', [], { powerPreference: 'high-performance' }],
   ];
-  if (allowSoftware) attempts.push(['opengles', ['backend=opengles'], { featureLevel: 'compatibility' } as GPURequestAdapterOptions]);
+  if (allowSoftware)
+    attempts.push([
+      'opengles',
+      ['backend=opengles'],
+      { featureLevel: 'compatibility' } as GPURequestAdapterOptions,
+    ]);
   for (const [name, flags, opts] of attempts) {
     // Headless: Mesa's EGL needs the surfaceless platform (compute needs no display).
     if (name === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
@@ -164,7 +194,8 @@ let chosen: GpuAdapter | undefined;
  */
 export async function initWebGpu(opts: { allowSoftware: boolean }): Promise<GpuAdapter> {
   if (chosen && tfcore.findBackend('webgpu')) {
-    if (chosen.software && !opts.allowSoftware) throw new Error('only a software WebGPU adapter is available');
+    if (chosen.software && !opts.allowSoftware)
+      throw new Error('only a software WebGPU adapter is available');
     return chosen;
   }
   const budget = gpuMemoryBudgetBytes();
@@ -174,7 +205,11 @@ export async function initWebGpu(opts: { allowSoftware: boolean }): Promise<GpuA
   const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as WebGpuBackendModule;
   // Its constructor checks navigator.gpu (Node 20 has no navigator); a marker object is enough.
   const nav = (globalThis as { navigator?: object }).navigator ?? {};
-  Object.defineProperty(globalThis, 'navigator', { value: Object.assign(Object.create(nav), { gpu: {} }), configurable: true, writable: true });
+  Object.defineProperty(globalThis, 'navigator', {
+    value: Object.assign(Object.create(nav), { gpu: {} }),
+    configurable: true,
+    writable: true,
+  });
 
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
@@ -194,17 +229,25 @@ export async function initWebGpu(opts: { allowSoftware: boolean }): Promise<GpuA
     health.error ??= `the GPU device was lost (${l.reason}${l.message ? `: ${l.message}` : ''})`;
   });
   device.onuncapturederror = (e: GPUUncapturedErrorEvent) => {
-    const kind = e.error instanceof (globalThis as unknown as { GPUOutOfMemoryError: new () => GPUError }).GPUOutOfMemoryError ? 'out of GPU memory' : 'GPU error';
+    const kind =
+      e.error instanceof
+      (globalThis as unknown as { GPUOutOfMemoryError: new () => GPUError }).GPUOutOfMemoryError
+        ? 'out of GPU memory'
+        : 'GPU error';
     health.error ??= `${kind}: ${e.error.message.split('\n')[0]}`;
   };
 
   const rawInfo = (adapter as unknown as { info?: GPUAdapterInfo }).info;
   if (tfcore.findBackendFactory('webgpu')) tfcore.removeBackend('webgpu');
-  tfcore.registerBackend('webgpu', () => {
-    const backend = new WebGPUBackend(device, rawInfo);
-    guard(backend as unknown as PatchableBackend, health, budget);
-    return backend;
-  }, 0);
+  tfcore.registerBackend(
+    'webgpu',
+    () => {
+      const backend = new WebGPUBackend(device, rawInfo);
+      guard(backend as unknown as PatchableBackend, health, budget);
+      return backend;
+    },
+    0,
+  );
   registerWebGpuGradientPatches(); // stock resize gradients are wrong on webgpu (kernels/webgpu-resize.ts)
   chosen = info;
   return info;
@@ -241,7 +284,8 @@ function guard(backend: PatchableBackend, health: DeviceHealth, budget: number):
         list.length = 0;
       }
       bm.numFreeBuffers = 0;
-      if (bm.numBytesAllocated + size > budget) throw new GpuMemoryBudgetError(size, bm.numBytesAllocated, budget);
+      if (bm.numBytesAllocated + size > budget)
+        throw new GpuMemoryBudgetError(size, bm.numBytesAllocated, budget);
     }
     return acquire(size, usage, mappedAtCreation, reuse);
   };
@@ -264,6 +308,8 @@ function guard(backend: PatchableBackend, health: DeviceHealth, budget: number):
   backend.readSync = (dataId) => {
     // Values already on the CPU (uploaded from JS, or read before) are fine.
     if (backend.tensorMap.get(dataId)?.values != null) return readSync(dataId);
-    throw new Error('synchronous reads (dataSync, arraySync) are not available on the webgpu backend in Node: use await data() / await array()');
+    throw new Error(
+      'synchronous reads (dataSync, arraySync) are not available on the webgpu backend in Node: use await data() / await array()',
+    );
   };
 }

@@ -134,8 +134,16 @@ export class PostgresEventBus implements EventBus {
     private readonly onInfo: (message: string) => void,
   ) {}
 
-  static async connect(url: string, onError: (err: Error) => void, onInfo: (message: string) => void = () => undefined): Promise<PostgresEventBus> {
-    const publisher = new Pool({ connectionString: url, max: 1, application_name: 'promptgen-events-publish' });
+  static async connect(
+    url: string,
+    onError: (err: Error) => void,
+    onInfo: (message: string) => void = () => undefined,
+  ): Promise<PostgresEventBus> {
+    const publisher = new Pool({
+      connectionString: url,
+      max: 1,
+      application_name: 'promptgen-events-publish',
+    });
     // An idle publish connection that dies is dropped by the pool; the next publish opens a new one.
     publisher.on('error', onError);
     const bus = new PostgresEventBus(url, publisher, onError, onInfo);
@@ -145,7 +153,11 @@ export class PostgresEventBus implements EventBus {
 
   /** Opens the listening connection and LISTENs; throws when the database cannot be reached. */
   private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.url, application_name: 'promptgen-events-listen', keepAlive: true });
+    const client = new Client({
+      connectionString: this.url,
+      application_name: 'promptgen-events-listen',
+      keepAlive: true,
+    });
     let lost = false;
     const onLost = (err?: Error) => {
       if (lost) return;
@@ -194,7 +206,9 @@ export class PostgresEventBus implements EventBus {
       }
       if (this.state !== 'connected') return;
       this.reconnects += 1;
-      this.onInfo(`event bus reconnected (${this.reconnects} since start); re-sending the latest state to live subscribers`);
+      this.onInfo(
+        `event bus reconnected (${this.reconnects} since start); re-sending the latest state to live subscribers`,
+      );
       await this.subscribers.resyncAll(this.onError);
     }, delayMs);
     this.retryTimer.unref();
@@ -203,9 +217,13 @@ export class PostgresEventBus implements EventBus {
   publish(topic: string, payload: unknown): Promise<void> {
     const text = JSON.stringify({ t: topic, p: payload });
     if (Buffer.byteLength(text) > 7900) {
-      return Promise.reject(new Error(`event for ${topic} is too large for NOTIFY (${Buffer.byteLength(text)} bytes)`));
+      return Promise.reject(
+        new Error(`event for ${topic} is too large for NOTIFY (${Buffer.byteLength(text)} bytes)`),
+      );
     }
-    const sent = this.publishChain.then(() => this.publisher.query('SELECT pg_notify($1, $2)', [PG_CHANNEL, text]));
+    const sent = this.publishChain.then(() =>
+      this.publisher.query('SELECT pg_notify($1, $2)', [PG_CHANNEL, text]),
+    );
     this.publishChain = sent.catch(() => undefined);
     return sent.then(() => undefined);
   }

@@ -71,7 +71,10 @@ export interface ConditionalMetrics {
 }
 
 /** Least squares y = a + b·x; r² of the fit. Nulls when x has no spread. */
-export function fitLine(xs: number[], ys: number[]): { slope: number | null; intercept: number | null; r2: number | null } {
+export function fitLine(
+  xs: number[],
+  ys: number[],
+): { slope: number | null; intercept: number | null; r2: number | null } {
   const n = xs.length;
   if (n < 2) return { slope: null, intercept: null, r2: null };
   const mx = xs.reduce((a, b) => a + b, 0) / n;
@@ -92,11 +95,20 @@ export function fitLine(xs: number[], ys: number[]): { slope: number | null; int
 const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
 
 /** Runs fn on [start, start + m) of a host image batch as a tensor (disposed after). */
-async function overChunks(tf: Tf, batch: ImageBatch, fn: (x: Tensor4D, start: number) => Promise<void>): Promise<void> {
+async function overChunks(
+  tf: Tf,
+  batch: ImageBatch,
+  fn: (x: Tensor4D, start: number) => Promise<void>,
+): Promise<void> {
   const per = batch.height * batch.width * batch.channels;
   for (let start = 0; start < batch.n; start += CHUNK) {
     const m = Math.min(CHUNK, batch.n - start);
-    const x = tf.tensor4d(batch.data.subarray(start * per, (start + m) * per), [m, batch.height, batch.width, batch.channels]) as Tensor4D;
+    const x = tf.tensor4d(batch.data.subarray(start * per, (start + m) * per), [
+      m,
+      batch.height,
+      batch.width,
+      batch.channels,
+    ]) as Tensor4D;
     try {
       await fn(x, start);
     } finally {
@@ -119,13 +131,28 @@ export async function evaluateConditional(o: {
   const { tf, flow, generator, conditional, paired } = o;
   const c = flow.config.conditionDim;
   const { min, max } = conditional.range;
-  if (min.length !== c || max.length !== c) throw new Error(`condition range has ${min.length}/${max.length} components, the flow ${c}`);
-  const names = conditional.control.conditionNames?.length === c ? conditional.control.conditionNames : Array.from({ length: c }, (_, j) => `c${j}`);
+  if (min.length !== c || max.length !== c)
+    throw new Error(`condition range has ${min.length}/${max.length} components, the flow ${c}`);
+  const names =
+    conditional.control.conditionNames?.length === c
+      ? conditional.control.conditionNames
+      : Array.from({ length: c }, (_, j) => `c${j}`);
   const swept = Array.from({ length: c }, (_, j) => j).filter((j) => max[j]! > min[j]!);
   const perLevel = Math.max(8, Math.floor(o.samples / Math.max(1, swept.length * LEVELS)));
-  const rest = Array.from({ length: c }, (_, j) => (min[j]! <= 0 && 0 <= max[j]! ? 0 : (min[j]! + max[j]!) / 2));
+  const rest = Array.from({ length: c }, (_, j) =>
+    min[j]! <= 0 && 0 <= max[j]! ? 0 : (min[j]! + max[j]!) / 2,
+  );
   const sample = (condition: number[]) =>
-    sampleImages({ tf, flow, generator, latentDim: o.latentDim, count: perLevel, seed: o.seed, condition, batchSize: CHUNK });
+    sampleImages({
+      tf,
+      flow,
+      generator,
+      latentDim: o.latentDim,
+      count: perLevel,
+      seed: o.seed,
+      condition,
+      batchSize: CHUNK,
+    });
   // The pairs: the same ε at condition 0, as in training (objective.ts).
   const pairs = paired.length ? await sample(new Array(c).fill(0)) : undefined;
 
@@ -150,7 +177,10 @@ export async function evaluateConditional(o: {
         }
         if (!pairs) return;
         const per = pairs.height * pairs.width * pairs.channels;
-        const p = tf.tensor4d(pairs.data.subarray(start * per, (start + x.shape[0]) * per), x.shape) as Tensor4D;
+        const p = tf.tensor4d(
+          pairs.data.subarray(start * per, (start + x.shape[0]) * per),
+          x.shape,
+        ) as Tensor4D;
         try {
           for (const pc of paired) {
             const acc = (pairedSums[pc.name] ??= {});
@@ -158,7 +188,9 @@ export async function evaluateConditional(o: {
             for (const [key, vals] of Object.entries(r)) (acc[key] ??= []).push(...vals);
             // The energy itself, unless evaluatePair already gave it (a big net is then run once, not twice).
             if (!r.energy) {
-              const e = tf.tidy(() => pc.control.energy(x, { z: tf.zeros([x.shape[0], 1]) as Tensor2D, pairImages: p }));
+              const e = tf.tidy(() =>
+                pc.control.energy(x, { z: tf.zeros([x.shape[0], 1]) as Tensor2D, pairImages: p }),
+              );
               (acc.energy ??= []).push(...Array.from((await e.data()) as Float32Array));
               e.dispose();
             }
@@ -177,11 +209,28 @@ export async function evaluateConditional(o: {
         measuredMean: mm,
         measuredSd: mm === null ? null : Math.sqrt(mean(measured.map((v) => (v - mm) ** 2))),
         paired: Object.fromEntries(
-          Object.entries(pairedSums).map(([name, acc]) => [name, Object.fromEntries(Object.entries(acc).map(([k2, v]) => [k2, mean(v)]))]),
+          Object.entries(pairedSums).map(([name, acc]) => [
+            name,
+            Object.fromEntries(Object.entries(acc).map(([k2, v]) => [k2, mean(v)])),
+          ]),
         ),
       });
     }
-    components.push({ component: j, name: names[j]!, min: min[j]!, max: max[j]!, levels, ...fitLine(xs, ys) });
+    components.push({
+      component: j,
+      name: names[j]!,
+      min: min[j]!,
+      max: max[j]!,
+      levels,
+      ...fitLine(xs, ys),
+    });
   }
-  return { conditionDim: c, names, min: min.slice(), max: max.slice(), samplesPerLevel: perLevel, components };
+  return {
+    conditionDim: c,
+    names,
+    min: min.slice(),
+    max: max.slice(),
+    samplesPerLevel: perLevel,
+    components,
+  };
 }

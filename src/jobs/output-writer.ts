@@ -68,7 +68,12 @@ export class OutputWriter {
   enqueue(label: string, work: () => Promise<void>): void {
     if (this.failure) return;
     if (this.pending >= this.options.maxPending) {
-      this.fail(new OutputWriteFailed(`more than ${this.options.maxPending} training writes are waiting for the database`, null));
+      this.fail(
+        new OutputWriteFailed(
+          `more than ${this.options.maxPending} training writes are waiting for the database`,
+          null,
+        ),
+      );
       return;
     }
     this.pending += 1;
@@ -108,7 +113,9 @@ export class OutputWriter {
         const err = e instanceof Error ? e : new Error(String(e));
         this.options.health?.failed(err);
         const sooner = this.options.giveUpSoonerFor;
-        const limit = sooner?.matches(err) ? Math.min(sooner.afterMs, this.options.giveUpAfterMs) : this.options.giveUpAfterMs;
+        const limit = sooner?.matches(err)
+          ? Math.min(sooner.afterMs, this.options.giveUpAfterMs)
+          : this.options.giveUpAfterMs;
         if (!isRetryable(err) || Date.now() - start + delay > limit) {
           this.fail(new OutputWriteFailed(`writing ${label} failed: ${err.message}`, err));
           return;

@@ -91,7 +91,13 @@ export class JobQueue {
       TRAIN_QUEUE,
       { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 1 },
       async ([job]) =>
-        handler({ id: job.id, data: job.data, signal: job.signal, retryCount: job.retryCount, finalAttempt: job.retryCount >= RETRY_LIMIT }),
+        handler({
+          id: job.id,
+          data: job.data,
+          signal: job.signal,
+          retryCount: job.retryCount,
+          finalAttempt: job.retryCount >= RETRY_LIMIT,
+        }),
     );
   }
 

@@ -54,7 +54,10 @@ export interface SideEffectAudit {
  * classifier (e.g. `mnist-digit`, `face-gender`), and every string `classifier`
  * field anywhere in its params (the generic `classifier` / `debias` controls).
  */
-export function steeredClassifiers(terms: Array<{ control: string; params: unknown }>, known: string[]): string[] {
+export function steeredClassifiers(
+  terms: Array<{ control: string; params: unknown }>,
+  known: string[],
+): string[] {
   const set = new Set(known);
   const out = new Set<string>();
   const visit = (v: unknown): void => {
@@ -89,12 +92,19 @@ function marginals(rows: number[][], k: number): { counted: number[]; mean: numb
   return { counted, mean };
 }
 
-async function probRows(tf: Tf, probs: (x: Tensor4D) => ReturnType<Tf['softmax']>, images: Tensor4D, chunk = 256): Promise<number[][]> {
+async function probRows(
+  tf: Tf,
+  probs: (x: Tensor4D) => ReturnType<Tf['softmax']>,
+  images: Tensor4D,
+  chunk = 256,
+): Promise<number[][]> {
   const n = images.shape[0];
   const out: number[][] = [];
   for (let s = 0; s < n; s += chunk) {
     const k = Math.min(chunk, n - s);
-    const t = tf.tidy(() => probs(k === n ? images : (tf.slice(images, [s, 0, 0, 0], [k, -1, -1, -1]) as Tensor4D)));
+    const t = tf.tidy(() =>
+      probs(k === n ? images : (tf.slice(images, [s, 0, 0, 0], [k, -1, -1, -1]) as Tensor4D)),
+    );
     out.push(...((await t.array()) as number[][]));
     t.dispose();
   }
@@ -115,7 +125,11 @@ export async function auditSideEffects(o: {
   const steered = new Set(o.steered);
   const candidates = registry
     .classifiers()
-    .filter((c) => steered.has(c.definition.name) || (c.definition.fits ? safeFits(c.definition.fits, generator) : false))
+    .filter(
+      (c) =>
+        steered.has(c.definition.name) ||
+        (c.definition.fits ? safeFits(c.definition.fits, generator) : false),
+    )
     .map((c) => c.definition.name)
     .sort();
   const out: SideEffectAudit = { samples: o.base.shape[0], classifiers: [], failed: [] };
@@ -126,7 +140,12 @@ export async function auditSideEffects(o: {
       const b = marginals(await probRows(tf, (x) => clf.probs(x), o.base), k);
       const p = marginals(await probRows(tf, (x) => clf.probs(x), o.prompt), k);
       const classes = clf.classNames
-        .map((className, c) => ({ className, base: b.counted[c]!, prompt: p.counted[c]!, change: p.counted[c]! - b.counted[c]! }))
+        .map((className, c) => ({
+          className,
+          base: b.counted[c]!,
+          prompt: p.counted[c]!,
+          change: p.counted[c]! - b.counted[c]!,
+        }))
         .sort((x, y) => Math.abs(y.change) - Math.abs(x.change));
       out.classifiers.push({
         classifier: name,
@@ -141,7 +160,10 @@ export async function auditSideEffects(o: {
         classes,
       });
     } catch (err) {
-      out.failed.push({ classifier: name, error: err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : String(err) });
+      out.failed.push({
+        classifier: name,
+        error: err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : String(err),
+      });
     }
   }
   out.classifiers.sort((x, y) => y.shift - x.shift || x.classifier.localeCompare(y.classifier));

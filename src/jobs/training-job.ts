@@ -84,14 +84,21 @@ export async function runTrainingJob(job: TrainJob, deps: TrainingDeps): Promise
     const message = (err as Error)?.message ?? String(err);
     // A shutdown is no failure of the job, even on its last attempt: another worker resumes it.
     if (!job.finalAttempt || deps.shutdown.aborted) {
-      log.warn(`prompt ${promptId}: attempt ${job.retryCount + 1} failed, the job will be retried: ${message}`);
+      log.warn(
+        `prompt ${promptId}: attempt ${job.retryCount + 1} failed, the job will be retried: ${message}`,
+      );
       throw err; // pg-boss retries; training resumes from the last checkpoint
     }
     // The last attempt: end the prompt FAILED rather than leave it TRAINING for ever. If even
     // that write fails (the database is still away), the stuck-prompt sweep ends it later.
-    log.error(`prompt ${promptId}: job ${job.id} failed its last attempt (${job.retryCount + 1}): ${message}`);
+    log.error(
+      `prompt ${promptId}: job ${job.id} failed its last attempt (${job.retryCount + 1}): ${message}`,
+    );
     const reason = err instanceof ReadableFailure ? message : 'the training job kept failing';
-    await finish(deps, promptId, { status: 'FAILED', error: `training gave up after ${job.retryCount + 1} attempts: ${reason}` });
+    await finish(deps, promptId, {
+      status: 'FAILED',
+      error: `training gave up after ${job.retryCount + 1} attempts: ${reason}`,
+    });
   }
 }
 
@@ -124,7 +131,10 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
   if (checkpoint) log.info(`prompt ${prompt.id}: resuming from step ${checkpoint.step}`);
   else log.info(`prompt ${prompt.id}: training ${prompt.training.steps} steps`);
 
-  const worker = new Worker(threadScript(), { workerData: input, transferList: input.resume ? [input.resume.buffer as ArrayBuffer] : [] });
+  const worker = new Worker(threadScript(), {
+    workerData: input,
+    transferList: input.resume ? [input.resume.buffer as ArrayBuffer] : [],
+  });
   let outcome: 'done' | 'cancelled' | 'failed' | 'stopped' | null = null;
   let failure: string | null = null;
   const cancel = () => worker.postMessage({ type: 'cancel' } satisfies MainMessage);
@@ -183,14 +193,25 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
         case 'preview':
           enqueueWrite(`the preview of step ${msg.step}`, async () => {
             const set = await store.saveSampleSet(
-              { promptId: prompt.id, generatorId: prompt.generatorId, kind: 'PREVIEW', step: msg.step, seed: prompt.training.seed, truncation: 1, condition: null, count: msg.pngs.length },
+              {
+                promptId: prompt.id,
+                generatorId: prompt.generatorId,
+                kind: 'PREVIEW',
+                step: msg.step,
+                seed: prompt.training.seed,
+                truncation: 1,
+                condition: null,
+                count: msg.pngs.length,
+              },
               msg.pngs.map((png) => ({ png: Buffer.from(png), width: msg.width, height: msg.height })),
             );
             await events.publish(topics.samples(prompt.id), { sampleSetId: set.id });
           });
           break;
         case 'checkpoint':
-          enqueueWrite(`the checkpoint of step ${msg.step}`, () => store.saveCheckpoint(prompt.id, 'PROGRESS', msg.step, Buffer.from(msg.data)));
+          enqueueWrite(`the checkpoint of step ${msg.step}`, () =>
+            store.saveCheckpoint(prompt.id, 'PROGRESS', msg.step, Buffer.from(msg.data)),
+          );
           break;
         case 'done':
           outcome = 'done';
@@ -198,7 +219,9 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
             await store.saveCheckpoint(prompt.id, 'FINAL', msg.step, Buffer.from(msg.flow));
             await store.addTrainedGenerator(prompt.id, {
               name: `prompt-${prompt.id}`,
-              title: prompt.name ? `${prompt.name} (trained prompt)` : `Trained prompt ${prompt.id.slice(0, 8)}`,
+              title: prompt.name
+                ? `${prompt.name} (trained prompt)`
+                : `Trained prompt ${prompt.id.slice(0, 8)}`,
               description: `${generator.title} steered by ${prompt.controls.map((c) => c.controlName).join(' + ')}`,
               latentDim: generator.latentDim,
               width: generator.width,
@@ -226,7 +249,12 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
   clearInterval(poll);
   job.signal.removeEventListener('abort', onAbort);
   deps.shutdown.removeEventListener('abort', onShutdown);
-  const giveUp = stopping ? setTimeout(() => writer.abort('the worker shut down with training output unwritten'), SHUTDOWN_WRITE_WAIT_MS) : null;
+  const giveUp = stopping
+    ? setTimeout(
+        () => writer.abort('the worker shut down with training output unwritten'),
+        SHUTDOWN_WRITE_WAIT_MS,
+      )
+    : null;
   await writer.drain();
   if (giveUp) clearTimeout(giveUp);
 
@@ -235,12 +263,15 @@ async function runThread(prompt: PromptRow, job: TrainJob, deps: TrainingDeps): 
     // Never SUCCEEDED with output missing. A full disk will not clear by itself within
     // the retries: say so now. Anything else (an outage) retries from the last checkpoint.
     if (isDiskFull(lost.cause)) {
-      throw new PermanentFailure('the server ran out of disk space while storing the training output (no space left on device)');
+      throw new PermanentFailure(
+        'the server ran out of disk space while storing the training output (no space left on device)',
+      );
     }
     throw new ReadableFailure('its output could not be written to the database');
   }
   if (outcome === 'failed') throw new PermanentFailure(`training failed: ${failure}`);
-  if (outcome === 'stopped') throw new Error('worker shut down during training; the job will resume from its last checkpoint');
+  if (outcome === 'stopped')
+    throw new Error('worker shut down during training; the job will resume from its last checkpoint');
   if (outcome === null) throw new Error('the training thread exited without a result');
 }
 
@@ -250,13 +281,19 @@ export async function finish(
   promptId: string,
   end: { status: 'SUCCEEDED' | 'FAILED'; error?: string; metrics?: Record<string, unknown> },
 ): Promise<void> {
-  const ended = await deps.store.finishPrompt(promptId, { status: end.status, error: end.error ? scrubText(end.error) : null, metrics: end.metrics });
+  const ended = await deps.store.finishPrompt(promptId, {
+    status: end.status,
+    error: end.error ? scrubText(end.error) : null,
+    metrics: end.metrics,
+  });
   if (ended) {
     if (end.status === 'FAILED') deps.log.warn(`prompt ${promptId} failed: ${end.error}`);
     else deps.log.info(`prompt ${promptId} succeeded`);
     // The end is stored: a failed notification must not undo or repeat it. Subscribers
     // read the stored state when they subscribe and again when the bus reconnects.
-    await publish(deps, promptId).catch((err) => deps.log.warn(`prompt ${promptId}: announcing its end failed: ${(err as Error).message}`));
+    await publish(deps, promptId).catch((err) =>
+      deps.log.warn(`prompt ${promptId}: announcing its end failed: ${(err as Error).message}`),
+    );
   }
 }
 

@@ -5,7 +5,17 @@
  */
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
-import { deriveSeed, encodePng, Flow, initBackend, Rng, sampleBase, sampleImages, train, type EnergyTerm } from '../engine';
+import {
+  deriveSeed,
+  encodePng,
+  Flow,
+  initBackend,
+  Rng,
+  sampleBase,
+  sampleImages,
+  train,
+  type EnergyTerm,
+} from '../engine';
 import { builtinPluginsDir, PluginRegistry, type PluginRuntime } from '../plugins';
 import { pluginsPrefix } from '../plugins/installer';
 import type { ControlInstance, Tensor2D, Tensor4D, Tf } from '../sdk';
@@ -29,7 +39,11 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
   const { tf, backend } = await initBackend(input.backend);
   const registry = new PluginRegistry({ logger: threadLog, assets: input.assets });
   // A worker thread: a plugin that throws asynchronously ends this thread (the job fails), not the process.
-  await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(input.dataDir), trialInstalled: false });
+  await registry.loadAll({
+    builtinDir: builtinPluginsDir(),
+    installedDir: pluginsPrefix(input.dataDir),
+    trialInstalled: false,
+  });
   const runtime: PluginRuntime = { tf, backend, logger: threadLog };
   const built = await buildGenerator(input.chain, registry, runtime);
   const generator = built.generator;
@@ -38,7 +52,11 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
   const controls: ControlInstance[] = [];
   for (const term of input.terms) {
     const known = registry.control(term.control);
-    if (!known) throw Object.assign(new Error(`control "${term.control}" is not available on this machine (its plugin is not loaded)`), { expose: true });
+    if (!known)
+      throw Object.assign(
+        new Error(`control "${term.control}" is not available on this machine (its plugin is not loaded)`),
+        { expose: true },
+      );
     controls.push(await registry.loadControl(term.control, term.params, info, runtime, { cache: false }));
   }
 
@@ -52,14 +70,19 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
       control.restoreCalibration(calibration[i]);
       continue;
     }
-    await control.calibrate((n) => sampleBase(generator, n, seed + 1000 + i, { tf, latentDim: info.latentDim }));
+    await control.calibrate((n) =>
+      sampleBase(generator, n, seed + 1000 + i, { tf, latentDim: info.latentDim }),
+    );
     calibration[i] = control.calibrationState?.() ?? null;
     calibrated = true;
   }
   if (calibrated) post({ type: 'calibrated', calibration });
 
-  const conditional = input.terms.map((t) => registry.control(t.control)!.definition).findIndex((d) => d.conditionDim);
-  const conditionDim = conditional >= 0 ? registry.control(input.terms[conditional]!.control)!.definition.conditionDim! : 0;
+  const conditional = input.terms
+    .map((t) => registry.control(t.control)!.definition)
+    .findIndex((d) => d.conditionDim);
+  const conditionDim =
+    conditional >= 0 ? registry.control(input.terms[conditional]!.control)!.definition.conditionDim! : 0;
   const flow = new Flow(tf, {
     dim: info.latentDim,
     blocks: input.training.flowBlocks,
@@ -76,8 +99,12 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     state: controls[i]!.trainingState?.bind(controls[i]),
     restore: controls[i]!.restoreTrainingState?.bind(controls[i]),
   }));
-  const sampleCondition = conditional >= 0 ? controls[conditional]!.sampleCondition?.bind(controls[conditional]) : undefined;
-  if (conditional >= 0 && !sampleCondition) throw new Error(`control "${input.terms[conditional]!.control}" declares conditionDim but has no sampleCondition()`);
+  const sampleCondition =
+    conditional >= 0 ? controls[conditional]!.sampleCondition?.bind(controls[conditional]) : undefined;
+  if (conditional >= 0 && !sampleCondition)
+    throw new Error(
+      `control "${input.terms[conditional]!.control}" declares conditionDim but has no sampleCondition()`,
+    );
 
   post({ type: 'started', backend, resumedAt: 0 });
   const steps = input.training.steps;
@@ -110,7 +137,10 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     previewCount: 16,
     onPreview: (p) => {
       const pngs = Array.from({ length: p.images.n }, (_, i) => new Uint8Array(encodePng(p.images, i)));
-      post({ type: 'preview', step: p.step, width: p.images.width, height: p.images.height, pngs }, pngs.map((b) => b.buffer as ArrayBuffer));
+      post(
+        { type: 'preview', step: p.step, width: p.images.width, height: p.images.height, pngs },
+        pngs.map((b) => b.buffer as ArrayBuffer),
+      );
     },
     checkpointEvery: input.checkpointEvery,
     onCheckpoint: (bytes, step) => post({ type: 'checkpoint', step, data: bytes }),
@@ -121,14 +151,33 @@ async function run(input: TrainingThreadInput, signal: AbortSignal): Promise<voi
     return;
   }
   const audit: SideEffectHook = (base, prompt) =>
-    auditSideEffects({ tf, registry, runtime, generator: info, steered: steeredClassifiers(input.terms, registry.classifierNames()), base, prompt });
-  const metrics = await evaluate(tf, flow, generator, controls, input, conditionDim, terms.map((t) => Boolean(t.paired)), audit);
+    auditSideEffects({
+      tf,
+      registry,
+      runtime,
+      generator: info,
+      steered: steeredClassifiers(input.terms, registry.classifierNames()),
+      base,
+      prompt,
+    });
+  const metrics = await evaluate(
+    tf,
+    flow,
+    generator,
+    controls,
+    input,
+    conditionDim,
+    terms.map((t) => Boolean(t.paired)),
+    audit,
+  );
   if (conditional >= 0) {
     // Per-condition metrics across the trained range (conditional-evaluation.ts): condition 0 alone
     // cannot tell a prompt that follows its condition from one that ignores it.
     const control = controls[conditional]!;
     const range = control.conditionRange?.() ?? drawnRange(sampleCondition!, conditionDim);
-    const paired = controls.map((c, i) => ({ control: c, name: input.terms[i]!.control })).filter((_, i) => terms[i]!.paired);
+    const paired = controls
+      .map((c, i) => ({ control: c, name: input.terms[i]!.control }))
+      .filter((_, i) => terms[i]!.paired);
     metrics.conditional = await evaluateConditional({
       tf,
       flow,
@@ -150,7 +199,10 @@ const finite = (x: number) => (Number.isFinite(x) ? x : null);
  * covers, per component, over 4,096 draws of a fixed stream (what the flow was trained on,
  * up to the edges of a uniform range).
  */
-function drawnRange(sampleCondition: (n: number, random: () => number) => Tensor2D, c: number): { min: number[]; max: number[] } {
+function drawnRange(
+  sampleCondition: (n: number, random: () => number) => Tensor2D,
+  c: number,
+): { min: number[]; max: number[] } {
   const t = sampleCondition(4096, new Rng(deriveSeed(0, 'condition-range')).uniform());
   const v = t.dataSync() as Float32Array;
   t.dispose();

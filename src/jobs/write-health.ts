@@ -40,6 +40,10 @@ export class WriteHealth {
   status(): WriteHealthStatus {
     const f = this.lastFailure;
     if (!f || Date.now() - f.at > this.memoryMs) return { ok: true };
-    return { ok: false, reason: f.diskFull ? 'disk full' : 'database writes failing', since: new Date(f.firstAt).toISOString() };
+    return {
+      ok: false,
+      reason: f.diskFull ? 'disk full' : 'database writes failing',
+      since: new Date(f.firstAt).toISOString(),
+    };
   }
 }

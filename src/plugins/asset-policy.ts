@@ -29,9 +29,7 @@ export interface AssetPolicy {
 export const PLUGIN_ASSETS_ONLY: AssetPolicy = Object.freeze({ dirs: [], urlPrefixes: [] });
 
 export type AssetLocation =
-  | { kind: 'plugin'; relative: string }
-  | { kind: 'file'; path: string }
-  | { kind: 'url'; url: string };
+  { kind: 'plugin'; relative: string } | { kind: 'file'; path: string } | { kind: 'url'; url: string };
 
 export type AssetCheck = { ok: true; location: AssetLocation } | { ok: false; reason: string };
 
@@ -73,7 +71,8 @@ function allowedFile(file: string, policy: AssetPolicy): boolean {
 /** Classifies a client- or manifest-supplied location against the policy. */
 export function checkAssetLocation(value: unknown, policy: AssetPolicy = PLUGIN_ASSETS_ONLY): AssetCheck {
   const refuse: AssetCheck = { ok: false, reason: ASSET_REFUSAL };
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048 || value.includes('\0')) return refuse;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048 || value.includes('\0'))
+    return refuse;
   if (/^https?:\/\//i.test(value)) {
     let href: string;
     try {
@@ -83,7 +82,9 @@ export function checkAssetLocation(value: unknown, policy: AssetPolicy = PLUGIN_
     } catch {
       return refuse;
     }
-    return policy.urlPrefixes.some((p) => href.startsWith(p)) ? { ok: true, location: { kind: 'url', url: href } } : refuse;
+    return policy.urlPrefixes.some((p) => href.startsWith(p))
+      ? { ok: true, location: { kind: 'url', url: href } }
+      : refuse;
   }
   if (/^file:/i.test(value)) {
     let file: string;
@@ -92,12 +93,18 @@ export function checkAssetLocation(value: unknown, policy: AssetPolicy = PLUGIN_
     } catch {
       return refuse;
     }
-    return allowedFile(file, policy) ? { ok: true, location: { kind: 'file', path: path.resolve(file) } } : refuse;
+    return allowedFile(file, policy)
+      ? { ok: true, location: { kind: 'file', path: path.resolve(file) } }
+      : refuse;
   }
   // Any other scheme (data:, ftp:, C:\...) is refused; a bare relative path is a plugin asset.
   if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return refuse;
-  if (path.isAbsolute(value)) return allowedFile(value, policy) ? { ok: true, location: { kind: 'file', path: path.resolve(value) } } : refuse;
+  if (path.isAbsolute(value))
+    return allowedFile(value, policy)
+      ? { ok: true, location: { kind: 'file', path: path.resolve(value) } }
+      : refuse;
   const normal = path.normalize(value);
-  if (normal === '..' || normal.startsWith('..' + path.sep) || normal.split(path.sep).includes('..')) return refuse;
+  if (normal === '..' || normal.startsWith('..' + path.sep) || normal.split(path.sep).includes('..'))
+    return refuse;
   return { ok: true, location: { kind: 'plugin', relative: normal } };
 }

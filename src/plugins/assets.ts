@@ -59,22 +59,32 @@ export function fileModelHandler(tf: Pick<Tf, 'io'>, modelJsonPath: string): tfc
           const groupBuffers: Buffer[] = [];
           for (const p of group.paths) {
             const file = path.resolve(dir, decodeURIComponent(p));
-            if (!within(dir, file)) throw new Error(`weight path ${JSON.stringify(p)} in ${modelJsonPath} leaves the model directory`);
+            if (!within(dir, file))
+              throw new Error(
+                `weight path ${JSON.stringify(p)} in ${modelJsonPath} leaves the model directory`,
+              );
             try {
               groupBuffers.push(await fsp.readFile(file));
             } catch (e) {
               const err = e as NodeJS.ErrnoException;
-              if (err.code === 'ENOENT') throw new Error(`weight file not found: ${file} (listed in ${modelJsonPath})`, { cause: e });
+              if (err.code === 'ENOENT')
+                throw new Error(`weight file not found: ${file} (listed in ${modelJsonPath})`, { cause: e });
               throw new Error(`cannot read weight file ${file}: ${err.message}`, { cause: e });
             }
           }
-          const expected = group.weights.reduce((a, s) => (a < 0 || specBytes(s) < 0 ? -1 : a + specBytes(s)), 0);
+          const expected = group.weights.reduce(
+            (a, s) => (a < 0 || specBytes(s) < 0 ? -1 : a + specBytes(s)),
+            0,
+          );
           const got = groupBuffers.reduce((a, b) => a + b.length, 0);
           if (expected >= 0 && got < expected) {
-            throw new Error(`weight files ${group.paths.join(', ')} of ${modelJsonPath} hold ${got} bytes but the manifest needs ${expected}: truncated or wrong file`);
+            throw new Error(
+              `weight files ${group.paths.join(', ')} of ${modelJsonPath} hold ${got} bytes but the manifest needs ${expected}: truncated or wrong file`,
+            );
           }
           specs.push(...group.weights);
-          for (const b of groupBuffers) buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer);
+          for (const b of groupBuffers)
+            buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer);
         }
         return [specs, tf.io.concatenateArrayBuffers(buffers)];
       });
@@ -87,7 +97,8 @@ function httpModelHandler(tf: Pick<Tf, 'io'>, url: string, policy: AssetPolicy):
   const inner = tf.io.http(url, {
     fetchFunc: (async (input: RequestInfo | URL, init?: RequestInit) => {
       // Weight shards are named by the model.json: they must be allowed too, and a redirect could leave the prefixes.
-      if (!checkAssetLocation(String(input), policy).ok) throw new Error(`weight URL ${String(input)} ${ASSET_REFUSAL}`);
+      if (!checkAssetLocation(String(input), policy).ok)
+        throw new Error(`weight URL ${String(input)} ${ASSET_REFUSAL}`);
       let res: Response;
       try {
         res = await fetch(input, { ...init, redirect: 'error' });
@@ -123,25 +134,39 @@ function httpModelHandler(tf: Pick<Tf, 'io'>, url: string, policy: AssetPolicy):
         return await inner.load!();
       } catch (e) {
         const msg = (e as Error).message;
-        throw new Error(msg.includes(url) || msg.startsWith('could not fetch') ? msg : `could not load model from ${url}: ${msg}`, { cause: e });
+        throw new Error(
+          msg.includes(url) || msg.startsWith('could not fetch')
+            ? msg
+            : `could not load model from ${url}: ${msg}`,
+          { cause: e },
+        );
       }
     },
   };
 }
 
 /** Resolves paths and models for one plugin directory. */
-export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPolicy = PLUGIN_ASSETS_ONLY): AssetResolver {
+export function createAssetResolver(
+  pluginDir: string,
+  tf: Tf,
+  policy: AssetPolicy = PLUGIN_ASSETS_ONLY,
+): AssetResolver {
   const root = path.resolve(pluginDir);
   let realRoot: string | null = null;
   const getRealRoot = () => (realRoot ??= existsSync(root) ? realpathSync(root) : root);
 
   function resolve(relativePath: string): string {
-    if (typeof relativePath !== 'string' || !relativePath) throw new Error('asset path must be a non-empty string');
+    if (typeof relativePath !== 'string' || !relativePath)
+      throw new Error('asset path must be a non-empty string');
     const p = path.resolve(root, relativePath);
-    if (!within(root, p)) throw new Error(`asset path ${JSON.stringify(relativePath)} escapes the plugin directory ${root}`);
+    if (!within(root, p))
+      throw new Error(`asset path ${JSON.stringify(relativePath)} escapes the plugin directory ${root}`);
     if (existsSync(p)) {
       const real = realpathSync(p);
-      if (!within(getRealRoot(), real)) throw new Error(`asset path ${JSON.stringify(relativePath)} links outside the plugin directory ${root}`);
+      if (!within(getRealRoot(), real))
+        throw new Error(
+          `asset path ${JSON.stringify(relativePath)} links outside the plugin directory ${root}`,
+        );
     }
     return p;
   }
@@ -149,7 +174,8 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
   /** A file path or URL the policy allows; throws the one refusal text otherwise. */
   function locate(pathOrUrl: string): { file: string } | { url: string } {
     const checked = checkAssetLocation(pathOrUrl, policy);
-    if (!checked.ok) throw new Error(`asset ${JSON.stringify(String(pathOrUrl).slice(0, 200))} ${ASSET_REFUSAL}`);
+    if (!checked.ok)
+      throw new Error(`asset ${JSON.stringify(String(pathOrUrl).slice(0, 200))} ${ASSET_REFUSAL}`);
     const loc = checked.location;
     if (loc.kind === 'url') return { url: loc.url };
     return { file: loc.kind === 'file' ? loc.path : resolve(loc.relative) };
@@ -187,7 +213,10 @@ export function createAssetResolver(pluginDir: string, tf: Tf, policy: AssetPoli
           res = await fetch(where.url, { redirect: 'error' }); // a redirect could leave the allowed prefixes
         } catch (e) {
           const err = e as Error & { cause?: { code?: string; message?: string } };
-          throw new Error(`could not fetch ${where.url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`, { cause: e });
+          throw new Error(
+            `could not fetch ${where.url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`,
+            { cause: e },
+          );
         }
         if (!res.ok) throw new Error(`could not fetch ${where.url}: HTTP ${res.status}`);
         return Buffer.from(await res.arrayBuffer());

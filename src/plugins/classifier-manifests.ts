@@ -21,14 +21,16 @@ function manifestClassifiers(plugin: Pick<LoadedPlugin, 'dir'>): ClassifierDefin
   try {
     const file = path.join(plugin.dir, 'package.json');
     if (!existsSync(file)) return [];
-    models = (JSON.parse(readFileSync(file, 'utf8')) as { promptgen?: { models?: unknown } }).promptgen?.models;
+    models = (JSON.parse(readFileSync(file, 'utf8')) as { promptgen?: { models?: unknown } }).promptgen
+      ?.models;
   } catch {
     return [];
   }
   if (!Array.isArray(models)) return [];
   const out: ClassifierDefinition[] = [];
   for (const m of models as TfjsClassifierManifest[]) {
-    if (!m || m.kind !== 'classifier' || typeof m.name !== 'string' || !PLUGIN_ITEM_NAME_PATTERN.test(m.name)) continue;
+    if (!m || m.kind !== 'classifier' || typeof m.name !== 'string' || !PLUGIN_ITEM_NAME_PATTERN.test(m.name))
+      continue;
     let classNames: string[] = Array.isArray(m.classNames) ? m.classNames.slice() : [];
     if (!classNames.length && typeof m.classNamesFile === 'string') {
       try {

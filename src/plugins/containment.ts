@@ -30,7 +30,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function installedPackageOfStack(stack: string, dataDir: string): string | undefined {
   const root = escape(path.resolve(dataDir));
   const sep = escape(path.sep);
-  const re = new RegExp(`${root}${sep}(?:plugins|\\.plugins-(?:staging|old)-[^${sep}]+)${sep}node_modules${sep}((?:@[^${sep}]+${sep})?[^${sep}]+)${sep}`);
+  const re = new RegExp(
+    `${root}${sep}(?:plugins|\\.plugins-(?:staging|old)-[^${sep}]+)${sep}node_modules${sep}((?:@[^${sep}]+${sep})?[^${sep}]+)${sep}`,
+  );
   for (const line of stack.split('\n').slice(1)) {
     const m = re.exec(line.replace(/^\s*at .*?file:\/\//, ''));
     if (m) return m[1]!.split(path.sep).join('/');
@@ -39,17 +41,27 @@ function installedPackageOfStack(stack: string, dataDir: string): string | undef
 }
 
 /** Installs the handlers; returns the function that removes them. */
-export function containPluginFaults(registry: PluginRegistry, dataDir: string, log: Logger, onFault: PluginFaultHandler): () => void {
+export function containPluginFaults(
+  registry: PluginRegistry,
+  dataDir: string,
+  log: Logger,
+  onFault: PluginFaultHandler,
+): () => void {
   const handle = (kind: 'threw' | 'left a promise rejected', err: unknown) => {
-    const stack = err instanceof Error ? err.stack ?? '' : '';
+    const stack = err instanceof Error ? (err.stack ?? '') : '';
     const name = registry.pluginOfStack(stack)?.name ?? installedPackageOfStack(stack, dataDir);
     if (!name) {
-      log.error(`uncaught error outside any plugin; exiting: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      log.error(
+        `uncaught error outside any plugin; exiting: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
       process.exit(1);
     }
     const error = `plugin ${kind} after loading: ${describe(err)}`;
     const plugin = registry.plugin(name);
-    log.error(`plugin ${name}${plugin ? `@${plugin.version}` : ''} ${kind}; it is taken out of service: ${describe(err)}`, { stack });
+    log.error(
+      `plugin ${name}${plugin ? `@${plugin.version}` : ''} ${kind}; it is taken out of service: ${describe(err)}`,
+      { stack },
+    );
     const failed = registry.markFailed(name, error);
     if (failed) onFault(failed, error);
   };
@@ -71,6 +83,7 @@ export function containPluginFaults(registry: PluginRegistry, dataDir: string, l
     process.off('uncaughtException', onException);
     process.off('unhandledRejection', onRejection);
     for (const l of previous.uncaughtException) process.on('uncaughtException', l);
-    for (const l of previous.unhandledRejection) process.on('unhandledRejection', l as NodeJS.UnhandledRejectionListener);
+    for (const l of previous.unhandledRejection)
+      process.on('unhandledRejection', l as NodeJS.UnhandledRejectionListener);
   };
 }

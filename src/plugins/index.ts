@@ -3,7 +3,13 @@
  * Plugin authors use only `../sdk` (published as `promptgen/plugin`).
  */
 export * from '../sdk';
-export { validatePluginDefinition, validatePromptgenField, validateParams, compileParamsSchema, paramsSchemaError } from './validate';
+export {
+  validatePluginDefinition,
+  validatePromptgenField,
+  validateParams,
+  compileParamsSchema,
+  paramsSchemaError,
+} from './validate';
 export type { ParamError, ParamsValidation } from './validate';
 export { loadPluginPackage, builtinPluginsDir, tfjsModelPlugin, unwrapDefinition } from './loader';
 export type { LoadedPlugin, LoadOptions, PluginSource, PluginStatus } from './loader';
@@ -21,4 +27,10 @@ export {
   registrySpecName,
   InstallError,
 } from './installer';
-export type { InstallOptions, InstallResult, InstallRecord, InstallErrorCode, UninstallResult } from './installer';
+export type {
+  InstallOptions,
+  InstallResult,
+  InstallRecord,
+  InstallErrorCode,
+  UninstallResult,
+} from './installer';

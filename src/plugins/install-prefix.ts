@@ -48,12 +48,19 @@ export function installedPlugins(dataDir: string): Promise<Record<string, Instal
 }
 
 export async function lockIntegrity(prefix: string, name: string): Promise<string | undefined> {
-  const lock = await readJson<{ packages?: Record<string, { integrity?: string }> }>(path.join(prefix, 'package-lock.json'));
+  const lock = await readJson<{ packages?: Record<string, { integrity?: string }> }>(
+    path.join(prefix, 'package-lock.json'),
+  );
   return lock?.packages?.[`node_modules/${name}`]?.integrity;
 }
 
 export async function sha512Integrity(file: string): Promise<string> {
-  return 'sha512-' + createHash('sha512').update(await fsp.readFile(file)).digest('base64');
+  return (
+    'sha512-' +
+    createHash('sha512')
+      .update(await fsp.readFile(file))
+      .digest('base64')
+  );
 }
 
 /** Deletes tarballs no dependency refers to. */
@@ -71,7 +78,9 @@ export async function pruneTarballs(prefix: string, pkg: PrefixPackage): Promise
 /** Runs `change` on a staging copy of the prefix and swaps it in when `change` succeeds. */
 export async function inStaging<T>(
   dataDir: string,
-  change: (staging: string) => Promise<{ result: T; commit: boolean; verify?: (prefix: string) => Promise<void> }>,
+  change: (
+    staging: string,
+  ) => Promise<{ result: T; commit: boolean; verify?: (prefix: string) => Promise<void> }>,
 ): Promise<T> {
   const root = path.resolve(dataDir);
   const prefix = pluginsPrefix(root);

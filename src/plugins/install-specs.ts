@@ -39,14 +39,30 @@ export function installSpecProblem(spec: string): { code: InstallErrorCode; mess
   if (!spec) return { code: 'INVALID_SPEC', message: `spec must not be empty (${expected})` };
   if (spec.length > 1000) return { code: 'INVALID_SPEC', message: 'spec is longer than 1000 characters' };
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(spec)) return { code: 'INVALID_SPEC', message: 'spec must not contain control characters' };
-  if (spec.startsWith('-')) return { code: 'INVALID_SPEC', message: `spec must not start with "-" (npm would read it as an option); ${expected}` };
+  if (/[\u0000-\u001f\u007f]/.test(spec))
+    return { code: 'INVALID_SPEC', message: 'spec must not contain control characters' };
+  if (spec.startsWith('-'))
+    return {
+      code: 'INVALID_SPEC',
+      message: `spec must not start with "-" (npm would read it as an option); ${expected}`,
+    };
   if (isLocalSpec(spec)) return null;
-  if (/^(git\+|git:|github:|gitlab:|bitbucket:|gist:)/i.test(spec) || /^[\w.-]+\/[\w.-]+(#.*)?$/.test(spec) || /\.git(#.*)?$/i.test(spec)) {
-    return { code: 'UNSUPPORTED_SPEC', message: 'git specs are not supported (they need git and the package\'s prepare script): install the published package (name@version) or a .tgz from `npm pack`' };
+  if (
+    /^(git\+|git:|github:|gitlab:|bitbucket:|gist:)/i.test(spec) ||
+    /^[\w.-]+\/[\w.-]+(#.*)?$/.test(spec) ||
+    /\.git(#.*)?$/i.test(spec)
+  ) {
+    return {
+      code: 'UNSUPPORTED_SPEC',
+      message:
+        "git specs are not supported (they need git and the package's prepare script): install the published package (name@version) or a .tgz from `npm pack`",
+    };
   }
   if (registrySpecName(spec) || /^https?:\/\/\S+\.(tgz|tar\.gz)$/i.test(spec)) return null;
-  return { code: 'INVALID_SPEC', message: `${JSON.stringify(spec.slice(0, 200))} is not a valid npm package spec (${expected})` };
+  return {
+    code: 'INVALID_SPEC',
+    message: `${JSON.stringify(spec.slice(0, 200))} is not a valid npm package spec (${expected})`,
+  };
 }
 
 /**
@@ -62,7 +78,8 @@ export function compareVersions(a: string, b: string): number {
   };
   const x = split(a);
   const y = split(b);
-  for (let i = 0; i < 3; i++) if ((x.core[i] ?? 0) !== (y.core[i] ?? 0)) return (x.core[i] ?? 0) < (y.core[i] ?? 0) ? -1 : 1;
+  for (let i = 0; i < 3; i++)
+    if ((x.core[i] ?? 0) !== (y.core[i] ?? 0)) return (x.core[i] ?? 0) < (y.core[i] ?? 0) ? -1 : 1;
   if (!x.pre.length || !y.pre.length) return x.pre.length === y.pre.length ? 0 : x.pre.length ? -1 : 1;
   for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
     const p = x.pre[i];

@@ -54,7 +54,8 @@ export type InstallResult =
     }
   | { ok: false; message: string; code: InstallErrorCode };
 
-export type UninstallResult = { ok: true; removed: boolean } | { ok: false; message: string; code: InstallErrorCode };
+export type UninstallResult =
+  { ok: true; removed: boolean } | { ok: false; message: string; code: InstallErrorCode };
 
 /** A failure with the code the installer answers it with. */
 export class InstallError extends Error {

@@ -14,16 +14,44 @@
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as path from 'path';
 import { acquirePidLock, LockHeld, type PidLock } from '../shared/pid-lock';
-import { inStaging, lockIntegrity, pluginsPrefix, pruneTarballs, readInstalledRecords, readJson, RECORDS_FIELD, sha512Integrity, type PrefixPackage } from './install-prefix';
-import { compareVersions, installSpecProblem, isLocalSpec, localPath, registrySpecName } from './install-specs';
-import { InstallError, type InstallOptions, type InstallRecord, type InstallResult, type UninstallResult } from './install-types';
+import {
+  inStaging,
+  lockIntegrity,
+  pluginsPrefix,
+  pruneTarballs,
+  readInstalledRecords,
+  readJson,
+  RECORDS_FIELD,
+  sha512Integrity,
+  type PrefixPackage,
+} from './install-prefix';
+import {
+  compareVersions,
+  installSpecProblem,
+  isLocalSpec,
+  localPath,
+  registrySpecName,
+} from './install-specs';
+import {
+  InstallError,
+  type InstallOptions,
+  type InstallRecord,
+  type InstallResult,
+  type UninstallResult,
+} from './install-types';
 import { loadPluginPackage } from './loader';
 import { explainNpmFailure, NPM_FLAGS, runNpm } from './npm-run';
 import { withPluginChange } from './plugin-changes';
 import { loadPluginTrialFirst } from './trial-load';
 
 // The installer's parts, for the callers that import them from here.
-export type { InstallErrorCode, InstallOptions, InstallRecord, InstallResult, UninstallResult } from './install-types';
+export type {
+  InstallErrorCode,
+  InstallOptions,
+  InstallRecord,
+  InstallResult,
+  UninstallResult,
+} from './install-types';
 export { InstallError } from './install-types';
 export { installedPlugins, pluginsPrefix, readInstalledRecords } from './install-prefix';
 export { compareVersions, installSpecProblem, isLocalSpec, registrySpecName } from './install-specs';
@@ -52,7 +80,8 @@ async function withFileLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T
       break;
     } catch (e) {
       if (!(e instanceof LockHeld)) throw e;
-      if (Date.now() > deadline) throw new InstallError('BUSY', `another plugin change is in progress (process ${e.owner.pid})`);
+      if (Date.now() > deadline)
+        throw new InstallError('BUSY', `another plugin change is in progress (process ${e.owner.pid})`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -67,7 +96,11 @@ async function withFileLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T
 // staging a local package
 
 /** Packs a directory or copies a tarball into `<staging>/tarballs/`; returns its file name and integrity. */
-async function stageTarball(spec: string, staging: string, options: InstallOptions): Promise<{ file: string; integrity: string }> {
+async function stageTarball(
+  spec: string,
+  staging: string,
+  options: InstallOptions,
+): Promise<{ file: string; integrity: string }> {
   const src = localPath(spec);
   if (!existsSync(src)) throw new InstallError('NOT_FOUND', `no such file or directory: ${src}`);
   const dir = path.join(staging, 'tarballs');
@@ -76,8 +109,13 @@ async function stageTarball(spec: string, staging: string, options: InstallOptio
   try {
     let packed: string;
     if (statSync(src).isDirectory()) {
-      if (!existsSync(path.join(src, 'package.json'))) throw new InstallError('INVALID_SPEC', `${src} is a directory without a package.json`);
-      const run = await runNpm(['pack', src, '--pack-destination', tmp, '--ignore-scripts', '--json'], tmp, options);
+      if (!existsSync(path.join(src, 'package.json')))
+        throw new InstallError('INVALID_SPEC', `${src} is a directory without a package.json`);
+      const run = await runNpm(
+        ['pack', src, '--pack-destination', tmp, '--ignore-scripts', '--json'],
+        tmp,
+        options,
+      );
       if (run.code !== 0) throw explainNpmFailure(spec, run);
       const files = (await fsp.readdir(tmp)).filter((f) => f.endsWith('.tgz'));
       if (files.length !== 1) throw new InstallError('NPM_FAILED', `npm pack ${src} produced no tarball`);
@@ -87,7 +125,10 @@ async function stageTarball(spec: string, staging: string, options: InstallOptio
     }
     const integrity = await sha512Integrity(packed);
     const hex = Buffer.from(integrity.slice('sha512-'.length), 'base64').toString('hex').slice(0, 12);
-    const base = path.basename(packed).replace(/\.(tgz|tar\.gz|tar)$/i, '').replace(/[^A-Za-z0-9._-]/g, '_');
+    const base = path
+      .basename(packed)
+      .replace(/\.(tgz|tar\.gz|tar)$/i, '')
+      .replace(/[^A-Za-z0-9._-]/g, '_');
     const file = `${base}-${hex}.tgz`;
     await fsp.copyFile(packed, path.join(dir, file));
     return { file, integrity };
@@ -120,12 +161,19 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
         if (local) {
           tarball = await stageTarball(given, staging, options);
           if (options.expectedIntegrity && tarball.integrity !== options.expectedIntegrity) {
-            throw new InstallError('INTEGRITY_MISMATCH', `the package at ${localPath(given)} has integrity ${tarball.integrity}, expected ${options.expectedIntegrity}`);
+            throw new InstallError(
+              'INTEGRITY_MISMATCH',
+              `the package at ${localPath(given)} has integrity ${tarball.integrity}, expected ${options.expectedIntegrity}`,
+            );
           }
           installSpec = `file:tarballs/${tarball.file}`;
         }
 
-        const run = await runNpm(['install', ...NPM_FLAGS, '--prefix', staging, installSpec], staging, options);
+        const run = await runNpm(
+          ['install', ...NPM_FLAGS, '--prefix', staging, installSpec],
+          staging,
+          options,
+        );
         if (run.code !== 0) throw explainNpmFailure(given, run);
 
         const after = (await readJson<PrefixPackage>(path.join(staging, 'package.json'))) ?? {};
@@ -134,38 +182,63 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
           ? Object.keys(deps).find((k) => deps[k] === installSpec)
           : registrySpecName(given);
         name ??= Object.keys(deps).find((k) => deps[k] !== depsBefore[k]);
-        if (!name || !deps[name]) throw new InstallError('NPM_FAILED', `npm installed ${JSON.stringify(given)} but it does not appear in ${path.join(staging, 'package.json')}`);
+        if (!name || !deps[name])
+          throw new InstallError(
+            'NPM_FAILED',
+            `npm installed ${JSON.stringify(given)} but it does not appear in ${path.join(staging, 'package.json')}`,
+          );
 
         const pkgDir = path.join(staging, 'node_modules', ...name.split('/'));
         // First in a child process: a plugin that throws asynchronously kills that, not the server.
         const staged = await loadPluginTrialFirst(pkgDir, { source: 'INSTALLED' });
         const version = staged.version;
-        if (staged.status !== 'LOADED') throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${staged.error}`);
+        if (staged.status !== 'LOADED')
+          throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${staged.error}`);
         if (options.verify) {
           try {
             await options.verify(staged);
           } catch (e) {
-            throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load: ${(e as Error).message}`);
+            throw new InstallError(
+              'LOAD_FAILED',
+              `plugin ${name}@${version} failed to load: ${(e as Error).message}`,
+            );
           }
         }
         const clashes = options.conflicts?.conflicts(staged) ?? [];
-        if (clashes.length) throw new InstallError('CONFLICT', `plugin ${name}@${version} cannot be installed: ${clashes.join('; ')}`);
+        if (clashes.length)
+          throw new InstallError(
+            'CONFLICT',
+            `plugin ${name}@${version} cannot be installed: ${clashes.join('; ')}`,
+          );
 
         const installedVersion = before[RECORDS_FIELD]?.[name]?.version;
         if (installedVersion && !options.allowDowngrade && compareVersions(version, installedVersion) < 0) {
-          throw new InstallError('DOWNGRADE', `${name}@${version} is older than the installed ${installedVersion}; install it with allowDowngrade to replace the newer version`);
+          throw new InstallError(
+            'DOWNGRADE',
+            `${name}@${version} is older than the installed ${installedVersion}; install it with allowDowngrade to replace the newer version`,
+          );
         }
 
         const integrity = tarball?.integrity ?? (await lockIntegrity(staging, name));
-        if (!integrity) throw new InstallError('NPM_FAILED', `npm recorded no integrity for ${name}@${version}`);
+        if (!integrity)
+          throw new InstallError('NPM_FAILED', `npm recorded no integrity for ${name}@${version}`);
         if (options.expectedIntegrity && integrity !== options.expectedIntegrity) {
-          throw new InstallError('INTEGRITY_MISMATCH', `${name}@${version} has integrity ${integrity}, expected ${options.expectedIntegrity}`);
+          throw new InstallError(
+            'INTEGRITY_MISMATCH',
+            `${name}@${version} has integrity ${integrity}, expected ${options.expectedIntegrity}`,
+          );
         }
 
         const prefix = pluginsPrefix(options.dataDir);
         const keptTarball = tarball ? path.join(prefix, 'tarballs', tarball.file) : undefined;
         const resolvedSpec = keptTarball ? `file:${keptTarball}` : `${name}@${version}`;
-        const record: InstallRecord = { spec: given, resolvedSpec, integrity, version, installedAt: new Date().toISOString() };
+        const record: InstallRecord = {
+          spec: given,
+          resolvedSpec,
+          integrity,
+          version,
+          installedAt: new Date().toISOString(),
+        };
         const previous = before[RECORDS_FIELD]?.[name];
         after[RECORDS_FIELD] = { ...(after[RECORDS_FIELD] ?? {}), [name]: record };
         await fsp.writeFile(path.join(staging, 'package.json'), JSON.stringify(after, null, 2) + '\n');
@@ -185,8 +258,15 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
           commit: true,
           // Load again from the final folder (the staging folder is about to go).
           verify: async (finalPrefix) => {
-            const plugin = await loadPluginPackage(path.join(finalPrefix, 'node_modules', ...name!.split('/')), { source: 'INSTALLED', integrity });
-            if (plugin.status !== 'LOADED') throw new InstallError('LOAD_FAILED', `plugin ${name}@${version} failed to load after install: ${plugin.error}`);
+            const plugin = await loadPluginPackage(
+              path.join(finalPrefix, 'node_modules', ...name!.split('/')),
+              { source: 'INSTALLED', integrity },
+            );
+            if (plugin.status !== 'LOADED')
+              throw new InstallError(
+                'LOAD_FAILED',
+                `plugin ${name}@${version} failed to load after install: ${plugin.error}`,
+              );
             result.plugin = plugin;
           },
         };
@@ -194,7 +274,11 @@ export async function installPlugin(spec: string, options: InstallOptions): Prom
     );
   } catch (e) {
     if (e instanceof InstallError) return { ok: false, code: e.code, message: e.message };
-    return { ok: false, code: 'NPM_FAILED', message: `installing ${JSON.stringify(given)} failed: ${(e as Error).message}` };
+    return {
+      ok: false,
+      code: 'NPM_FAILED',
+      message: `installing ${JSON.stringify(given)} failed: ${(e as Error).message}`,
+    };
   }
 }
 
@@ -214,15 +298,28 @@ export async function installRecorded(
   if (have && have.version === record.version && have.integrity === record.integrity && existsSync(dir)) {
     const plugin = await loadPluginTrialFirst(dir, { source: 'INSTALLED', integrity: have.integrity });
     if (plugin.status === 'LOADED') {
-      return { ok: true, plugin, spec: have.spec, resolvedSpec: have.resolvedSpec, integrity: have.integrity };
+      return {
+        ok: true,
+        plugin,
+        spec: have.spec,
+        resolvedSpec: have.resolvedSpec,
+        integrity: have.integrity,
+      };
     }
   }
   // The recorded version is what the admin chose (a downgrade included): install it whatever is here.
-  return installPlugin(record.resolvedSpec, { ...options, expectedIntegrity: record.integrity, allowDowngrade: true });
+  return installPlugin(record.resolvedSpec, {
+    ...options,
+    expectedIntegrity: record.integrity,
+    allowDowngrade: true,
+  });
 }
 
 /** Removes an installed plugin. `removed: false` when it was not installed. */
-export async function uninstallPlugin(name: string, options: Pick<InstallOptions, 'dataDir' | 'npmBin' | 'timeoutMs'>): Promise<UninstallResult> {
+export async function uninstallPlugin(
+  name: string,
+  options: Pick<InstallOptions, 'dataDir' | 'npmBin' | 'timeoutMs'>,
+): Promise<UninstallResult> {
   if (typeof name !== 'string' || !registrySpecName(name) || name.includes('@', 1)) {
     return { ok: false, code: 'INVALID_SPEC', message: `${JSON.stringify(name)} is not a package name` };
   }

@@ -45,9 +45,14 @@ function checkSyntax(file: string): Promise<Where | null> {
 export async function describeLoadError(e: unknown, pluginDir: string, mainFile: string): Promise<string> {
   // Whatever the loader threw (a transpiler's own error included), a main file Node cannot parse is a syntax error.
   const parsed = await checkSyntax(mainFile);
-  if (!(e instanceof Error)) return parsed ? `SyntaxError at ${shown(parsed.file, pluginDir)}:${parsed.line}: ${parsed.message ?? String(e)}` : String(e);
+  if (!(e instanceof Error))
+    return parsed
+      ? `SyntaxError at ${shown(parsed.file, pluginDir)}:${parsed.line}: ${parsed.message ?? String(e)}`
+      : String(e);
   if (!parsed && e.name !== 'SyntaxError') return e.message;
   const where = parsed ?? locationIn(e.stack);
   const message = where?.message ?? e.message.split('\n')[0];
-  return where ? `SyntaxError at ${shown(where.file, pluginDir)}:${where.line}: ${message}` : `SyntaxError: ${message}`;
+  return where
+    ? `SyntaxError at ${shown(where.file, pluginDir)}:${where.line}: ${message}`
+    : `SyntaxError: ${message}`;
 }

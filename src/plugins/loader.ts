@@ -5,7 +5,14 @@
 import { promises as fsp, existsSync, statSync } from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
-import { PLUGIN_API_VERSION, type Classifier, type LoadContext, type PluginDefinition, type TfjsClassifierManifest, type TfjsModelManifest } from '../sdk';
+import {
+  PLUGIN_API_VERSION,
+  type Classifier,
+  type LoadContext,
+  type PluginDefinition,
+  type TfjsClassifierManifest,
+  type TfjsModelManifest,
+} from '../sdk';
 import { describeLoadError } from './load-error';
 import { validatePluginDefinition, validatePromptgenField } from './validate';
 
@@ -50,16 +57,22 @@ export function builtinPluginsDir(): string {
 
 /** What the host uses of the built-in tfjs-model plugin: the factories behind declarative packages. */
 export interface TfjsModelModule {
-  fromManifests(manifests: TfjsModelManifest[], options?: { baseDir?: string }): Pick<PluginDefinition, 'generators' | 'controls'>;
+  fromManifests(
+    manifests: TfjsModelManifest[],
+    options?: { baseDir?: string },
+  ): Pick<PluginDefinition, 'generators' | 'controls'>;
   loadClassifier(ctx: LoadContext, manifest: TfjsClassifierManifest): Promise<Classifier>;
 }
 
 /** Checked at the boundary: the plugin is a separately built package, loaded at run time. */
 function isTfjsModelModule(m: unknown): m is TfjsModelModule {
   return (
-    typeof m === 'object' && m !== null &&
-    'fromManifests' in m && typeof m.fromManifests === 'function' &&
-    'loadClassifier' in m && typeof m.loadClassifier === 'function'
+    typeof m === 'object' &&
+    m !== null &&
+    'fromManifests' in m &&
+    typeof m.fromManifests === 'function' &&
+    'loadClassifier' in m &&
+    typeof m.loadClassifier === 'function'
   );
 }
 
@@ -70,7 +83,10 @@ export function tfjsModelPlugin(): Promise<TfjsModelModule> {
     const dir = path.join(builtinPluginsDir(), 'tfjs-model');
     const main = resolveMain(dir, JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8')));
     const m = main ? unwrapDefinition(await importModule(main)) : null;
-    if (!isTfjsModelModule(m)) throw new Error('the built-in tfjs-model plugin offers no fromManifests / loadClassifier (is it built? npm run build)');
+    if (!isTfjsModelModule(m))
+      throw new Error(
+        'the built-in tfjs-model plugin offers no fromManifests / loadClassifier (is it built? npm run build)',
+      );
     return m;
   })().catch((e: unknown) => {
     tfjsModelModule = undefined;
@@ -80,7 +96,8 @@ export function tfjsModelPlugin(): Promise<TfjsModelModule> {
 
 /** Forgets cached CommonJS modules below dir so a replaced package is loaded afresh. */
 function forgetModulesUnder(dir: string): void {
-  const cache = typeof require !== 'undefined' ? (require.cache as Record<string, unknown> | undefined) : undefined;
+  const cache =
+    typeof require !== 'undefined' ? (require.cache as Record<string, unknown> | undefined) : undefined;
   if (!cache) return;
   const prefix = path.resolve(dir) + path.sep;
   for (const key of Object.keys(cache)) if (key.startsWith(prefix)) delete cache[key];
@@ -119,7 +136,8 @@ export function unwrapDefinition(mod: unknown): unknown {
 /** The main module file of a package, or null when it has none; throws when "main" points nowhere. */
 function resolveMain(dir: string, pkg: Record<string, unknown>): string | null {
   const candidates = (p: string) => [p, `${p}.js`, `${p}.cjs`, `${p}.mjs`, path.join(p, 'index.js')];
-  const find = (rel: string) => candidates(path.resolve(dir, rel)).find((f) => existsSync(f) && statSync(f).isFile());
+  const find = (rel: string) =>
+    candidates(path.resolve(dir, rel)).find((f) => existsSync(f) && statSync(f).isFile());
   let entry: string | undefined;
   const exp = pkg.exports as unknown;
   if (typeof exp === 'string') entry = exp;
@@ -178,7 +196,9 @@ export async function loadPluginPackage(dir: string, options: LoadOptions): Prom
     return fail((e as Error).message);
   }
   if (!main && !field.models) {
-    return fail('package has no main module (package.json "main" or index.js) and declares no "promptgen.models"');
+    return fail(
+      'package has no main module (package.json "main" or index.js) and declares no "promptgen.models"',
+    );
   }
 
   let definition: PluginDefinition = { apiVersion: PLUGIN_API_VERSION };

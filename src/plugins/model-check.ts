@@ -14,7 +14,9 @@ import type { Tf, TfjsModelManifest } from '../sdk';
 
 /** The package's declared model manifests (none for a code-only plugin). */
 async function declaredModels(dir: string): Promise<TfjsModelManifest[]> {
-  const pkg = JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8')) as { promptgen?: { models?: unknown } };
+  const pkg = JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8')) as {
+    promptgen?: { models?: unknown };
+  };
   const models = pkg.promptgen?.models;
   return Array.isArray(models) ? (models as TfjsModelManifest[]) : [];
 }
@@ -26,13 +28,19 @@ export async function loadDeclaredModels(plugin: Pick<LoadedPlugin, 'dir'>, tf: 
   for (const manifest of await declaredModels(plugin.dir)) {
     if (typeof manifest.model !== 'string' || /^https?:\/\//i.test(manifest.model)) continue;
     try {
-      const model = manifest.format === 'graph' ? await assets.loadGraphModel(manifest.model) : await assets.loadLayersModel(manifest.model);
+      const model =
+        manifest.format === 'graph'
+          ? await assets.loadGraphModel(manifest.model)
+          : await assets.loadLayersModel(manifest.model);
       model.dispose();
       loaded++;
     } catch (e) {
       // Paths inside the package as the author wrote them; no server paths in the message.
       const message = (e as Error).message.split(plugin.dir + path.sep).join('');
-      throw new Error(`model ${JSON.stringify(manifest.name)} (${manifest.model}) cannot be loaded: ${message}`, { cause: e });
+      throw new Error(
+        `model ${JSON.stringify(manifest.name)} (${manifest.model}) cannot be loaded: ${message}`,
+        { cause: e },
+      );
     }
   }
   return loaded;

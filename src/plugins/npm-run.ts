@@ -7,11 +7,19 @@ import { spawn } from 'child_process';
 import { InstallError, type InstallOptions } from './install-types';
 
 /** Every install and uninstall: exact versions, and never a package's lifecycle scripts. */
-export const NPM_FLAGS = ['--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', '--no-update-notifier', '--loglevel=error'];
+export const NPM_FLAGS = [
+  '--save-exact',
+  '--ignore-scripts',
+  '--no-audit',
+  '--no-fund',
+  '--no-update-notifier',
+  '--loglevel=error',
+];
 
 function npmEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  const drop = /^npm_(lifecycle_|package_|config_(prefix|global|location|workspaces?|include_workspace_root|save|save_exact|ignore_scripts)$)/i;
+  const drop =
+    /^npm_(lifecycle_|package_|config_(prefix|global|location|workspaces?|include_workspace_root|save|save_exact|ignore_scripts)$)/i;
   for (const [k, v] of Object.entries(process.env)) if (!drop.test(k) && k !== 'INIT_CWD') env[k] = v;
   env.npm_config_update_notifier = 'false';
   return env;
@@ -56,23 +64,42 @@ export function explainNpmFailure(spec: string, run: NpmRun): InstallError {
     .join(' ');
   switch (code) {
     case 'E404':
-      return new InstallError('NOT_FOUND', `package ${JSON.stringify(spec)} was not found in the npm registry (npm E404)`);
+      return new InstallError(
+        'NOT_FOUND',
+        `package ${JSON.stringify(spec)} was not found in the npm registry (npm E404)`,
+      );
     case 'ETARGET':
-      return new InstallError('NOT_FOUND', `no version matching ${JSON.stringify(spec)} exists in the npm registry (npm ETARGET)`);
+      return new InstallError(
+        'NOT_FOUND',
+        `no version matching ${JSON.stringify(spec)} exists in the npm registry (npm ETARGET)`,
+      );
     case 'ENOENT':
-      return new InstallError('NOT_FOUND', `${JSON.stringify(spec)} was not found: ${errLines || 'no such file or directory'}`);
+      return new InstallError(
+        'NOT_FOUND',
+        `${JSON.stringify(spec)} was not found: ${errLines || 'no such file or directory'}`,
+      );
     case 'EINVALIDPACKAGENAME':
     case 'EINVALIDTAGNAME':
     case 'EUNSUPPORTEDPROTOCOL':
-      return new InstallError('INVALID_SPEC', `${JSON.stringify(spec)} is not a valid npm package spec: ${errLines}`);
+      return new InstallError(
+        'INVALID_SPEC',
+        `${JSON.stringify(spec)} is not a valid npm package spec: ${errLines}`,
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'ECONNREFUSED':
     case 'ECONNRESET':
     case 'ETIMEDOUT':
-      return new InstallError('NETWORK', `could not reach the npm registry to install ${JSON.stringify(spec)} (${code}): ${errLines}`);
+      return new InstallError(
+        'NETWORK',
+        `could not reach the npm registry to install ${JSON.stringify(spec)} (${code}): ${errLines}`,
+      );
     default:
-      if (run.code === null) return new InstallError('NPM_FAILED', `npm timed out installing ${JSON.stringify(spec)}`);
-      return new InstallError('NPM_FAILED', `npm failed to install ${JSON.stringify(spec)}${code ? ` (${code})` : ''}: ${errLines || text.trim().slice(-500)}`);
+      if (run.code === null)
+        return new InstallError('NPM_FAILED', `npm timed out installing ${JSON.stringify(spec)}`);
+      return new InstallError(
+        'NPM_FAILED',
+        `npm failed to install ${JSON.stringify(spec)}${code ? ` (${code})` : ''}: ${errLines || text.trim().slice(-500)}`,
+      );
   }
 }

@@ -22,7 +22,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../engine';
 import type { BackendPreference } from '../shared/config';
-import { builtinPluginsDir, loadPluginPackage, PluginRegistry, validateParams, type LoadedPlugin, type PluginRuntime } from './index';
+import {
+  builtinPluginsDir,
+  loadPluginPackage,
+  PluginRegistry,
+  validateParams,
+  type LoadedPlugin,
+  type PluginRuntime,
+} from './index';
 import { loadDeclaredModels } from './model-check';
 import type { ControlDefinition, GeneratorInfo, Tensor, Tf } from '../sdk';
 
@@ -47,7 +54,12 @@ const SEED = 1;
 function run(file: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd, timeout: 120_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(file)} ${args[0]} failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`));
+      if (err)
+        reject(
+          new Error(
+            `${path.basename(file)} ${args[0]} failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`,
+          ),
+        );
       else resolve(stdout);
     });
   });
@@ -60,7 +72,11 @@ async function unpack(target: string, work: string): Promise<string> {
   if (!stat) throw new Error(`no such file or directory: ${target}`);
   let tarball = abs;
   if (stat.isDirectory()) {
-    const out = await run('npm', ['pack', abs, '--pack-destination', work, '--ignore-scripts', '--silent'], work);
+    const out = await run(
+      'npm',
+      ['pack', abs, '--pack-destination', work, '--ignore-scripts', '--silent'],
+      work,
+    );
     tarball = path.join(work, out.trim().split('\n').pop()!);
   } else if (!/\.(tgz|tar\.gz)$/i.test(abs)) {
     throw new Error(`${target} is neither a package folder nor a .tgz`);
@@ -74,7 +90,8 @@ async function unpack(target: string, work: string): Promise<string> {
   return path.join(dir, top);
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
+const fmt = (x: number) =>
+  Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0) ? x.toExponential(2) : x.toFixed(3);
 const shapeOf = (t: Tensor) => `[${t.shape.join(',')}]`;
 
 async function stats(tf: Tf, t: Tensor): Promise<{ min: number; max: number; finite: boolean }> {
@@ -105,8 +122,11 @@ function paramsFor(def: ControlDefinition, given: unknown): { params?: unknown; 
   const defaults = validateParams(def, {});
   if (defaults.valid) return { params: defaults.params };
   const examples = (def.paramsSchema as { examples?: unknown[] }).examples;
-  if (Array.isArray(examples) && examples.length && validateParams(def, examples[0]).valid) return { params: validateParams(def, examples[0]).params };
-  const errors = validateParams(def, {}).errors.map((e) => `${e.field.join('.') || '(params)'}: ${e.message}`).join('; ');
+  if (Array.isArray(examples) && examples.length && validateParams(def, examples[0]).valid)
+    return { params: validateParams(def, examples[0]).params };
+  const errors = validateParams(def, {})
+    .errors.map((e) => `${e.field.join('.') || '(params)'}: ${e.message}`)
+    .join('; ');
   return { why: `needs params (${errors}); pass --params ${def.name}='{...}'` };
 }
 
@@ -170,17 +190,25 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
         });
         const want = [n, g.output.height, g.output.width, g.output.channels];
         const s = await stats(tf, images);
-        const grad = tf.tidy(() => tf.grad((x: Tensor) => tf.sum(inst.generate(x as never) as Tensor))(z as never) as Tensor);
+        const grad = tf.tidy(
+          () => tf.grad((x: Tensor) => tf.sum(inst.generate(x as never) as Tensor))(z as never) as Tensor,
+        );
         const gradNorm = (await tf.norm(grad).data())[0];
         grad.dispose();
         say(
           `generator ${g.name}: z [${n},${g.latentDim}] → ${shapeOf(images)} in [${fmt(s.min)}, ${fmt(s.max)}], ` +
             `load ${loadMs.toFixed(0)} ms, batch ${ms.toFixed(1)} ms, |∂Σimages/∂z| ${fmt(gradNorm)}`,
         );
-        if (images.shape.join() !== want.join()) problem(`generator ${g.name}: images are ${shapeOf(images)}, the definition says [${want.join(',')}]`);
+        if (images.shape.join() !== want.join())
+          problem(
+            `generator ${g.name}: images are ${shapeOf(images)}, the definition says [${want.join(',')}]`,
+          );
         if (!s.finite) problem(`generator ${g.name}: images hold NaN or infinite values`);
         else if (s.min < 0 || s.max > 1) problem(`generator ${g.name}: images must lie in [0, 1]`);
-        if (!Number.isFinite(gradNorm) || gradNorm === 0) problem(`generator ${g.name}: no gradient reaches z (${fmt(gradNorm)}): generate() must be differentiable`);
+        if (!Number.isFinite(gradNorm) || gradNorm === 0)
+          problem(
+            `generator ${g.name}: no gradient reaches z (${fmt(gradNorm)}): generate() must be differentiable`,
+          );
         batches.set(g.name, { info: ginfo, images, z });
       } catch (e) {
         problem(`generator ${g.name}: ${(e as Error).message}`);
@@ -188,9 +216,12 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
     }
 
     // What controls and classifiers see: the package's first generator, else the one asked for, else the first built-in.
-    let base = batches.values().next().value as { info: GeneratorInfo; images: Tensor; z: Tensor } | undefined;
+    let base = batches.values().next().value as
+      { info: GeneratorInfo; images: Tensor; z: Tensor } | undefined;
     if (!base && ((def.controls ?? []).length || (def.classifiers ?? []).length)) {
-      const name = options.generator ?? registry.generators().find((g) => g.plugin.source === 'BUILTIN')?.definition.name;
+      const name =
+        options.generator ??
+        registry.generators().find((g) => g.plugin.source === 'BUILTIN')?.definition.name;
       const reg = name ? registry.generator(name) : undefined;
       if (!reg) {
         problem(`no generator to try the controls on${name ? `: unknown generator "${name}"` : ''}`);
@@ -198,7 +229,15 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
       }
       const inst = await registry.loadGenerator(reg.definition.name, runtime);
       const z = tf.randomNormal([n, reg.definition.latentDim], 0, 1, 'float32', SEED);
-      base = { info: { name: reg.definition.name, latentDim: reg.definition.latentDim, output: reg.definition.output }, images: inst.generate(z as never) as Tensor, z };
+      base = {
+        info: {
+          name: reg.definition.name,
+          latentDim: reg.definition.latentDim,
+          output: reg.definition.output,
+        },
+        images: inst.generate(z as never) as Tensor,
+        z,
+      };
       say(`controls are tried on generator ${reg.definition.name}`);
     }
 
@@ -211,9 +250,13 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
           return p;
         });
         const sums = (await tf.sum(probs, 1).data()) as Float32Array;
-        say(`classifier ${c.name}: ${shapeOf(base!.images)} → ${shapeOf(probs)} (${clf.numClasses} classes), ${ms.toFixed(1)} ms`);
-        if (probs.shape.join() !== [n, clf.numClasses].join()) problem(`classifier ${c.name}: probs are ${shapeOf(probs)}, expected [${n},${clf.numClasses}]`);
-        if (![...sums].every((v) => Math.abs(v - 1) < 1e-3)) problem(`classifier ${c.name}: probabilities do not sum to 1 per image`);
+        say(
+          `classifier ${c.name}: ${shapeOf(base!.images)} → ${shapeOf(probs)} (${clf.numClasses} classes), ${ms.toFixed(1)} ms`,
+        );
+        if (probs.shape.join() !== [n, clf.numClasses].join())
+          problem(`classifier ${c.name}: probs are ${shapeOf(probs)}, expected [${n},${clf.numClasses}]`);
+        if (![...sums].every((v) => Math.abs(v - 1) < 1e-3))
+          problem(`classifier ${c.name}: probabilities do not sum to 1 per image`);
         probs.dispose();
       } catch (e) {
         problem(`classifier ${c.name}: ${(e as Error).message}`);
@@ -227,30 +270,51 @@ export async function checkPlugin(target: string, options: CheckOptions): Promis
         continue;
       }
       try {
-        const { value: inst, ms: loadMs } = await timed(() => registry.loadControl(c.name, chosen.params, base!.info, runtime, { cache: false }));
+        const { value: inst, ms: loadMs } = await timed(() =>
+          registry.loadControl(c.name, chosen.params, base!.info, runtime, { cache: false }),
+        );
         const gen = await registry.loadGenerator(base!.info.name, runtime);
-        if (inst.calibrate) await inst.calibrate(async (k) => gen.generate(tf.randomNormal([k, base!.info.latentDim], 0, 1, 'float32', SEED + 1) as never));
+        if (inst.calibrate)
+          await inst.calibrate(async (k) =>
+            gen.generate(tf.randomNormal([k, base!.info.latentDim], 0, 1, 'float32', SEED + 1) as never),
+          );
         let seed = 7;
         const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646; // Lehmer: reproducible conditions
-        const condition = c.conditionDim ? (inst.sampleCondition?.(n, random) as Tensor | undefined) : undefined;
-        const extras = () => ({ z: base!.z, ...(condition ? { condition } : {}), ...(c.paired ? { pairImages: base!.images } : {}) }) as never;
+        const condition = c.conditionDim
+          ? (inst.sampleCondition?.(n, random) as Tensor | undefined)
+          : undefined;
+        const extras = () =>
+          ({
+            z: base!.z,
+            ...(condition ? { condition } : {}),
+            ...(c.paired ? { pairImages: base!.images } : {}),
+          }) as never;
         const { value: energy, ms } = await timed(async () => {
           const e = inst.energy(base!.images as never, extras()) as Tensor;
           await e.data();
           return e;
         });
         const s = await stats(tf, energy);
-        const grad = tf.tidy(() => tf.grad((x: Tensor) => tf.sum(inst.energy(x as never, extras()) as Tensor))(base!.images as never) as Tensor);
+        const grad = tf.tidy(
+          () =>
+            tf.grad((x: Tensor) => tf.sum(inst.energy(x as never, extras()) as Tensor))(
+              base!.images as never,
+            ) as Tensor,
+        );
         const gradNorm = (await tf.norm(grad).data())[0];
         grad.dispose();
         say(
           `control ${c.name} ${JSON.stringify(chosen.params)}: energy ${shapeOf(energy)} in [${fmt(s.min)}, ${fmt(s.max)}], ` +
             `|∂ΣE/∂images| ${fmt(gradNorm)}, load ${loadMs.toFixed(0)} ms, energy ${ms.toFixed(1)} ms`,
         );
-        if (energy.shape.join() !== String(n)) problem(`control ${c.name}: energy is ${shapeOf(energy)}, expected one value per image [${n}]`);
+        if (energy.shape.join() !== String(n))
+          problem(`control ${c.name}: energy is ${shapeOf(energy)}, expected one value per image [${n}]`);
         if (!s.finite) problem(`control ${c.name}: energy holds NaN or infinite values`);
         if (!Number.isFinite(gradNorm)) problem(`control ${c.name}: the energy's gradient is not finite`);
-        else if (gradNorm === 0) problem(`control ${c.name}: the energy's gradient is zero: energy() must be differentiable in the images`);
+        else if (gradNorm === 0)
+          problem(
+            `control ${c.name}: the energy's gradient is zero: energy() must be differentiable in the images`,
+          );
         energy.dispose();
         condition?.dispose();
         inst.dispose();

@@ -53,7 +53,6 @@ export interface RegisteredClassifier {
 
 type Disposable = { dispose(): void };
 
-
 export interface LoadAllOptions {
   /** Built-in plugin packages: every sub-folder with a package.json (default: none). */
   builtinDir?: string;
@@ -87,7 +86,6 @@ function stableStringify(v: unknown): string {
     .join(',')}}`;
 }
 
-
 export class PluginRegistry {
   private plugins = new Map<string, LoadedPlugin>();
   private generatorIndex = new Map<string, RegisteredGenerator>();
@@ -114,13 +112,17 @@ export class PluginRegistry {
       const records = await readInstalledRecords(dirs.installedDir);
       for (const dir of await installedPackageDirs(dirs.installedDir)) {
         // Installed code is third-party: tried in a child process first, so it cannot take this one down.
-        const plugin = dirs.trialInstalled === false ? await loadPluginPackage(dir, { source: 'INSTALLED' }) : await loadPluginTrialFirst(dir, { source: 'INSTALLED' });
+        const plugin =
+          dirs.trialInstalled === false
+            ? await loadPluginPackage(dir, { source: 'INSTALLED' })
+            : await loadPluginTrialFirst(dir, { source: 'INSTALLED' });
         plugin.integrity ??= records[plugin.name]?.integrity;
         loaded.push(this.addNew(plugin));
       }
     }
     for (const p of loaded) {
-      if (p.status === 'FAILED') this.options.logger?.warn(`plugin ${p.name}@${p.version} failed to load: ${p.error}`, { dir: p.dir });
+      if (p.status === 'FAILED')
+        this.options.logger?.warn(`plugin ${p.name}@${p.version} failed to load: ${p.error}`, { dir: p.dir });
     }
     return loaded;
   }
@@ -151,16 +153,19 @@ export class PluginRegistry {
     }
     for (const g of plugin.definition?.generators ?? []) {
       const other = this.generatorIndex.get(g.name);
-      if (other && other.plugin.name !== plugin.name) out.push(`generator name "${g.name}" is already used by plugin ${other.plugin.name}`);
+      if (other && other.plugin.name !== plugin.name)
+        out.push(`generator name "${g.name}" is already used by plugin ${other.plugin.name}`);
     }
     for (const c of plugin.definition?.controls ?? []) {
       const other = this.controlIndex.get(c.name);
-      if (other && other.plugin.name !== plugin.name) out.push(`control name "${c.name}" is already used by plugin ${other.plugin.name}`);
+      if (other && other.plugin.name !== plugin.name)
+        out.push(`control name "${c.name}" is already used by plugin ${other.plugin.name}`);
     }
     if (plugin.status === 'LOADED') {
       for (const c of pluginClassifiers(plugin)) {
         const other = this.classifierIndex.get(c.name);
-        if (other && other.plugin.name !== plugin.name) out.push(`classifier name "${c.name}" is already used by plugin ${other.plugin.name}`);
+        if (other && other.plugin.name !== plugin.name)
+          out.push(`classifier name "${c.name}" is already used by plugin ${other.plugin.name}`);
       }
     }
     return out;
@@ -175,13 +180,17 @@ export class PluginRegistry {
     let stored = plugin;
     if (plugin.status === 'LOADED') {
       const clashes = this.conflicts(plugin);
-      if (clashes.length) stored = { ...plugin, status: 'FAILED', definition: undefined, error: clashes.join('; ') };
+      if (clashes.length)
+        stored = { ...plugin, status: 'FAILED', definition: undefined, error: clashes.join('; ') };
     }
     this.plugins.set(stored.name, stored);
     if (stored.status === 'LOADED' && stored.definition) {
-      for (const g of stored.definition.generators ?? []) this.generatorIndex.set(g.name, { plugin: stored, definition: g });
-      for (const c of stored.definition.controls ?? []) this.controlIndex.set(c.name, { plugin: stored, definition: c });
-      for (const c of pluginClassifiers(stored)) this.classifierIndex.set(c.name, { plugin: stored, definition: c });
+      for (const g of stored.definition.generators ?? [])
+        this.generatorIndex.set(g.name, { plugin: stored, definition: g });
+      for (const c of stored.definition.controls ?? [])
+        this.controlIndex.set(c.name, { plugin: stored, definition: c });
+      for (const c of pluginClassifiers(stored))
+        this.classifierIndex.set(c.name, { plugin: stored, definition: c });
     }
     return stored;
   }
@@ -208,7 +217,9 @@ export class PluginRegistry {
   pluginOfStack(stack: string): LoadedPlugin | undefined {
     const loaded = [...this.plugins.values()].filter((p) => p.status === 'LOADED');
     for (const line of stack.split('\n').slice(1)) {
-      const owner = loaded.find((p) => line.includes(p.dir + path.sep) || line.includes(pathToFileURL(p.dir).href + '/'));
+      const owner = loaded.find(
+        (p) => line.includes(p.dir + path.sep) || line.includes(pathToFileURL(p.dir).href + '/'),
+      );
       if (owner) return owner;
     }
     return undefined;
@@ -257,7 +268,12 @@ export class PluginRegistry {
    * The LoadContext a plugin's load() receives: the host tf, assets of the plugin folder,
    * a logger, and the named classifiers of all loaded plugins.
    */
-  createContext(plugin: Pick<LoadedPlugin, 'name' | 'dir'>, tf: Tf, backend: string, logger?: Logger): LoadContext {
+  createContext(
+    plugin: Pick<LoadedPlugin, 'name' | 'dir'>,
+    tf: Tf,
+    backend: string,
+    logger?: Logger,
+  ): LoadContext {
     const runtime: PluginRuntime = { tf, backend, logger };
     const classifiers: ClassifierAccessor = {
       names: () => this.classifierNames(),
@@ -284,7 +300,9 @@ export class PluginRegistry {
     const reg = this.classifierIndex.get(name);
     if (!reg) {
       const known = this.classifierNames();
-      return Promise.reject(new Error(`unknown classifier "${name}" (known: ${known.length ? known.join(', ') : 'none'})`));
+      return Promise.reject(
+        new Error(`unknown classifier "${name}" (known: ${known.length ? known.join(', ') : 'none'})`),
+      );
     }
     const key = `k\u0000${name}\u0000${runtime.backend}\u0000${stableStringify(generator)}`;
     return this.cached(key, reg.plugin.name, async () => {
@@ -324,12 +342,17 @@ export class PluginRegistry {
     if (!reg) return Promise.reject(new Error(`unknown control "${name}"`));
     const checked = validateParams(reg.definition, params);
     if (!checked.valid) {
-      const why = checked.errors.map((e) => `${e.field.length ? e.field.join('.') + ': ' : ''}${e.message}`).join('; ');
+      const why = checked.errors
+        .map((e) => `${e.field.length ? e.field.join('.') + ': ' : ''}${e.message}`)
+        .join('; ');
       return Promise.reject(new Error(`invalid params for control "${name}": ${why}`));
     }
     // Checked again here (createPrompt checks first): a prompt queued before a policy change must not load.
     const refused = (checked.assets ?? []).find((a) => !checkAssetLocation(a.value, this.options.assets).ok);
-    if (refused) return Promise.reject(new Error(`invalid params for control "${name}": ${refused.field.join('.')} ${ASSET_REFUSAL}`));
+    if (refused)
+      return Promise.reject(
+        new Error(`invalid params for control "${name}": ${refused.field.join('.')} ${ASSET_REFUSAL}`),
+      );
     const load = async () => {
       const ctx = this.createContext(reg.plugin, runtime.tf, runtime.backend, runtime.logger);
       return reg.definition.load(ctx, checked.params, generator);
@@ -365,7 +388,9 @@ export class PluginRegistry {
           try {
             inst.dispose();
           } catch (e) {
-            this.options.logger?.warn(`dispose failed for ${key.split('\u0000')[1]}: ${(e as Error).message}`);
+            this.options.logger?.warn(
+              `dispose failed for ${key.split('\u0000')[1]}: ${(e as Error).message}`,
+            );
           }
         },
         () => undefined,

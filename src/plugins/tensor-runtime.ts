@@ -24,21 +24,33 @@ export interface TensorRuntime {
   dispose(): Promise<void>;
 }
 
-export async function startTensorRuntime(config: Pick<Config, 'backend' | 'dataDir'> & Partial<Pick<Config, 'security'>>, log: Logger): Promise<TensorRuntime> {
+export async function startTensorRuntime(
+  config: Pick<Config, 'backend' | 'dataDir'> & Partial<Pick<Config, 'security'>>,
+  log: Logger,
+): Promise<TensorRuntime> {
   const info = await initBackend(config.backend, (msg) => log.debug(msg));
   const skipped = info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  log.info(`tensor backend: ${info.backend}${info.adapter ? ` on ${describeAdapter(info.adapter)}` : ''}${skipped ? ` (not used — ${skipped})` : ''}`);
+  log.info(
+    `tensor backend: ${info.backend}${info.adapter ? ` on ${describeAdapter(info.adapter)}` : ''}${skipped ? ` (not used — ${skipped})` : ''}`,
+  );
   if (info.backend === 'wasm') {
     // Say it at start: the README's training times assume OpenBLAS, which npm cannot install (README, "Quick start").
     const native = nativeBlasStatus.startsWith('OpenBLAS');
-    log.info(`matrix products: ${native ? `native, ${nativeBlasStatus}` : `wasm kernels, no native BLAS (${nativeBlasStatus}); training runs faster with OpenBLAS: apt-get install libopenblas0-pthread`}`);
+    log.info(
+      `matrix products: ${native ? `native, ${nativeBlasStatus}` : `wasm kernels, no native BLAS (${nativeBlasStatus}); training runs faster with OpenBLAS: apt-get install libopenblas0-pthread`}`,
+    );
   }
   const pluginLog = log.child('plugins');
   const registry = new PluginRegistry({
     logger: pluginLog,
-    assets: config.security ? { dirs: config.security.assetDirs, urlPrefixes: config.security.assetUrlPrefixes } : undefined,
+    assets: config.security
+      ? { dirs: config.security.assetDirs, urlPrefixes: config.security.assetUrlPrefixes }
+      : undefined,
   });
-  const loaded = await registry.loadAll({ builtinDir: builtinPluginsDir(), installedDir: pluginsPrefix(config.dataDir) });
+  const loaded = await registry.loadAll({
+    builtinDir: builtinPluginsDir(),
+    installedDir: pluginsPrefix(config.dataDir),
+  });
   for (const p of loaded) {
     if (p.status === 'LOADED') pluginLog.info(`loaded ${p.name}@${p.version} (${p.source.toLowerCase()})`);
   }

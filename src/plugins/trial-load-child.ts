@@ -27,11 +27,17 @@ function report(r: Report, code: number): void {
 }
 
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
-process.on('uncaughtException', (err) => report({ status: 'FAILED', error: `plugin threw asynchronously after loading: ${describe(err)}` }, 1));
-process.on('unhandledRejection', (reason) => report({ status: 'FAILED', error: `plugin left a promise rejected while loading: ${describe(reason)}` }, 1));
+process.on('uncaughtException', (err) =>
+  report({ status: 'FAILED', error: `plugin threw asynchronously after loading: ${describe(err)}` }, 1),
+);
+process.on('unhandledRejection', (reason) =>
+  report({ status: 'FAILED', error: `plugin left a promise rejected while loading: ${describe(reason)}` }, 1),
+);
 
 (async () => {
-  const plugin = await loadPluginPackage(dir!, { source: source === 'BUILTIN' ? 'BUILTIN' : ('INSTALLED' as PluginSource) });
+  const plugin = await loadPluginPackage(dir!, {
+    source: source === 'BUILTIN' ? 'BUILTIN' : ('INSTALLED' as PluginSource),
+  });
   if (plugin.status !== 'LOADED') {
     report({ status: 'FAILED', name: plugin.name, version: plugin.version, error: plugin.error }, 0);
     return;

@@ -23,11 +23,16 @@ function childScript(): string {
   if (fs.existsSync(here)) return here;
   // Under jest this module is TypeScript; the child runs the built file.
   const built = path.resolve(__dirname, '../../dist/src/plugins/trial-load-child.js');
-  if (!fs.existsSync(built)) throw new Error(`plugin trial loader not built: run "npm run build" (looked for ${built})`);
+  if (!fs.existsSync(built))
+    throw new Error(`plugin trial loader not built: run "npm run build" (looked for ${built})`);
   return built;
 }
 
-export function trialLoadPlugin(dir: string, source: PluginSource = 'INSTALLED', settleMs = TRIAL_SETTLE_MS): Promise<TrialResult> {
+export function trialLoadPlugin(
+  dir: string,
+  source: PluginSource = 'INSTALLED',
+  settleMs = TRIAL_SETTLE_MS,
+): Promise<TrialResult> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (r: TrialResult) => {
@@ -49,7 +54,9 @@ export function trialLoadPlugin(dir: string, source: PluginSource = 'INSTALLED',
       if (msg?.status === 'LOADED') done({ ok: true });
       else done({ ok: false, error: msg?.error ?? 'plugin failed to load' });
     });
-    child.on('error', (err) => done({ ok: false, error: `could not start the plugin trial load: ${err.message}` }));
+    child.on('error', (err) =>
+      done({ ok: false, error: `could not start the plugin trial load: ${err.message}` }),
+    );
     // 'close' comes after the last IPC message, so a report is never taken for a silent exit.
     child.on('close', (code, signal) => {
       done({ ok: false, error: `plugin ended the trial-load process (${signal ?? `exit code ${code}`})` });
@@ -60,7 +67,10 @@ export function trialLoadPlugin(dir: string, source: PluginSource = 'INSTALLED',
 /** The package's name and version as package.json says (for a plugin whose trial failed). */
 function identity(dir: string): { name: string; version: string; description?: string } {
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     return {
       name: typeof pkg.name === 'string' && pkg.name ? pkg.name : path.basename(dir),
       version: typeof pkg.version === 'string' && pkg.version ? pkg.version : '0.0.0',
@@ -75,10 +85,21 @@ function identity(dir: string): { name: string; version: string; description?: s
  * Loads a plugin into this process only after a trial load in a child process
  * succeeded; otherwise returns it FAILED with the trial's error.
  */
-export async function loadPluginTrialFirst(dir: string, options: LoadOptions, settleMs = TRIAL_SETTLE_MS): Promise<LoadedPlugin> {
+export async function loadPluginTrialFirst(
+  dir: string,
+  options: LoadOptions,
+  settleMs = TRIAL_SETTLE_MS,
+): Promise<LoadedPlugin> {
   const trial = await trialLoadPlugin(dir, options.source, settleMs);
   if (!trial.ok) {
-    return { ...identity(dir), dir: path.resolve(dir), source: options.source, status: 'FAILED', error: trial.error, integrity: options.integrity };
+    return {
+      ...identity(dir),
+      dir: path.resolve(dir),
+      source: options.source,
+      status: 'FAILED',
+      error: trial.error,
+      integrity: options.integrity,
+    };
   }
   return loadPluginPackage(dir, options);
 }

@@ -9,7 +9,6 @@ import {
   PLUGIN_ITEM_NAME_PATTERN,
   type ControlDefinition,
   type JsonSchema,
-  type PluginDefinition,
 } from '../sdk';
 
 const ajvOptions = {
@@ -39,7 +38,10 @@ function withAssetKeyword<T extends Ajv>(ajv: T): T {
     errors: false,
     validate: (marked: boolean, data: unknown, _parent: unknown, cxt?: { instancePath: string }) => {
       if (marked && assetCollector) {
-        const field = (cxt?.instancePath ?? '').split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+        const field = (cxt?.instancePath ?? '')
+          .split('/')
+          .slice(1)
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
         assetCollector.push({ field, value: data });
       }
       return true;
@@ -86,17 +88,23 @@ export function validatePromptgenField(pkg: unknown): string[] {
   if (!('promptgen' in p)) return ['package.json has no "promptgen" field'];
   const field = p.promptgen;
   if (field === null || typeof field !== 'object' || Array.isArray(field)) {
-    return [`package.json "promptgen" must be an object like { "apiVersion": ${PLUGIN_API_VERSION} } (got ${describe(field)})`];
+    return [
+      `package.json "promptgen" must be an object like { "apiVersion": ${PLUGIN_API_VERSION} } (got ${describe(field)})`,
+    ];
   }
   const f = field as Record<string, unknown>;
   if (f.apiVersion === undefined) {
     return [`package.json "promptgen.apiVersion" is missing (this host supports ${PLUGIN_API_VERSION})`];
   }
   if (f.apiVersion !== PLUGIN_API_VERSION) {
-    return [`apiVersion ${JSON.stringify(f.apiVersion)} is not supported (host supports ${PLUGIN_API_VERSION})`];
+    return [
+      `apiVersion ${JSON.stringify(f.apiVersion)} is not supported (host supports ${PLUGIN_API_VERSION})`,
+    ];
   }
   if (f.models !== undefined && !Array.isArray(f.models)) {
-    return [`package.json "promptgen.models" must be an array of model manifests (got ${describe(f.models)})`];
+    return [
+      `package.json "promptgen.models" must be an array of model manifests (got ${describe(f.models)})`,
+    ];
   }
   return [];
 }
@@ -133,11 +141,15 @@ function label(kind: string, i: number, item: Record<string, unknown>): string {
 export function validatePluginDefinition(def: unknown): string[] {
   const errors: string[] = [];
   if (def === null || typeof def !== 'object') {
-    return [`the main module must export a plugin definition object, e.g. module.exports = { apiVersion: 1, generators: [...] } (got ${describe(def)})`];
+    return [
+      `the main module must export a plugin definition object, e.g. module.exports = { apiVersion: 1, generators: [...] } (got ${describe(def)})`,
+    ];
   }
   const d = def as Record<string, unknown>;
   if (d.apiVersion !== undefined && d.apiVersion !== PLUGIN_API_VERSION) {
-    errors.push(`apiVersion ${JSON.stringify(d.apiVersion)} is not supported (host supports ${PLUGIN_API_VERSION})`);
+    errors.push(
+      `apiVersion ${JSON.stringify(d.apiVersion)} is not supported (host supports ${PLUGIN_API_VERSION})`,
+    );
   }
   const seen = new Set<string>();
   const dup = (kind: string, name: unknown) => {
@@ -147,26 +159,35 @@ export function validatePluginDefinition(def: unknown): string[] {
   };
 
   if (d.generators !== undefined) {
-    if (!Array.isArray(d.generators)) errors.push(`generators must be an array (got ${describe(d.generators)})`);
+    if (!Array.isArray(d.generators))
+      errors.push(`generators must be an array (got ${describe(d.generators)})`);
     else
       d.generators.forEach((g, i) => {
-        if (g === null || typeof g !== 'object') return errors.push(`generators[${i}] must be an object (got ${describe(g)})`);
+        if (g === null || typeof g !== 'object')
+          return errors.push(`generators[${i}] must be an object (got ${describe(g)})`);
         const item = g as Record<string, unknown>;
         const where = label('generators', i, item);
         checkName(`generators[${i}]`, item.name, errors);
         dup('generator', item.name);
-        if (typeof item.title !== 'string' || !item.title) errors.push(`${where}: title must be a non-empty string`);
-        if (item.description !== undefined && typeof item.description !== 'string') errors.push(`${where}: description must be a string`);
-        if (!isPosInt(item.latentDim)) errors.push(`${where}: latentDim must be a positive integer (got ${describe(item.latentDim)})`);
+        if (typeof item.title !== 'string' || !item.title)
+          errors.push(`${where}: title must be a non-empty string`);
+        if (item.description !== undefined && typeof item.description !== 'string')
+          errors.push(`${where}: description must be a string`);
+        if (!isPosInt(item.latentDim))
+          errors.push(`${where}: latentDim must be a positive integer (got ${describe(item.latentDim)})`);
         const out = item.output as Record<string, unknown> | undefined;
         if (out === null || typeof out !== 'object') {
-          errors.push(`${where}: output must be an object { width, height, channels } (got ${describe(out)})`);
+          errors.push(
+            `${where}: output must be an object { width, height, channels } (got ${describe(out)})`,
+          );
         } else {
           for (const k of ['width', 'height', 'channels']) {
-            if (!isPosInt(out[k])) errors.push(`${where}: output.${k} must be a positive integer (got ${describe(out[k])})`);
+            if (!isPosInt(out[k]))
+              errors.push(`${where}: output.${k} must be a positive integer (got ${describe(out[k])})`);
           }
         }
-        if (typeof item.load !== 'function') errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
+        if (typeof item.load !== 'function')
+          errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
       });
   }
 
@@ -174,45 +195,64 @@ export function validatePluginDefinition(def: unknown): string[] {
     if (!Array.isArray(d.controls)) errors.push(`controls must be an array (got ${describe(d.controls)})`);
     else
       d.controls.forEach((c, i) => {
-        if (c === null || typeof c !== 'object') return errors.push(`controls[${i}] must be an object (got ${describe(c)})`);
+        if (c === null || typeof c !== 'object')
+          return errors.push(`controls[${i}] must be an object (got ${describe(c)})`);
         const item = c as Record<string, unknown>;
         const where = label('controls', i, item);
         checkName(`controls[${i}]`, item.name, errors);
         dup('control', item.name);
-        if (typeof item.title !== 'string' || !item.title) errors.push(`${where}: title must be a non-empty string`);
-        if (item.description !== undefined && typeof item.description !== 'string') errors.push(`${where}: description must be a string`);
+        if (typeof item.title !== 'string' || !item.title)
+          errors.push(`${where}: title must be a non-empty string`);
+        if (item.description !== undefined && typeof item.description !== 'string')
+          errors.push(`${where}: description must be a string`);
         const schemaErr = paramsSchemaError(item.paramsSchema);
         if (schemaErr) errors.push(`${where}: ${schemaErr}`);
         if (item.conditionDim !== undefined && item.conditionDim !== null && !isPosInt(item.conditionDim)) {
-          errors.push(`${where}: conditionDim must be a positive integer or null (got ${describe(item.conditionDim)})`);
+          errors.push(
+            `${where}: conditionDim must be a positive integer or null (got ${describe(item.conditionDim)})`,
+          );
         }
-        if (item.paired !== undefined && typeof item.paired !== 'boolean') errors.push(`${where}: paired must be a boolean`);
+        if (item.paired !== undefined && typeof item.paired !== 'boolean')
+          errors.push(`${where}: paired must be a boolean`);
         if (item.checkParams !== undefined && typeof item.checkParams !== 'function') {
           errors.push(`${where}: checkParams must be a function (got ${describe(item.checkParams)})`);
         }
-        if (typeof item.load !== 'function') errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
+        if (typeof item.load !== 'function')
+          errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
       });
   }
 
   if (d.classifiers !== undefined) {
-    if (!Array.isArray(d.classifiers)) errors.push(`classifiers must be an array (got ${describe(d.classifiers)})`);
+    if (!Array.isArray(d.classifiers))
+      errors.push(`classifiers must be an array (got ${describe(d.classifiers)})`);
     else
       d.classifiers.forEach((c, i) => {
-        if (c === null || typeof c !== 'object') return errors.push(`classifiers[${i}] must be an object (got ${describe(c)})`);
+        if (c === null || typeof c !== 'object')
+          return errors.push(`classifiers[${i}] must be an object (got ${describe(c)})`);
         const item = c as Record<string, unknown>;
         const where = label('classifiers', i, item);
         checkName(`classifiers[${i}]`, item.name, errors);
         dup('classifier', item.name);
-        if (typeof item.title !== 'string' || !item.title) errors.push(`${where}: title must be a non-empty string`);
-        if (item.description !== undefined && typeof item.description !== 'string') errors.push(`${where}: description must be a string`);
+        if (typeof item.title !== 'string' || !item.title)
+          errors.push(`${where}: title must be a non-empty string`);
+        if (item.description !== undefined && typeof item.description !== 'string')
+          errors.push(`${where}: description must be a string`);
         const names = item.classNames;
-        if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string' && n.length > 0)) {
-          errors.push(`${where}: classNames must be a non-empty array of non-empty strings (got ${describe(names)})`);
+        if (
+          !Array.isArray(names) ||
+          names.length === 0 ||
+          !names.every((n) => typeof n === 'string' && n.length > 0)
+        ) {
+          errors.push(
+            `${where}: classNames must be a non-empty array of non-empty strings (got ${describe(names)})`,
+          );
         } else if (new Set(names).size !== names.length) {
           errors.push(`${where}: classNames must be distinct`);
         }
-        if (typeof item.load !== 'function') errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
-        if (item.fits !== undefined && typeof item.fits !== 'function') errors.push(`${where}: fits must be a function (got ${describe(item.fits)})`);
+        if (typeof item.load !== 'function')
+          errors.push(`${where}: load must be a function (got ${describe(item.load)})`);
+        if (item.fits !== undefined && typeof item.fits !== 'function')
+          errors.push(`${where}: fits must be a function (got ${describe(item.fits)})`);
       });
   }
   return errors;
@@ -244,10 +284,14 @@ function pointerToPath(pointer: string): string[] {
 function errorMessage(e: ErrorObject): string {
   if (e.keyword === 'enum') {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-    const shown = allowed.slice(0, 12).map((v) => JSON.stringify(v)).join(', ');
+    const shown = allowed
+      .slice(0, 12)
+      .map((v) => JSON.stringify(v))
+      .join(', ');
     return `must be one of ${shown}${allowed.length > 12 ? `, … (${allowed.length} values)` : ''}`;
   }
-  if (e.keyword === 'const') return `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+  if (e.keyword === 'const')
+    return `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
   if (e.keyword === 'additionalProperties') return 'is not an allowed property';
   if (e.keyword === 'required') return 'is required';
   return e.message ?? 'is invalid';
@@ -256,7 +300,8 @@ function errorMessage(e: ErrorObject): string {
 function errorPath(e: ErrorObject): string[] {
   const path = pointerToPath(e.instancePath);
   if (e.keyword === 'required') path.push((e.params as { missingProperty: string }).missingProperty);
-  if (e.keyword === 'additionalProperties') path.push((e.params as { additionalProperty: string }).additionalProperty);
+  if (e.keyword === 'additionalProperties')
+    path.push((e.params as { additionalProperty: string }).additionalProperty);
   return path;
 }
 
@@ -275,7 +320,9 @@ function toParamErrors(errors: ErrorObject[]): ParamError[] {
   for (const e of errors) {
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf') {
       const prefix = e.schemaPath + '/';
-      const branches = errors.filter((b) => b.schemaPath.startsWith(prefix) && b.instancePath === e.instancePath);
+      const branches = errors.filter(
+        (b) => b.schemaPath.startsWith(prefix) && b.instancePath === e.instancePath,
+      );
       const msgs = [...new Set(branches.map(errorMessage))];
       push(errorPath(e), msgs.length ? msgs.join(', or ') : errorMessage(e));
       continue;
@@ -293,13 +340,22 @@ function toParamErrors(errors: ErrorObject[]): ParamError[] {
  * The caller prefixes `field` with its own position (e.g. ['controls', '0', 'params']).
  * The input is not modified: `params` in the result is the normalised copy.
  */
-export function validateParams(control: Pick<ControlDefinition, 'paramsSchema'>, params: unknown): ParamsValidation {
+export function validateParams(
+  control: Pick<ControlDefinition, 'paramsSchema'>,
+  params: unknown,
+): ParamsValidation {
   const copy = params === undefined || params === null ? {} : structuredClone(params);
   let validate: ValidateFunction;
   try {
     validate = compileParamsSchema(control.paramsSchema);
   } catch (e) {
-    return { valid: false, params: copy, errors: [{ field: [], message: `the control's paramsSchema does not compile: ${(e as Error).message}` }] };
+    return {
+      valid: false,
+      params: copy,
+      errors: [
+        { field: [], message: `the control's paramsSchema does not compile: ${(e as Error).message}` },
+      ],
+    };
   }
   const assets: Array<{ field: string[]; value: unknown }> = [];
   assetCollector = assets;

@@ -87,7 +87,12 @@ export function toPrompt(row: PromptRow): Prompt {
     name: row.name,
     status: row.status as PromptStatus,
     controls: row.controls.map((c) =>
-      Object.assign(new ControlTerm(), { stored: c, weight: c.weight, params: c.params, pluginVersion: c.pluginVersion }),
+      Object.assign(new ControlTerm(), {
+        stored: c,
+        weight: c.weight,
+        params: c.params,
+        pluginVersion: c.pluginVersion,
+      }),
     ),
     training: Object.assign(new TrainingOptions(), row.training),
     progress: row.progress ? toProgress(row.id, row.status, row.progress) : null,

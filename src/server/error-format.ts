@@ -25,7 +25,7 @@ function codeOf(err: unknown): string | undefined {
 
 function mask(formatted: GraphQLFormattedError, cause: unknown, log: ErrorLog): GraphQLFormattedError {
   const id = newErrorId();
-  const text = cause instanceof Error ? cause.stack ?? cause.message : String(cause);
+  const text = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
   log.error(`internal error ${id}${formatted.path ? ` at ${formatted.path.join('.')}` : ''}: ${text}`);
   return {
     message: internalErrorText(id),
@@ -36,7 +36,11 @@ function mask(formatted: GraphQLFormattedError, cause: unknown, log: ErrorLog): 
 }
 
 /** For Apollo's `formatError`: keeps coded client errors, masks the rest. */
-export function formatApolloError(formatted: GraphQLFormattedError, error: unknown, log: ErrorLog): GraphQLFormattedError {
+export function formatApolloError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  log: ErrorLog,
+): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && code !== INTERNAL) {
     const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
@@ -52,14 +56,19 @@ export function formatApolloError(formatted: GraphQLFormattedError, error: unkno
  * For graphql-ws results and errors, which graphql-js leaves uncoded: validation and
  * variable errors are the client's, a thrown non-GraphQL error is internal.
  */
-export function formatWsError(error: GraphQLError, log: ErrorLog, fallbackCode: ErrorCode = ErrorCode.GRAPHQL_VALIDATION_FAILED): GraphQLFormattedError {
+export function formatWsError(
+  error: GraphQLError,
+  log: ErrorLog,
+  fallbackCode: ErrorCode = ErrorCode.GRAPHQL_VALIDATION_FAILED,
+): GraphQLFormattedError {
   const formatted = error.toJSON();
   const own = codeOf(error);
   if (own && own !== INTERNAL) return { ...formatted, extensions: { ...formatted.extensions, code: own } };
   const cause = rootCause(error);
   if (cause !== error) {
     const causeCode = codeOf(cause);
-    if (causeCode && causeCode !== INTERNAL) return { ...formatted, extensions: { ...(cause as GraphQLError).extensions, code: causeCode } };
+    if (causeCode && causeCode !== INTERNAL)
+      return { ...formatted, extensions: { ...(cause as GraphQLError).extensions, code: causeCode } };
     return mask(formatted, cause, log);
   }
   if (own === INTERNAL) return mask(formatted, error, log);

@@ -12,7 +12,17 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import type { Request, RequestHandler } from 'express';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { execute, getOperationAST, parse, subscribe, validate, specifiedRules, GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import {
+  execute,
+  getOperationAST,
+  parse,
+  subscribe,
+  validate,
+  specifiedRules,
+  GraphQLError,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -81,18 +91,28 @@ export async function createGraphQLEndpoints(
     maxDirectives: { n: security.maxQueryDirectives },
     blockFieldSuggestion: { enabled: true },
   }).protect();
-  const rules: ValidationRule[] = [depthLimitRule(config.limits.maxQueryDepth), ...(armor.validationRules as ValidationRule[])];
+  const rules: ValidationRule[] = [
+    depthLimitRule(config.limits.maxQueryDepth),
+    ...(armor.validationRules as ValidationRule[]),
+  ];
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.limits.bodyLimitBytes });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: config.limits.bodyLimitBytes,
+  });
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
       execute,
       subscribe,
-      context: (ctx): GraphQLContext => contextOf({ request: ctx.extra.request, authorization: ctx.connectionParams?.authorization }),
+      context: (ctx): GraphQLContext =>
+        contextOf({ request: ctx.extra.request, authorization: ctx.connectionParams?.authorization }),
       onSubscribe: (_ctx, _id, payload) => {
         // Same limits as HTTP, in the same order; the document parsed here is the one executed.
-        const coded = (message: string, code: ErrorCode) => [new GraphQLError(message, { extensions: { code } })];
+        const coded = (message: string, code: ErrorCode) => [
+          new GraphQLError(message, { extensions: { code } }),
+        ];
         const checked = preflight(payload.query, payload.variables, security);
         if (checked.error) return [checked.error];
         const document = checked.document;
@@ -105,20 +125,53 @@ export async function createGraphQLEndpoints(
           return coded('the query could not be parsed', ErrorCode.GRAPHQL_PARSE_FAILED);
         }
         const errors = validate(schema, document, [...specifiedRules, ...rules]);
-        if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }));
+        if (errors.length > 0)
+          return errors.map(
+            (e) =>
+              new GraphQLError(e.message, {
+                nodes: e.nodes,
+                extensions: { ...e.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED },
+              }),
+          );
         const operation = getOperationAST(document, payload.operationName ?? undefined);
         if (!operation) {
-          return coded(payload.operationName ? `Unknown operation named "${payload.operationName}"` : 'Must provide an operation name when the document holds several', ErrorCode.OPERATION_RESOLUTION_FAILURE);
+          return coded(
+            payload.operationName
+              ? `Unknown operation named "${payload.operationName}"`
+              : 'Must provide an operation name when the document holds several',
+            ErrorCode.OPERATION_RESOLUTION_FAILURE,
+          );
         }
-        const vars = getVariableValues(schema, operation.variableDefinitions ?? [], (payload.variables ?? {}) as Record<string, unknown>);
-        if (vars.errors) return vars.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
+        const vars = getVariableValues(
+          schema,
+          operation.variableDefinitions ?? [],
+          (payload.variables ?? {}) as Record<string, unknown>,
+        );
+        if (vars.errors)
+          return vars.errors.map(
+            (e) =>
+              new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
+          );
         try {
-          checkComplexity(schema, document, payload.variables ?? undefined, payload.operationName, config.limits.maxQueryComplexity);
+          checkComplexity(
+            schema,
+            document,
+            payload.variables ?? undefined,
+            payload.operationName,
+            config.limits.maxQueryComplexity,
+          );
         } catch (err) {
-          return err instanceof GraphQLError ? [err] : coded('the query could not be checked', ErrorCode.BAD_REQUEST);
+          return err instanceof GraphQLError
+            ? [err]
+            : coded('the query could not be checked', ErrorCode.BAD_REQUEST);
         }
         // The raw values: execute coerces them again (coerced custom scalars would not round-trip).
-        return { schema, document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined };
+        return {
+          schema,
+          document,
+          operationName: payload.operationName ?? undefined,
+          variableValues: payload.variables ?? undefined,
+        };
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return undefined;
@@ -160,10 +213,12 @@ export async function createGraphQLEndpoints(
 
   const guard = requestGuardMiddleware(security);
   const apolloMiddleware = expressMiddleware(apollo, {
-    context: async ({ req }: { req: Request }): Promise<GraphQLContext> => contextOf({ request: req, authorization: req.headers.authorization }),
+    context: async ({ req }: { req: Request }): Promise<GraphQLContext> =>
+      contextOf({ request: req, authorization: req.headers.authorization }),
   });
 
-  const middleware: RequestHandler = (req, res, next) => guard(req, res, (err?: unknown) => (err ? next(err) : apolloMiddleware(req, res, next)));
+  const middleware: RequestHandler = (req, res, next) =>
+    guard(req, res, (err?: unknown) => (err ? next(err) : apolloMiddleware(req, res, next)));
 
   return {
     middleware,
@@ -173,4 +228,3 @@ export async function createGraphQLEndpoints(
     },
   };
 }
-

@@ -34,7 +34,8 @@ export function depthLimitRule(maxDepth: number) {
           max = Math.max(max, depthOf(sel.selectionSet, depth, seen));
         } else if (!seen.has(sel.name.value)) {
           const frag = fragments.get(sel.name.value);
-          if (frag) max = Math.max(max, depthOf(frag.selectionSet, depth, new Set([...seen, sel.name.value])));
+          if (frag)
+            max = Math.max(max, depthOf(frag.selectionSet, depth, new Set([...seen, sel.name.value])));
         }
       }
       return max;
@@ -69,7 +70,8 @@ const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity,
   if (type.name.startsWith('__') || field.name.startsWith('__')) return 1 + childComplexity;
   let multiplier = 1;
   if (typeof args.first === 'number') multiplier = Math.max(1, args.first);
-  else if (isListType(getNullableType(field.type)) && !type.name.endsWith('Connection')) multiplier = UNBOUNDED_LIST_GUESS;
+  else if (isListType(getNullableType(field.type)) && !type.name.endsWith('Connection'))
+    multiplier = UNBOUNDED_LIST_GUESS;
   return 1 + childComplexity * multiplier;
 };
 
@@ -89,8 +91,11 @@ export function assertComplexity(
     estimators: [listAwareEstimator],
   });
   if (complexity > maxComplexity) {
-    throw new GraphQLError(`Query is too complex: complexity ${complexity} exceeds the limit of ${maxComplexity}`, {
-      extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, complexity, maxComplexity, http: { status: 400 } },
-    });
+    throw new GraphQLError(
+      `Query is too complex: complexity ${complexity} exceeds the limit of ${maxComplexity}`,
+      {
+        extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, complexity, maxComplexity, http: { status: 400 } },
+      },
+    );
   }
 }

@@ -11,7 +11,12 @@ export interface Probes {
   ready(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
 }
 
-export function createHttpApp(config: Config, store: Store, probes: Probes, graphql: RequestHandler): Express {
+export function createHttpApp(
+  config: Config,
+  store: Store,
+  probes: Probes,
+  graphql: RequestHandler,
+): Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -35,18 +40,34 @@ export function createHttpApp(config: Config, store: Store, probes: Probes, grap
     const status = typeof err?.status === 'number' ? err.status : 500;
     if (err?.type === 'entity.too.large') {
       res.status(413).json({
-        errors: [{
-          message: `Request body is too large: ${err.length} bytes exceeds the limit of ${config.limits.bodyLimitBytes} bytes`,
-          extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, limit: config.limits.bodyLimitBytes },
-        }],
+        errors: [
+          {
+            message: `Request body is too large: ${err.length} bytes exceeds the limit of ${config.limits.bodyLimitBytes} bytes`,
+            extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, limit: config.limits.bodyLimitBytes },
+          },
+        ],
       });
       return;
     }
     if (err?.type === 'entity.parse.failed') {
-      res.status(400).json({ errors: [{ message: `Request body is not valid JSON: ${err.message}`, extensions: { code: ErrorCode.BAD_REQUEST } }] });
+      res.status(400).json({
+        errors: [
+          {
+            message: `Request body is not valid JSON: ${err.message}`,
+            extensions: { code: ErrorCode.BAD_REQUEST },
+          },
+        ],
+      });
       return;
     }
-    res.status(status).json({ errors: [{ message: status >= 500 ? 'Internal server error' : String(err?.message ?? err), extensions: { code: status >= 500 ? ErrorCode.INTERNAL_SERVER_ERROR : ErrorCode.BAD_REQUEST } }] });
+    res.status(status).json({
+      errors: [
+        {
+          message: status >= 500 ? 'Internal server error' : String(err?.message ?? err),
+          extensions: { code: status >= 500 ? ErrorCode.INTERNAL_SERVER_ERROR : ErrorCode.BAD_REQUEST },
+        },
+      ],
+    });
   };
   app.use(errors);
   return app;

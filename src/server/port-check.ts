@@ -26,7 +26,9 @@ export async function assertPortFree(port: number, host: string): Promise<void> 
   await new Promise<void>((resolve, reject) => {
     const probe = net.createServer();
     probe.unref();
-    probe.once('error', (err: NodeJS.ErrnoException) => reject(new PortUnavailableError(port, host, err.code ?? 'unknown error')));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new PortUnavailableError(port, host, err.code ?? 'unknown error')),
+    );
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
   });
 }

@@ -32,8 +32,11 @@ export function contextFactory(services: Services, adminToken: string): ContextF
 /** Where artifact links point: PROMPTGEN_PUBLIC_URL, else the address the client used (proxy headers first). */
 function baseUrlOf(config: Config, req: Caller['request']): string {
   if (config.publicUrl) return config.publicUrl;
-  const proto = (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0]?.trim() ?? (req.secure ? 'https' : 'http');
-  const host = (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? `localhost:${config.port}`;
+  const proto =
+    (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0]?.trim() ??
+    (req.secure ? 'https' : 'http');
+  const host =
+    (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? `localhost:${config.port}`;
   return `${proto}://${host}`;
 }
 

@@ -30,20 +30,31 @@ const EXPENSIVE_MUTATIONS = new Set(['createPrompt', 'sample', 'installPlugin', 
 /** Deepest nesting of an input value (params are small JSON objects; thousands of levels only cost stack). */
 const MAX_VALUE_DEPTH = 32;
 
-export type GuardLimits = Pick<SecurityConfig, 'maxQueryTokens' | 'maxQueryFields' | 'maxExpensivePerRequest'>;
+export type GuardLimits = Pick<
+  SecurityConfig,
+  'maxQueryTokens' | 'maxQueryFields' | 'maxExpensivePerRequest'
+>;
 
 function refusal(message: string, code: ErrorCode, extra: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extra, http: { status: 400 } } });
 }
 
 /** A parse that stops at the token limit; null document (and no error) for a plain syntax error. */
-function parseBounded(source: string, maxTokens: number): { document: DocumentNode | null; error: GraphQLError | null } {
+function parseBounded(
+  source: string,
+  maxTokens: number,
+): { document: DocumentNode | null; error: GraphQLError | null } {
   try {
     return { document: parse(source, { maxTokens }), error: null };
   } catch (err) {
     const message = (err as Error).message;
     if (/tokens\. Parsing aborted/.test(message)) {
-      return { document: null, error: refusal(`Query is too large: more than ${maxTokens} tokens`, ErrorCode.QUERY_TOO_LARGE, { maxTokens }) };
+      return {
+        document: null,
+        error: refusal(`Query is too large: more than ${maxTokens} tokens`, ErrorCode.QUERY_TOO_LARGE, {
+          maxTokens,
+        }),
+      };
     }
     return { document: null, error: null };
   }
@@ -59,7 +70,8 @@ function countFields(document: DocumentNode): number {
     }
   };
   for (const def of document.definitions) {
-    if (def.kind === Kind.OPERATION_DEFINITION || def.kind === Kind.FRAGMENT_DEFINITION) visit(def.selectionSet);
+    if (def.kind === Kind.OPERATION_DEFINITION || def.kind === Kind.FRAGMENT_DEFINITION)
+      visit(def.selectionSet);
   }
   return n;
 }
@@ -67,7 +79,8 @@ function countFields(document: DocumentNode): number {
 /** Expensive root fields of the largest mutation operation, fragments on the root expanded. */
 function expensiveFieldsPerOperation(document: DocumentNode): number {
   const fragments = new Map<string, SelectionSetNode>();
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def.selectionSet);
+  for (const def of document.definitions)
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def.selectionSet);
   const count = (set: SelectionSetNode, seen: Set<string>): number => {
     let n = 0;
     for (const sel of set.selections) {
@@ -83,7 +96,8 @@ function expensiveFieldsPerOperation(document: DocumentNode): number {
   };
   let max = 0;
   for (const def of document.definitions) {
-    if (def.kind === Kind.OPERATION_DEFINITION && def.operation === 'mutation') max = Math.max(max, count(def.selectionSet, new Set()));
+    if (def.kind === Kind.OPERATION_DEFINITION && def.operation === 'mutation')
+      max = Math.max(max, count(def.selectionSet, new Set()));
   }
   return max;
 }
@@ -96,7 +110,9 @@ function literalProblem(node: ValueNode, depth: number): string | null {
       return node.value.includes('\0') ? 'strings must not contain NUL (\\u0000) characters' : null;
     case Kind.FLOAT:
     case Kind.INT:
-      return Number.isFinite(Number(node.value)) ? null : `numbers must be finite (got ${node.value.slice(0, 40)})`;
+      return Number.isFinite(Number(node.value))
+        ? null
+        : `numbers must be finite (got ${node.value.slice(0, 40)})`;
     case Kind.LIST:
       for (const v of node.values) {
         const p = literalProblem(v, depth + 1);
@@ -117,9 +133,11 @@ function literalProblem(node: ValueNode, depth: number): string | null {
 /** The same for a JSON variable value (and its object keys). */
 function valueProblem(value: unknown, depth = 0): string | null {
   if (depth > MAX_VALUE_DEPTH) return `an input value is nested deeper than ${MAX_VALUE_DEPTH} levels`;
-  if (typeof value === 'string') return value.includes('\0') ? 'strings must not contain NUL (\\u0000) characters' : null;
+  if (typeof value === 'string')
+    return value.includes('\0') ? 'strings must not contain NUL (\\u0000) characters' : null;
   // JSON has no Infinity, but 1e999 parses to it: refused here, or a JSON param would be stored as null.
-  if (typeof value === 'number') return Number.isFinite(value) ? null : `numbers must be finite (got ${value})`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? null : `numbers must be finite (got ${value})`;
   if (Array.isArray(value)) {
     for (const v of value) {
       const p = valueProblem(v, depth + 1);
@@ -143,16 +161,20 @@ function literalsProblem(document: DocumentNode): string | null {
     if (!set || problem) return;
     for (const sel of set.selections) {
       if (problem) return;
-      for (const d of sel.directives ?? []) for (const a of d.arguments ?? []) problem ??= literalProblem(a.value, 0);
-      if (sel.kind === Kind.FIELD) for (const a of sel.arguments ?? []) problem ??= literalProblem(a.value, 0);
+      for (const d of sel.directives ?? [])
+        for (const a of d.arguments ?? []) problem ??= literalProblem(a.value, 0);
+      if (sel.kind === Kind.FIELD)
+        for (const a of sel.arguments ?? []) problem ??= literalProblem(a.value, 0);
       if (sel.kind !== Kind.FRAGMENT_SPREAD) visitSet(sel.selectionSet);
     }
   };
   for (const def of document.definitions) {
     if (def.kind === Kind.OPERATION_DEFINITION) {
-      for (const v of def.variableDefinitions ?? []) if (v.defaultValue) problem ??= literalProblem(v.defaultValue, 0);
+      for (const v of def.variableDefinitions ?? [])
+        if (v.defaultValue) problem ??= literalProblem(v.defaultValue, 0);
     }
-    if (def.kind === Kind.OPERATION_DEFINITION || def.kind === Kind.FRAGMENT_DEFINITION) visitSet(def.selectionSet);
+    if (def.kind === Kind.OPERATION_DEFINITION || def.kind === Kind.FRAGMENT_DEFINITION)
+      visitSet(def.selectionSet);
   }
   return problem;
 }
@@ -173,7 +195,14 @@ export function preflight(
   const document = parsed.document;
   const fields = countFields(document);
   if (fields > limits.maxQueryFields) {
-    return { document, error: refusal(`Query has too many fields: ${fields} exceeds the limit of ${limits.maxQueryFields}`, ErrorCode.TOO_MANY_FIELDS, { maxFields: limits.maxQueryFields }) };
+    return {
+      document,
+      error: refusal(
+        `Query has too many fields: ${fields} exceeds the limit of ${limits.maxQueryFields}`,
+        ErrorCode.TOO_MANY_FIELDS,
+        { maxFields: limits.maxQueryFields },
+      ),
+    };
   }
   const expensive = expensiveFieldsPerOperation(document);
   if (expensive > limits.maxExpensivePerRequest) {
@@ -201,7 +230,14 @@ export function requestGuardMiddleware(limits: GuardLimits): RequestHandler {
   return (req, res, next) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (Array.isArray(req.body)) {
-      res.status(400).json({ errors: [{ message: 'Batched requests are not accepted: send one operation per request', extensions: { code: ErrorCode.BAD_REQUEST } }] });
+      res.status(400).json({
+        errors: [
+          {
+            message: 'Batched requests are not accepted: send one operation per request',
+            extensions: { code: ErrorCode.BAD_REQUEST },
+          },
+        ],
+      });
       return;
     }
     let query = body.query;
@@ -229,9 +265,12 @@ export function subscriptionOverHttpPlugin(): ApolloServerPlugin {
       return {
         async didResolveOperation({ operation }) {
           if (operation?.operation === 'subscription') {
-            throw new GraphQLError('Subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, not over HTTP', {
-              extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
-            });
+            throw new GraphQLError(
+              'Subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, not over HTTP',
+              {
+                extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
+              },
+            );
           }
         },
       };

@@ -26,7 +26,12 @@ export function studioRouter(root: string = STUDIO_DIST): Router {
   // Vite names every asset by its content hash: a name never gets new bytes.
   router.use(
     '/assets',
-    express.static(path.join(root, 'assets'), { immutable: true, maxAge: '1y', index: false, fallthrough: true }),
+    express.static(path.join(root, 'assets'), {
+      immutable: true,
+      maxAge: '1y',
+      index: false,
+      fallthrough: true,
+    }),
   );
   router.use(express.static(root, { index: false, maxAge: 0 }));
 
@@ -35,7 +40,10 @@ export function studioRouter(root: string = STUDIO_DIST): Router {
     if (SERVER_PATHS.test(req.path) || path.extname(req.path) !== '') return next();
     if (!req.accepts('html')) return next();
     if (!fs.existsSync(indexFile)) {
-      res.status(404).type('text/plain').send('The Studio is not built: run "npm run build --workspace web" (npm ci does it).');
+      res
+        .status(404)
+        .type('text/plain')
+        .send('The Studio is not built: run "npm run build --workspace web" (npm ci does it).');
       return;
     }
     // index.html names the current hashed bundles, so it must be revalidated each time.

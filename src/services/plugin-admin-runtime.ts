@@ -37,8 +37,11 @@ export class RuntimePluginAdmin implements PluginAdmin {
         this.log?.warn(`plugin install refused: ${showSpec(spec)}: ${code}: ${message}`);
         return { ok: false as const, errors: [{ field: ['spec'], message, code }] };
       };
-      const builtin = this.runtime.registry.listPlugins().find((p) => p.source === 'BUILTIN' && (spec === p.name || spec.startsWith(`${p.name}@`)));
-      if (builtin) return refused(`${builtin.name} is a built-in plugin and cannot be replaced`, 'INSTALL_FAILED');
+      const builtin = this.runtime.registry
+        .listPlugins()
+        .find((p) => p.source === 'BUILTIN' && (spec === p.name || spec.startsWith(`${p.name}@`)));
+      if (builtin)
+        return refused(`${builtin.name} is a built-in plugin and cannot be replaced`, 'INSTALL_FAILED');
       const result = await installPlugin(spec, {
         dataDir: this.config.dataDir,
         conflicts: this.runtime.registry,
@@ -51,12 +54,24 @@ export class RuntimePluginAdmin implements PluginAdmin {
       }
       if (result.tarball) {
         // A local package exists only on this machine: keep its bytes for the other workers.
-        await this.store.savePluginPackage(result.plugin.name, result.plugin.version, result.integrity, await fs.readFile(result.tarball));
+        await this.store.savePluginPackage(
+          result.plugin.name,
+          result.plugin.version,
+          result.integrity,
+          await fs.readFile(result.tarball),
+        );
       }
       const stored = this.runtime.registry.add(result.plugin);
-      const row = await this.store.recordPlugin(stored, { spec: result.resolvedSpec ?? result.spec, integrity: result.integrity });
-      const replaced = result.replacedVersion ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})` : '';
-      this.log?.info(`plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`);
+      const row = await this.store.recordPlugin(stored, {
+        spec: result.resolvedSpec ?? result.spec,
+        integrity: result.integrity,
+      });
+      const replaced = result.replacedVersion
+        ? ` (replacing ${result.replacedVersion}${request.allowDowngrade ? ', downgrade allowed' : ''})`
+        : '';
+      this.log?.info(
+        `plugin installed: ${stored.name}@${stored.version}${replaced} from ${showSpec(spec)}, integrity ${result.integrity.slice(0, 19)}…, status ${stored.status}`,
+      );
       return { ok: true, value: row };
     });
   }
@@ -66,10 +81,22 @@ export class RuntimePluginAdmin implements PluginAdmin {
       const loaded = this.runtime.registry.plugin(name);
       const row = await this.store.pluginByName(name);
       if (loaded?.source === 'BUILTIN' || row?.source === 'BUILTIN') {
-        return { ok: false, errors: [{ field: ['name'], message: `${name} is a built-in plugin and cannot be uninstalled`, code: 'BAD_USER_INPUT' }] };
+        return {
+          ok: false,
+          errors: [
+            {
+              field: ['name'],
+              message: `${name} is a built-in plugin and cannot be uninstalled`,
+              code: 'BAD_USER_INPUT',
+            },
+          ],
+        };
       }
       if (!loaded && !row) {
-        return { ok: false, errors: [{ field: ['name'], message: `no installed plugin is named ${name}`, code: 'NOT_FOUND' }] };
+        return {
+          ok: false,
+          errors: [{ field: ['name'], message: `no installed plugin is named ${name}`, code: 'NOT_FOUND' }],
+        };
       }
       const result = await uninstallPlugin(name, { dataDir: this.config.dataDir });
       if (!result.ok) {

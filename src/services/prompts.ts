@@ -59,11 +59,17 @@ export class PromptService {
 
   async create(input: CreatePromptData): Promise<Result<PromptRow>> {
     const errors: UserErrorData[] = [];
-    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') =>
+      errors.push({ field, message, code });
 
     const generator = await findGenerator(this.store, input.generator);
     if (!generator) bad(['generator'], `unknown generator "${input.generator}"`, 'NOT_FOUND');
-    else if (!generator.available) bad(['generator'], `generator "${generator.name}" is not available (its plugin was uninstalled or failed to load)`, 'UNAVAILABLE');
+    else if (!generator.available)
+      bad(
+        ['generator'],
+        `generator "${generator.name}" is not available (its plugin was uninstalled or failed to load)`,
+        'UNAVAILABLE',
+      );
 
     if (input.name != null && input.name.length > 200) bad(['name'], 'name must be at most 200 characters');
     if (input.controls.length === 0) bad(['controls'], 'at least one control is needed');
@@ -90,7 +96,11 @@ export class PromptService {
         continue;
       }
       if (!control.available) {
-        bad([...at, 'control'], `control "${control.name}" is not available (its plugin was uninstalled or failed to load)`, 'UNAVAILABLE');
+        bad(
+          [...at, 'control'],
+          `control "${control.name}" is not available (its plugin was uninstalled or failed to load)`,
+          'UNAVAILABLE',
+        );
         continue;
       }
       const weight = term.weight ?? 1;
@@ -100,17 +110,27 @@ export class PromptService {
       }
       const checked = validateParams({ paramsSchema: control.paramsSchema }, term.params);
       for (const e of checked.errors) {
-        bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
+        bad(
+          [...at, 'params', ...e.field],
+          `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`,
+        );
       }
       // Files and URLs the control would open: only plugin assets and what the admin allows.
       for (const a of checked.assets ?? []) {
         if (!checkAssetLocation(a.value, this.assetPolicy()).ok) {
-          bad([...at, 'params', ...a.field], `params.${a.field.join('.')} ${ASSET_REFUSAL}`, 'FORBIDDEN_ASSET');
+          bad(
+            [...at, 'params', ...a.field],
+            `params.${a.field.join('.')} ${ASSET_REFUSAL}`,
+            'FORBIDDEN_ASSET',
+          );
         }
       }
       if (checked.valid) {
         for (const e of this.checkParams(control.name, checked.params)) {
-          bad([...at, 'params', ...e.field], `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`);
+          bad(
+            [...at, 'params', ...e.field],
+            `params${e.field.length ? '.' + e.field.join('.') : ''} ${e.message}`,
+          );
         }
       }
       if (control.conditionDim) conditional += 1;
@@ -125,9 +145,12 @@ export class PromptService {
         pluginVersion: plugin?.version ?? null,
       });
     }
-    if (conditional > 1) bad(['controls'], 'at most one conditional control (one with conditionDim) per prompt');
+    if (conditional > 1)
+      bad(['controls'], 'at most one conditional control (one with conditionDim) per prompt');
 
-    const { options, errors: optionErrors } = resolveTrainingOptions(input.training, this.config.limits, { conditional: conditional > 0 });
+    const { options, errors: optionErrors } = resolveTrainingOptions(input.training, this.config.limits, {
+      conditional: conditional > 0,
+    });
     for (const e of optionErrors) bad(e.field, e.message);
 
     const queue = this.queue();
@@ -136,14 +159,25 @@ export class PromptService {
     if (errors.length === 0 && maxQueued > 0) {
       // Checked before the insert, so concurrent requests may pass it together: a bound, not an exact count.
       const live = await this.store.countLivePrompts();
-      if (live >= maxQueued) bad([], `the training queue is full (${live} prompts queued or training, limit ${maxQueued}): try again later`, 'QUEUE_FULL');
+      if (live >= maxQueued)
+        bad(
+          [],
+          `the training queue is full (${live} prompts queued or training, limit ${maxQueued}): try again later`,
+          'QUEUE_FULL',
+        );
     }
     const refused = errors.length === 0 ? this.refusal() : null;
     if (refused) bad([], refused, 'UNAVAILABLE');
     if (errors.length > 0 || !generator || !queue) return { ok: false, errors };
 
     const row = await this.store.createQueuedPrompt(
-      { name: input.name ?? null, generatorId: generator.id, controls: terms, training: options, pluginVersions },
+      {
+        name: input.name ?? null,
+        generatorId: generator.id,
+        controls: terms,
+        training: options,
+        pluginVersions,
+      },
       (promptId, executeSql) => queue.enqueueTraining({ promptId }, executeSql),
     );
     return { ok: true, value: row };
@@ -161,7 +195,10 @@ export class PromptService {
     if (!catalog || !definition?.checkParams) return [];
     try {
       const classNames = catalog.classNames ? (c: string) => catalog.classNames!(c) : undefined;
-      const problems = definition.checkParams(params, { classifiers: catalog.classifiers(), ...(classNames ? { classNames } : {}) });
+      const problems = definition.checkParams(params, {
+        classifiers: catalog.classifiers(),
+        ...(classNames ? { classNames } : {}),
+      });
       if (!Array.isArray(problems)) return [];
       return problems.map((p) => ({
         field: Array.isArray(p?.field) ? p.field.map(String) : [],
@@ -176,11 +213,21 @@ export class PromptService {
     const { row, changed } = await this.store.cancelPrompt(promptId);
     if (!row) return { ok: false, errors: [{ field: ['id'], message: 'unknown prompt', code: 'NOT_FOUND' }] };
     if (!changed) {
-      return { ok: false, errors: [{ field: ['id'], message: `the prompt already ended (${row.status})`, code: 'INVALID_STATE' }] };
+      return {
+        ok: false,
+        errors: [
+          { field: ['id'], message: `the prompt already ended (${row.status})`, code: 'INVALID_STATE' },
+        ],
+      };
     }
     // The job's owner sees its signal aborted (pg-boss) and the CANCELLED status (between steps).
-    if (row.jobId) await this.queue()?.cancel(row.jobId).catch(() => undefined);
-    this.log?.info(`prompt ${row.id} cancelled${row.name ? ` ("${row.name}")` : ''} at step ${row.progress?.step ?? 0}`);
+    if (row.jobId)
+      await this.queue()
+        ?.cancel(row.jobId)
+        .catch(() => undefined);
+    this.log?.info(
+      `prompt ${row.id} cancelled${row.name ? ` ("${row.name}")` : ''} at step ${row.progress?.step ?? 0}`,
+    );
     await this.publishStatus(row);
     return { ok: true, value: row };
   }

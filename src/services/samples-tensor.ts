@@ -65,19 +65,27 @@ export class TensorSampleService implements SampleService {
 
   async sample(request: SampleRequest): Promise<Result<SampleSetRow>> {
     const errors: UserErrorData[] = [];
-    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') => errors.push({ field, message, code });
+    const bad = (field: string[], message: string, code: ErrorCode = 'BAD_USER_INPUT') =>
+      errors.push({ field, message, code });
     if (Boolean(request.prompt) === Boolean(request.generator)) {
-      return fail([{ field: ['prompt'], message: 'give exactly one of prompt or generator', code: 'BAD_USER_INPUT' }]);
+      return fail([
+        { field: ['prompt'], message: 'give exactly one of prompt or generator', code: 'BAD_USER_INPUT' },
+      ]);
     }
     const count = request.count ?? 16;
     const max = this.config.limits.maxSampleCount;
-    if (!Number.isInteger(count) || count < 1 || count > max) bad(['count'], `count must be an integer from 1 to ${max} (got ${count})`);
+    if (!Number.isInteger(count) || count < 1 || count > max)
+      bad(['count'], `count must be an integer from 1 to ${max} (got ${count})`);
     const seed = request.seed ?? randomInt(0, 2 ** 31 - 1);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) bad(['seed'], `seed must be an integer from 0 to ${2 ** 31 - 1}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)
+      bad(['seed'], `seed must be an integer from 0 to ${2 ** 31 - 1}`);
     const truncation = request.truncation ?? 1;
-    if (!Number.isFinite(truncation) || truncation < 1e-3 || truncation > 4) bad(['truncation'], `truncation must be from 0.001 to 4 (got ${truncation})`);
-    if (request.condition && request.condition.length > 4096) bad(['condition'], 'condition has more than 4096 values');
-    else if (request.condition?.some((v) => !Number.isFinite(v) || Math.abs(v) > 1e6)) bad(['condition'], 'condition values must be finite numbers from -1e6 to 1e6');
+    if (!Number.isFinite(truncation) || truncation < 1e-3 || truncation > 4)
+      bad(['truncation'], `truncation must be from 0.001 to 4 (got ${truncation})`);
+    if (request.condition && request.condition.length > 4096)
+      bad(['condition'], 'condition has more than 4096 values');
+    else if (request.condition?.some((v) => !Number.isFinite(v) || Math.abs(v) > 1e6))
+      bad(['condition'], 'condition values must be finite numbers from -1e6 to 1e6');
 
     let promptId: string | null = null;
     let generatorRow;
@@ -88,20 +96,41 @@ export class TensorSampleService implements SampleService {
       const prompt = promptId ? await this.store.promptById(promptId) : null;
       if (!prompt) return fail([{ field: ['prompt'], message: 'unknown prompt', code: 'NOT_FOUND' }]);
       if (prompt.status !== 'SUCCEEDED') {
-        return fail([{ field: ['prompt'], message: `the prompt is ${prompt.status}; only a SUCCEEDED prompt can be sampled`, code: 'INVALID_STATE' }]);
+        return fail([
+          {
+            field: ['prompt'],
+            message: `the prompt is ${prompt.status}; only a SUCCEEDED prompt can be sampled`,
+            code: 'INVALID_STATE',
+          },
+        ]);
       }
       trainedRange = conditionRangeOf(prompt.metrics);
       generatorRow = await generatorById(this.store, prompt.generatorId);
       flowBytes = (await this.store.loadCheckpoint(prompt.id, 'FINAL'))?.data ?? null;
-      if (!flowBytes) return fail([{ field: ['prompt'], message: 'the trained flow of this prompt is missing', code: 'INVALID_STATE' }]);
+      if (!flowBytes)
+        return fail([
+          { field: ['prompt'], message: 'the trained flow of this prompt is missing', code: 'INVALID_STATE' },
+        ]);
     } else {
       generatorRow = await findGenerator(this.store, request.generator!);
-      if (!generatorRow) return fail([{ field: ['generator'], message: `unknown generator "${request.generator}"`, code: 'NOT_FOUND' }]);
+      if (!generatorRow)
+        return fail([
+          { field: ['generator'], message: `unknown generator "${request.generator}"`, code: 'NOT_FOUND' },
+        ]);
       if (request.condition) bad(['condition'], 'a bare generator takes no condition');
     }
-    if (!generatorRow) return fail([{ field: ['generator'], message: 'the generator of this prompt is missing', code: 'NOT_FOUND' }]);
+    if (!generatorRow)
+      return fail([
+        { field: ['generator'], message: 'the generator of this prompt is missing', code: 'NOT_FOUND' },
+      ]);
     if (!generatorRow.available) {
-      return fail([{ field: [request.prompt ? 'prompt' : 'generator'], message: `generator "${generatorRow.name}" is not available (its plugin was uninstalled or failed to load)`, code: 'UNAVAILABLE' }]);
+      return fail([
+        {
+          field: [request.prompt ? 'prompt' : 'generator'],
+          message: `generator "${generatorRow.name}" is not available (its plugin was uninstalled or failed to load)`,
+          code: 'UNAVAILABLE',
+        },
+      ]);
     }
     if (errors.length) return fail(errors);
 
@@ -111,10 +140,15 @@ export class TensorSampleService implements SampleService {
     const plugin = base?.pluginId ? await this.store.pluginById(base.pluginId) : null;
     if (plugin) {
       try {
-        await ensurePluginVersions({ [plugin.name]: plugin.version }, { store: this.store, runtime: this.runtime, config: this.config, log: this.log });
+        await ensurePluginVersions(
+          { [plugin.name]: plugin.version },
+          { store: this.store, runtime: this.runtime, config: this.config, log: this.log },
+        );
       } catch (err) {
         if (!(err instanceof PluginUnavailable)) throw err;
-        return fail([{ field: [request.prompt ? 'prompt' : 'generator'], message: err.message, code: 'UNAVAILABLE' }]);
+        return fail([
+          { field: [request.prompt ? 'prompt' : 'generator'], message: err.message, code: 'UNAVAILABLE' },
+        ]);
       }
     }
     const built = await buildGenerator(chain, registry, pluginRuntime);
@@ -122,17 +156,47 @@ export class TensorSampleService implements SampleService {
     try {
       const conditionDim = flow?.config.conditionDim ?? 0;
       if (request.condition && request.condition.length !== conditionDim) {
-        return fail([{ field: ['condition'], message: conditionDim ? `condition must have ${conditionDim} values` : 'this prompt is not conditional: omit condition', code: 'BAD_USER_INPUT' }]);
+        return fail([
+          {
+            field: ['condition'],
+            message: conditionDim
+              ? `condition must have ${conditionDim} values`
+              : 'this prompt is not conditional: omit condition',
+            code: 'BAD_USER_INPUT',
+          },
+        ]);
       }
       if (request.condition && trainedRange) {
         const outside = outsideRange(request.condition, trainedRange);
         if (outside.length) return fail(outside);
       }
-      const condition = conditionDim ? request.condition ?? new Array(conditionDim).fill(0) : undefined;
-      const batch = await sampleImages({ tf, flow, generator: built.generator, latentDim: chain.latentDim, count, seed, truncation, condition });
-      const pngs = Array.from({ length: batch.n }, (_, i) => ({ png: encodePng(batch, i), width: batch.width, height: batch.height }));
+      const condition = conditionDim ? (request.condition ?? new Array(conditionDim).fill(0)) : undefined;
+      const batch = await sampleImages({
+        tf,
+        flow,
+        generator: built.generator,
+        latentDim: chain.latentDim,
+        count,
+        seed,
+        truncation,
+        condition,
+      });
+      const pngs = Array.from({ length: batch.n }, (_, i) => ({
+        png: encodePng(batch, i),
+        width: batch.width,
+        height: batch.height,
+      }));
       const saved = await this.store.saveSampleSet(
-        { promptId, generatorId: generatorRow.id, kind: 'SAMPLE', step: null, seed, truncation, condition: request.condition ?? null, count },
+        {
+          promptId,
+          generatorId: generatorRow.id,
+          kind: 'SAMPLE',
+          step: null,
+          seed,
+          truncation,
+          condition: request.condition ?? null,
+          count,
+        },
         pngs,
       );
       return { ok: true, value: saved };

@@ -152,8 +152,13 @@ class Reader {
   dirs(name: string): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    const dirs = value.split(path.delimiter).map((d) => d.trim()).filter(Boolean);
-    for (const d of dirs) if (!path.isAbsolute(d)) this.problems.push(`${name}: ${JSON.stringify(d)} is not an absolute directory`);
+    const dirs = value
+      .split(path.delimiter)
+      .map((d) => d.trim())
+      .filter(Boolean);
+    for (const d of dirs)
+      if (!path.isAbsolute(d))
+        this.problems.push(`${name}: ${JSON.stringify(d)} is not an absolute directory`);
     return dirs.filter((d) => path.isAbsolute(d)).map((d) => path.resolve(d));
   }
 
@@ -188,7 +193,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, r.raw('PROMPTGEN_DATA_DIR') ?? '.promptgen'),
     adminToken,
     workers: r.int('PROMPTGEN_WORKERS', 1, 0, 64),
-    backend: r.oneOf<BackendPreference>('PROMPTGEN_BACKEND', 'auto', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']),
+    backend: r.oneOf<BackendPreference>('PROMPTGEN_BACKEND', 'auto', [
+      'auto',
+      'tensorflow-gpu',
+      'webgpu',
+      'tensorflow',
+      'wasm',
+      'cpu',
+    ]),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error']),
     publicUrl: r.url('PROMPTGEN_PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     limits: {
@@ -204,8 +216,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     evaluationSamples: r.int('PROMPTGEN_EVALUATION_SAMPLES', 256, 16, 4096),
     shutdownGraceSeconds: r.int('PROMPTGEN_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     // read again by the engine in each training thread (src/engine/kernels/native-blas.ts); checked here so a bad value stops start-up
-    blasThreads: r.raw('PROMPTGEN_BLAS_THREADS') === undefined ? undefined : r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
-    trainingThreads: r.raw('PROMPTGEN_TRAINING_THREADS') === undefined ? undefined : r.int('PROMPTGEN_TRAINING_THREADS', 1, 1, 256),
+    blasThreads:
+      r.raw('PROMPTGEN_BLAS_THREADS') === undefined ? undefined : r.int('PROMPTGEN_BLAS_THREADS', 1, 1, 256),
+    trainingThreads:
+      r.raw('PROMPTGEN_TRAINING_THREADS') === undefined
+        ? undefined
+        : r.int('PROMPTGEN_TRAINING_THREADS', 1, 1, 256),
     nativeBlas: r.oneOf<'0' | '1'>('PROMPTGEN_NATIVE_BLAS', '1', ['0', '1']) === '1',
     security: {
       assetDirs: r.dirs('PROMPTGEN_ASSET_DIRS'),
@@ -231,11 +247,27 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]> = [
   ['PORT', '4000', 'HTTP and WebSocket port (0 picks a free one)'],
   ['HOST', '0.0.0.0', 'interface to listen on'],
-  ['DATABASE_URL', '(embedded PGlite)', 'PostgreSQL connection string; unset → embedded PGlite in the data directory'],
+  [
+    'DATABASE_URL',
+    '(embedded PGlite)',
+    'PostgreSQL connection string; unset → embedded PGlite in the data directory',
+  ],
   ['PROMPTGEN_DATA_DIR', './.promptgen', 'embedded database, admin token, installed plugins'],
-  ['PROMPTGEN_ADMIN_TOKEN', '(generated)', 'bearer token for admin operations; unset → generated at first start into <data dir>/admin-token'],
-  ['PROMPTGEN_WORKERS', '1', 'training workers inside `serve` (0: API only); capped by PROMPTGEN_TRAINING_THREADS'],
-  ['PROMPTGEN_BACKEND', 'auto', 'auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (auto takes a GPU only on a hardware adapter)'],
+  [
+    'PROMPTGEN_ADMIN_TOKEN',
+    '(generated)',
+    'bearer token for admin operations; unset → generated at first start into <data dir>/admin-token',
+  ],
+  [
+    'PROMPTGEN_WORKERS',
+    '1',
+    'training workers inside `serve` (0: API only); capped by PROMPTGEN_TRAINING_THREADS',
+  ],
+  [
+    'PROMPTGEN_BACKEND',
+    'auto',
+    'auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (auto takes a GPU only on a hardware adapter)',
+  ],
   ['LOG_LEVEL', 'info', 'debug | info | warn | error'],
   ['PROMPTGEN_PUBLIC_URL', '(from request)', 'base URL used in image links'],
   ['PROMPTGEN_MAX_QUERY_DEPTH', '12', 'deepest GraphQL selection accepted'],
@@ -246,22 +278,74 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
   ['PROMPTGEN_MAX_SAMPLE_COUNT', '256', 'upper limit of images per `sample`'],
   ['PROMPTGEN_JOB_HEARTBEAT_SECONDS', '30', 'a job whose worker is silent this long is retried'],
   ['PROMPTGEN_CHECKPOINT_EVERY', '100', 'training steps between checkpoints'],
-  ['PROMPTGEN_EVALUATION_SAMPLES', '256', 'samples of a prompt\'s metrics after training (a conditional prompt splits them over its condition sweep)'],
+  [
+    'PROMPTGEN_EVALUATION_SAMPLES',
+    '256',
+    "samples of a prompt's metrics after training (a conditional prompt splits them over its condition sweep)",
+  ],
   ['PROMPTGEN_SHUTDOWN_GRACE_SECONDS', '10', 'how long SIGTERM waits for in-flight work'],
-  ['PROMPTGEN_NATIVE_BLAS', '1', 'wasm backend: matrix products on the machine\'s OpenBLAS where the addon is built (0: wasm kernels only)'],
-  ['PROMPTGEN_GPU_MEMORY_MB', '2048', 'webgpu backend: memory budget of each GPU device (one per training thread, one for sampling); past it the prompt FAILS with a clear error'],
-  ['PROMPTGEN_BLAS_THREADS', '(shared)', 'OpenBLAS threads, fixed for the process; unset → ⌊cores ÷ running trainings⌋ (one training alone uses every core)'],
-  ['PROMPTGEN_ASSET_DIRS', '(none)', 'directories (`:`-separated, absolute) whose model/vocabulary files control params may name; unset → only files inside plugin packages'],
-  ['PROMPTGEN_ASSET_URLS', '(none)', 'http(s) URL prefixes (comma-separated) control params may name; unset → no URL is fetched for a param'],
-  ['PROMPTGEN_MAX_QUERY_TOKENS', '3000', 'largest GraphQL document, in lexical tokens (refused while parsing)'],
-  ['PROMPTGEN_MAX_QUERY_FIELDS', '200', 'most field selections in one GraphQL document (refused before validation)'],
+  [
+    'PROMPTGEN_NATIVE_BLAS',
+    '1',
+    "wasm backend: matrix products on the machine's OpenBLAS where the addon is built (0: wasm kernels only)",
+  ],
+  [
+    'PROMPTGEN_GPU_MEMORY_MB',
+    '2048',
+    'webgpu backend: memory budget of each GPU device (one per training thread, one for sampling); past it the prompt FAILS with a clear error',
+  ],
+  [
+    'PROMPTGEN_BLAS_THREADS',
+    '(shared)',
+    'OpenBLAS threads, fixed for the process; unset → ⌊cores ÷ running trainings⌋ (one training alone uses every core)',
+  ],
+  [
+    'PROMPTGEN_ASSET_DIRS',
+    '(none)',
+    'directories (`:`-separated, absolute) whose model/vocabulary files control params may name; unset → only files inside plugin packages',
+  ],
+  [
+    'PROMPTGEN_ASSET_URLS',
+    '(none)',
+    'http(s) URL prefixes (comma-separated) control params may name; unset → no URL is fetched for a param',
+  ],
+  [
+    'PROMPTGEN_MAX_QUERY_TOKENS',
+    '3000',
+    'largest GraphQL document, in lexical tokens (refused while parsing)',
+  ],
+  [
+    'PROMPTGEN_MAX_QUERY_FIELDS',
+    '200',
+    'most field selections in one GraphQL document (refused before validation)',
+  ],
   ['PROMPTGEN_MAX_QUERY_ALIASES', '15', 'most aliases in one GraphQL document'],
   ['PROMPTGEN_MAX_QUERY_DIRECTIVES', '20', 'most directives in one GraphQL document'],
-  ['PROMPTGEN_MAX_EXPENSIVE_PER_REQUEST', '1', 'most `createPrompt`/`sample`/`installPlugin`/`uninstallPlugin` fields in one operation'],
-  ['PROMPTGEN_RATE_LIMIT_PER_MINUTE', '120', 'those mutations per client address and minute (token bucket, burst of the same size; 0: no limit; admin requests exempt)'],
-  ['PROMPTGEN_MAX_QUEUED_PROMPTS', '100', 'QUEUED + TRAINING prompts beyond which `createPrompt` answers `QUEUE_FULL` (0: no limit)'],
-  ['PROMPTGEN_TRAINING_THREADS', '(cores − 1 for serve beyond 2 cores, else cores) ÷ fixed BLAS threads', 'most trainings one process runs at once; more would only time-slice the cores and slow the API'],
-  ['PROMPTGEN_FUSED_COUPLING', '1', 'cpu, and wasm with the native addon: each flow block as one fused kernel per direction (0: the unfused ops)'],
+  [
+    'PROMPTGEN_MAX_EXPENSIVE_PER_REQUEST',
+    '1',
+    'most `createPrompt`/`sample`/`installPlugin`/`uninstallPlugin` fields in one operation',
+  ],
+  [
+    'PROMPTGEN_RATE_LIMIT_PER_MINUTE',
+    '120',
+    'those mutations per client address and minute (token bucket, burst of the same size; 0: no limit; admin requests exempt)',
+  ],
+  [
+    'PROMPTGEN_MAX_QUEUED_PROMPTS',
+    '100',
+    'QUEUED + TRAINING prompts beyond which `createPrompt` answers `QUEUE_FULL` (0: no limit)',
+  ],
+  [
+    'PROMPTGEN_TRAINING_THREADS',
+    '(cores − 1 for serve beyond 2 cores, else cores) ÷ fixed BLAS threads',
+    'most trainings one process runs at once; more would only time-slice the cores and slow the API',
+  ],
+  [
+    'PROMPTGEN_FUSED_COUPLING',
+    '1',
+    'cpu, and wasm with the native addon: each flow block as one fused kernel per direction (0: the unfused ops)',
+  ],
 ];
 
 /**
@@ -270,13 +354,20 @@ export const CONFIG_DOC: Array<[name: string, fallback: string, meaning: string]
  * appear: the admin token shows only whether it is set, a database password
  * is masked.
  */
-export function describeConfig(config: Config, env: Env = process.env): Array<{ name: string; value: string; source: 'env' | 'default' }> {
+export function describeConfig(
+  config: Config,
+  env: Env = process.env,
+): Array<{ name: string; value: string; source: 'env' | 'default' }> {
   const shown: Record<string, string> = {
     PORT: String(config.port),
     HOST: config.host,
-    DATABASE_URL: config.databaseUrl ? maskPassword(config.databaseUrl) : `(embedded PGlite in ${config.dataDir})`,
+    DATABASE_URL: config.databaseUrl
+      ? maskPassword(config.databaseUrl)
+      : `(embedded PGlite in ${config.dataDir})`,
     PROMPTGEN_DATA_DIR: config.dataDir,
-    PROMPTGEN_ADMIN_TOKEN: config.adminToken ? '(set; not shown)' : `(generated or read: ${path.join(config.dataDir, 'admin-token')})`,
+    PROMPTGEN_ADMIN_TOKEN: config.adminToken
+      ? '(set; not shown)'
+      : `(generated or read: ${path.join(config.dataDir, 'admin-token')})`,
     PROMPTGEN_WORKERS: String(config.workers),
     PROMPTGEN_BACKEND: config.backend,
     LOG_LEVEL: config.logLevel,

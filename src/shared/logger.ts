@@ -15,7 +15,9 @@ export function createLogger(level: LogLevel = 'info', scope = 'promptgen'): Log
   const write = (at: LogLevel, message: string, extra?: Record<string, unknown>) => {
     if (ORDER[at] < ORDER[level]) return;
     const tail = extra && Object.keys(extra).length ? ' ' + JSON.stringify(extra) : '';
-    process.stderr.write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} [${scope}] ${message}${tail}\n`);
+    process.stderr.write(
+      `${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} [${scope}] ${message}${tail}\n`,
+    );
   };
   return {
     debug: (m, e) => write('debug', m, e),

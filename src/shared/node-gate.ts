@@ -9,7 +9,9 @@ import { ALLOW_UNSUPPORTED_NODE, MIN_NODE_VERSION, nodeVersionProblem } from './
 const problem = nodeVersionProblem(process.versions.node);
 if (problem) {
   if (process.env[ALLOW_UNSUPPORTED_NODE] === '1') {
-    process.stderr.write(`warning: Node.js ${process.versions.node} is not supported (needs ${MIN_NODE_VERSION} or newer); starting anyway as ${ALLOW_UNSUPPORTED_NODE}=1 asks\n`);
+    process.stderr.write(
+      `warning: Node.js ${process.versions.node} is not supported (needs ${MIN_NODE_VERSION} or newer); starting anyway as ${ALLOW_UNSUPPORTED_NODE}=1 asks\n`,
+    );
   } else {
     process.stderr.write(`${problem}\n`);
     process.exit(2);

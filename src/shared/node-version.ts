@@ -12,7 +12,10 @@ export const MIN_NODE_VERSION = '22.15.0';
 export const ALLOW_UNSUPPORTED_NODE = 'PROMPTGEN_ALLOW_UNSUPPORTED_NODE';
 
 function parse(version: string): [number, number, number] {
-  const [major = 0, minor = 0, patch = 0] = version.replace(/^v/, '').split('.').map((p) => parseInt(p, 10) || 0);
+  const [major = 0, minor = 0, patch = 0] = version
+    .replace(/^v/, '')
+    .split('.')
+    .map((p) => parseInt(p, 10) || 0);
   return [major, minor, patch];
 }
 

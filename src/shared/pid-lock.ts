@@ -44,7 +44,8 @@ function readOwner(file: string): LockOwner | null {
     // Earlier versions wrote the bare pid: same host by construction.
     if (/^\d+\s*$/.test(text)) return { pid: Number(text), host: os.hostname(), at: 'unknown' };
     const parsed = JSON.parse(text) as Partial<LockOwner>;
-    if (parsed && typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host, at: String(parsed.at ?? '') };
+    if (parsed && typeof parsed.pid === 'number' && typeof parsed.host === 'string')
+      return { pid: parsed.pid, host: parsed.host, at: String(parsed.at ?? '') };
   } catch {
     /* unreadable or half-written: judged by age below */
   }
@@ -113,7 +114,8 @@ export function acquirePidLock(file: string): PidLock {
       continue; // someone else moved it first
     }
     const moved = readOwner(aside);
-    const same = owner === null ? moved === null : moved !== null && moved.pid === owner.pid && moved.at === owner.at;
+    const same =
+      owner === null ? moved === null : moved !== null && moved.pid === owner.pid && moved.at === owner.at;
     if (!same) {
       // We moved a fresh lock taken in between: put it back unless yet another one appeared.
       try {

@@ -47,7 +47,7 @@ function isExposed(err: unknown): err is Error {
 export function publicMessage(err: unknown, log: ErrorLog, context = ''): string {
   if (isExposed(err)) return scrubText(err.message);
   const id = newErrorId();
-  const cause = err instanceof Error ? err.stack ?? err.message : String(err);
+  const cause = err instanceof Error ? (err.stack ?? err.message) : String(err);
   log.error(`internal error ${id}${context ? ` (${context})` : ''}: ${cause}`);
   return internalErrorText(id);
 }

@@ -5,7 +5,15 @@
  * whose plugin is gone or FAILED are marked unavailable instead.
  */
 import { In, type EntityManager } from 'typeorm';
-import { ControlRow, GeneratorRow, PluginPackageRow, PluginRow, PromptRow, type PluginSourceValue, type PluginStatusValue } from './entities';
+import {
+  ControlRow,
+  GeneratorRow,
+  PluginPackageRow,
+  PluginRow,
+  PromptRow,
+  type PluginSourceValue,
+  type PluginStatusValue,
+} from './entities';
 import { Queries } from './queries';
 
 /** How a plugin was installed, kept so other machines can install the same. */
@@ -26,8 +34,21 @@ export interface CatalogPlugin {
   error?: string;
   integrity?: string;
   definition?: {
-    generators?: Array<{ name: string; title: string; description?: string; latentDim: number; output: { width: number; height: number; channels: number } }>;
-    controls?: Array<{ name: string; title: string; description?: string; paramsSchema: unknown; conditionDim?: number | null; paired?: boolean }>;
+    generators?: Array<{
+      name: string;
+      title: string;
+      description?: string;
+      latentDim: number;
+      output: { width: number; height: number; channels: number };
+    }>;
+    controls?: Array<{
+      name: string;
+      title: string;
+      description?: string;
+      paramsSchema: unknown;
+      conditionDim?: number | null;
+      paired?: boolean;
+    }>;
   };
 }
 
@@ -60,10 +81,18 @@ export class CatalogQueries extends Queries {
    * chain is (an uninstalled base plugin makes its prompts unavailable too);
    * the rows come back with `available` set to that.
    */
-  async listOfferedGenerators(kind: 'BASE' | 'PROMPT' | null, includeUnavailable = false): Promise<GeneratorRow[]> {
+  async listOfferedGenerators(
+    kind: 'BASE' | 'PROMPT' | null,
+    includeUnavailable = false,
+  ): Promise<GeneratorRow[]> {
     const rows = await this.m.find(GeneratorRow, { order: { name: 'ASC' } });
     const promptIds = rows.flatMap((r) => (r.basePromptId ? [r.basePromptId] : []));
-    const prompts = promptIds.length ? await this.m.find(PromptRow, { select: { id: true, generatorId: true }, where: { id: In(promptIds) } }) : [];
+    const prompts = promptIds.length
+      ? await this.m.find(PromptRow, {
+          select: { id: true, generatorId: true },
+          where: { id: In(promptIds) },
+        })
+      : [];
     const baseOf = new Map(prompts.map((p) => [p.id, p.generatorId]));
     const byId = new Map(rows.map((r) => [r.id, r]));
     const usable = new Map<string, boolean>();
@@ -80,7 +109,9 @@ export class CatalogQueries extends Queries {
     };
     for (const row of rows) row.available = resolve(row, 0);
     return rows.filter(
-      (r) => (includeUnavailable || r.available) && (kind === null || (kind === 'PROMPT') === (r.basePromptId !== null)),
+      (r) =>
+        (includeUnavailable || r.available) &&
+        (kind === null || (kind === 'PROMPT') === (r.basePromptId !== null)),
     );
   }
   generatorById(id: string): Promise<GeneratorRow | null> {
@@ -145,10 +176,18 @@ export class CatalogQueries extends Queries {
   // --- plugin tarballs ---------------------------------------------------------
 
   savePluginPackage(name: string, version: string, integrity: string, tarball: Buffer): Promise<void> {
-    return this.upsert(PluginPackageRow, { name, version, integrity, tarball }, ['integrity', 'tarball'], ['name', 'version']);
+    return this.upsert(
+      PluginPackageRow,
+      { name, version, integrity, tarball },
+      ['integrity', 'tarball'],
+      ['name', 'version'],
+    );
   }
 
-  async loadPluginPackage(name: string, version: string): Promise<{ integrity: string; tarball: Buffer } | null> {
+  async loadPluginPackage(
+    name: string,
+    version: string,
+  ): Promise<{ integrity: string; tarball: Buffer } | null> {
     const row = await this.m
       .createQueryBuilder(PluginPackageRow, 'p')
       .addSelect('p.tarball')
@@ -158,7 +197,11 @@ export class CatalogQueries extends Queries {
   }
 }
 
-async function upsertPlugin(tx: EntityManager, plugin: CatalogPlugin, install: InstallInfo): Promise<PluginRow> {
+async function upsertPlugin(
+  tx: EntityManager,
+  plugin: CatalogPlugin,
+  install: InstallInfo,
+): Promise<PluginRow> {
   const existing = await tx.findOneBy(PluginRow, { name: plugin.name });
   const fields = {
     name: plugin.name,
@@ -176,7 +219,11 @@ async function upsertPlugin(tx: EntityManager, plugin: CatalogPlugin, install: I
   return tx.save(PluginRow, tx.create(PluginRow, fields));
 }
 
-async function recordPluginIn(tx: EntityManager, plugin: CatalogPlugin, install: InstallInfo): Promise<PluginRow> {
+async function recordPluginIn(
+  tx: EntityManager,
+  plugin: CatalogPlugin,
+  install: InstallInfo,
+): Promise<PluginRow> {
   const row = await upsertPlugin(tx, plugin, install);
   const def = plugin.status === 'LOADED' ? plugin.definition : undefined;
   const generators = def?.generators ?? [];
@@ -204,6 +251,7 @@ async function recordPluginIn(tx: EntityManager, plugin: CatalogPlugin, install:
       title: c.title,
       description: c.description ?? null,
       // jsonb: typeorm's deep-partial type cannot express arbitrary JSON.
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       paramsSchema: c.paramsSchema as any,
       conditionDim: c.conditionDim ?? null,
       paired: Boolean(c.paired),
@@ -217,7 +265,10 @@ async function recordPluginIn(tx: EntityManager, plugin: CatalogPlugin, install:
   // Whatever this plugin offered before and no longer does becomes unavailable.
   const gNames = generators.map((g) => g.name);
   const cNames = controls.map((c) => c.name);
-  for (const [entity, names] of [[GeneratorRow, gNames], [ControlRow, cNames]] as const) {
+  for (const [entity, names] of [
+    [GeneratorRow, gNames],
+    [ControlRow, cNames],
+  ] as const) {
     await tx
       .createQueryBuilder()
       .update(entity)

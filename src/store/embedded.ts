@@ -22,7 +22,8 @@ function workerScript(): string {
   const here = path.join(__dirname, 'embedded-worker.js');
   if (fs.existsSync(here)) return here;
   const built = path.resolve(__dirname, '../../dist/src/store/embedded-worker.js');
-  if (!fs.existsSync(built)) throw new Error(`embedded database worker not built: run "npm run build" (looked for ${built})`);
+  if (!fs.existsSync(built))
+    throw new Error(`embedded database worker not built: run "npm run build" (looked for ${built})`);
   return built;
 }
 
@@ -59,10 +60,13 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
     worker = started;
     port = await new Promise<number>((resolve, reject) => {
       started.once('error', (err) => reject(describeStartFailure(err, pgdata)));
-      started.once('exit', (code) => reject(describeStartFailure(new Error(`the database thread exited early (code ${code})`), pgdata)));
+      started.once('exit', (code) =>
+        reject(describeStartFailure(new Error(`the database thread exited early (code ${code})`), pgdata)),
+      );
       started.on('message', (msg: { type: string; port?: number; error?: string; code?: string }) => {
         if (msg.type === 'ready') resolve(msg.port!);
-        if (msg.type === 'error') reject(describeStartFailure({ message: msg.error, code: msg.code }, pgdata));
+        if (msg.type === 'error')
+          reject(describeStartFailure({ message: msg.error, code: msg.code }, pgdata));
       });
     });
   } catch (err) {

@@ -39,7 +39,10 @@ export async function keysetPage<T extends { createdAt: Date; id: string }>(
 ): Promise<Page<T>> {
   const key: CursorKey | null = after ? decodeCursor(after) : null;
   if (key) {
-    qb.andWhere(`(${alias}.created_at, ${alias}.id) < (:createdAt, :id)`, { createdAt: key.createdAt, id: key.id });
+    qb.andWhere(`(${alias}.created_at, ${alias}.id) < (:createdAt, :id)`, {
+      createdAt: key.createdAt,
+      id: key.id,
+    });
   }
   const rows = await qb
     .orderBy(`${alias}.created_at`, 'DESC')

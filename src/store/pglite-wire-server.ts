@@ -15,7 +15,10 @@ import * as net from 'node:net';
 /** The parts of a PGlite instance the server uses. */
 export interface WireBackend {
   runExclusive<T>(work: () => Promise<T>): Promise<T>;
-  execProtocolRawStream(message: Uint8Array, options: { onRawData: (data: Uint8Array) => void }): Promise<void>;
+  execProtocolRawStream(
+    message: Uint8Array,
+    options: { onRawData: (data: Uint8Array) => void },
+  ): Promise<void>;
   isInTransaction(): boolean;
   exec(sql: string): Promise<unknown>;
 }
@@ -108,7 +111,12 @@ export class PGliteWireServer {
       this.refused.add(socket);
       socket.on('error', () => socket.destroy());
       socket.on('close', () => this.refused.delete(socket));
-      socket.end(errorResponse('53300', `too many connections for the embedded database (limit ${this.maxConnections})`));
+      socket.end(
+        errorResponse(
+          '53300',
+          `too many connections for the embedded database (limit ${this.maxConnections})`,
+        ),
+      );
       return;
     }
     const conn = new Connection(this.nextId++, socket, (job) => this.enqueue(job));
@@ -129,7 +137,8 @@ export class PGliteWireServer {
     if (conn.closed) return;
     conn.closed = true;
     this.connections.delete(conn);
-    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.conn === conn) this.queue.splice(i, 1);
+    for (let i = this.queue.length - 1; i >= 0; i--)
+      if (this.queue[i]!.conn === conn) this.queue.splice(i, 1);
     if (this.owner === conn) {
       // A client vanished mid-transaction: roll it back so others can proceed.
       // Not inside runExclusive: exec() takes PGlite's query lock itself, and that lock

@@ -7,7 +7,15 @@
  * UPDATE finds no row and the method says so.
  */
 import { In } from 'typeorm';
-import { CheckpointRow, GeneratorRow, ProgressPointRow, PromptRow, type CheckpointKindValue, type PromptStatusValue, type StoredProgress } from './entities';
+import {
+  CheckpointRow,
+  GeneratorRow,
+  ProgressPointRow,
+  PromptRow,
+  type CheckpointKindValue,
+  type PromptStatusValue,
+  type StoredProgress,
+} from './entities';
 import { keysetPage, type Page } from './pagination';
 import { canMove, LIVE_STATUSES, statusesBefore } from './prompt-status';
 import { Queries, type ExecuteSql } from './queries';
@@ -23,7 +31,10 @@ export interface PromptEnd {
 }
 
 /** The generator a succeeded prompt becomes (its base generator steered by its controls). */
-export type TrainedGenerator = Pick<GeneratorRow, 'name' | 'title' | 'description' | 'latentDim' | 'width' | 'height' | 'channels'>;
+export type TrainedGenerator = Pick<
+  GeneratorRow,
+  'name' | 'title' | 'description' | 'latentDim' | 'width' | 'height' | 'channels'
+>;
 
 export class PromptQueries extends Queries {
   // --- reading ---------------------------------------------------------------
@@ -46,7 +57,11 @@ export class PromptQueries extends Queries {
     return this.m.count(PromptRow, { where: { status: In([...LIVE_STATUSES]) } });
   }
 
-  async listPrompts(opts: { first: number; after?: string | null; status?: PromptStatusValue | null }): Promise<Page<PromptRow>> {
+  async listPrompts(opts: {
+    first: number;
+    after?: string | null;
+    status?: PromptStatusValue | null;
+  }): Promise<Page<PromptRow>> {
     const base = this.m.createQueryBuilder(PromptRow, 'p');
     if (opts.status) base.where('p.status = :status', { status: opts.status });
     const totalCount = await base.clone().getCount();
@@ -64,7 +79,10 @@ export class PromptQueries extends Queries {
    * transaction: `enqueue` gets the new prompt's id and the transaction's SQL
    * runner (for pg-boss's `send`) and returns the job id. No prompt without a job, no job without a prompt.
    */
-  createQueuedPrompt(fields: NewPrompt, enqueue: (promptId: string, executeSql: ExecuteSql) => Promise<string>): Promise<PromptRow> {
+  createQueuedPrompt(
+    fields: NewPrompt,
+    enqueue: (promptId: string, executeSql: ExecuteSql) => Promise<string>,
+  ): Promise<PromptRow> {
     return this.m.transaction(async (tx) => {
       const saved = await tx.save(PromptRow, tx.create(PromptRow, { ...fields, status: 'QUEUED' }));
       const runner = tx.queryRunner!;
@@ -87,7 +105,12 @@ export class PromptQueries extends Queries {
     const result = await this.m
       .createQueryBuilder()
       .update(PromptRow)
-      .set({ status: 'TRAINING', startedAt: () => 'COALESCE(started_at, now())', attempts: () => 'attempts + 1', error: null })
+      .set({
+        status: 'TRAINING',
+        startedAt: () => 'COALESCE(started_at, now())',
+        attempts: () => 'attempts + 1',
+        error: null,
+      })
       .where('id = :id AND status IN (:...from)', { id: promptId, from: statusesBefore('TRAINING') })
       .execute();
     return Boolean(result.affected);
@@ -98,7 +121,12 @@ export class PromptQueries extends Queries {
     const result = await this.m
       .createQueryBuilder()
       .update(PromptRow)
-      .set({ status: end.status, error: end.error ?? null, metrics: end.metrics ?? null, finishedAt: () => 'now()' })
+      .set({
+        status: end.status,
+        error: end.error ?? null,
+        metrics: end.metrics ?? null,
+        finishedAt: () => 'now()',
+      })
       .where('id = :id AND status IN (:...from)', { id: promptId, from: statusesBefore(end.status) })
       .execute();
     return Boolean(result.affected);
@@ -110,7 +138,10 @@ export class PromptQueries extends Queries {
    */
   cancelPrompt(promptId: string): Promise<{ row: PromptRow | null; changed: boolean }> {
     return this.m.transaction(async (tx) => {
-      const found = await tx.findOne(PromptRow, { where: { id: promptId }, lock: { mode: 'pessimistic_write' } });
+      const found = await tx.findOne(PromptRow, {
+        where: { id: promptId },
+        lock: { mode: 'pessimistic_write' },
+      });
       if (!found || !canMove(found.status, 'CANCELLED')) return { row: found, changed: false };
       found.status = 'CANCELLED';
       found.finishedAt = new Date();
@@ -154,7 +185,12 @@ export class PromptQueries extends Queries {
   async addTrainedGenerator(promptId: string, generator: TrainedGenerator): Promise<void> {
     await this.m.transaction(async (tx) => {
       if (await tx.findOneBy(GeneratorRow, { basePromptId: promptId })) return;
-      await tx.insert(GeneratorRow, { ...generator, pluginId: null, basePromptId: promptId, available: true });
+      await tx.insert(GeneratorRow, {
+        ...generator,
+        pluginId: null,
+        basePromptId: promptId,
+        available: true,
+      });
     });
   }
 
@@ -162,10 +198,18 @@ export class PromptQueries extends Queries {
 
   /** One checkpoint per prompt and kind: a newer one replaces it. */
   saveCheckpoint(promptId: string, kind: CheckpointKindValue, step: number, data: Buffer): Promise<void> {
-    return this.upsert(CheckpointRow, { promptId, kind, step, data }, ['step', 'data', 'created_at'], ['prompt_id', 'kind']);
+    return this.upsert(
+      CheckpointRow,
+      { promptId, kind, step, data },
+      ['step', 'data', 'created_at'],
+      ['prompt_id', 'kind'],
+    );
   }
 
-  async loadCheckpoint(promptId: string, kind: CheckpointKindValue): Promise<{ step: number; data: Buffer } | null> {
+  async loadCheckpoint(
+    promptId: string,
+    kind: CheckpointKindValue,
+  ): Promise<{ step: number; data: Buffer } | null> {
     const row = await this.m
       .createQueryBuilder(CheckpointRow, 'c')
       .addSelect('c.data')

@@ -26,7 +26,8 @@ const MOVES: Readonly<Record<PromptStatusValue, readonly PromptStatusValue[]>> =
 export const LIVE_STATUSES: readonly PromptStatusValue[] = ['QUEUED', 'TRAINING'];
 
 /** True once a prompt can change no more: it succeeded, failed or was cancelled. */
-export const isTerminal = (status: string) => (MOVES as Record<string, readonly string[]>)[status]?.length === 0;
+export const isTerminal = (status: string) =>
+  (MOVES as Record<string, readonly string[]>)[status]?.length === 0;
 
 /** True when a prompt in `from` may be moved to `to`. */
 export const canMove = (from: PromptStatusValue, to: PromptStatusValue) => MOVES[from].includes(to);

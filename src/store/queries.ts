@@ -16,7 +16,12 @@ export abstract class Queries {
   }
 
   /** INSERT, or on a clash of the unique `key` columns, UPDATE the `update` columns (column names, not properties). */
-  protected async upsert<T extends ObjectLiteral>(entity: EntityTarget<T>, values: Partial<T>, update: string[], key: string[]): Promise<void> {
+  protected async upsert<T extends ObjectLiteral>(
+    entity: EntityTarget<T>,
+    values: Partial<T>,
+    update: string[],
+    key: string[],
+  ): Promise<void> {
     await this.m.createQueryBuilder().insert().into(entity).values(values).orUpdate(update, key).execute();
   }
 }

@@ -6,7 +6,10 @@ import { Queries } from './queries';
 export class SampleQueries extends Queries {
   /** The prompt's newest preview batch (samples drawn after training do not count). */
   latestPreview(promptId: string): Promise<SampleSetRow | null> {
-    return this.m.findOne(SampleSetRow, { where: { promptId, kind: 'PREVIEW' }, order: { createdAt: 'DESC', id: 'DESC' } });
+    return this.m.findOne(SampleSetRow, {
+      where: { promptId, kind: 'PREVIEW' },
+      order: { createdAt: 'DESC', id: 'DESC' },
+    });
   }
 
   async listSampleSets(promptId: string, first: number, after: string | null): Promise<Page<SampleSetRow>> {
@@ -50,7 +53,13 @@ export class SampleQueries extends Queries {
       if (pngs.length) {
         await tx.insert(
           ImageRow,
-          pngs.map((p, index) => ({ sampleSetId: saved.id, index, width: p.width, height: p.height, png: p.png })),
+          pngs.map((p, index) => ({
+            sampleSetId: saved.id,
+            index,
+            width: p.width,
+            height: p.height,
+            png: p.png,
+          })),
         );
       }
       return saved;

@@ -50,7 +50,10 @@ export function errorText(err: unknown): string {
   if (typeof err === 'string') return err;
   const e = err as { message?: unknown; name?: unknown; errno?: unknown } | null;
   if (e && typeof e.message === 'string' && e.message) return e.message;
-  const parts = [typeof e?.name === 'string' ? e.name : null, typeof e?.errno === 'number' ? `errno ${e.errno}` : null].filter(Boolean);
+  const parts = [
+    typeof e?.name === 'string' ? e.name : null,
+    typeof e?.errno === 'number' ? `errno ${e.errno}` : null,
+  ].filter(Boolean);
   if (parts.length) return parts.join(' ');
   try {
     return JSON.stringify(err) ?? String(err);
@@ -62,6 +65,7 @@ export function errorText(err: unknown): string {
 export function describeStartFailure(err: unknown, pgdata: string): Error {
   const code = errnoName(err);
   const explained = code ? EXPLAIN[code] : undefined;
-  if (explained) return new StartupError(`embedded database failed to start: ${explained} (${code}) in ${pgdata}`);
+  if (explained)
+    return new StartupError(`embedded database failed to start: ${explained} (${code}) in ${pgdata}`);
   return new StartupError(`embedded database failed to start in ${pgdata}: ${errorText(err)}`);
 }

@@ -25,6 +25,7 @@ export type { CatalogPlugin, InstallInfo } from './catalog-queries';
 export type { NewPrompt, PromptEnd, TrainedGenerator } from './prompt-queries';
 export type { ExecuteSql } from './queries';
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the mixin pattern: the interface below declares what mixIn adds
 export class Store extends Queries {
   /** Resolves when the database answers (readiness). */
   async ping(): Promise<void> {
@@ -39,7 +40,8 @@ function mixIn(target: typeof Queries, sources: Array<typeof Queries>): void {
   for (const source of sources) {
     for (const name of Object.getOwnPropertyNames(source.prototype)) {
       if (name === 'constructor') continue;
-      if (Object.prototype.hasOwnProperty.call(target.prototype, name)) throw new Error(`Store: two query groups define ${name}`);
+      if (Object.prototype.hasOwnProperty.call(target.prototype, name))
+        throw new Error(`Store: two query groups define ${name}`);
       Object.defineProperty(target.prototype, name, Object.getOwnPropertyDescriptor(source.prototype, name)!);
     }
   }

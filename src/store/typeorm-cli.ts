@@ -4,4 +4,6 @@
  */
 import { createDataSource } from './data-source';
 
-export default createDataSource({ url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+export default createDataSource({
+  url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+});

@@ -24,7 +24,9 @@ describe('configuration', () => {
   });
 
   it('accepts the webgpu backend and a GPU memory budget', () => {
-    expect(loadConfig({ PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_GPU_MEMORY_MB: '512' }, '/srv')).toMatchObject({ backend: 'webgpu', gpuMemoryMb: 512 });
+    expect(loadConfig({ PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_GPU_MEMORY_MB: '512' }, '/srv')).toMatchObject(
+      { backend: 'webgpu', gpuMemoryMb: 512 },
+    );
     expect(loadConfig({}, '/srv').gpuMemoryMb).toBe(2048);
   });
 
@@ -67,7 +69,10 @@ describe('configuration', () => {
     [{ PORT: '70000' }, 'PORT=70000 is out of range (expected 0–65535)'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL'],
     [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL must use postgres: or postgresql: (got mysql:)'],
-    [{ PROMPTGEN_BACKEND: 'gpu' }, 'PROMPTGEN_BACKEND="gpu" is not one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu'],
+    [
+      { PROMPTGEN_BACKEND: 'gpu' },
+      'PROMPTGEN_BACKEND="gpu" is not one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu',
+    ],
     [{ PROMPTGEN_WORKERS: '-1' }, 'PROMPTGEN_WORKERS=-1 is out of range'],
     [{ PROMPTGEN_ADMIN_TOKEN: 'short' }, 'PROMPTGEN_ADMIN_TOKEN is too short'],
     [{ PROMPTGEN_BODY_LIMIT: 'huge' }, 'PROMPTGEN_BODY_LIMIT="huge" is not a size'],

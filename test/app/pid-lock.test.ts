@@ -6,13 +6,19 @@ import * as path from 'node:path';
 import { acquirePidLock, LockHeld } from '../../src/shared/pid-lock';
 import { tempDir } from '../helpers/database';
 
-const deadPid = () => Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+const deadPid = () =>
+  Number(
+    execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }),
+  );
 
 describe('acquirePidLock', () => {
   it('refuses a second holder while the first lives, naming it, and frees on release', () => {
     const file = path.join(tempDir(), 'x.lock');
     const lock = acquirePidLock(file);
-    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ pid: process.pid, host: os.hostname() });
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({
+      pid: process.pid,
+      host: os.hostname(),
+    });
     let held: unknown;
     try {
       acquirePidLock(file);
@@ -28,7 +34,10 @@ describe('acquirePidLock', () => {
 
   it('takes over a lock whose process is gone', () => {
     const file = path.join(tempDir(), 'x.lock');
-    fs.writeFileSync(file, JSON.stringify({ pid: deadPid(), host: os.hostname(), at: '2026-01-01T00:00:00Z' }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ pid: deadPid(), host: os.hostname(), at: '2026-01-01T00:00:00Z' }),
+    );
     const lock = acquirePidLock(file);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
     lock.release();
@@ -36,7 +45,10 @@ describe('acquirePidLock', () => {
 
   it('takes over a lock of an earlier process that had our pid (a container restarted)', () => {
     const file = path.join(tempDir(), 'x.lock');
-    fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: os.hostname(), at: '2026-01-01T00:00:00Z' }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ pid: process.pid, host: os.hostname(), at: '2026-01-01T00:00:00Z' }),
+    );
     acquirePidLock(file).release();
   });
 
@@ -50,7 +62,10 @@ describe('acquirePidLock', () => {
 
   it('leaves a lock of another host alone (its pid means nothing here)', () => {
     const file = path.join(tempDir(), 'x.lock');
-    fs.writeFileSync(file, JSON.stringify({ pid: deadPid(), host: 'another-host', at: '2026-01-01T00:00:00Z' }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ pid: deadPid(), host: 'another-host', at: '2026-01-01T00:00:00Z' }),
+    );
     expect(() => acquirePidLock(file)).toThrow(/locked by process \d+ on another-host/);
   });
 });

@@ -23,7 +23,8 @@ describe('artifact addresses', () => {
   });
 
   it('refuse what cannot name a row, before any query', () => {
-    for (const file of [ID, `${ID}.jpg`, `${ID}.png.png`, 'x.png', '.png', '', undefined]) expect(IMAGE.rowId({ file })).toBeNull();
+    for (const file of [ID, `${ID}.jpg`, `${ID}.png.png`, 'x.png', '.png', '', undefined])
+      expect(IMAGE.rowId({ file })).toBeNull();
     for (const id of ['x', `${ID}x`, `${ID.slice(1)}`, "1' OR '1'='1", undefined]) {
       expect(SAMPLE_SET_GRID.rowId({ id })).toBeNull();
       expect(PROMPT_CURVE.rowId({ id })).toBeNull();
@@ -36,7 +37,10 @@ describe('sample-set grid', () => {
   const byte = (i: number, x: number, y: number, c: number) => (i * 53 + x * 7 + y * 11 + c * 80) % 256;
   function rgbPngs(n: number, h: number, w: number): Buffer[] {
     const data = new Float32Array(n * h * w * 3);
-    for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) data[((i * h + y) * w + x) * 3 + c] = byte(i, x, y, c) / 255;
+    for (let i = 0; i < n; i++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++)
+          for (let c = 0; c < 3; c++) data[((i * h + y) * w + x) * 3 + c] = byte(i, x, y, c) / 255;
     const batch = { n, height: h, width: w, channels: 3, data };
     return Array.from({ length: n }, (_, i) => encodePng(batch, i));
   }
@@ -47,14 +51,24 @@ describe('sample-set grid', () => {
     const grid = PNG.sync.read(png);
     const tile = 96;
     expect({ w: grid.width, h: grid.height }).toEqual({ w: 3 * tile + 2, h: 2 * tile + 1 });
-    const at = (x: number, y: number) => Array.from(grid.data.subarray((y * grid.width + x) * 4, (y * grid.width + x) * 4 + 3));
+    const at = (x: number, y: number) =>
+      Array.from(grid.data.subarray((y * grid.width + x) * 4, (y * grid.width + x) * 4 + 3));
     for (let i = 0; i < 5; i++) {
       const left = (i % 3) * (tile + 1);
       const top = Math.floor(i / 3) * (tile + 1);
-      for (const [x, y] of [[0, 0], [23, 23], [7, 16]] as const) {
+      for (const [x, y] of [
+        [0, 0],
+        [23, 23],
+        [7, 16],
+      ] as const) {
         const expected = [0, 1, 2].map((c) => byte(i, x, y, c));
         // Every pixel of the 4×4 block is the source pixel.
-        for (const [dx, dy] of [[0, 0], [3, 3], [1, 2]] as const) expect(at(left + x * 4 + dx, top + y * 4 + dy)).toEqual(expected);
+        for (const [dx, dy] of [
+          [0, 0],
+          [3, 3],
+          [1, 2],
+        ] as const)
+          expect(at(left + x * 4 + dx, top + y * 4 + dy)).toEqual(expected);
       }
     }
     expect(at(tile, 10)).toEqual([0, 0, 0]); // the gap column
@@ -74,17 +88,38 @@ describe('training curves', () => {
     id: String(step),
     promptId: ID,
     step,
-    data: { step, totalSteps: 3, loss, logDet: -step, energies, stepsPerSecond: null, etaSeconds: null, at: '' },
+    data: {
+      step,
+      totalSteps: 3,
+      loss,
+      logDet: -step,
+      energies,
+      stepsPerSecond: null,
+      etaSeconds: null,
+      at: '',
+    },
   });
 
-  it('makes loss, log-det and one series per control, in the prompt\'s order', () => {
+  it("makes loss, log-det and one series per control, in the prompt's order", () => {
     const series = trainingSeries([
-      point(1, 3, [{ control: 'digit', value: 5 }, { control: 'ink', value: 1 }]),
-      point(2, null, [{ control: 'digit', value: 4 }, { control: 'ink', value: 2 }]),
+      point(1, 3, [
+        { control: 'digit', value: 5 },
+        { control: 'ink', value: 1 },
+      ]),
+      point(2, null, [
+        { control: 'digit', value: 4 },
+        { control: 'ink', value: 2 },
+      ]),
     ]);
     expect(series.map((s) => s.name)).toEqual(['loss', 'log-det', 'digit', 'ink']);
-    expect(series[0]!.points).toEqual([[1, 3], [2, NaN]]);
-    expect(series[3]!.points).toEqual([[1, 1], [2, 2]]);
+    expect(series[0]!.points).toEqual([
+      [1, 3],
+      [2, NaN],
+    ]);
+    expect(series[3]!.points).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
   });
 
   it('draws one panel per series with a finite value, and a blank panel when there is none', () => {

@@ -60,7 +60,16 @@ async function seed(url: string): Promise<void> {
     }
     storedPngs = samplePngs();
     await store.saveSampleSet(
-      { promptId: prompt.id, generatorId: generator.id, kind: 'SAMPLE', step: 3, seed: 1, truncation: 1, condition: null, count: COUNT },
+      {
+        promptId: prompt.id,
+        generatorId: generator.id,
+        kind: 'SAMPLE',
+        step: 3,
+        seed: 1,
+        truncation: 1,
+        condition: null,
+        count: COUNT,
+      },
       storedPngs.map((png) => ({ png, width: SIDE, height: SIDE })),
     );
   } finally {
@@ -110,12 +119,13 @@ function expectPng(res: { status: number; headers: Headers; body: Buffer }): PNG
 }
 
 describe('artifact URLs from the schema, served by the server', () => {
-  it('uses the server\'s base URL and the rows\' ids', async () => {
+  it("uses the server's base URL and the rows' ids", async () => {
     const { curveUrl, gridUrl, imageUrls } = await urls();
     expect(curveUrl).toBe(`${server.url}/artifacts/prompts/${promptId}/curve.png`);
     expect(gridUrl).toMatch(new RegExp(`^${server.url}/artifacts/sample-sets/[0-9a-f-]{36}/grid\\.png$`));
     expect(imageUrls).toHaveLength(COUNT);
-    for (const u of imageUrls) expect(u).toMatch(new RegExp(`^${server.url}/artifacts/images/[0-9a-f-]{36}\\.png$`));
+    for (const u of imageUrls)
+      expect(u).toMatch(new RegExp(`^${server.url}/artifacts/images/[0-9a-f-]{36}\\.png$`));
   });
 
   it('serves each image as the very bytes stored, cached for good, with an ETag that answers 304', async () => {
@@ -128,7 +138,9 @@ describe('artifact URLs from the schema, served by the server', () => {
       const id = /images\/(.+)\.png$/.exec(u)![1];
       expect(res.headers.get('etag')).toBe(`"${id}"`);
     }
-    const again = await fetch(imageUrls[0]!, { headers: { 'if-none-match': `"${/images\/(.+)\.png$/.exec(imageUrls[0]!)![1]}"` } });
+    const again = await fetch(imageUrls[0]!, {
+      headers: { 'if-none-match': `"${/images\/(.+)\.png$/.exec(imageUrls[0]!)![1]}"` },
+    });
     expect(again.status).toBe(304);
     expect((await again.arrayBuffer()).byteLength).toBe(0);
   });
@@ -145,7 +157,12 @@ describe('artifact URLs from the schema, served by the server', () => {
     for (const [i, img] of source.entries()) {
       const left = (i % 2) * 85;
       const top = Math.floor(i / 2) * 85;
-      for (const [sx, sy] of [[0, 0], [5, 9], [27, 27], [13, 20]] as const) {
+      for (const [sx, sy] of [
+        [0, 0],
+        [5, 9],
+        [27, 27],
+        [13, 20],
+      ] as const) {
         const g = ((top + sy * 3 + 1) * grid.width + left + sx * 3 + 2) * 4;
         expect(grid.data[g]).toBe(img.data[(sy * SIDE + sx) * 4]);
       }
@@ -179,7 +196,13 @@ describe('artifact routes refuse ids that name nothing', () => {
   };
 
   it('images: malformed, without .png, and well-formed but missing', async () => {
-    for (const p of ['/artifacts/images/not-a-uuid.png', `/artifacts/images/${MISSING_UUID}`, `/artifacts/images/${MISSING_UUID}.jpg`, '/artifacts/images/x', `/artifacts/images/${MISSING_UUID}.png`]) {
+    for (const p of [
+      '/artifacts/images/not-a-uuid.png',
+      `/artifacts/images/${MISSING_UUID}`,
+      `/artifacts/images/${MISSING_UUID}.jpg`,
+      '/artifacts/images/x',
+      `/artifacts/images/${MISSING_UUID}.png`,
+    ]) {
       await notFound(p, 'no such image');
     }
   });

@@ -10,7 +10,9 @@ describe('promptgen CLI', () => {
     const proc = startProcess(['schema'], {});
     expect(await proc.exited).toBe(0);
     // (less the warning a development machine on an older Node prints on stderr: see oldNodeEnv)
-    expect(proc.output().replace(/^warning: Node\.js .*\n/, '')).toBe(fs.readFileSync(path.join(repoRoot, 'schema.graphql'), 'utf8'));
+    expect(proc.output().replace(/^warning: Node\.js .*\n/, '')).toBe(
+      fs.readFileSync(path.join(repoRoot, 'schema.graphql'), 'utf8'),
+    );
   });
 
   it('refuses an unknown command with its usage', async () => {
@@ -34,10 +36,23 @@ describe('promptgen CLI', () => {
       if (usingPostgres) {
         const client = new Client({ connectionString: db.url! });
         await client.connect();
-        const { rows } = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+        const { rows } = await client.query(
+          "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+        );
         await client.end();
         expect(rows.map((r) => r.table_name)).toEqual(
-          expect.arrayContaining(['checkpoints', 'controls', 'generators', 'images', 'migrations', 'plugin_packages', 'plugins', 'progress_points', 'prompts', 'sample_sets']),
+          expect.arrayContaining([
+            'checkpoints',
+            'controls',
+            'generators',
+            'images',
+            'migrations',
+            'plugin_packages',
+            'plugins',
+            'progress_points',
+            'prompts',
+            'sample_sets',
+          ]),
         );
       }
     } finally {
@@ -50,16 +65,26 @@ describe('promptgen CLI', () => {
     const dataDir = tempDir();
     const env = { PROMPTGEN_DATA_DIR: dataDir, DATABASE_URL: db.url ?? '' };
     try {
-      const install = startProcess(['plugin', 'install', path.join(repoRoot, 'test/fixtures/plugins/good')], env);
+      const install = startProcess(
+        ['plugin', 'install', path.join(repoRoot, 'test/fixtures/plugins/good')],
+        env,
+      );
       expect(await install.exited).toBe(0);
       expect(install.output()).toContain('installed');
-      const bad = startProcess(['plugin', 'install', path.join(repoRoot, 'test/fixtures/plugins/throws')], env);
+      const bad = startProcess(
+        ['plugin', 'install', path.join(repoRoot, 'test/fixtures/plugins/throws')],
+        env,
+      );
       expect(await bad.exited).toBe(1);
       expect(bad.output()).toMatch(/INSTALL_FAILED: .*threw while loading/);
       const server = await startServer({ databaseUrl: db.url, dataDir, env: { PROMPTGEN_WORKERS: '0' } });
       try {
         const res = await server.gql('{ plugins { name source status } generators { name } }');
-        expect(res.data.plugins).toEqual(expect.arrayContaining([{ name: 'promptgen-plugin-example', source: 'INSTALLED', status: 'LOADED' }]));
+        expect(res.data.plugins).toEqual(
+          expect.arrayContaining([
+            { name: 'promptgen-plugin-example', source: 'INSTALLED', status: 'LOADED' },
+          ]),
+        );
         expect(res.data.generators.map((g: any) => g.name)).toContain('example-pattern');
       } finally {
         await server.stop();

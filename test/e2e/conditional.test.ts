@@ -18,7 +18,10 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 
 beforeAll(async () => {
   db = await freshDatabase();
-  server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_EVALUATION_SAMPLES: '16' } });
+  server = await startServer({
+    databaseUrl: db.url,
+    env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_EVALUATION_SAMPLES: '16' },
+  });
 });
 
 afterAll(async () => {
@@ -33,11 +36,15 @@ const SAMPLE = `mutation($input: SampleInput!) { sample(input: $input) { sampleS
 const COUNT_SETS = `query($id: ID!) { prompt(id: $id) { sampleSets(first: 50) { edges { node { id kind } } } } }`;
 
 async function finished(id: string, timeoutMs: number) {
-  return waitFor(async () => {
-    const res = await server.gql('query($id: ID!) { prompt(id: $id) { status error metrics } }', { id });
-    const p = res.data?.prompt;
-    return p && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(p.status) ? p : null;
-  }, timeoutMs, 500);
+  return waitFor(
+    async () => {
+      const res = await server.gql('query($id: ID!) { prompt(id: $id) { status error metrics } }', { id });
+      const p = res.data?.prompt;
+      return p && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(p.status) ? p : null;
+    },
+    timeoutMs,
+    500,
+  );
 }
 
 /** Peak resident memory of the server process (Linux /proc), in MiB. */
@@ -68,10 +75,18 @@ describe('conditional prompts on the server', () => {
     expect(p.error).toBeNull();
     expect(p.status).toBe('SUCCEEDED');
     const c = p.metrics.conditional;
-    expect(c).toMatchObject({ conditionDim: 1, names: ['slant'], min: [-0.3], max: [0.3], samplesPerLevel: 8 });
+    expect(c).toMatchObject({
+      conditionDim: 1,
+      names: ['slant'],
+      min: [-0.3],
+      max: [0.3],
+      samplesPerLevel: 8,
+    });
     expect(c.components).toHaveLength(1);
     const comp = c.components[0];
-    expect(comp.levels.map((l: { requested: number }) => l.requested)).toEqual([-0.3, -0.15, 0, 0.15, 0.3].map((v) => expect.closeTo(v, 6)));
+    expect(comp.levels.map((l: { requested: number }) => l.requested)).toEqual(
+      [-0.3, -0.15, 0, 0.15, 0.3].map((v) => expect.closeTo(v, 6)),
+    );
     expect(Number.isFinite(comp.slope)).toBe(true);
     for (const l of comp.levels) {
       expect(Number.isFinite(l.measuredMean)).toBe(true);
@@ -85,11 +100,15 @@ describe('conditional prompts on the server', () => {
     const mid = comp.levels[2].paired['mnist-same-digit'];
     expect(mid.sameDigit).toBe(1);
     expect(mid.energy).toBeLessThan(1e-4);
-    expect(p.metrics.controls.find((e: { control: string }) => e.control === 'mnist-same-digit')).toMatchObject({ paired: true });
+    expect(
+      p.metrics.controls.find((e: { control: string }) => e.control === 'mnist-same-digit'),
+    ).toMatchObject({ paired: true });
   }, 150_000);
 
   it('sample: a condition inside the trained range works; outside it is refused with CONDITION_OUT_OF_RANGE and stores nothing', async () => {
-    const ok = await server.gql(SAMPLE, { input: { prompt: slantPrompt, count: 4, seed: 1, condition: [0.3] } });
+    const ok = await server.gql(SAMPLE, {
+      input: { prompt: slantPrompt, count: 4, seed: 1, condition: [0.3] },
+    });
     expect(ok.data.sample.userErrors).toEqual([]);
     expect(ok.data.sample.sampleSet.count).toBe(4);
     const before = (await server.gql(COUNT_SETS, { id: slantPrompt })).data.prompt.sampleSets.edges.length;
@@ -97,7 +116,11 @@ describe('conditional prompts on the server', () => {
       const res = await server.gql(SAMPLE, { input: { prompt: slantPrompt, count: 4, seed: 1, condition } });
       expect(res.data.sample.sampleSet).toBeNull();
       expect(res.data.sample.userErrors).toEqual([
-        { field: ['condition', '0'], code: 'CONDITION_OUT_OF_RANGE', message: `condition[0] (slant) = ${condition[0]} is outside the range this prompt was trained on, [-0.3, 0.3]` },
+        {
+          field: ['condition', '0'],
+          code: 'CONDITION_OUT_OF_RANGE',
+          message: `condition[0] (slant) = ${condition[0]} is outside the range this prompt was trained on, [-0.3, 0.3]`,
+        },
       ]);
     }
     const after = (await server.gql(COUNT_SETS, { id: slantPrompt })).data.prompt.sampleSets.edges.length;

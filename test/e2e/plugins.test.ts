@@ -30,12 +30,23 @@ const CATALOG = '{ plugins { name version status } generators { name } controls 
 
 function pack(dir: string): string {
   const out = tempDir('promptgen-pack-');
-  const name = execFileSync('npm', ['pack', '--pack-destination', out, '--ignore-scripts', '--silent'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const name = execFileSync('npm', ['pack', '--pack-destination', out, '--ignore-scripts', '--silent'], {
+    cwd: dir,
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   return path.join(out, name);
 }
 
 /** A copy of the good example plugin with edits to its package.json and code. */
-function variant(edit: { name?: string; version?: string; code?: (src: string) => string; dropField?: boolean }): string {
+function variant(edit: {
+  name?: string;
+  version?: string;
+  code?: (src: string) => string;
+  dropField?: boolean;
+}): string {
   const dir = tempDir('promptgen-variant-');
   fs.cpSync(path.join(fixtures, 'good'), dir, { recursive: true });
   const pkgFile = path.join(dir, 'package.json');
@@ -44,7 +55,11 @@ function variant(edit: { name?: string; version?: string; code?: (src: string) =
   if (edit.version) pkg.version = edit.version;
   if (edit.dropField) delete pkg.promptgen;
   fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
-  if (edit.code) fs.writeFileSync(path.join(dir, 'index.js'), edit.code(fs.readFileSync(path.join(dir, 'index.js'), 'utf8')));
+  if (edit.code)
+    fs.writeFileSync(
+      path.join(dir, 'index.js'),
+      edit.code(fs.readFileSync(path.join(dir, 'index.js'), 'utf8')),
+    );
   return dir;
 }
 
@@ -65,7 +80,9 @@ describe('installing a plugin', () => {
     const res = await server.gql(INSTALL, { spec: tgz });
     expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await server.gql(CATALOG)).toEqual(before);
-    expect(fs.existsSync(path.join(server.dataDir, 'plugins/node_modules/promptgen-plugin-example'))).toBe(false);
+    expect(fs.existsSync(path.join(server.dataDir, 'plugins/node_modules/promptgen-plugin-example'))).toBe(
+      false,
+    );
   });
 
   it('installs a packed plugin, samples its generator, trains with its control, and uninstalls it', async () => {
@@ -84,7 +101,9 @@ describe('installing a plugin', () => {
     const catalog = await server.gql(CATALOG);
     expect(catalog.data.generators.map((g: any) => g.name)).toContain('example-pattern');
 
-    const sample = await server.gql('mutation { sample(input: { generator: "example-pattern", count: 3, seed: 2 }) { sampleSet { images { url width height } } userErrors { message } } }');
+    const sample = await server.gql(
+      'mutation { sample(input: { generator: "example-pattern", count: 3, seed: 2 }) { sampleSet { images { url width height } } userErrors { message } } }',
+    );
     expect(sample.data.sample.userErrors).toEqual([]);
     const png = PNG.sync.read((await fetchBytes(sample.data.sample.sampleSet.images[0].url)).body);
     expect([png.width, png.height]).toEqual([8, 8]);
@@ -101,7 +120,8 @@ describe('installing a plugin', () => {
     expect(created.data.createPrompt.prompt.pluginVersions).toEqual({ 'promptgen-plugin-example': '1.0.0' });
     const id = created.data.createPrompt.prompt.id;
     const done = await waitFor(async () => {
-      const p = (await server.gql('query($id: ID!) { prompt(id: $id) { status error metrics } }', { id })).data.prompt;
+      const p = (await server.gql('query($id: ID!) { prompt(id: $id) { status error metrics } }', { id }))
+        .data.prompt;
       return ['SUCCEEDED', 'FAILED'].includes(p.status) && p;
     });
     expect(done.status).toBe('SUCCEEDED');
@@ -110,8 +130,10 @@ describe('installing a plugin', () => {
     expect(metrics.prompt.meanBrightness).toBeGreaterThan(metrics.base.meanBrightness);
 
     // The trained prompt is a generator too: listed with the prompts, not with the base generators.
-    const trained = (await server.gql('query($id: ID!) { prompt(id: $id) { asGenerator { name } } }', { id })).data.prompt.asGenerator.name;
-    const names = async (kind: string) => (await server.gql(`{ generators${kind} { name available } }`)).data.generators.map((g: any) => g.name);
+    const trained = (await server.gql('query($id: ID!) { prompt(id: $id) { asGenerator { name } } }', { id }))
+      .data.prompt.asGenerator.name;
+    const names = async (kind: string) =>
+      (await server.gql(`{ generators${kind} { name available } }`)).data.generators.map((g: any) => g.name);
     expect(await names('')).toEqual(expect.arrayContaining(['example-pattern', 'mnist', trained]));
     expect(await names('(kind: BASE)')).toEqual(expect.arrayContaining(['example-pattern', 'mnist']));
     expect(await names('(kind: BASE)')).not.toContain(trained);
@@ -119,8 +141,12 @@ describe('installing a plugin', () => {
 
     const removed = await server.gql(UNINSTALL, { name: 'promptgen-plugin-example' }, { admin: true });
     expect(removed.data.uninstallPlugin).toEqual({ removed: true, userErrors: [] });
-    expect(server.proc.output()).toMatch(/\[promptgen:admin\] plugin installed: promptgen-plugin-example@1\.0\.0 from ".*\.tgz", integrity sha512-/);
-    expect(server.proc.output()).toContain('[promptgen:admin] plugin uninstalled: promptgen-plugin-example@1.0.0');
+    expect(server.proc.output()).toMatch(
+      /\[promptgen:admin\] plugin installed: promptgen-plugin-example@1\.0\.0 from ".*\.tgz", integrity sha512-/,
+    );
+    expect(server.proc.output()).toContain(
+      '[promptgen:admin] plugin uninstalled: promptgen-plugin-example@1.0.0',
+    );
     // Its base plugin gone, the trained prompt is no longer offered as a generator.
     expect(await names('')).not.toContain(trained);
     expect(await names('(kind: PROMPT)')).toEqual([]);
@@ -128,46 +154,129 @@ describe('installing a plugin', () => {
     expect(after.data.generators.map((g: any) => g.name)).not.toContain('example-pattern');
     expect(after.data.plugins.map((p: any) => p.name)).not.toContain('promptgen-plugin-example');
     // The prompt keeps its record, its plugin version, and says its generator is gone.
-    const kept = await server.gql('query($id: ID!) { prompt(id: $id) { status pluginVersions generator { name available } } }', { id });
-    expect(kept.data.prompt).toEqual({ status: 'SUCCEEDED', pluginVersions: { 'promptgen-plugin-example': '1.0.0' }, generator: { name: 'example-pattern', available: false } });
+    const kept = await server.gql(
+      'query($id: ID!) { prompt(id: $id) { status pluginVersions generator { name available } } }',
+      { id },
+    );
+    expect(kept.data.prompt).toEqual({
+      status: 'SUCCEEDED',
+      pluginVersions: { 'promptgen-plugin-example': '1.0.0' },
+      generator: { name: 'example-pattern', available: false },
+    });
   });
 
   it('replaces an installed plugin with a newer version', async () => {
-    const v1 = await server.gql(INSTALL, { spec: pack(variant({ name: 'promptgen-plugin-versions', code: (s) => s.replace(/example-/g, 'versions-') })) }, { admin: true });
+    const v1 = await server.gql(
+      INSTALL,
+      {
+        spec: pack(
+          variant({ name: 'promptgen-plugin-versions', code: (s) => s.replace(/example-/g, 'versions-') }),
+        ),
+      },
+      { admin: true },
+    );
     expect(v1.data.installPlugin.plugin).toMatchObject({ version: '1.0.0', status: 'LOADED' });
-    const v2 = await server.gql(INSTALL, { spec: pack(variant({ name: 'promptgen-plugin-versions', version: '1.1.0', code: (s) => s.replace(/example-/g, 'versions-') })) }, { admin: true });
-    expect(v2.data.installPlugin.plugin).toMatchObject({ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' });
-    const plugins = (await server.gql(CATALOG)).data.plugins.filter((p: any) => p.name === 'promptgen-plugin-versions');
+    const v2 = await server.gql(
+      INSTALL,
+      {
+        spec: pack(
+          variant({
+            name: 'promptgen-plugin-versions',
+            version: '1.1.0',
+            code: (s) => s.replace(/example-/g, 'versions-'),
+          }),
+        ),
+      },
+      { admin: true },
+    );
+    expect(v2.data.installPlugin.plugin).toMatchObject({
+      name: 'promptgen-plugin-versions',
+      version: '1.1.0',
+      status: 'LOADED',
+    });
+    const plugins = (await server.gql(CATALOG)).data.plugins.filter(
+      (p: any) => p.name === 'promptgen-plugin-versions',
+    );
     expect(plugins).toEqual([{ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' }]);
-    expect(server.proc.output()).toMatch(/plugin installed: promptgen-plugin-versions@1\.1\.0 \(replacing 1\.0\.0\) from "/);
+    expect(server.proc.output()).toMatch(
+      /plugin installed: promptgen-plugin-versions@1\.1\.0 \(replacing 1\.0\.0\) from "/,
+    );
 
     // The older version again: refused unless asked for, and nothing changes.
-    const older = pack(variant({ name: 'promptgen-plugin-versions', code: (s) => s.replace(/example-/g, 'versions-') }));
+    const older = pack(
+      variant({ name: 'promptgen-plugin-versions', code: (s) => s.replace(/example-/g, 'versions-') }),
+    );
     const refused = await server.gql(INSTALL, { spec: older }, { admin: true });
     expect(refused.data.installPlugin).toEqual({
       plugin: null,
-      userErrors: [{ field: ['spec'], code: 'DOWNGRADE_REFUSED', message: 'promptgen-plugin-versions@1.0.0 is older than the installed 1.1.0; install it with allowDowngrade to replace the newer version' }],
+      userErrors: [
+        {
+          field: ['spec'],
+          code: 'DOWNGRADE_REFUSED',
+          message:
+            'promptgen-plugin-versions@1.0.0 is older than the installed 1.1.0; install it with allowDowngrade to replace the newer version',
+        },
+      ],
     });
-    expect((await server.gql(CATALOG)).data.plugins.filter((p: any) => p.name === 'promptgen-plugin-versions')).toEqual([{ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' }]);
-    const downgraded = await server.gql('mutation($spec: String!) { installPlugin(input: { spec: $spec, allowDowngrade: true }) { plugin { version status } userErrors { code } } }', { spec: older }, { admin: true });
-    expect(downgraded.data.installPlugin).toEqual({ plugin: { version: '1.0.0', status: 'LOADED' }, userErrors: [] });
-    expect(server.proc.output()).toMatch(/plugin installed: promptgen-plugin-versions@1\.0\.0 \(replacing 1\.1\.0, downgrade allowed\)/);
+    expect(
+      (await server.gql(CATALOG)).data.plugins.filter((p: any) => p.name === 'promptgen-plugin-versions'),
+    ).toEqual([{ name: 'promptgen-plugin-versions', version: '1.1.0', status: 'LOADED' }]);
+    const downgraded = await server.gql(
+      'mutation($spec: String!) { installPlugin(input: { spec: $spec, allowDowngrade: true }) { plugin { version status } userErrors { code } } }',
+      { spec: older },
+      { admin: true },
+    );
+    expect(downgraded.data.installPlugin).toEqual({
+      plugin: { version: '1.0.0', status: 'LOADED' },
+      userErrors: [],
+    });
+    expect(server.proc.output()).toMatch(
+      /plugin installed: promptgen-plugin-versions@1\.0\.0 \(replacing 1\.1\.0, downgrade allowed\)/,
+    );
     await server.gql(UNINSTALL, { name: 'promptgen-plugin-versions' }, { admin: true });
   });
 
   it.each([
     ['a plugin that throws at load', () => pack(path.join(fixtures, 'throws')), /threw while loading/],
-    ['a package without the "promptgen" field', () => pack(variant({ name: 'promptgen-plugin-nofield', dropField: true })), /no "promptgen" field/],
+    [
+      'a package without the "promptgen" field',
+      () => pack(variant({ name: 'promptgen-plugin-nofield', dropField: true })),
+      /no "promptgen" field/,
+    ],
     ['a path that does not exist', () => '/nonexistent/plugin.tgz', /does not exist|no such file|not found/i],
-    ['a package that left its declared model out of "files"', () => pack(path.join(fixtures, 'missing-model')), /^plugin promptgen-plugin-missing-model@1\.0\.0 failed to load: model "tiny-missing" \(models\/tiny\/model\.json\) cannot be loaded: .*model file not found: models\/tiny\/model\.json$/],
-    ['a plugin with a syntax error', () => pack(variant({ name: 'promptgen-plugin-syntax', code: (s) => s.replace('const SIZE = 8;', 'const SIZE = 8;;)') })), /plugin threw while loading: SyntaxError at index\.js:\d+: Unexpected token '\)'$/],
-    ['an npm package that does not exist', () => '@promptgen/this-package-does-not-exist-xyz@1.0.0', /not found|404|does not exist/i],
+    [
+      'a package that left its declared model out of "files"',
+      () => pack(path.join(fixtures, 'missing-model')),
+      /^plugin promptgen-plugin-missing-model@1\.0\.0 failed to load: model "tiny-missing" \(models\/tiny\/model\.json\) cannot be loaded: .*model file not found: models\/tiny\/model\.json$/,
+    ],
+    [
+      'a plugin with a syntax error',
+      () =>
+        pack(
+          variant({
+            name: 'promptgen-plugin-syntax',
+            code: (s) => s.replace('const SIZE = 8;', 'const SIZE = 8;;)'),
+          }),
+        ),
+      /plugin threw while loading: SyntaxError at index\.js:\d+: Unexpected token '\)'$/,
+    ],
+    [
+      'an npm package that does not exist',
+      () => '@promptgen/this-package-does-not-exist-xyz@1.0.0',
+      /not found|404|does not exist/i,
+    ],
   ])('refuses %s with a clear userError; server up, nothing changed', async (_what, spec, message) => {
     const before = await server.gql(CATALOG);
     const res = await server.gql(INSTALL, { spec: spec() }, { admin: true });
     expect(res.errors).toBeUndefined();
     expect(res.data.installPlugin.plugin).toBeNull();
-    expect(res.data.installPlugin.userErrors).toEqual([{ field: ['spec'], code: expect.stringMatching(/^(INSTALL_FAILED|NOT_FOUND)$/), message: expect.stringMatching(message) }]);
+    expect(res.data.installPlugin.userErrors).toEqual([
+      {
+        field: ['spec'],
+        code: expect.stringMatching(/^(INSTALL_FAILED|NOT_FOUND)$/),
+        message: expect.stringMatching(message),
+      },
+    ]);
     expect(await server.gql(CATALOG)).toEqual(before);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
@@ -179,16 +288,29 @@ describe('installing a plugin', () => {
   ])('refuses the spec %s before npm sees it, with code %s', async (spec, code, message) => {
     const before = await server.gql(CATALOG);
     const res = await server.gql(INSTALL, { spec }, { admin: true });
-    expect(res.data.installPlugin.userErrors).toEqual([{ field: ['spec'], code, message: expect.stringMatching(message) }]);
+    expect(res.data.installPlugin.userErrors).toEqual([
+      { field: ['spec'], code, message: expect.stringMatching(message) },
+    ]);
     expect(await server.gql(CATALOG)).toEqual(before);
   });
 
   it('refuses to uninstall a built-in or unknown plugin', async () => {
-    expect((await server.gql(UNINSTALL, { name: '@promptgen/mnist' }, { admin: true })).data.uninstallPlugin).toEqual({
+    expect(
+      (await server.gql(UNINSTALL, { name: '@promptgen/mnist' }, { admin: true })).data.uninstallPlugin,
+    ).toEqual({
       removed: false,
-      userErrors: [{ field: ['name'], code: 'BAD_USER_INPUT', message: '@promptgen/mnist is a built-in plugin and cannot be uninstalled' }],
+      userErrors: [
+        {
+          field: ['name'],
+          code: 'BAD_USER_INPUT',
+          message: '@promptgen/mnist is a built-in plugin and cannot be uninstalled',
+        },
+      ],
     });
-    expect((await server.gql(UNINSTALL, { name: 'nope-not-here' }, { admin: true })).data.uninstallPlugin.userErrors[0]).toMatchObject({ code: 'NOT_FOUND' });
+    expect(
+      (await server.gql(UNINSTALL, { name: 'nope-not-here' }, { admin: true })).data.uninstallPlugin
+        .userErrors[0],
+    ).toMatchObject({ code: 'NOT_FOUND' });
   });
 });
 
@@ -200,7 +322,10 @@ describe('a plugin whose model fails during training', () => {
       code: (s) =>
         s
           .replace(/example-/g, 'broken-')
-          .replace('load(ctx, params) {', "load(ctx, params) {\n        if (params.target > 0.8) throw Object.assign(new Error('weights file model.bin is corrupt'), { expose: true });"),
+          .replace(
+            'load(ctx, params) {',
+            "load(ctx, params) {\n        if (params.target > 0.8) throw Object.assign(new Error('weights file model.bin is corrupt'), { expose: true });",
+          ),
     });
     const installed = await server.gql(INSTALL, { spec: broken }, { admin: true });
     expect(installed.data.installPlugin.userErrors).toEqual([]);
@@ -215,11 +340,11 @@ describe('a plugin whose model fails during training', () => {
     );
     const id = created.data.createPrompt.prompt.id;
     const done = await waitFor(async () => {
-      const p = (await server.gql('query($id: ID!) { prompt(id: $id) { status error } }', { id })).data.prompt;
+      const p = (await server.gql('query($id: ID!) { prompt(id: $id) { status error } }', { id })).data
+        .prompt;
       return ['SUCCEEDED', 'FAILED'].includes(p.status) && p;
     });
     expect(done).toEqual({ status: 'FAILED', error: 'training failed: weights file model.bin is corrupt' });
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
 });
-

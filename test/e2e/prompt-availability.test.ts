@@ -23,8 +23,18 @@ beforeAll(async () => {
   db = await freshDatabase();
   server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '1' } });
   const out = tempDir('promptgen-pack-');
-  const tgz = execFileSync('npm', ['pack', '--pack-destination', out, '--ignore-scripts', '--silent'], { cwd: path.join(repoRoot, 'test/fixtures/plugins/good'), encoding: 'utf8' }).trim().split('\n').pop()!;
-  const installed = await server.gql('mutation($spec: String!) { installPlugin(input: { spec: $spec }) { plugin { status } userErrors { message } } }', { spec: path.join(out, tgz) }, { admin: true });
+  const tgz = execFileSync('npm', ['pack', '--pack-destination', out, '--ignore-scripts', '--silent'], {
+    cwd: path.join(repoRoot, 'test/fixtures/plugins/good'),
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
+  const installed = await server.gql(
+    'mutation($spec: String!) { installPlugin(input: { spec: $spec }) { plugin { status } userErrors { message } } }',
+    { spec: path.join(out, tgz) },
+    { admin: true },
+  );
   expect(installed.data.installPlugin).toEqual({ plugin: { status: 'LOADED' }, userErrors: [] });
 });
 
@@ -34,7 +44,9 @@ afterAll(async () => {
 });
 
 /** Trains a prompt on `generator` with the plugin's control; returns its id and the generator it became. */
-async function train(generator: string): Promise<{ id: string; asGenerator: { id: string; name: string; available: boolean } }> {
+async function train(
+  generator: string,
+): Promise<{ id: string; asGenerator: { id: string; name: string; available: boolean } }> {
   const created = await server.gql(
     `mutation($g: ID!) { createPrompt(input: { generator: $g, controls: [{ control: "example-brightness", weight: 50, params: { target: 0.9 } }], training: ${TRAINING} }) { prompt { id } userErrors { message } } }`,
     { g: generator },
@@ -42,7 +54,11 @@ async function train(generator: string): Promise<{ id: string; asGenerator: { id
   expect(created.data.createPrompt.userErrors).toEqual([]);
   const id = created.data.createPrompt.prompt.id;
   const done = await waitFor(async () => {
-    const p = (await server.gql(`query($id: ID!) { prompt(id: $id) { status error asGenerator ${GENERATOR} } }`, { id })).data.prompt;
+    const p = (
+      await server.gql(`query($id: ID!) { prompt(id: $id) { status error asGenerator ${GENERATOR} } }`, {
+        id,
+      })
+    ).data.prompt;
     return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(p.status) && p;
   });
   expect([done.status, done.error]).toEqual(['SUCCEEDED', null]);
@@ -63,7 +79,13 @@ async function availability(prompt: { id: string; asGenerator: { id: string; nam
   );
   expect(res.errors).toBeUndefined();
   const d = res.data;
-  return [d.byId.available, d.byName.available, d.byPrompt.available, d.node.available, d.prompt.asGenerator.available];
+  return [
+    d.byId.available,
+    d.byName.available,
+    d.byPrompt.available,
+    d.node.available,
+    d.prompt.asGenerator.available,
+  ];
 }
 
 describe('a trained prompt whose base generator is uninstalled', () => {
@@ -73,15 +95,23 @@ describe('a trained prompt whose base generator is uninstalled', () => {
     expect(await availability(first)).toEqual([true, true, true, true, true]);
     expect(await availability(stacked)).toEqual([true, true, true, true, true]);
 
-    const removed = await server.gql('mutation($name: String!) { uninstallPlugin(input: { name: $name }) { removed userErrors { message } } }', { name: PLUGIN }, { admin: true });
+    const removed = await server.gql(
+      'mutation($name: String!) { uninstallPlugin(input: { name: $name }) { removed userErrors { message } } }',
+      { name: PLUGIN },
+      { admin: true },
+    );
     expect(removed.data.uninstallPlugin).toEqual({ removed: true, userErrors: [] });
 
     expect(await availability(first)).toEqual([false, false, false, false, false]);
     expect(await availability(stacked)).toEqual([false, false, false, false, false]);
     // The stacked prompt's own generator (the first prompt) says so too, and the list leaves both out.
-    const stackedPrompt = await server.gql(`query($id: ID!) { prompt(id: $id) { generator ${GENERATOR} } }`, { id: stacked.id });
+    const stackedPrompt = await server.gql(`query($id: ID!) { prompt(id: $id) { generator ${GENERATOR} } }`, {
+      id: stacked.id,
+    });
     expect(stackedPrompt.data.prompt.generator).toEqual({ ...first.asGenerator, available: false });
-    const listed = (await server.gql('{ generators { name } }')).data.generators.map((g: { name: string }) => g.name);
+    const listed = (await server.gql('{ generators { name } }')).data.generators.map(
+      (g: { name: string }) => g.name,
+    );
     expect(listed).toContain('mnist');
     expect(listed).not.toContain(first.asGenerator.name);
     expect(listed).not.toContain(stacked.asGenerator.name);
@@ -95,13 +125,30 @@ describe('a trained prompt whose base generator is uninstalled', () => {
         'mutation($g: ID!) { createPrompt(input: { generator: $g, controls: [{ control: "mnist-digit", params: { classes: [1] } }] }) { prompt { id } userErrors { field code } } }',
         { g: gen },
       );
-      expect(create.data.createPrompt).toEqual({ prompt: null, userErrors: [{ field: ['generator'], code: 'UNAVAILABLE' }] });
-      const sample = await server.gql('mutation($g: ID!) { sample(input: { generator: $g, count: 1 }) { sampleSet { id } userErrors { field code } } }', { g: gen });
-      expect(sample.data.sample).toEqual({ sampleSet: null, userErrors: [{ field: ['generator'], code: 'UNAVAILABLE' }] });
+      expect(create.data.createPrompt).toEqual({
+        prompt: null,
+        userErrors: [{ field: ['generator'], code: 'UNAVAILABLE' }],
+      });
+      const sample = await server.gql(
+        'mutation($g: ID!) { sample(input: { generator: $g, count: 1 }) { sampleSet { id } userErrors { field code } } }',
+        { g: gen },
+      );
+      expect(sample.data.sample).toEqual({
+        sampleSet: null,
+        userErrors: [{ field: ['generator'], code: 'UNAVAILABLE' }],
+      });
     }
     // Sampling the stacked prompt itself goes through the first prompt's generator: refused the same way.
-    const sampled = await server.gql('mutation($p: ID!) { sample(input: { prompt: $p, count: 1 }) { sampleSet { id } userErrors { field code } } }', { p: stacked.id });
-    expect(sampled.data.sample).toEqual({ sampleSet: null, userErrors: [{ field: ['prompt'], code: 'UNAVAILABLE' }] });
-    expect((await server.gql('{ prompts(first: 0) { totalCount } }')).data.prompts.totalCount).toBe(countBefore);
+    const sampled = await server.gql(
+      'mutation($p: ID!) { sample(input: { prompt: $p, count: 1 }) { sampleSet { id } userErrors { field code } } }',
+      { p: stacked.id },
+    );
+    expect(sampled.data.sample).toEqual({
+      sampleSet: null,
+      userErrors: [{ field: ['prompt'], code: 'UNAVAILABLE' }],
+    });
+    expect((await server.gql('{ prompts(first: 0) { totalCount } }')).data.prompts.totalCount).toBe(
+      countBefore,
+    );
   });
 });

@@ -42,10 +42,21 @@ describe('start-up', () => {
     const { port } = busy.address() as net.AddressInfo;
     try {
       const started = Date.now();
-      const proc = startProcess(['serve'], { PORT: String(port), HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: tempDir(), DATABASE_URL: '' });
+      const proc = startProcess(['serve'], {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PROMPTGEN_DATA_DIR: tempDir(),
+        DATABASE_URL: '',
+      });
       expect(await proc.exited).toBe(1);
-      const lines = proc.output().trim().split('\n').filter((l) => !l.startsWith('warning: Node.js'));
-      expect(lines).toEqual([`promptgen: port ${port} on 127.0.0.1 is already in use (another server?); set PORT to a free port (e.g. PORT=${port + 1}) or stop the other process`]);
+      const lines = proc
+        .output()
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('warning: Node.js'));
+      expect(lines).toEqual([
+        `promptgen: port ${port} on 127.0.0.1 is already in use (another server?); set PORT to a free port (e.g. PORT=${port + 1}) or stop the other process`,
+      ]);
       expect(Date.now() - started).toBeLessThan(15_000);
     } finally {
       busy.close();
@@ -54,29 +65,42 @@ describe('start-up', () => {
 
   // `npx promptgen serve` is left out: in a fresh clone npx does not resolve the root package's own
   // bin (it looks for a registry package of that name), so the case would test the npm cache, not us.
-  it.each([['npm start', 'npm', ['start']]])('stops the server when `%s` gets SIGTERM, and frees the port; says at start how to get native BLAS', async (_how, bin, args) => {
-    const port = await freePort();
-    const env = { ...process.env, ...oldNodeEnv, PORT: String(port), HOST: '127.0.0.1', PROMPTGEN_DATA_DIR: tempDir(), PROMPTGEN_WORKERS: '0', DATABASE_URL: '', PROMPTGEN_BACKEND: 'wasm', PROMPTGEN_NATIVE_BLAS: '0' };
-    const npm = spawn(bin, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    npm.stdout!.on('data', (d) => (output += d));
-    npm.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
-    try {
-      await waitFor(() => output.includes(`listening on http://127.0.0.1:${port}/graphql`), 120_000);
-      expect(await canConnect(port)).toBe(true);
-      expect(output).toContain(
-        'matrix products: wasm kernels, no native BLAS (disabled by PROMPTGEN_NATIVE_BLAS=0); training runs faster with OpenBLAS: apt-get install libopenblas0-pthread',
-      );
-      npm.kill('SIGTERM');
-      await exited;
-      // The server itself (npm's child) drains and exits: the port is released.
-      await waitFor(async () => !(await canConnect(port)), 30_000);
-      await waitFor(() => output.includes('shut down'), 10_000);
-    } finally {
-      if (npm.exitCode === null) npm.kill('SIGKILL');
-    }
-  });
+  it.each([['npm start', 'npm', ['start']]])(
+    'stops the server when `%s` gets SIGTERM, and frees the port; says at start how to get native BLAS',
+    async (_how, bin, args) => {
+      const port = await freePort();
+      const env = {
+        ...process.env,
+        ...oldNodeEnv,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PROMPTGEN_DATA_DIR: tempDir(),
+        PROMPTGEN_WORKERS: '0',
+        DATABASE_URL: '',
+        PROMPTGEN_BACKEND: 'wasm',
+        PROMPTGEN_NATIVE_BLAS: '0',
+      };
+      const npm = spawn(bin, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      npm.stdout!.on('data', (d) => (output += d));
+      npm.stderr!.on('data', (d) => (output += d));
+      const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+      try {
+        await waitFor(() => output.includes(`listening on http://127.0.0.1:${port}/graphql`), 120_000);
+        expect(await canConnect(port)).toBe(true);
+        expect(output).toContain(
+          'matrix products: wasm kernels, no native BLAS (disabled by PROMPTGEN_NATIVE_BLAS=0); training runs faster with OpenBLAS: apt-get install libopenblas0-pthread',
+        );
+        npm.kill('SIGTERM');
+        await exited;
+        // The server itself (npm's child) drains and exits: the port is released.
+        await waitFor(async () => !(await canConnect(port)), 30_000);
+        await waitFor(() => output.includes('shut down'), 10_000);
+      } finally {
+        if (npm.exitCode === null) npm.kill('SIGKILL');
+      }
+    },
+  );
 });
 
 describe('promptgen --help and config', () => {
@@ -93,18 +117,33 @@ describe('promptgen --help and config', () => {
   it('config prints the effective values with their source, never the admin token', async () => {
     const token = 'do-not-print-this-token-0123456789';
     const dataDir = tempDir();
-    const proc = startProcess(['config'], { PORT: '4321', PROMPTGEN_ADMIN_TOKEN: token, PROMPTGEN_DATA_DIR: dataDir, DATABASE_URL: 'postgres://me:hunter2@db.example:5432/pg', PROMPTGEN_WORKERS: '' });
+    const proc = startProcess(['config'], {
+      PORT: '4321',
+      PROMPTGEN_ADMIN_TOKEN: token,
+      PROMPTGEN_DATA_DIR: dataDir,
+      DATABASE_URL: 'postgres://me:hunter2@db.example:5432/pg',
+      PROMPTGEN_WORKERS: '',
+    });
     expect(await proc.exited).toBe(0);
     const out = proc.output();
     expect(out).not.toContain(token);
     expect(out).not.toContain('hunter2');
-    const row = (name: string) => out.split('\n').find((l) => l.startsWith(`${name} `))?.split(/\s{2,}/);
+    const row = (name: string) =>
+      out
+        .split('\n')
+        .find((l) => l.startsWith(`${name} `))
+        ?.split(/\s{2,}/);
     expect(row('PORT')).toEqual(['PORT', 'env', '4321']);
     expect(row('PROMPTGEN_WORKERS')).toEqual(['PROMPTGEN_WORKERS', 'default', '1']);
     expect(row('PROMPTGEN_ADMIN_TOKEN')).toEqual(['PROMPTGEN_ADMIN_TOKEN', 'env', '(set; not shown)']);
     expect(row('DATABASE_URL')).toEqual(['DATABASE_URL', 'env', 'postgres://me:***@db.example:5432/pg']);
     expect(row('PROMPTGEN_DATA_DIR')).toEqual(['PROMPTGEN_DATA_DIR', 'env', dataDir]);
-    expect(out.trim().split('\n').filter((l) => !l.startsWith('warning: Node.js'))).toHaveLength(CONFIG_DOC.length);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('warning: Node.js')),
+    ).toHaveLength(CONFIG_DOC.length);
   });
 
   it('config reports bad values and exits 2', async () => {
@@ -120,9 +159,18 @@ describe('an unsupported Node', () => {
     delete env[ALLOW_UNSUPPORTED_NODE];
     // The gate as the CLI runs it first, on a Node that says it is 20.1.0.
     const gate = cliPath.replace(/cli\.js$/, 'shared/node-gate.js');
-    const run = spawnSync(process.execPath, ['-e', `Object.defineProperty(process.versions, 'node', { value: '20.1.0' }); require(${JSON.stringify(gate)}); console.log('went on')`], { env, encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `Object.defineProperty(process.versions, 'node', { value: '20.1.0' }); require(${JSON.stringify(gate)}); console.log('went on')`,
+      ],
+      { env, encoding: 'utf8' },
+    );
     expect(run.status).toBe(2);
     expect(run.stdout).not.toContain('went on');
-    expect(run.stderr).toMatch(/^Node\.js 20\.1\.0 is not supported: PromptGen needs Node 22\.15\.0 or newer/);
+    expect(run.stderr).toMatch(
+      /^Node\.js 20\.1\.0 is not supported: PromptGen needs Node 22\.15\.0 or newer/,
+    );
   });
 });

@@ -13,7 +13,10 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 beforeAll(async () => {
   db = await freshDatabase();
   // Two trainings at once even on a 2-core machine, whose default cap (src/jobs/concurrency.ts) is one in serve.
-  server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_WORKERS: '2', PROMPTGEN_TRAINING_THREADS: '2', PROMPTGEN_MAX_STEPS: '5000' } });
+  server = await startServer({
+    databaseUrl: db.url,
+    env: { PROMPTGEN_WORKERS: '2', PROMPTGEN_TRAINING_THREADS: '2', PROMPTGEN_MAX_STEPS: '5000' },
+  });
 });
 
 afterAll(async () => {
@@ -37,11 +40,13 @@ const sevens = (training: Record<string, number> = small, extra: Record<string, 
 });
 
 async function promptState(id: string) {
-  const res = await server.gql('query($id: ID!) { prompt(id: $id) { status error startedAt finishedAt progress { step totalSteps } metrics asGenerator { id name latentDim } } }', { id });
+  const res = await server.gql(
+    'query($id: ID!) { prompt(id: $id) { status error startedAt finishedAt progress { step totalSteps } metrics asGenerator { id name latentDim } } }',
+    { id },
+  );
   if (res.errors || !res.data?.prompt) throw new Error(`prompt(${id}) failed: ${JSON.stringify(res)}`);
   return res.data.prompt;
 }
-
 
 function decodePng(body: Buffer) {
   const png = PNG.sync.read(body);
@@ -55,7 +60,10 @@ describe('training end to end', () => {
     const client = server.wsClient();
     const created = await server.gql(CREATE, { input: sevens() });
     expect(created.data.createPrompt.userErrors).toEqual([]);
-    expect(created.data.createPrompt.prompt).toMatchObject({ status: 'QUEUED', training: { steps: 24, batchSize: 4, previewEvery: 8 } });
+    expect(created.data.createPrompt.prompt).toMatchObject({
+      status: 'QUEUED',
+      training: { steps: 24, batchSize: 4, previewEvery: 8 },
+    });
     promptId = created.data.createPrompt.prompt.id;
 
     const progress = subscribe(client, PROGRESS, { id: promptId });
@@ -94,14 +102,22 @@ describe('training end to end', () => {
 
     const state = await promptState(promptId);
     expect(state).toMatchObject({ status: 'SUCCEEDED', error: null, progress: { step: 24, totalSteps: 24 } });
-    expect(state.metrics).toMatchObject({ samples: 256, controls: [{ control: 'mnist-digit', meanEnergyBase: expect.any(Number), meanEnergyPrompt: expect.any(Number) }] });
+    expect(state.metrics).toMatchObject({
+      samples: 256,
+      controls: [
+        { control: 'mnist-digit', meanEnergyBase: expect.any(Number), meanEnergyPrompt: expect.any(Number) },
+      ],
+    });
     expect(state.asGenerator).toMatchObject({ latentDim: 64 });
 
     // Pictures a person would rather look at: the preview as one grid, and the training curves.
     const grid = await fetchBytes(preview.gridUrl);
     expect(grid.headers.get('content-type')).toBe('image/png');
     expect(decodePng(grid.body)).toEqual({ width: 4 * 84 + 3, height: 4 * 84 + 3 }); // 16 cells of 28 px ×3, 1 px gaps
-    const curves = await server.gql('query($id: ID!) { prompt(id: $id) { curveUrl history { step loss energies { value } } } }', { id: promptId });
+    const curves = await server.gql(
+      'query($id: ID!) { prompt(id: $id) { curveUrl history { step loss energies { value } } } }',
+      { id: promptId },
+    );
     const { curveUrl, history } = curves.data.prompt;
     const historySteps = history.map((h: any) => h.step);
     expect(historySteps.length).toBeGreaterThanOrEqual(3);
@@ -112,7 +128,10 @@ describe('training end to end', () => {
     expect(decodePng(curve.body)).toEqual({ width: 640, height: 3 * 120 }); // loss, log-det, mnist-digit
 
     // Previews are kept with the prompt: one per previewEvery steps.
-    const sets = await server.gql('query($id: ID!) { prompt(id: $id) { sampleSets { nodes { kind step } } } }', { id: promptId });
+    const sets = await server.gql(
+      'query($id: ID!) { prompt(id: $id) { sampleSets { nodes { kind step } } } }',
+      { id: promptId },
+    );
     expect(sets.data.prompt.sampleSets.nodes.map((s: any) => s.step).sort()).toEqual([16, 24, 8]);
   });
 
@@ -122,7 +141,8 @@ describe('training end to end', () => {
     const other = await server.gql(SAMPLE, { input: { prompt: promptId, count: 4, seed: 12 } });
     expect(once.data.sample.userErrors).toEqual([]);
     expect(once.data.sample.sampleSet).toMatchObject({ kind: 'SAMPLE', seed: 11, count: 4 });
-    const bytes = async (set: any) => Promise.all(set.images.map(async (i: any) => (await fetchBytes(i.url)).body));
+    const bytes = async (set: any) =>
+      Promise.all(set.images.map(async (i: any) => (await fetchBytes(i.url)).body));
     const a = await bytes(once.data.sample.sampleSet);
     const b = await bytes(twice.data.sample.sampleSet);
     const c = await bytes(other.data.sample.sampleSet);
@@ -133,7 +153,9 @@ describe('training end to end', () => {
 
   it('samples a bare generator, and truncation changes the images', async () => {
     const full = await server.gql(SAMPLE, { input: { generator: 'mnist', count: 2, seed: 5 } });
-    const truncated = await server.gql(SAMPLE, { input: { generator: 'mnist', count: 2, seed: 5, truncation: 0.5 } });
+    const truncated = await server.gql(SAMPLE, {
+      input: { generator: 'mnist', count: 2, seed: 5, truncation: 0.5 },
+    });
     expect(full.data.sample.userErrors).toEqual([]);
     const first = (await fetchBytes(full.data.sample.sampleSet.images[0].url)).body;
     const second = (await fetchBytes(truncated.data.sample.sampleSet.images[0].url)).body;
@@ -143,7 +165,11 @@ describe('training end to end', () => {
   it('trains a second prompt on top of the first (iterative control)', async () => {
     const base = await promptState(promptId);
     const created = await server.gql(CREATE, {
-      input: { generator: base.asGenerator.id, controls: [{ control: 'mnist-digit', weight: 2, params: { classes: [7] } }], training: { ...small, steps: 8, previewEvery: 0 } },
+      input: {
+        generator: base.asGenerator.id,
+        controls: [{ control: 'mnist-digit', weight: 2, params: { classes: [7] } }],
+        training: { ...small, steps: 8, previewEvery: 0 },
+      },
     });
     expect(created.data.createPrompt.userErrors).toEqual([]);
     const id = created.data.createPrompt.prompt.id;
@@ -152,7 +178,10 @@ describe('training end to end', () => {
       return ['SUCCEEDED', 'FAILED'].includes(s.status) && s;
     });
     expect(done).toMatchObject({ status: 'SUCCEEDED', error: null });
-    const gen = await server.gql('query($id: ID!) { prompt(id: $id) { generator { name basePrompt { id } } } }', { id });
+    const gen = await server.gql(
+      'query($id: ID!) { prompt(id: $id) { generator { name basePrompt { id } } } }',
+      { id },
+    );
     expect(gen.data.prompt.generator.basePrompt.id).toBe(promptId);
     const sampled = await server.gql(SAMPLE, { input: { prompt: id, count: 2, seed: 1 } });
     expect(sampled.data.sample.userErrors).toEqual([]);
@@ -167,7 +196,9 @@ describe('training end to end', () => {
     const client = server.wsClient();
     const late = subscribe(client, PROGRESS, { id: promptId });
     const events = await late.done;
-    expect(events.map((e: any) => [e.trainingProgress.status, e.trainingProgress.step])).toEqual([['SUCCEEDED', 24]]);
+    expect(events.map((e: any) => [e.trainingProgress.status, e.trainingProgress.step])).toEqual([
+      ['SUCCEEDED', 24],
+    ]);
     await client.dispose();
   });
 });
@@ -180,7 +211,10 @@ describe('cancel and concurrency', () => {
       const s = await promptState(id);
       return s.status === 'TRAINING' && (s.progress?.step ?? 0) > 0;
     });
-    const cancelled = await server.gql('mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status finishedAt } userErrors { code } } }', { id });
+    const cancelled = await server.gql(
+      'mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status finishedAt } userErrors { code } } }',
+      { id },
+    );
     expect(cancelled.data.cancelPrompt).toMatchObject({ prompt: { status: 'CANCELLED' }, userErrors: [] });
     await new Promise((r) => setTimeout(r, 4000));
     const stepAfter = (await promptState(id)).progress.step;
@@ -189,21 +223,32 @@ describe('cancel and concurrency', () => {
     expect(later.status).toBe('CANCELLED');
     expect(later.progress.step).toBe(stepAfter); // no more steps once stopped
     expect(later.progress.step).toBeLessThan(4000);
-    const again = await server.gql('mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status } userErrors { field code message } } }', { id });
-    expect(again.data.cancelPrompt.userErrors).toEqual([{ field: ['id'], code: 'INVALID_STATE', message: 'the prompt already ended (CANCELLED)' }]);
+    const again = await server.gql(
+      'mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status } userErrors { field code message } } }',
+      { id },
+    );
+    expect(again.data.cancelPrompt.userErrors).toEqual([
+      { field: ['id'], code: 'INVALID_STATE', message: 'the prompt already ended (CANCELLED)' },
+    ]);
   });
 
   it('trains two prompts at once with two workers', async () => {
-    const a = (await server.gql(CREATE, { input: sevens({ ...small, steps: 60, previewEvery: 0 }) })).data.createPrompt.prompt.id;
-    const b = (await server.gql(CREATE, { input: sevens({ ...small, steps: 60, previewEvery: 0 }) })).data.createPrompt.prompt.id;
+    const a = (await server.gql(CREATE, { input: sevens({ ...small, steps: 60, previewEvery: 0 }) })).data
+      .createPrompt.prompt.id;
+    const b = (await server.gql(CREATE, { input: sevens({ ...small, steps: 60, previewEvery: 0 }) })).data
+      .createPrompt.prompt.id;
     await waitFor(async () => {
       const [sa, sb] = [await promptState(a), await promptState(b)];
       return sa.status === 'TRAINING' && sb.status === 'TRAINING';
     });
-    const [da, dbb] = await Promise.all([a, b].map((id) => waitFor(async () => {
-      const s = await promptState(id);
-      return s.status === 'SUCCEEDED' && s;
-    })));
+    const [da, dbb] = await Promise.all(
+      [a, b].map((id) =>
+        waitFor(async () => {
+          const s = await promptState(id);
+          return s.status === 'SUCCEEDED' && s;
+        }),
+      ),
+    );
     // The two runs overlapped in time.
     expect(Date.parse(da.startedAt)).toBeLessThan(Date.parse(dbb.finishedAt));
     expect(Date.parse(dbb.startedAt)).toBeLessThan(Date.parse(da.finishedAt));
@@ -214,14 +259,76 @@ describe('bad input', () => {
   const total = async () => (await server.gql('{ prompts { totalCount } }')).data.prompts.totalCount;
 
   it.each([
-    ['an unknown generator', { ...sevens(), generator: 'nope' }, [{ field: ['generator'], code: 'NOT_FOUND', message: 'unknown generator "nope"' }]],
-    ['an unknown control', { ...sevens(), controls: [{ control: 'nope' }] }, [{ field: ['controls', '0', 'control'], code: 'NOT_FOUND', message: 'unknown control "nope"' }]],
-    ['params that fail the schema', { ...sevens(), controls: [{ control: 'mnist-digit', params: { classes: [12] } }] }, [{ field: ['controls', '0', 'params', 'classes', '0'], code: 'BAD_USER_INPUT', message: expect.stringContaining('must be <= 9') }]],
-    ['an unknown param', { ...sevens(), controls: [{ control: 'mnist-digit', params: { classes: [1], colour: 'red' } }] }, [{ field: ['controls', '0', 'params', 'colour'], code: 'BAD_USER_INPUT', message: expect.stringContaining('not an allowed property') }]],
-    ['negative steps', sevens({ steps: -5 }), [{ field: ['training', 'steps'], code: 'BAD_USER_INPUT', message: 'steps must be an integer from 1 to 5000 (got -5)' }]],
-    ['huge steps', sevens({ steps: 10_000_000 }), [{ field: ['training', 'steps'], code: 'BAD_USER_INPUT', message: 'steps must be an integer from 1 to 5000 (got 10000000)' }]],
-    ['a zero weight', { ...sevens(), controls: [{ control: 'mnist-digit', weight: 0, params: { classes: [1] } }] }, [{ field: ['controls', '0', 'weight'], code: 'BAD_USER_INPUT', message: 'weight must be a number from 0.000001 to 1e6 (got 0)' }]],
-    ['no controls', { ...sevens(), controls: [] }, [{ field: ['controls'], code: 'BAD_USER_INPUT', message: 'at least one control is needed' }]],
+    [
+      'an unknown generator',
+      { ...sevens(), generator: 'nope' },
+      [{ field: ['generator'], code: 'NOT_FOUND', message: 'unknown generator "nope"' }],
+    ],
+    [
+      'an unknown control',
+      { ...sevens(), controls: [{ control: 'nope' }] },
+      [{ field: ['controls', '0', 'control'], code: 'NOT_FOUND', message: 'unknown control "nope"' }],
+    ],
+    [
+      'params that fail the schema',
+      { ...sevens(), controls: [{ control: 'mnist-digit', params: { classes: [12] } }] },
+      [
+        {
+          field: ['controls', '0', 'params', 'classes', '0'],
+          code: 'BAD_USER_INPUT',
+          message: expect.stringContaining('must be <= 9'),
+        },
+      ],
+    ],
+    [
+      'an unknown param',
+      { ...sevens(), controls: [{ control: 'mnist-digit', params: { classes: [1], colour: 'red' } }] },
+      [
+        {
+          field: ['controls', '0', 'params', 'colour'],
+          code: 'BAD_USER_INPUT',
+          message: expect.stringContaining('not an allowed property'),
+        },
+      ],
+    ],
+    [
+      'negative steps',
+      sevens({ steps: -5 }),
+      [
+        {
+          field: ['training', 'steps'],
+          code: 'BAD_USER_INPUT',
+          message: 'steps must be an integer from 1 to 5000 (got -5)',
+        },
+      ],
+    ],
+    [
+      'huge steps',
+      sevens({ steps: 10_000_000 }),
+      [
+        {
+          field: ['training', 'steps'],
+          code: 'BAD_USER_INPUT',
+          message: 'steps must be an integer from 1 to 5000 (got 10000000)',
+        },
+      ],
+    ],
+    [
+      'a zero weight',
+      { ...sevens(), controls: [{ control: 'mnist-digit', weight: 0, params: { classes: [1] } }] },
+      [
+        {
+          field: ['controls', '0', 'weight'],
+          code: 'BAD_USER_INPUT',
+          message: 'weight must be a number from 0.000001 to 1e6 (got 0)',
+        },
+      ],
+    ],
+    [
+      'no controls',
+      { ...sevens(), controls: [] },
+      [{ field: ['controls'], code: 'BAD_USER_INPUT', message: 'at least one control is needed' }],
+    ],
   ])('refuses %s with a userError and queues nothing', async (_what, input, errors) => {
     const before = await total();
     const res = await server.gql(CREATE, { input });
@@ -234,10 +341,26 @@ describe('bad input', () => {
     const queued = await server.gql(CREATE, { input: sevens({ ...small, steps: 4000, previewEvery: 0 }) });
     const id = queued.data.createPrompt.prompt.id;
     const res = await server.gql(SAMPLE, { input: { prompt: id } });
-    expect(res.data.sample.userErrors).toEqual([{ field: ['prompt'], code: 'INVALID_STATE', message: expect.stringMatching(/^the prompt is (QUEUED|TRAINING); only a SUCCEEDED prompt can be sampled$/) }]);
+    expect(res.data.sample.userErrors).toEqual([
+      {
+        field: ['prompt'],
+        code: 'INVALID_STATE',
+        message: expect.stringMatching(
+          /^the prompt is (QUEUED|TRAINING); only a SUCCEEDED prompt can be sampled$/,
+        ),
+      },
+    ]);
     await server.gql('mutation($id: ID!) { cancelPrompt(input: { id: $id }) { prompt { status } } }', { id });
-    expect((await server.gql(SAMPLE, { input: { prompt: 'nope' } })).data.sample.userErrors).toEqual([{ field: ['prompt'], code: 'NOT_FOUND', message: 'unknown prompt' }]);
-    expect((await server.gql(SAMPLE, { input: { generator: 'mnist', count: 0 } })).data.sample.userErrors).toEqual([{ field: ['count'], code: 'BAD_USER_INPUT', message: 'count must be an integer from 1 to 256 (got 0)' }]);
-    expect((await server.gql(SAMPLE, { input: {} })).data.sample.userErrors).toEqual([{ field: ['prompt'], code: 'BAD_USER_INPUT', message: 'give exactly one of prompt or generator' }]);
+    expect((await server.gql(SAMPLE, { input: { prompt: 'nope' } })).data.sample.userErrors).toEqual([
+      { field: ['prompt'], code: 'NOT_FOUND', message: 'unknown prompt' },
+    ]);
+    expect(
+      (await server.gql(SAMPLE, { input: { generator: 'mnist', count: 0 } })).data.sample.userErrors,
+    ).toEqual([
+      { field: ['count'], code: 'BAD_USER_INPUT', message: 'count must be an integer from 1 to 256 (got 0)' },
+    ]);
+    expect((await server.gql(SAMPLE, { input: {} })).data.sample.userErrors).toEqual([
+      { field: ['prompt'], code: 'BAD_USER_INPUT', message: 'give exactly one of prompt or generator' },
+    ]);
   });
 });

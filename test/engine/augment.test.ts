@@ -3,7 +3,12 @@
  * the resampling matrices move pixels where they should, copies are copy-major,
  * draws are seeded, and gradients reach the images.
  */
-import { axisResampler, createAugmenter, resolveAugmentSpec, DEFAULT_AUGMENT } from '../../src/engine/augment';
+import {
+  axisResampler,
+  createAugmenter,
+  resolveAugmentSpec,
+  DEFAULT_AUGMENT,
+} from '../../src/engine/augment';
 import type { Tensor4D } from '../../src/sdk/index';
 import { useBackend } from './helpers';
 
@@ -15,7 +20,8 @@ describe('augment', () => {
 
   test('axis resampler: identity at zoom 1 / shift 0, a whole-pixel shift moves by one pixel (edges replicated), flip mirrors', () => {
     const L = 5;
-    const apply = (m: Float32Array, v: number[]) => v.map((_, u) => v.reduce((s, x, i) => s + m[u * L + i]! * x, 0));
+    const apply = (m: Float32Array, v: number[]) =>
+      v.map((_, u) => v.reduce((s, x, i) => s + m[u * L + i]! * x, 0));
     const v = [1, 2, 3, 4, 5];
     expect(apply(axisResampler(L, 1, 0, false), v)).toEqual(v);
     expect(apply(axisResampler(L, 1, 1, false), v)).toEqual([1, 1, 2, 3, 4]);
@@ -43,7 +49,9 @@ describe('augment', () => {
     const e1 = Array.from(await a1.expand(x).data());
     expect(Array.from(await a2.expand(x).data())).toEqual(e1);
     expect(Array.from(await a1.expand(x).data())).not.toEqual(e1);
-    const g = await tf.grad((im) => tf.sum(tf.square(a1.expand(im as Tensor4D))))(x).data();
+    const g = await tf
+      .grad((im) => tf.sum(tf.square(a1.expand(im as Tensor4D))))(x)
+      .data();
     expect(g.every(Number.isFinite) && g.some((v) => v !== 0)).toBe(true);
     expect(() => resolveAugmentSpec({ copies: -1 })).toThrow(/copies/);
     expect(() => resolveAugmentSpec({ noise: 2 })).toThrow(/noise/);

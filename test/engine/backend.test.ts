@@ -7,7 +7,8 @@ describe('initBackend auto', () => {
     const info = await initBackend('auto', (m) => logs.push(m));
     expect(info.backend).toBe('wasm');
     expect(info.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow']);
-    for (const s of info.skipped) expect(s.reason).toMatch(/native addon|not installed|no hardware WebGPU adapter/);
+    for (const s of info.skipped)
+      expect(s.reason).toMatch(/native addon|not installed|no hardware WebGPU adapter/);
     expect(info.adapter).toBeUndefined(); // auto never takes a software adapter (llvmpipe is all there is here)
     expect(logs.join('\n')).toMatch(/engine backend: wasm.*skipped tensorflow-gpu/);
     expect(info.tf).toBe(getTf());

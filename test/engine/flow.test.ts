@@ -109,7 +109,9 @@ describe.each(BACKENDS)('flow on %s', (backend) => {
     const flow = new Flow(tf, { dim, blocks, hidden: 16, conditionDim, seed: 4 });
     const n = 32;
     const eps = tf.tensor2d(new Rng(8).normals(n * dim), [n, dim]);
-    const cond = conditionDim ? tf.tensor2d(new Rng(9).normals(n * conditionDim), [n, conditionDim]) : undefined;
+    const cond = conditionDim
+      ? tf.tensor2d(new Rng(9).normals(n * conditionDim), [n, conditionDim])
+      : undefined;
     const { z, logDet } = flow.forward(eps, cond);
     expect(maxAbs(z.dataSync(), eps.dataSync())).toBeLessThan(1e-5);
     expect(maxAbs(logDet.dataSync(), new Float32Array(n))).toBeLessThan(1e-5);
@@ -144,7 +146,10 @@ describe.each(BACKENDS)('flow on %s', (backend) => {
   it('composeGenerator gives G∘f with a standard-normal latent', () => {
     const flow = new Flow(tf, { dim: 4, blocks: 2, hidden: 8, conditionDim: 0, seed: 1 });
     randomizeFlow(tf, flow, 3);
-    const G = { generate: (z: Tensor2D) => tf.reshape(tf.sigmoid(z), [z.shape[0], 2, 2, 1]) as Tensor4D, dispose() {} };
+    const G = {
+      generate: (z: Tensor2D) => tf.reshape(tf.sigmoid(z), [z.shape[0], 2, 2, 1]) as Tensor4D,
+      dispose() {},
+    };
     const composed = composeGenerator(flow, G);
     expect(composed.latentDim).toBe(4);
     const eps = tf.tensor2d(new Rng(4).normals(12), [3, 4]);

@@ -7,7 +7,12 @@
 import * as tfcore from '@tensorflow/tfjs-core';
 import { Flow } from '../../src/engine/flow';
 import { fusedCouplingAvailable } from '../../src/engine/coupling';
-import { COUPLING_FORWARD, cpuIo, nativeCouplingOf, registerCouplingKernels } from '../../src/engine/kernels/fused-coupling';
+import {
+  COUPLING_FORWARD,
+  cpuIo,
+  nativeCouplingOf,
+  registerCouplingKernels,
+} from '../../src/engine/kernels/fused-coupling';
 import { jsGemm, gemmOf } from '../../src/engine/kernels/gemm';
 import { loadNativeBlas, nativeBlasStatus } from '../../src/engine/kernels/native-blas';
 import type { Tensor1D, Tensor2D } from '../../src/sdk/index';
@@ -28,8 +33,12 @@ const relDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 const native = loadNativeBlas();
 // Without the addon only the cpu half runs (a failure in CI, where the addon is built).
 const nativeCoupling = optionalPart(
-  'the addon\'s whole-block coupling kernels',
-  !native ? nativeBlasStatus : nativeCouplingOf(native) ? null : 'the addon predates them (run node native/build.js)',
+  "the addon's whole-block coupling kernels",
+  !native
+    ? nativeBlasStatus
+    : nativeCouplingOf(native)
+      ? null
+      : 'the addon predates them (run node native/build.js)',
 );
 const backends = ['cpu', ...(native ? ['wasm'] : [])];
 
@@ -54,7 +63,13 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
     const k = tfcore.getKernel(COUPLING_FORWARD, backend)!;
     const original = k.kernelFunc;
     tfcore.unregisterKernel(COUPLING_FORWARD, backend);
-    tfcore.registerKernel({ ...k, kernelFunc: (args) => { forwardCalls++; return original(args); } });
+    tfcore.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        forwardCalls++;
+        return original(args);
+      },
+    });
     try {
       flow.useFusedBlocks = true;
       tf.tidy(() => flow.forward(eps));
@@ -107,7 +122,16 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
         gEps: gEps.dataSync().slice(),
         back: back.dataSync().slice(),
       };
-      tf.dispose([fwd.z, fwd.logDet, value, gEps, back, taped.value, ...Object.values(grads), ...Object.values(taped.grads)]);
+      tf.dispose([
+        fwd.z,
+        fwd.logDet,
+        value,
+        gEps,
+        back,
+        taped.value,
+        ...Object.values(grads),
+        ...Object.values(taped.grads),
+      ]);
       return out;
     };
     const before = tf.memory().numTensors;
@@ -157,7 +181,10 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
     const eps = tf.tensor2d(new Rng(2).normals(4 * 9), [4, 9]);
     const loss = (f: Flow) => () => {
       const { z, logDet } = f.forward(eps);
-      return tf.sub(tf.mean(tf.mul(tf.sum(tf.square(z), 1), 0.5)), tf.mean(logDet as Tensor1D)) as tfcore.Scalar;
+      return tf.sub(
+        tf.mean(tf.mul(tf.sum(tf.square(z), 1), 0.5)),
+        tf.mean(logDet as Tensor1D),
+      ) as tfcore.Scalar;
     };
     const a = mk();
     const b = mk();
@@ -174,8 +201,8 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
   });
 });
 
-(nativeCoupling ? describe : describe.skip)('the addon\'s whole-block kernels', () => {
-  it('give the JS twin\'s values and gradients (cpu backend, conditional, odd d)', async () => {
+(nativeCoupling ? describe : describe.skip)("the addon's whole-block kernels", () => {
+  it("give the JS twin's values and gradients (cpu backend, conditional, odd d)", async () => {
     const tf = await useBackend('cpu');
     const flow = new Flow(tf, { dim: 9, blocks: 3, hidden: 12, conditionDim: 2, seed: 8 });
     randomizeFlow(tf, flow, 6);
@@ -187,7 +214,10 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
         const { z, logDet } = flow.forward(eps, cond);
         return tf.add(tf.sum(tf.square(z)), tf.sum(logDet)) as tfcore.Scalar;
       }, flow.variables());
-      const out = [value.dataSync()[0]!, ...flow.variables().map((v) => Array.from(grads[v.name]!.dataSync()))];
+      const out = [
+        value.dataSync()[0]!,
+        ...flow.variables().map((v) => Array.from(grads[v.name]!.dataSync())),
+      ];
       tf.dispose([value, ...Object.values(grads)]);
       return out;
     };
@@ -197,7 +227,8 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
       registerCouplingKernels('cpu', cpuIo, gemmOf(native), nativeCouplingOf(native));
       const c = run();
       expect(Math.abs((c[0] as number) - (js[0] as number))).toBeLessThan(1e-4 * Math.abs(js[0] as number));
-      for (let i = 1; i < js.length; i++) expect(relDiff(c[i] as number[], js[i] as number[])).toBeLessThan(1e-4);
+      for (let i = 1; i < js.length; i++)
+        expect(relDiff(c[i] as number[], js[i] as number[])).toBeLessThan(1e-4);
     } finally {
       registerCouplingKernels('cpu', cpuIo, gemmOf(native), nativeCouplingOf(native));
     }
@@ -208,24 +239,50 @@ describe.each(backends)('fused coupling blocks on %s', (backend) => {
 
 describe('gemm', () => {
   const rnd = (n: number, seed: number) => new Float32Array(new Rng(seed).normals(n));
-  const reference = (a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, m: number, n: number, k: number, ta: boolean, tb: boolean, alpha: number, beta: number) => {
+  const reference = (
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    c: Float32Array,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    ta: boolean,
+    tb: boolean,
+    alpha: number,
+    beta: number,
+  ) => {
     const out = Float64Array.from(c);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let s = 0;
-        for (let p = 0; p < k; p++) s += (ta ? a[p * lda + i]! : a[i * lda + p]!) * (tb ? b[j * ldb + p]! : b[p * ldb + j]!);
+        for (let p = 0; p < k; p++)
+          s += (ta ? a[p * lda + i]! : a[i * lda + p]!) * (tb ? b[j * ldb + p]! : b[p * ldb + j]!);
         out[i * ldc + j] = alpha * s + beta * c[i * ldc + j]!;
       }
     }
     return out;
   };
-  const impls: [string, typeof jsGemm][] = [['js', jsGemm], ...(native ? [['native', gemmOf(native)] as [string, typeof jsGemm]] : [])];
+  const impls: [string, typeof jsGemm][] = [
+    ['js', jsGemm],
+    ...(native ? [['native', gemmOf(native)] as [string, typeof jsGemm]] : []),
+  ];
   it.each(impls)('%s: transposes, leading dimensions, alpha and beta', (_name, gemm) => {
-    const m = 5, n = 7, k = 3;
+    const m = 5,
+      n = 7,
+      k = 3;
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {
-        for (const [alpha, beta] of [[1, 0], [0.5, 1], [-2, 0.25]]) {
-          const lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 3;
+        for (const [alpha, beta] of [
+          [1, 0],
+          [0.5, 1],
+          [-2, 0.25],
+        ]) {
+          const lda = (ta ? m : k) + 2,
+            ldb = (tb ? k : n) + 1,
+            ldc = n + 3;
           const a = rnd((ta ? k : m) * lda, 1);
           const b = rnd((tb ? n : k) * ldb, 2);
           const c = rnd(m * ldc, 3);

@@ -37,7 +37,11 @@ export function flowWeights(flow: Flow): Map<string, { shape: number[]; data: Fl
 }
 
 /** Float64 reference of the flow's forward pass for one sample (no condition or given condition). */
-export function referenceForward(flow: Flow, eps: number[], cond: number[] = []): { z: number[]; logDet: number } {
+export function referenceForward(
+  flow: Flow,
+  eps: number[],
+  cond: number[] = [],
+): { z: number[]; logDet: number } {
   const W = flowWeights(flow);
   const { dim: d, hidden, blocks } = flow.config;
   const h1 = Math.floor(d / 2);
@@ -46,7 +50,13 @@ export function referenceForward(flow: Flow, eps: number[], cond: number[] = [])
   let logDet = 0;
   for (let i = 0; i < blocks; i++) {
     const g = (n: string) => W.get(`block${i}.${n}`)!.data;
-    const w1 = g('w1'), b1 = g('b1'), w2 = g('w2'), b2 = g('b2'), gs = g('g'), off = g('offset'), R = g('rotation');
+    const w1 = g('w1'),
+      b1 = g('b1'),
+      w2 = g('w2'),
+      b2 = g('b2'),
+      gs = g('g'),
+      off = g('offset'),
+      R = g('rotation');
     const input = [...x.slice(0, h1), ...cond];
     const h = new Array(hidden).fill(0).map((_, j) => {
       let s = b1[j];
@@ -113,9 +123,9 @@ export function randomizeFlow(tf: Tf, flow: Flow, seed: number, amount = 1): voi
       // A fresh flow's w2, b2 are zero (identity at creation): give them values of the scale of a
       // random init (5 × U(±1/√hidden)); non-zero values are scaled as before.
       else if (name.endsWith('.w2') || name.endsWith('.b2')) {
-        next[k] = vals[k] === 0 ? (amount * 10 * rnd()) / Math.sqrt(flow.config.hidden) : vals[k] * (1 + amount * 4);
-      }
-      else next[k] = vals[k];
+        next[k] =
+          vals[k] === 0 ? (amount * 10 * rnd()) / Math.sqrt(flow.config.hidden) : vals[k] * (1 + amount * 4);
+      } else next[k] = vals[k];
     }
     tf.tidy(() => v.assign(tf.tensor(next, v.shape)));
   });

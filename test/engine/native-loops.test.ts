@@ -4,7 +4,13 @@
  * epilogue. Skipped, with a warning, where the addon is not built (a failure in CI,
  * where PROMPTGEN_REQUIRE_SHARED=1).
  */
-import { loadNativeBlas, nativeBlasStatus, applyBiasActivation, activationOf, biasActivation } from '../../src/engine/kernels/native-blas';
+import {
+  loadNativeBlas,
+  nativeBlasStatus,
+  applyBiasActivation,
+  activationOf,
+  biasActivation,
+} from '../../src/engine/kernels/native-blas';
 import { col2imJs, convParams, im2colJs } from '../../src/engine/kernels/native-conv';
 import { Rng } from '../../src/engine/rng';
 import { optionalPart } from '../helpers/optional';
@@ -12,7 +18,11 @@ import { optionalPart } from '../helpers/optional';
 const blas = loadNativeBlas();
 const full = optionalPart(
   'the native loop tests',
-  !blas ? nativeBlasStatus : blas.im2col && blas.col2im && blas.biasActivation ? null : 'the addon predates them (run node native/build.js)',
+  !blas
+    ? nativeBlasStatus
+    : blas.im2col && blas.col2im && blas.biasActivation
+      ? null
+      : 'the addon predates them (run node native/build.js)',
 );
 
 (full ? describe : describe.skip)('native loops = JS twins', () => {
@@ -27,7 +37,10 @@ const full = optionalPart(
     const K = kh * kw * C;
     const x = new Float32Array(new Rng(1).normals(N * H * W * C));
     // two chunks of rows, like the kernels' scratch chunking
-    for (const [r0, r1] of [[0, Math.floor(rows / 3)], [Math.floor(rows / 3), rows]] as const) {
+    for (const [r0, r1] of [
+      [0, Math.floor(rows / 3)],
+      [Math.floor(rows / 3), rows],
+    ] as const) {
       const p = convParams(N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, r0, r1);
       const a = new Float32Array((r1 - r0) * K).fill(7);
       const b = new Float32Array((r1 - r0) * K).fill(-7);

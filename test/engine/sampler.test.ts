@@ -12,7 +12,8 @@ function toyGenerator(tf: TfT, d: number, h: number, w: number, c: number) {
   const W = tf.tidy(() => tf.randomNormal([d, h * w * c], 0, 1, 'float32', 3));
   return {
     latentDim: d,
-    generate: (z: Tensor2D) => tf.tidy(() => tf.reshape(tf.sigmoid(tf.matMul(z, W)), [z.shape[0], h, w, c]) as Tensor4D),
+    generate: (z: Tensor2D) =>
+      tf.tidy(() => tf.reshape(tf.sigmoid(tf.matMul(z, W)), [z.shape[0], h, w, c]) as Tensor4D),
     dispose: () => W.dispose(),
   };
 }
@@ -31,10 +32,42 @@ describe.each(BACKENDS)('sampling on %s', (backend) => {
     const flow = new Flow(tf, { dim: 5, blocks: 2, hidden: 8, conditionDim: 2, seed: 1 });
     randomizeFlow(tf, flow, 4);
     const before = tf.memory().numTensors;
-    const a = await sampleImages({ tf, flow, generator: G, count: 10, seed: 5, batchSize: 4, condition: [0.5, -1] });
-    const b = await sampleImages({ tf, flow, generator: G, count: 10, seed: 5, batchSize: 10, condition: [0.5, -1] });
-    const c = await sampleImages({ tf, flow, generator: G, count: 10, seed: 6, batchSize: 10, condition: [0.5, -1] });
-    const t = await sampleImages({ tf, flow, generator: G, count: 10, seed: 5, truncation: 0.5, condition: [0.5, -1] });
+    const a = await sampleImages({
+      tf,
+      flow,
+      generator: G,
+      count: 10,
+      seed: 5,
+      batchSize: 4,
+      condition: [0.5, -1],
+    });
+    const b = await sampleImages({
+      tf,
+      flow,
+      generator: G,
+      count: 10,
+      seed: 5,
+      batchSize: 10,
+      condition: [0.5, -1],
+    });
+    const c = await sampleImages({
+      tf,
+      flow,
+      generator: G,
+      count: 10,
+      seed: 6,
+      batchSize: 10,
+      condition: [0.5, -1],
+    });
+    const t = await sampleImages({
+      tf,
+      flow,
+      generator: G,
+      count: 10,
+      seed: 5,
+      truncation: 0.5,
+      condition: [0.5, -1],
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(a).toMatchObject({ n: 10, height: 4, width: 3, channels: 3 });
     expect(a.data.length).toBe(10 * 4 * 3 * 3);
@@ -58,7 +91,15 @@ describe.each(BACKENDS)('sampling on %s', (backend) => {
     const condition = (i: number) => [i % 3];
     const before = tf.memory().numTensors;
     const auto = await sampleImages({ tf, flow, generator: G, count: 300, seed: 9, condition });
-    const one = await sampleImages({ tf, flow, generator: G, count: 300, seed: 9, condition, batchSize: 300 });
+    const one = await sampleImages({
+      tf,
+      flow,
+      generator: G,
+      count: 300,
+      seed: 9,
+      condition,
+      batchSize: 300,
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(auto.n).toBe(300);
     let worst = 0;

@@ -15,17 +15,28 @@ import { loadNativeBlas, nativeBlasStatus } from '../../src/engine/kernels/nativ
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core'; // (the SDK's aliases of these)
 import { useBackend, referenceForward, randomizeFlow } from './helpers';
 
-type Fast = { fastExp?: (x: Float32Array, out: Float32Array) => void; clampUnit?: (s: Float32Array, d: Float32Array) => void };
+type Fast = {
+  fastExp?: (x: Float32Array, out: Float32Array) => void;
+  clampUnit?: (s: Float32Array, d: Float32Array) => void;
+};
 const addon = loadNativeBlas() as (Fast & object) | null;
 const native = !!(addon && addon.fastExp && addon.clampUnit);
-if (!native) console.warn(`skipping the vectorised-loop tests: ${addon ? 'the addon predates them' : nativeBlasStatus}`);
+if (!native)
+  console.warn(`skipping the vectorised-loop tests: ${addon ? 'the addon predates them' : nativeBlasStatus}`);
 
 describe('Rng.normals', () => {
   it('gives the values of normal() × scale, leaving the same state and spare, in chunks of any parity', () => {
     for (const seed of [0, 1, 42, 2 ** 40 + 3]) {
       const a = new Rng(seed);
       const b = new Rng(seed);
-      for (const [n, scale] of [[1, 1], [4, 0.5], [0, 1], [1001, 1], [7, -2], [2, 0.7]] as const) {
+      for (const [n, scale] of [
+        [1, 1],
+        [4, 0.5],
+        [0, 1],
+        [1001, 1],
+        [7, -2],
+        [2, 0.7],
+      ] as const) {
         const fast = a.normals(n, scale);
         const slow = new Float32Array(n);
         for (let i = 0; i < n; i++) slow[i] = b.normal() * scale;
@@ -72,7 +83,9 @@ describe.each(['cpu', 'wasm'] as const)('reading images (%s)', (backend) => {
       batch.data.fill(0.5); // a copy: the tensor does not change
     }
     const after = Array.from(flat.dataSync());
-    expect(after.map((v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(Array.from(vals, (v) => (Number.isNaN(v) ? 'NaN' : v)));
+    expect(after.map((v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(
+      Array.from(vals, (v) => (Number.isNaN(v) ? 'NaN' : v)),
+    );
     tf.dispose([flat, t]);
   });
 });
@@ -120,7 +133,14 @@ describe.each(['cpu', 'wasm'] as const)('reading images (%s)', (backend) => {
     const run = async (backend: 'cpu' | 'wasm', activation: 'sigmoid' | 'relu') => {
       await tf.setBackend(backend);
       return tf.tidy(() =>
-        tf.fused.matMul({ a: tf.tensor2d(a, [37, 64]), b: tf.tensor2d(b, [64, 97]), bias: tf.tensor1d(bias), activation }).dataSync(),
+        tf.fused
+          .matMul({
+            a: tf.tensor2d(a, [37, 64]),
+            b: tf.tensor2d(b, [64, 97]),
+            bias: tf.tensor1d(bias),
+            activation,
+          })
+          .dataSync(),
       );
     };
     for (const act of ['sigmoid', 'relu'] as const) {
@@ -167,14 +187,23 @@ describe.each(['cpu', 'wasm'] as const)('same seed → same images at SIMD sizes
     const generator = {
       latentDim: d,
       generate: (zz: Tensor2D) =>
-        tf.tidy(() => tf.reshape(tf.fused.matMul({ a: zz, b: W, bias: B, activation: 'sigmoid' }), [zz.shape[0], 8, 8, 3]) as Tensor4D),
+        tf.tidy(
+          () =>
+            tf.reshape(tf.fused.matMul({ a: zz, b: W, bias: B, activation: 'sigmoid' }), [
+              zz.shape[0],
+              8,
+              8,
+              3,
+            ]) as Tensor4D,
+        ),
       dispose: () => undefined,
     };
     const flow = new Flow(tf, { dim: d, blocks: 2, hidden: 40, conditionDim: 0, seed: 4 });
     randomizeFlow(tf, flow, 6);
     const before = tf.memory().numTensors;
     const runs = [];
-    for (const batchSize of [3, 16, 40]) runs.push(await sampleImages({ tf, flow, generator, count: 40, seed: 77, batchSize }));
+    for (const batchSize of [3, 16, 40])
+      runs.push(await sampleImages({ tf, flow, generator, count: 40, seed: 77, batchSize }));
     expect(tf.memory().numTensors).toBe(before);
     for (const r of runs.slice(1)) {
       if (!addon) {
@@ -185,7 +214,8 @@ describe.each(['cpu', 'wasm'] as const)('same seed → same images at SIMD sizes
       // kernels block by rows; checked with the addon before vecloops.c too),
       // so batch sizes agree to float rounding rather than bit for bit.
       let worst = 0;
-      for (let i = 0; i < r.data.length; i++) worst = Math.max(worst, Math.abs(r.data[i]! - runs[0]!.data[i]!));
+      for (let i = 0; i < r.data.length; i++)
+        worst = Math.max(worst, Math.abs(r.data[i]! - runs[0]!.data[i]!));
       expect(worst).toBeLessThan(1e-5);
     }
     const other = await sampleImages({ tf, flow, generator, count: 40, seed: 78, batchSize: 40 });

@@ -25,7 +25,8 @@ function stats(data: Float32Array, n: number, d: number) {
   const cov = Array.from({ length: d }, () => new Array(d).fill(0));
   for (let i = 0; i < n; i++)
     for (let a = 0; a < d; a++)
-      for (let b = 0; b < d; b++) cov[a][b] += ((data[i * d + a] - mean[a]) * (data[i * d + b] - mean[b])) / (n - 1);
+      for (let b = 0; b < d; b++)
+        cov[a][b] += ((data[i * d + a] - mean[a]) * (data[i * d + b] - mean[b])) / (n - 1);
   return { mean, cov };
 }
 
@@ -47,10 +48,19 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const term: EnergyTerm = {
       name: 'quadratic',
       weight: lambda,
-      energy: (images) => tf.tidy(() => tf.mul(tf.sum(tf.square(tf.sub(flat(tf, images), mT)), 1), 0.5) as Tensor1D),
+      energy: (images) =>
+        tf.tidy(() => tf.mul(tf.sum(tf.square(tf.sub(flat(tf, images), mT)), 1), 0.5) as Tensor1D),
     };
     const flow = new Flow(tf, { dim: d, blocks: 2, hidden: 16, conditionDim: 0, seed: 1 });
-    const res = await train({ flow, generator: G, terms: [term], steps: 200, batchSize: 64, seed: 7, learningRate: 2e-2 });
+    const res = await train({
+      flow,
+      generator: G,
+      terms: [term],
+      steps: 200,
+      batchSize: 64,
+      seed: 7,
+      learningRate: 2e-2,
+    });
     expect(res.cancelled).toBe(false);
     expect(res.step).toBe(200);
     const n = 4000;
@@ -82,13 +92,22 @@ describe.each(BACKENDS)('training on %s', (backend) => {
           const z = flat(tf, images);
           const x0 = tf.slice(z, [0, 0], [-1, 1]);
           const x1 = tf.slice(z, [0, 1], [-1, 1]);
-          const q = (c: number) => tf.div(tf.add(tf.square(tf.sub(x0, c)), tf.square(x1)), -2 * sigma * sigma);
+          const q = (c: number) =>
+            tf.div(tf.add(tf.square(tf.sub(x0, c)), tf.square(x1)), -2 * sigma * sigma);
           const logMix = tf.logSumExp(tf.concat([q(mu), q(-mu)], 1), 1);
           return tf.sub(tf.mul(tf.sum(tf.square(z), 1), 0.5), logMix) as Tensor1D;
         }),
     };
     const flow = new Flow(tf, { dim: d, blocks: 4, hidden: 16, conditionDim: 0, seed: 3 });
-    await train({ flow, generator: G, terms: [term], steps: 250, batchSize: 64, seed: 3, learningRate: 1e-2 });
+    await train({
+      flow,
+      generator: G,
+      terms: [term],
+      steps: 250,
+      batchSize: 64,
+      seed: 3,
+      learningRate: 1e-2,
+    });
     const n = 4000;
     const eps = tf.randomNormal([n, d], 0, 1, 'float32', 9) as Tensor2D;
     const { z, logDet } = flow.forward(eps);
@@ -97,7 +116,8 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     let nearMode = 0;
     for (let i = 0; i < n; i++) {
       if (zd[i * 2] > 0) right++;
-      if (Math.abs(Math.abs(zd[i * 2]) - mu) < 3 * sigma * 0.8 && Math.abs(zd[i * 2 + 1]) < 3 * sigma) nearMode++;
+      if (Math.abs(Math.abs(zd[i * 2]) - mu) < 3 * sigma * 0.8 && Math.abs(zd[i * 2 + 1]) < 3 * sigma)
+        nearMode++;
     }
     tf.dispose([eps, z, logDet]);
     flow.dispose();
@@ -139,7 +159,10 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const G = identityGenerator(tf, d);
     const cfg = { dim: d, blocks: 3, hidden: 16, conditionDim: 2, seed: 5 };
     const sampleCondition = (n: number, random: () => number) =>
-      tf.tensor2d(Array.from({ length: n * 2 }, () => random() * 2 - 1), [n, 2]);
+      tf.tensor2d(
+        Array.from({ length: n * 2 }, () => random() * 2 - 1),
+        [n, 2],
+      );
     const seen: number[][] = [];
     const base = { generator: G, steps: 20, batchSize: 16, seed: 99, progressEvery: 1, sampleCondition };
     const terms = () => [quadTerm(tf), adaptiveTerm(seen)];
@@ -162,7 +185,11 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     let saved: Uint8Array | undefined;
     const f1 = new Flow(tf, cfg);
     const r1 = await train({
-      ...base, terms: terms(), flow: f1, checkpointEvery: 8, signal: ctrl.signal,
+      ...base,
+      terms: terms(),
+      flow: f1,
+      checkpointEvery: 8,
+      signal: ctrl.signal,
       onCheckpoint: (bytes, step) => {
         if (step === 8) {
           saved = bytes;
@@ -175,7 +202,13 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const f2 = new Flow(tf, { ...cfg, seed: 1234 }); // other init: weights come from the checkpoint
     const lossesAfter: number[] = [];
     // fresh terms (c = 0): the adapted c must come from the checkpoint, or the losses below differ
-    const r2 = await train({ ...base, terms: terms(), flow: f2, resume: saved!, onProgress: (p) => void lossesAfter.push(p.loss) });
+    const r2 = await train({
+      ...base,
+      terms: terms(),
+      flow: f2,
+      resume: saved!,
+      onProgress: (p) => void lossesAfter.push(p.loss),
+    });
     expect(r2.step).toBe(20);
     expect(lossesAfter).toHaveLength(12);
     for (let i = 0; i < 12; i++) expect(lossesAfter[i]).toBeCloseTo(a.losses[8 + i], 5);
@@ -213,14 +246,24 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     };
     const before = tf.memory().numTensors;
     await train({
-      flow, generator: G, terms: [quadTerm(tf), paired], steps: 30, batchSize: 8, seed: 1,
-      sampleCondition: (n, random) => tf.tensor2d(Array.from({ length: n }, () => random()), [n, 1]),
+      flow,
+      generator: G,
+      terms: [quadTerm(tf), paired],
+      steps: 30,
+      batchSize: 8,
+      seed: 1,
+      sampleCondition: (n, random) =>
+        tf.tensor2d(
+          Array.from({ length: n }, () => random()),
+          [n, 1],
+        ),
       progressEvery: 1,
       onProgress: (p) => {
         counts.push(tf.memory().numTensors);
         progress.push(p);
       },
-      previewEvery: 10, previewCount: 5,
+      previewEvery: 10,
+      previewCount: 5,
       onPreview: (p) => {
         expect(p.images.n).toBe(5);
         expect(p.images.data.length).toBe(5 * d);

@@ -15,7 +15,8 @@ export const requireEveryPart = process.env.PROMPTGEN_REQUIRE_SHARED === '1';
  */
 export function optionalPart(what: string, missing: string | null): boolean {
   if (missing === null) return true;
-  if (requireEveryPart) throw new Error(`cannot run ${what} (${missing}), and PROMPTGEN_REQUIRE_SHARED=1 forbids skipping them`);
+  if (requireEveryPart)
+    throw new Error(`cannot run ${what} (${missing}), and PROMPTGEN_REQUIRE_SHARED=1 forbids skipping them`);
   console.warn(`skipping ${what}: ${missing}`);
   return false;
 }

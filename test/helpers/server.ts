@@ -16,7 +16,9 @@ import { ALLOW_UNSUPPORTED_NODE, nodeVersionProblem } from '../../src/shared/nod
  * machine still on such a Node the suites run anyway (CI installs the Node the
  * README names, where this is empty and the refusal itself is tested).
  */
-export const oldNodeEnv: Record<string, string> = nodeVersionProblem(process.versions.node) ? { [ALLOW_UNSUPPORTED_NODE]: '1' } : {};
+export const oldNodeEnv: Record<string, string> = nodeVersionProblem(process.versions.node)
+  ? { [ALLOW_UNSUPPORTED_NODE]: '1' }
+  : {};
 
 export const repoRoot = path.resolve(__dirname, '../..');
 export const cliPath = path.join(repoRoot, 'dist/src/cli.js');
@@ -92,7 +94,11 @@ export interface TestServer {
   proc: ProcessHandle;
   dataDir: string;
   databaseUrl: string | null;
-  gql<T = any>(query: string, variables?: Record<string, unknown>, opts?: { admin?: boolean }): Promise<{ data?: T; errors?: any[]; status: number }>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    opts?: { admin?: boolean },
+  ): Promise<{ data?: T; errors?: any[]; status: number }>;
   wsClient(opts?: { admin?: boolean }): Client;
   stop(): Promise<number | null>;
 }
@@ -138,7 +144,10 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     async gql(query, variables, opts = {}) {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(opts.admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(opts.admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}),
+        },
         body: JSON.stringify({ query, variables }),
       });
       const body = (await res.json()) as { data?: any; errors?: any[] };

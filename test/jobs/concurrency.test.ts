@@ -21,7 +21,9 @@ describe('training concurrency', () => {
     expect(effectiveConcurrency({ requested: 4, cores: 3, serving: true })).toBe(2);
     expect(effectiveConcurrency({ requested: 4, cores: 2, blasThreads: 2, serving: true })).toBe(1);
     expect(effectiveConcurrency({ requested: 1, cores: 16, blasThreads: 1, serving: true })).toBe(1);
-    expect(effectiveConcurrency({ requested: 4, cores: 2, blasThreads: 1, serving: true, trainingThreads: 4 })).toBe(4);
+    expect(
+      effectiveConcurrency({ requested: 4, cores: 2, blasThreads: 1, serving: true, trainingThreads: 4 }),
+    ).toBe(4);
   });
 
   it('reads PROMPTGEN_TRAINING_THREADS (unset: automatic) and rejects bad values', () => {

@@ -30,7 +30,11 @@ describe('OutputWriter', () => {
   it('gives up after its time limit and refuses what comes after the hole', async () => {
     const done: number[] = [];
     const failures: string[] = [];
-    const writer = new OutputWriter({ maxPending: 100, giveUpAfterMs: 700, onFailure: (e) => failures.push(e.message) });
+    const writer = new OutputWriter({
+      maxPending: 100,
+      giveUpAfterMs: 700,
+      onFailure: (e) => failures.push(e.message),
+    });
     writer.enqueue('progress of step 1', async () => {
       throw new Error('connect ECONNREFUSED');
     });
@@ -47,7 +51,12 @@ describe('OutputWriter', () => {
 
   it('gives up sooner on a full disk, and readiness says disk full', async () => {
     const health = new WriteHealth();
-    const writer = new OutputWriter({ maxPending: 100, giveUpAfterMs: 60_000, giveUpSoonerFor: { matches: isDiskFull, afterMs: 300 }, health });
+    const writer = new OutputWriter({
+      maxPending: 100,
+      giveUpAfterMs: 60_000,
+      giveUpSoonerFor: { matches: isDiskFull, afterMs: 300 },
+      health,
+    });
     writer.enqueue('a preview', async () => {
       throw pgError('53100', 'could not extend file "base/5/16400": No space left on device');
     });

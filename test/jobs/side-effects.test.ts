@@ -13,7 +13,10 @@ describe('side-effect audit helpers', () => {
       steeredClassifiers(
         [
           { control: 'classifier', params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] } },
-          { control: 'debias', params: { attributes: [{ classifier: 'unknown-one' }, { classifier: 'mnist-ink' }] } },
+          {
+            control: 'debias',
+            params: { attributes: [{ classifier: 'unknown-one' }, { classifier: 'mnist-ink' }] },
+          },
           { control: 'face-gender', params: { target: 'male' } },
           { control: 'clip', params: { text: 'classifier' } },
         ],
@@ -34,9 +37,19 @@ describe('side-effect audit helpers', () => {
       promptMarginal: [0.5 + shift, 0.5 - shift],
       baseMeanProbability: [0.5, 0.5],
       promptMeanProbability: [0.5, 0.5],
-      classes: [{ className: 'x', base: 0.5, prompt: 0.5 + shift, change: shift }, { className: 'y', base: 0.5, prompt: 0.5 - shift, change: -shift }, { bad: 1 }],
+      classes: [
+        { className: 'x', base: 0.5, prompt: 0.5 + shift, change: shift },
+        { className: 'y', base: 0.5, prompt: 0.5 - shift, change: -shift },
+        { bad: 1 },
+      ],
     });
-    const out = sideEffectsOf({ sideEffects: { samples: 10, classifiers: [entry('b', 0.1), entry('a', 0.3), { classifier: 'c', shift: 'no' }], failed: [] } });
+    const out = sideEffectsOf({
+      sideEffects: {
+        samples: 10,
+        classifiers: [entry('b', 0.1), entry('a', 0.3), { classifier: 'c', shift: 'no' }],
+        failed: [],
+      },
+    });
     expect(out.map((c) => c.classifier)).toEqual(['a', 'b']);
     expect(out[0]!.steered).toBe(true);
     expect(out[0]!.classes).toHaveLength(2);

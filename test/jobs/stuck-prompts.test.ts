@@ -20,14 +20,25 @@ afterAll(async () => {
 
 it('a job that gives up ends its prompt FAILED; the sweep ends prompts whose job has ended', () => {
   const out = JSON.parse(
-    execFileSync(process.execPath, [path.join(__dirname, 'scenarios/stuck-prompts.js'), db.url], { encoding: 'utf8', timeout: 120_000 }),
+    execFileSync(process.execPath, [path.join(__dirname, 'scenarios/stuck-prompts.js'), db.url], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    }),
   );
   expect(out.earlyThrew).toBe(true);
   expect(out.early).toEqual({ status: 'QUEUED', error: null, finished: false });
   expect(out.lastThrew).toBe(false);
-  expect(out.last).toEqual({ status: 'FAILED', error: `training gave up after ${out.retryLimit + 1} attempts: the training job kept failing`, finished: true });
+  expect(out.last).toEqual({
+    status: 'FAILED',
+    error: `training gave up after ${out.retryLimit + 1} attempts: the training job kept failing`,
+    finished: true,
+  });
   expect(out.swept).toBe(1);
-  expect(out.stuck).toEqual({ status: 'FAILED', error: 'training gave up: its job ended without finishing the prompt', finished: true });
+  expect(out.stuck).toEqual({
+    status: 'FAILED',
+    error: 'training gave up: its job ended without finishing the prompt',
+    finished: true,
+  });
   expect(out.waiting).toEqual({ status: 'QUEUED', error: null, finished: false });
   expect(out.sweptAgain).toBe(0);
 });

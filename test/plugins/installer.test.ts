@@ -2,7 +2,14 @@ import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { installPlugin, installRecorded, installedPlugins, uninstallPlugin, isLocalSpec, registrySpecName } from '../../src/plugins/installer';
+import {
+  installPlugin,
+  installRecorded,
+  installedPlugins,
+  uninstallPlugin,
+  isLocalSpec,
+  registrySpecName,
+} from '../../src/plugins/installer';
 import { PluginRegistry } from '../../src/plugins/registry';
 import type { Tf } from '../../src/sdk';
 import { fixture, makeTf, silentLogger, tmpDir } from './helpers';
@@ -23,7 +30,10 @@ function snapshot(dir: string): Record<string, string> {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = e.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : createHash('sha1').update(fs.readFileSync(p)).digest('hex');
+      else
+        out[path.relative(dir, p)] = e.isSymbolicLink()
+          ? `-> ${fs.readlinkSync(p)}`
+          : createHash('sha1').update(fs.readFileSync(p)).digest('hex');
     }
   };
   if (fs.existsSync(dir)) walk(dir);
@@ -31,7 +41,10 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 function pack(dir: string, dest: string): { file: string; integrity: string } {
-  const out = execFileSync('npm', ['pack', dir, '--pack-destination', dest, '--ignore-scripts', '--json'], { cwd: dest, encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', dir, '--pack-destination', dest, '--ignore-scripts', '--json'], {
+    cwd: dest,
+    encoding: 'utf8',
+  });
   const [info] = JSON.parse(out);
   return { file: path.join(dest, info.filename), integrity: info.integrity };
 }
@@ -66,7 +79,9 @@ describe('installer', () => {
     expect(r.resolvedSpec).toBe(`file:${r.tarball}`);
     expect(fs.existsSync(r.tarball!)).toBe(true);
     expect(r.replacedVersion).toBeUndefined();
-    expect(await installedPlugins(dataDir)).toEqual({ [NAME]: expect.objectContaining({ version: '1.0.0', integrity: packIntegrity, spec: tgz }) });
+    expect(await installedPlugins(dataDir)).toEqual({
+      [NAME]: expect.objectContaining({ version: '1.0.0', integrity: packIntegrity, spec: tgz }),
+    });
     // Only the prefix (and nothing else) is in the data directory.
     expect(fs.readdirSync(dataDir)).toEqual(['plugins']);
 
@@ -84,7 +99,11 @@ describe('installer', () => {
     const marker = path.join(work, 'scripts-ran');
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     pkg.version = '1.1.0';
-    pkg.scripts = { preinstall: `node -e "require('fs').writeFileSync('${marker}', 'x')"`, postinstall: `node -e "require('fs').writeFileSync('${marker}', 'x')"`, prepack: `node -e "require('fs').writeFileSync('${marker}', 'x')"` };
+    pkg.scripts = {
+      preinstall: `node -e "require('fs').writeFileSync('${marker}', 'x')"`,
+      postinstall: `node -e "require('fs').writeFileSync('${marker}', 'x')"`,
+      prepack: `node -e "require('fs').writeFileSync('${marker}', 'x')"`,
+    };
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
 
     const r = await installPlugin(dir, { dataDir });
@@ -92,9 +111,13 @@ describe('installer', () => {
     expect(r.plugin.version).toBe('1.1.0');
     expect(r.replacedVersion).toBe('1.0.0');
     expect(fs.existsSync(marker)).toBe(false);
-    expect(JSON.parse(fs.readFileSync(path.join(prefix(), 'node_modules', NAME, 'package.json'), 'utf8')).version).toBe('1.1.0');
+    expect(
+      JSON.parse(fs.readFileSync(path.join(prefix(), 'node_modules', NAME, 'package.json'), 'utf8')).version,
+    ).toBe('1.1.0');
     expect(fs.readdirSync(path.join(prefix(), 'tarballs'))).toEqual([path.basename(r.tarball!)]);
-    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(prefix(), 'package.json'), 'utf8')).dependencies)).toEqual([NAME]);
+    expect(
+      Object.keys(JSON.parse(fs.readFileSync(path.join(prefix(), 'package.json'), 'utf8')).dependencies),
+    ).toEqual([NAME]);
     expect((await installedPlugins(dataDir))[NAME].version).toBe('1.1.0');
   });
 
@@ -109,18 +132,23 @@ describe('installer', () => {
     expect(r2).toEqual({
       ok: false,
       code: 'LOAD_FAILED',
-      message: 'plugin promptgen-plugin-throws@1.0.0 failed to load: plugin threw while loading: native addon libfoo.so is missing',
+      message:
+        'plugin promptgen-plugin-throws@1.0.0 failed to load: plugin threw while loading: native addon libfoo.so is missing',
     });
     expect(snapshot(dataDir)).toEqual(before);
 
     const r3 = await installPlugin(fixture('no-field'), { dataDir });
-    expect(r3.ok || r3.message).toBe('plugin promptgen-plugin-no-field@1.0.0 failed to load: package.json has no "promptgen" field');
+    expect(r3.ok || r3.message).toBe(
+      'plugin promptgen-plugin-no-field@1.0.0 failed to load: package.json has no "promptgen" field',
+    );
 
     const reg = new PluginRegistry({ logger: silentLogger });
-    reg.add((await installPlugin(tgz, { dataDir: path.join(work, 'other-data') }) as any).plugin);
+    reg.add(((await installPlugin(tgz, { dataDir: path.join(work, 'other-data') })) as any).plugin);
     const r4 = await installPlugin(fixture('duplicate'), { dataDir, conflicts: reg });
     expect(r4).toMatchObject({ ok: false, code: 'CONFLICT' });
-    expect(r4.ok || r4.message).toMatch(/generator name "example-pattern" is already used by plugin promptgen-plugin-example/);
+    expect(r4.ok || r4.message).toMatch(
+      /generator name "example-pattern" is already used by plugin promptgen-plugin-example/,
+    );
 
     const r5 = await installPlugin('', { dataDir });
     expect(r5).toMatchObject({ ok: false, code: 'INVALID_SPEC' });
@@ -130,16 +158,24 @@ describe('installer', () => {
 
   test('a package that is not in the npm registry → NOT_FOUND, nothing changed', async () => {
     const before = snapshot(dataDir);
-    const r = await installPlugin('@promptgen/this-package-does-not-exist-xyz@1.0.0', { dataDir, timeoutMs: 90_000 });
+    const r = await installPlugin('@promptgen/this-package-does-not-exist-xyz@1.0.0', {
+      dataDir,
+      timeoutMs: 90_000,
+    });
     expect(r.ok).toBe(false);
     // Offline, only the NETWORK message can be checked; CI reaches the registry (npm ci does).
-    if (!r.ok && r.code === 'NETWORK' && !optionalPart('the npm registry check', `registry unreachable: ${r.message}`)) {
+    if (
+      !r.ok &&
+      r.code === 'NETWORK' &&
+      !optionalPart('the npm registry check', `registry unreachable: ${r.message}`)
+    ) {
       expect(r.message).toMatch(/registry/i);
     } else {
       expect(r).toEqual({
         ok: false,
         code: 'NOT_FOUND',
-        message: 'package "@promptgen/this-package-does-not-exist-xyz@1.0.0" was not found in the npm registry (npm E404)',
+        message:
+          'package "@promptgen/this-package-does-not-exist-xyz@1.0.0" was not found in the npm registry (npm E404)',
       });
     }
     expect(snapshot(dataDir)).toEqual(before);
@@ -151,10 +187,16 @@ describe('installer', () => {
     expect(same).toMatchObject({ ok: true, integrity: rec.integrity });
     const fresh = path.join(work, 'worker-data');
     const before = snapshot(fresh);
-    const bad = await installRecorded({ name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: 'sha512-AAAA' }, { dataDir: fresh });
+    const bad = await installRecorded(
+      { name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: 'sha512-AAAA' },
+      { dataDir: fresh },
+    );
     expect(bad).toMatchObject({ ok: false, code: 'INTEGRITY_MISMATCH' });
     expect(snapshot(fresh)).toEqual(before);
-    const good = await installRecorded({ name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: packIntegrity }, { dataDir: fresh });
+    const good = await installRecorded(
+      { name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: packIntegrity },
+      { dataDir: fresh },
+    );
     expect(good).toMatchObject({ ok: true, integrity: packIntegrity });
   });
 
@@ -162,10 +204,17 @@ describe('installer', () => {
     expect((await installedPlugins(dataDir))[NAME].version).toBe('1.1.0');
     const before = snapshot(dataDir);
     const refused = await installPlugin(tgz, { dataDir });
-    expect(refused).toEqual({ ok: false, code: 'DOWNGRADE', message: `${NAME}@1.0.0 is older than the installed 1.1.0; install it with allowDowngrade to replace the newer version` });
+    expect(refused).toEqual({
+      ok: false,
+      code: 'DOWNGRADE',
+      message: `${NAME}@1.0.0 is older than the installed 1.1.0; install it with allowDowngrade to replace the newer version`,
+    });
     expect(snapshot(dataDir)).toEqual(before);
     // A worker follows the database: the admin's recorded choice wins, older or not.
-    const recorded = await installRecorded({ name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: packIntegrity }, { dataDir });
+    const recorded = await installRecorded(
+      { name: NAME, version: '1.0.0', resolvedSpec: tgz, integrity: packIntegrity },
+      { dataDir },
+    );
     expect(recorded).toMatchObject({ ok: true, replacedVersion: '1.1.0' });
     expect((await installedPlugins(dataDir))[NAME].version).toBe('1.0.0');
   });
@@ -173,7 +222,9 @@ describe('installer', () => {
   test('uninstall removes the package; a second uninstall reports removed: false', async () => {
     expect(await uninstallPlugin(NAME, { dataDir })).toEqual({ ok: true, removed: true });
     expect(fs.existsSync(path.join(prefix(), 'node_modules', NAME))).toBe(false);
-    expect(JSON.parse(fs.readFileSync(path.join(prefix(), 'package.json'), 'utf8')).dependencies ?? {}).toEqual({});
+    expect(
+      JSON.parse(fs.readFileSync(path.join(prefix(), 'package.json'), 'utf8')).dependencies ?? {},
+    ).toEqual({});
     expect(await installedPlugins(dataDir)).toEqual({});
     expect(fs.readdirSync(path.join(prefix(), 'tarballs'))).toEqual([]);
     expect(await uninstallPlugin(NAME, { dataDir })).toEqual({ ok: true, removed: false });

@@ -14,7 +14,13 @@ beforeAll(async () => {
 describe('loadPluginPackage', () => {
   test('the example plugin loads and generates 8×8×1 images in [0,1]', async () => {
     const p = await loadPluginPackage(fixture('good'), { source: 'BUILTIN' });
-    expect(p).toMatchObject({ name: 'promptgen-plugin-example', version: '1.0.0', status: 'LOADED', source: 'BUILTIN', dir: fixture('good') });
+    expect(p).toMatchObject({
+      name: 'promptgen-plugin-example',
+      version: '1.0.0',
+      status: 'LOADED',
+      source: 'BUILTIN',
+      dir: fixture('good'),
+    });
     expect(p.error).toBeUndefined();
     expect(p.definition!.generators!.map((g) => g.name)).toEqual(['example-pattern']);
     expect(p.definition!.controls!.map((c) => c.name)).toEqual(['example-brightness']);
@@ -26,7 +32,12 @@ describe('loadPluginPackage', () => {
     const v = Array.from(await images.data());
     expect(Math.min(...v)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...v)).toBeLessThanOrEqual(1);
-    const control = await reg.loadControl('example-brightness', { target: 0.9 }, { name: 'example-pattern', latentDim: 4, output: { width: 8, height: 8, channels: 1 } }, { tf, backend: 'cpu' });
+    const control = await reg.loadControl(
+      'example-brightness',
+      { target: 0.9 },
+      { name: 'example-pattern', latentDim: 4, output: { width: 8, height: 8, channels: 1 } },
+      { tf, backend: 'cpu' },
+    );
     expect(control.energy(images, { z: tf.zeros([3, 4]) as any }).shape).toEqual([3]);
     expect(await control.evaluate!(images)).toMatchObject({ target: 0.9 });
     await reg.dispose();
@@ -47,19 +58,36 @@ describe('loadPluginPackage', () => {
   test('bad paramsSchema → FAILED naming the control and ajv’s complaint', async () => {
     const p = await loadPluginPackage(fixture('bad-schema'), { source: 'INSTALLED' });
     expect(p.status).toBe('FAILED');
-    expect(p.error).toMatch(/^invalid plugin definition: controls\[0\] \("bad-schema"\): paramsSchema does not compile: schema is invalid: data\/properties\/strength\/type must be equal to one of the allowed values/);
+    expect(p.error).toMatch(
+      /^invalid plugin definition: controls\[0\] \("bad-schema"\): paramsSchema does not compile: schema is invalid: data\/properties\/strength\/type must be equal to one of the allowed values/,
+    );
   });
 
   test('missing directory, missing main, bad JSON, bad definition', async () => {
     const base = tmpDir('loader');
-    expect((await loadPluginPackage(path.join(base, 'nope'), { source: 'INSTALLED' })).error).toBe(`no package.json in ${path.join(base, 'nope')}`);
-    const noMain = writePackage(path.join(base, 'no-main'), { name: 'x', version: '1.0.0', promptgen: { apiVersion: 1 }, main: 'lib/x.js' });
-    expect((await loadPluginPackage(noMain, { source: 'INSTALLED' })).error).toBe(`main module "lib/x.js" not found in ${noMain}`);
-    const empty = writePackage(path.join(base, 'empty'), { name: 'y', version: '1.0.0', promptgen: { apiVersion: 1 } });
+    expect((await loadPluginPackage(path.join(base, 'nope'), { source: 'INSTALLED' })).error).toBe(
+      `no package.json in ${path.join(base, 'nope')}`,
+    );
+    const noMain = writePackage(path.join(base, 'no-main'), {
+      name: 'x',
+      version: '1.0.0',
+      promptgen: { apiVersion: 1 },
+      main: 'lib/x.js',
+    });
+    expect((await loadPluginPackage(noMain, { source: 'INSTALLED' })).error).toBe(
+      `main module "lib/x.js" not found in ${noMain}`,
+    );
+    const empty = writePackage(path.join(base, 'empty'), {
+      name: 'y',
+      version: '1.0.0',
+      promptgen: { apiVersion: 1 },
+    });
     expect((await loadPluginPackage(empty, { source: 'INSTALLED' })).error).toMatch(/no main module/);
     fs.mkdirSync(path.join(base, 'badjson'));
     fs.writeFileSync(path.join(base, 'badjson', 'package.json'), '{ nope');
-    expect((await loadPluginPackage(path.join(base, 'badjson'), { source: 'INSTALLED' })).error).toMatch(/^package.json is not valid JSON/);
+    expect((await loadPluginPackage(path.join(base, 'badjson'), { source: 'INSTALLED' })).error).toMatch(
+      /^package.json is not valid JSON/,
+    );
     const badDef = writePackage(
       path.join(base, 'bad-def'),
       { name: 'z', version: '2.0.0', promptgen: { apiVersion: 1 } },
@@ -95,7 +123,9 @@ exports.default = {
       promptgen: { apiVersion: 1, models: [{ kind: 'painter', name: 'x1', model: 'm.json' }] },
     });
     const p = await loadPluginPackage(dir, { source: 'INSTALLED' });
-    expect(p.error).toMatch(/^invalid "promptgen.models": models\[0\]: invalid tfjs-model manifest "x1": kind must be "generator" or "classifier"/);
+    expect(p.error).toMatch(
+      /^invalid "promptgen.models": models\[0\]: invalid tfjs-model manifest "x1": kind must be "generator" or "classifier"/,
+    );
   });
 
   test('the built-in tfjs-model plugin loads (a library: no generators of its own)', async () => {
@@ -109,9 +139,13 @@ exports.default = {
 describe('validation', () => {
   test('promptgen field', () => {
     expect(validatePromptgenField({ promptgen: { apiVersion: 1 } })).toEqual([]);
-    expect(validatePromptgenField({ promptgen: {} })).toEqual(['package.json "promptgen.apiVersion" is missing (this host supports 1)']);
+    expect(validatePromptgenField({ promptgen: {} })).toEqual([
+      'package.json "promptgen.apiVersion" is missing (this host supports 1)',
+    ]);
     expect(validatePromptgenField({ promptgen: 1 })[0]).toMatch(/must be an object/);
-    expect(validatePromptgenField({ promptgen: { apiVersion: 1, models: {} } })[0]).toMatch(/models" must be an array/);
+    expect(validatePromptgenField({ promptgen: { apiVersion: 1, models: {} } })[0]).toMatch(
+      /models" must be an array/,
+    );
   });
 
   test('definition checks duplicate names and control fields', () => {
@@ -158,8 +192,12 @@ describe('validation', () => {
         { field: ['extra'], message: 'is not an allowed property' },
       ]),
     );
-    expect(validateParams(control, undefined).errors).toEqual([{ field: ['classes'], message: 'is required' }]);
-    expect(validateParams({ paramsSchema: { type: 'object', properties: { a: { default: 1 } } } }, null)).toEqual({ valid: true, params: { a: 1 }, errors: [] });
+    expect(validateParams(control, undefined).errors).toEqual([
+      { field: ['classes'], message: 'is required' },
+    ]);
+    expect(
+      validateParams({ paramsSchema: { type: 'object', properties: { a: { default: 1 } } } }, null),
+    ).toEqual({ valid: true, params: { a: 1 }, errors: [] });
   });
 });
 
@@ -180,10 +218,18 @@ describe('a plugin with a syntax error', () => {
     ['an ES module', 'index.mjs', 'export default {\n  apiVersion: 1,;\n};\n', {}],
   ])('%s: FAILED naming the file and line', async (_what, file, code, extra) => {
     const dir = path.join(tmpDir('syntax'), 'pkg');
-    writePackage(dir, { name: 'promptgen-plugin-syntax', version: '1.0.0', main: file, promptgen: { apiVersion: 1 }, ...extra });
+    writePackage(dir, {
+      name: 'promptgen-plugin-syntax',
+      version: '1.0.0',
+      main: file,
+      promptgen: { apiVersion: 1 },
+      ...extra,
+    });
     fs.writeFileSync(path.join(dir, file), code);
     const p = await loadPluginPackage(dir, { source: 'INSTALLED' });
     expect(p.status).toBe('FAILED');
-    expect(p.error).toBe(`plugin threw while loading: SyntaxError at ${file}:${file === 'index.mjs' ? 2 : 3}: Unexpected token ';'`);
+    expect(p.error).toBe(
+      `plugin threw while loading: SyntaxError at ${file}:${file === 'index.mjs' ? 2 : 3}: Unexpected token ';'`,
+    );
   });
 });

@@ -55,8 +55,16 @@ describe('plugin changes of one process', () => {
     // no record yet and fail; queued behind it, it finds the plugin loaded and has nothing to do.
     const needed = ensurePluginVersions({ [NAME]: '1.0.0' }, sync);
     const settled: string[] = [];
-    const [installed] = await Promise.all([install.then((r) => (settled.push('install'), r)), needed.then(() => settled.push('sync'))]);
-    expect(installed.ok && installed.value).toMatchObject({ name: NAME, version: '1.0.0', status: 'LOADED', source: 'INSTALLED' });
+    const [installed] = await Promise.all([
+      install.then((r) => (settled.push('install'), r)),
+      needed.then(() => settled.push('sync')),
+    ]);
+    expect(installed.ok && installed.value).toMatchObject({
+      name: NAME,
+      version: '1.0.0',
+      status: 'LOADED',
+      source: 'INSTALLED',
+    });
     expect(settled).toEqual(['install', 'sync']);
     expect(registry.plugin(NAME)?.status).toBe('LOADED');
     expect(timeline).toEqual([`savePluginPackage(${NAME})`, `recordPlugin(${NAME})`]);
@@ -68,7 +76,9 @@ describe('plugin changes of one process', () => {
     const install = admin.install(fixture('good'));
     await expect(uninstall).resolves.toEqual({ ok: true, value: true });
     await expect(failing).rejects.toBeInstanceOf(PluginUnavailable);
-    await expect(failing).rejects.toThrow('plugin promptgen-plugin-nowhere@2.0.0 is needed and this machine does not have it');
+    await expect(failing).rejects.toThrow(
+      'plugin promptgen-plugin-nowhere@2.0.0 is needed and this machine does not have it',
+    );
     const installed = await install;
     expect(installed.ok).toBe(true);
     expect(timeline).toEqual([

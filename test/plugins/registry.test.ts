@@ -38,9 +38,16 @@ describe('PluginRegistry', () => {
   test('loadAll reads installed plugins from the installer prefix; the same package name twice is refused', async () => {
     const dataDir = tmpDir('data');
     const prefix = path.join(dataDir, 'plugins');
-    writePackage(prefix, { name: 'prefix', private: true, dependencies: { 'promptgen-plugin-example': '1.0.0' }, promptgenInstalls: { 'promptgen-plugin-example': { integrity: 'sha512-abc' } } });
+    writePackage(prefix, {
+      name: 'prefix',
+      private: true,
+      dependencies: { 'promptgen-plugin-example': '1.0.0' },
+      promptgenInstalls: { 'promptgen-plugin-example': { integrity: 'sha512-abc' } },
+    });
     fs.mkdirSync(path.join(prefix, 'node_modules'), { recursive: true });
-    fs.cpSync(fixture('good'), path.join(prefix, 'node_modules', 'promptgen-plugin-example'), { recursive: true });
+    fs.cpSync(fixture('good'), path.join(prefix, 'node_modules', 'promptgen-plugin-example'), {
+      recursive: true,
+    });
     const reg = new PluginRegistry({ logger: silentLogger });
     const all = await reg.loadAll({ builtinDir: builtinDirOf(['good']), installedDir: prefix });
     expect(all.map((p) => [p.source, p.status])).toEqual([
@@ -49,7 +56,9 @@ describe('PluginRegistry', () => {
     ]);
     expect(all[1].error).toMatch(/^plugin package promptgen-plugin-example is already loaded from /);
     expect(all[1].integrity).toBe('sha512-abc');
-    expect(reg.conflicts(all[1])).toEqual(['plugin package promptgen-plugin-example is built in and cannot be replaced by an installed package']);
+    expect(reg.conflicts(all[1])).toEqual([
+      'plugin package promptgen-plugin-example is built in and cannot be replaced by an installed package',
+    ]);
     // Without the builtin copy it loads as INSTALLED.
     const reg2 = new PluginRegistry({ logger: silentLogger });
     const [only] = await reg2.loadAll({ installedDir: prefix });
@@ -65,7 +74,9 @@ describe('PluginRegistry', () => {
     const info = { name: 'example-pattern', latentDim: 4, output: { width: 8, height: 8, channels: 1 } };
     const c1 = await reg.loadControl('example-brightness', {}, info, rt);
     expect(await reg.loadControl('example-brightness', { target: 0.5 }, info, rt)).toBe(c1); // default applied → same key
-    expect(await reg.loadControl('example-brightness', { target: 0.5 }, info, rt, { cache: false })).not.toBe(c1);
+    expect(await reg.loadControl('example-brightness', { target: 0.5 }, info, rt, { cache: false })).not.toBe(
+      c1,
+    );
     await expect(reg.loadControl('example-brightness', { target: 2 }, info, rt)).rejects.toThrow(
       'invalid params for control "example-brightness": target: must be <= 1',
     );
@@ -100,7 +111,11 @@ describe('PluginRegistry', () => {
     expect(() => ctx.assets.resolve('../outside.txt')).toThrow(/escapes the plugin directory/);
     expect(() => ctx.assets.resolve('/etc/passwd')).toThrow(/escapes the plugin directory/);
     expect(() => ctx.assets.resolve('etc-link/passwd')).toThrow(/links outside the plugin directory/);
-    await expect(ctx.assets.readFile('missing.bin')).rejects.toThrow(`asset not found: ${path.join(dir, 'missing.bin')}`);
-    await expect(ctx.assets.loadLayersModel('nomodel/model.json')).rejects.toThrow(`model file not found: ${path.join(dir, 'nomodel', 'model.json')}`);
+    await expect(ctx.assets.readFile('missing.bin')).rejects.toThrow(
+      `asset not found: ${path.join(dir, 'missing.bin')}`,
+    );
+    await expect(ctx.assets.loadLayersModel('nomodel/model.json')).rejects.toThrow(
+      `model file not found: ${path.join(dir, 'nomodel', 'model.json')}`,
+    );
   });
 });

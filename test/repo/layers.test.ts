@@ -44,7 +44,8 @@ describe('import layers', () => {
       'engine/a.ts': "export type { X } from '../store/x';\nconst later = () => import('../schema/s');\n",
       'store/x.ts': 'export type X = number;\n',
       'schema/s.ts': 'export {};\n',
-      'services/prompts.ts': "import { X } from '../store/x';\nexport const isTerminal = (s: string) => s === 'DONE';\n",
+      'services/prompts.ts':
+        "import { X } from '../store/x';\nexport const isTerminal = (s: string) => s === 'DONE';\n",
     });
     expect(status).toBe(1);
     expect(out).toContain("jobs/job.ts (jobs) imports '../services/prompts' (services)");
@@ -76,7 +77,11 @@ describe('import layers', () => {
   });
 
   it('fails on a folder, or a top-level file other than app.ts and cli.ts, that has no layer', () => {
-    const { status, out } = checkTree({ 'misc/thing.ts': 'export {};\n', 'helpers.ts': 'export {};\n', 'runtime/old.ts': 'export {};\n' });
+    const { status, out } = checkTree({
+      'misc/thing.ts': 'export {};\n',
+      'helpers.ts': 'export {};\n',
+      'runtime/old.ts': 'export {};\n',
+    });
     expect(status).toBe(1);
     expect(out).toContain('misc/thing.ts: no layer');
     expect(out).toContain('helpers.ts: no layer');

@@ -9,6 +9,8 @@ function load(requireShared: string | undefined): typeof import('../helpers/opti
   try {
     let mod!: typeof import('../helpers/optional');
     jest.isolateModules(() => {
+      // jest.isolateModules needs a synchronous load, so require rather than import
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       mod = require('../helpers/optional');
     });
     return mod;
@@ -27,7 +29,9 @@ describe('optionalPart', () => {
   it('skips, saying why, where a part is missing outside CI', () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
-      expect(load(undefined).optionalPart('the native BLAS tests', 'native/build/blas.node is not built')).toBe(false);
+      expect(
+        load(undefined).optionalPart('the native BLAS tests', 'native/build/blas.node is not built'),
+      ).toBe(false);
       expect(load('0').optionalPart('the native BLAS tests', 'no OpenBLAS library found')).toBe(false);
       expect(warn.mock.calls).toEqual([
         ['skipping the native BLAS tests: native/build/blas.node is not built'],
@@ -39,7 +43,9 @@ describe('optionalPart', () => {
   });
 
   it('fails, naming the part and the reason, where a part is missing in CI', () => {
-    expect(() => load('1').optionalPart('the live comparison with face-api', "Cannot find module '@tensorflow/tfjs'")).toThrow(
+    expect(() =>
+      load('1').optionalPart('the live comparison with face-api', "Cannot find module '@tensorflow/tfjs'"),
+    ).toThrow(
       "cannot run the live comparison with face-api (Cannot find module '@tensorflow/tfjs'), and PROMPTGEN_REQUIRE_SHARED=1 forbids skipping them",
     );
   });

@@ -36,7 +36,9 @@ describe('GraphQL schema', () => {
     const builtins = new Set(['String', 'Int', 'Float', 'Boolean', 'ID']);
     const referenced = new Set([...block.matchAll(/:\s*\[?([A-Z]\w*)/g)].map((m) => m[1]!));
     const undeclared = [...referenced].filter((t) => !defined.has(t) && !builtins.has(t));
-    const contract = buildASTSchema(parse(block + undeclared.map((t) => `\ntype ${t}`).join('')), { assumeValid: true });
+    const contract = buildASTSchema(parse(block + undeclared.map((t) => `\ntype ${t}`).join('')), {
+      assumeValid: true,
+    });
     const ours = await createSchema();
     const missing: string[] = [];
     for (const [name, want] of Object.entries(contract.getTypeMap())) {
@@ -46,7 +48,8 @@ describe('GraphQL schema', () => {
         missing.push(`type ${name}`);
         continue;
       }
-      if (have.constructor !== want.constructor) missing.push(`${name} is a ${have.constructor.name}, contract says ${want.constructor.name}`);
+      if (have.constructor !== want.constructor)
+        missing.push(`${name} is a ${have.constructor.name}, contract says ${want.constructor.name}`);
       if (isScalarType(want)) continue;
       if (isEnumType(want) && isEnumType(have)) {
         for (const v of want.getValues()) if (!have.getValue(v.name)) missing.push(`${name}.${v.name}`);
@@ -59,15 +62,19 @@ describe('GraphQL schema', () => {
             missing.push(`${name}.${f.name}`);
             continue;
           }
-          if (String(hf.type) !== String(f.type)) missing.push(`${name}.${f.name}: ${hf.type} (contract ${f.type})`);
+          if (String(hf.type) !== String(f.type))
+            missing.push(`${name}.${f.name}: ${hf.type} (contract ${f.type})`);
           for (const a of f.args) {
             const ha = hf.args.find((x) => x.name === a.name);
             if (!ha) missing.push(`${name}.${f.name}(${a.name})`);
-            else if (String(ha.type) !== String(a.type)) missing.push(`${name}.${f.name}(${a.name}: ${ha.type}, contract ${a.type})`);
+            else if (String(ha.type) !== String(a.type))
+              missing.push(`${name}.${f.name}(${a.name}: ${ha.type}, contract ${a.type})`);
           }
         }
         if (isObjectType(want) && isObjectType(have)) {
-          for (const i of want.getInterfaces()) if (!have.getInterfaces().some((x) => x.name === i.name)) missing.push(`${name} implements ${i.name}`);
+          for (const i of want.getInterfaces())
+            if (!have.getInterfaces().some((x) => x.name === i.name))
+              missing.push(`${name} implements ${i.name}`);
         }
       }
       if (isInputObjectType(want) && isInputObjectType(have)) {
@@ -75,7 +82,8 @@ describe('GraphQL schema', () => {
         for (const f of Object.values(want.getFields())) {
           const hf = haveFields[f.name];
           if (!hf) missing.push(`${name}.${f.name}`);
-          else if (String(hf.type) !== String(f.type)) missing.push(`${name}.${f.name}: ${hf.type} (contract ${f.type})`);
+          else if (String(hf.type) !== String(f.type))
+            missing.push(`${name}.${f.name}: ${hf.type} (contract ${f.type})`);
         }
       }
     }

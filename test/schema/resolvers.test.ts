@@ -17,7 +17,12 @@ let seeded: Awaited<ReturnType<typeof seedCatalog>>;
 let context: GraphQLContext;
 
 async function run(query: string, variables?: Record<string, unknown>) {
-  const result = await graphql({ schema: await createSchema(), source: query, variableValues: variables, contextValue: context });
+  const result = await graphql({
+    schema: await createSchema(),
+    source: query,
+    variableValues: variables,
+    contextValue: context,
+  });
   if (result.errors) throw new Error(result.errors.map((e) => e.message).join('; '));
   return JSON.parse(JSON.stringify(result.data)); // as a client receives it over HTTP
 }
@@ -28,7 +33,14 @@ beforeAll(async () => {
   const config = loadConfig({});
   const events = new InProcessEventBus();
   context = {
-    services: { config, store: db.store, events, prompts: new PromptService(db.store, config, events, () => null), samples: null, plugins: null },
+    services: {
+      config,
+      store: db.store,
+      events,
+      prompts: new PromptService(db.store, config, events, () => null),
+      samples: null,
+      plugins: null,
+    },
     admin: false,
     baseUrl: 'http://test.local',
   };
@@ -40,7 +52,9 @@ afterAll(async () => {
 
 describe('catalog queries', () => {
   it('lists available generators with their plugin', async () => {
-    const data = await run('{ generators { id name title latentDim output { width height channels } available plugin { name version } basePrompt { id } } }');
+    const data = await run(
+      '{ generators { id name title latentDim output { width height channels } available plugin { name version } basePrompt { id } } }',
+    );
     expect(data.generators).toEqual([
       {
         id: toGlobalId('Generator', seeded.generator.id),
@@ -61,29 +75,63 @@ describe('catalog queries', () => {
     expect((await run(q, { id })).generator).toEqual({ name: 'digits' });
     expect((await run(q, { id: 'digits' })).generator).toEqual({ name: 'digits' });
     expect((await run(q, { id: 'nope' })).generator).toBeNull();
-    expect((await run(q, { id: toGlobalId('Generator', '00000000-0000-4000-8000-000000000000') })).generator).toBeNull();
+    expect(
+      (await run(q, { id: toGlobalId('Generator', '00000000-0000-4000-8000-000000000000') })).generator,
+    ).toBeNull();
   });
 
   it('lists controls with their params schema and plugin', async () => {
-    const data = await run('{ controls { name title paramsSchema conditionDim paired plugin { name } } control(id: "digit") { name } }');
+    const data = await run(
+      '{ controls { name title paramsSchema conditionDim paired plugin { name } } control(id: "digit") { name } }',
+    );
     expect(data.controls).toEqual([
-      { name: 'digit', title: 'Digit classifier', paramsSchema: seeded.control.paramsSchema, conditionDim: null, paired: false, plugin: { name: '@test/digits' } },
+      {
+        name: 'digit',
+        title: 'Digit classifier',
+        paramsSchema: seeded.control.paramsSchema,
+        conditionDim: null,
+        paired: false,
+        plugin: { name: '@test/digits' },
+      },
     ]);
     expect(data.control).toEqual({ name: 'digit' });
   });
 
   it('lists plugins with status, error and what they provide', async () => {
-    const data = await run('{ plugins { name version source status error generators { name } controls { name } } }');
+    const data = await run(
+      '{ plugins { name version source status error generators { name } controls { name } } }',
+    );
     expect(data.plugins).toEqual([
-      { name: '@test/digits', version: '1.2.3', source: 'BUILTIN', status: 'LOADED', error: null, generators: [{ name: 'digits' }], controls: [{ name: 'digit' }] },
-      { name: '@test/broken', version: '0.0.1', source: 'INSTALLED', status: 'FAILED', error: 'plugin threw while loading: boom', generators: [], controls: [] },
+      {
+        name: '@test/digits',
+        version: '1.2.3',
+        source: 'BUILTIN',
+        status: 'LOADED',
+        error: null,
+        generators: [{ name: 'digits' }],
+        controls: [{ name: 'digit' }],
+      },
+      {
+        name: '@test/broken',
+        version: '0.0.1',
+        source: 'INSTALLED',
+        status: 'FAILED',
+        error: 'plugin threw while loading: boom',
+        generators: [],
+        controls: [],
+      },
     ]);
   });
 
   it('resolves node(id) for every node type and rejects garbage', async () => {
-    const q = 'query($id: ID!) { node(id: $id) { __typename id ... on Plugin { name } ... on Control { name } ... on Generator { name } } }';
+    const q =
+      'query($id: ID!) { node(id: $id) { __typename id ... on Plugin { name } ... on Control { name } ... on Generator { name } } }';
     const pluginId = toGlobalId('Plugin', seeded.plugin.id);
-    expect((await run(q, { id: pluginId })).node).toEqual({ __typename: 'Plugin', id: pluginId, name: '@test/digits' });
+    expect((await run(q, { id: pluginId })).node).toEqual({
+      __typename: 'Plugin',
+      id: pluginId,
+      name: '@test/digits',
+    });
     expect((await run(q, { id: toGlobalId('Control', seeded.control.id) })).node.__typename).toBe('Control');
     expect((await run(q, { id: toGlobalId('Generator', seeded.generator.id) })).node.name).toBe('digits');
     expect((await run(q, { id: 'not-a-global-id' })).node).toBeNull();
@@ -103,17 +151,44 @@ describe('prompts and sample sets', () => {
       startedAt: new Date('2026-01-01T00:00:00Z'),
       finishedAt: new Date('2026-01-01T00:01:00Z'),
       metrics: { samples: 64, energies: { digit: { base: 2.1, prompt: 0.1 } } },
-      progress: { step: 10, totalSteps: 10, loss: 1.5, logDet: -0.5, energies: [{ control: 'digit', value: 0.1 }], stepsPerSecond: 4, etaSeconds: 0, at: '2026-01-01T00:01:00.000Z' },
+      progress: {
+        step: 10,
+        totalSteps: 10,
+        loss: 1.5,
+        logDet: -0.5,
+        energies: [{ control: 'digit', value: 0.1 }],
+        stepsPerSecond: 4,
+        etaSeconds: 0,
+        at: '2026-01-01T00:01:00.000Z',
+      },
     });
     await db.store.saveSampleSet(
-      { promptId: done.id, generatorId: seeded.generator.id, kind: 'PREVIEW', step: 5, seed: 1, truncation: 1, condition: null, count: 2 },
+      {
+        promptId: done.id,
+        generatorId: seeded.generator.id,
+        kind: 'PREVIEW',
+        step: 5,
+        seed: 1,
+        truncation: 1,
+        condition: null,
+        count: 2,
+      },
       [
         { png: Buffer.from('png-0'), width: 28, height: 28 },
         { png: Buffer.from('png-1'), width: 28, height: 28 },
       ],
     );
     await db.store.saveSampleSet(
-      { promptId: done.id, generatorId: seeded.generator.id, kind: 'SAMPLE', step: null, seed: 7, truncation: 0.7, condition: null, count: 1 },
+      {
+        promptId: done.id,
+        generatorId: seeded.generator.id,
+        kind: 'SAMPLE',
+        step: null,
+        seed: 7,
+        truncation: 0.7,
+        condition: null,
+        count: 1,
+      },
       [{ png: Buffer.from('png-2'), width: 28, height: 28 }],
     );
   });
@@ -138,19 +213,45 @@ describe('prompts and sample sets', () => {
       metrics: { samples: 64, energies: { digit: { base: 2.1, prompt: 0.1 } } },
       pluginVersions: { '@test/digits': '1.2.3' },
       generator: { name: 'digits' },
-      controls: [{ weight: 100, params: { classes: [7] }, pluginVersion: '1.2.3', control: { name: 'digit' } }],
-      training: { steps: 10, batchSize: 4, learningRate: 1e-3, flowBlocks: 2, hiddenUnits: 16, seed: 1, previewEvery: 5 },
-      progress: { promptId: toGlobalId('Prompt', done.id), status: 'SUCCEEDED', step: 10, totalSteps: 10, loss: 1.5, logDet: -0.5, energies: [{ control: 'digit', value: 0.1 }], stepsPerSecond: 4, etaSeconds: 0, at: '2026-01-01T00:01:00.000Z' },
+      controls: [
+        { weight: 100, params: { classes: [7] }, pluginVersion: '1.2.3', control: { name: 'digit' } },
+      ],
+      training: {
+        steps: 10,
+        batchSize: 4,
+        learningRate: 1e-3,
+        flowBlocks: 2,
+        hiddenUnits: 16,
+        seed: 1,
+        previewEvery: 5,
+      },
+      progress: {
+        promptId: toGlobalId('Prompt', done.id),
+        status: 'SUCCEEDED',
+        step: 10,
+        totalSteps: 10,
+        loss: 1.5,
+        logDet: -0.5,
+        energies: [{ control: 'digit', value: 0.1 }],
+        stepsPerSecond: 4,
+        etaSeconds: 0,
+        at: '2026-01-01T00:01:00.000Z',
+      },
     });
     expect(Date.parse(data.prompt.createdAt)).toBeGreaterThan(0);
   });
 
   it('pages prompts newest first and filters by status', async () => {
-    const first = await run('{ prompts(first: 1) { totalCount edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }');
+    const first = await run(
+      '{ prompts(first: 1) { totalCount edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }',
+    );
     expect(first.prompts.totalCount).toBe(2);
     expect(first.prompts.edges.map((e: any) => e.node.name)).toEqual(['second']);
     expect(first.prompts.pageInfo.hasNextPage).toBe(true);
-    const next = await run('query($after: String) { prompts(first: 1, after: $after) { edges { node { name } } pageInfo { hasNextPage } } }', { after: first.prompts.pageInfo.endCursor });
+    const next = await run(
+      'query($after: String) { prompts(first: 1, after: $after) { edges { node { name } } pageInfo { hasNextPage } } }',
+      { after: first.prompts.pageInfo.endCursor },
+    );
     expect(next.prompts.edges.map((e: any) => e.node.name)).toEqual(['first']);
     expect(next.prompts.pageInfo.hasNextPage).toBe(false);
     const queuedOnly = await run('{ prompts(status: QUEUED) { nodes { name status } } }');
@@ -158,12 +259,16 @@ describe('prompts and sample sets', () => {
   });
 
   it('refuses a page size over the limit', async () => {
-    const result = await graphql({ schema: await createSchema(), source: '{ prompts(first: 1000) { totalCount } }', contextValue: context });
+    const result = await graphql({
+      schema: await createSchema(),
+      source: '{ prompts(first: 1000) { totalCount } }',
+      contextValue: context,
+    });
     expect(result.errors?.[0]?.message).toMatch(/first must be an integer from 0 to 100/);
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
-  it('lists a prompt\'s sample sets with image URLs', async () => {
+  it("lists a prompt's sample sets with image URLs", async () => {
     const data = await run(
       'query($id: ID!) { prompt(id: $id) { sampleSets { totalCount nodes { kind step seed truncation count generator { name } prompt { name } images { index width height url } } } } }',
       { id: toGlobalId('Prompt', done.id) },
@@ -175,14 +280,19 @@ describe('prompts and sample sets', () => {
       ['PREVIEW', 5, 1, 1, 2],
     ]);
     expect(sets.nodes[1].images.map((i: any) => i.index)).toEqual([0, 1]);
-    expect(sets.nodes[1].images[0].url).toMatch(/^http:\/\/test\.local\/artifacts\/images\/[0-9a-f-]{36}\.png$/);
+    expect(sets.nodes[1].images[0].url).toMatch(
+      /^http:\/\/test\.local\/artifacts\/images\/[0-9a-f-]{36}\.png$/,
+    );
     expect(sets.nodes[0]).toMatchObject({ generator: { name: 'digits' }, prompt: { name: 'second' } });
   });
 
   it('reads a sample set by id; unknown ids give null', async () => {
     const page = await db.store.listSampleSets(done.id, 1, null);
     const id = toGlobalId('SampleSet', page.rows[0]!.id);
-    const data = await run('query($id: ID!) { sampleSet(id: $id) { id kind count } prompt(id: "garbage") { id } }', { id });
+    const data = await run(
+      'query($id: ID!) { sampleSet(id: $id) { id kind count } prompt(id: "garbage") { id } }',
+      { id },
+    );
     expect(data.sampleSet).toEqual({ id, kind: 'SAMPLE', count: 1 });
     expect(data.prompt).toBeNull();
   });
@@ -201,6 +311,10 @@ describe('prompts and sample sets', () => {
       basePromptId: done.id,
       available: true,
     });
-    expect((await run(q, { id: toGlobalId('Prompt', done.id) })).prompt.asGenerator).toEqual({ name: `prompt-${done.id.slice(0, 8)}`, basePrompt: { name: 'second' }, latentDim: 8 });
+    expect((await run(q, { id: toGlobalId('Prompt', done.id) })).prompt.asGenerator).toEqual({
+      name: `prompt-${done.id.slice(0, 8)}`,
+      basePrompt: { name: 'second' },
+      latentDim: 8,
+    });
   });
 });

@@ -17,7 +17,10 @@ describe('admin token', () => {
 
   it('prefers the environment and writes nothing', () => {
     const dir = tempDir();
-    expect(loadAdminToken(dir, 'from-the-environment-123')).toEqual({ token: 'from-the-environment-123', generated: false });
+    expect(loadAdminToken(dir, 'from-the-environment-123')).toEqual({
+      token: 'from-the-environment-123',
+      generated: false,
+    });
     expect(fs.existsSync(path.join(dir, 'admin-token'))).toBe(false);
   });
 

@@ -32,7 +32,11 @@ describe('asset policy', () => {
     ['file:// URL in an allowed directory', 'file://' + path.join(allowed, 'vocab.txt'), true],
     ['allowed URL prefix', 'https://models.example.org/clip/text/model.json', true],
     ['absolute path outside', path.join(outside, 'secret'), false],
-    ['traversal out of an allowed directory', path.join(allowed, '..', path.basename(outside), 'secret'), false],
+    [
+      'traversal out of an allowed directory',
+      path.join(allowed, '..', path.basename(outside), 'secret'),
+      false,
+    ],
     ['link out of an allowed directory', path.join(allowed, 'link-to-secret'), false],
     ['relative traversal out of the plugin', '../../../etc/passwd', false],
     ['file:// URL outside', 'file:///etc/passwd', false],
@@ -58,9 +62,19 @@ describe('asset policy', () => {
     expect(a).toEqual(b);
   });
 
-  test("clip-text marks its model and vocabulary params as assets", () => {
-    const v = validateParams(clip.controls[0], { text: 'a', imageEncoder: '/i', textEncoder: '/t', vocabulary: '/v', augment: {} });
-    expect((v.assets ?? []).map((a) => a.field.join('.')).sort()).toEqual(['imageEncoder', 'textEncoder', 'vocabulary']);
+  test('clip-text marks its model and vocabulary params as assets', () => {
+    const v = validateParams(clip.controls[0], {
+      text: 'a',
+      imageEncoder: '/i',
+      textEncoder: '/t',
+      vocabulary: '/v',
+      augment: {},
+    });
+    expect((v.assets ?? []).map((a) => a.field.join('.')).sort()).toEqual([
+      'imageEncoder',
+      'textEncoder',
+      'vocabulary',
+    ]);
   });
 });
 
@@ -70,14 +84,30 @@ describe('asset policy at load time (defence in depth)', () => {
     const secret = path.join(tempDir('assets-load-'), 'admin-token');
     fs.writeFileSync(secret, 'TOPSECRET\n');
     const registry = new PluginRegistry({ logger: silentLogger });
-    const ctx = registry.createContext({ name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') }, tf, 'cpu', silentLogger);
-    const params = { text: 'a', imageEncoder: 'x/model.json', textEncoder: 'x/model.json', vocabulary: secret };
-    const err = await clip.controls[0].load(ctx, params, { name: 'g', latentDim: 4, output: { width: 8, height: 8, channels: 1 } }).catch((e: Error) => e);
+    const ctx = registry.createContext(
+      { name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') },
+      tf,
+      'cpu',
+      silentLogger,
+    );
+    const params = {
+      text: 'a',
+      imageEncoder: 'x/model.json',
+      textEncoder: 'x/model.json',
+      vocabulary: secret,
+    };
+    const err = await clip.controls[0]
+      .load(ctx, params, { name: 'g', latentDim: 4, output: { width: 8, height: 8, channels: 1 } })
+      .catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toMatch(/is not an allowed asset location/);
     expect(err.message).not.toContain('TOPSECRET');
-    await expect(ctx.assets.readAsset('http://127.0.0.1:1/x')).rejects.toThrow(/is not an allowed asset location/);
-    await expect(ctx.assets.loadLayersModel('/etc/model.json')).rejects.toThrow(/is not an allowed asset location/);
+    await expect(ctx.assets.readAsset('http://127.0.0.1:1/x')).rejects.toThrow(
+      /is not an allowed asset location/,
+    );
+    await expect(ctx.assets.loadLayersModel('/etc/model.json')).rejects.toThrow(
+      /is not an allowed asset location/,
+    );
   });
 });
 
@@ -97,12 +127,28 @@ describe('configuration of the limits', () => {
   });
 
   test('lists are read and checked', () => {
-    const c = loadConfig({ PROMPTGEN_ASSET_DIRS: '/srv/models:/opt/clip/', PROMPTGEN_ASSET_URLS: 'https://models.example.org/clip/, http://10.0.0.2:8080/m/' }, '/srv');
+    const c = loadConfig(
+      {
+        PROMPTGEN_ASSET_DIRS: '/srv/models:/opt/clip/',
+        PROMPTGEN_ASSET_URLS: 'https://models.example.org/clip/, http://10.0.0.2:8080/m/',
+      },
+      '/srv',
+    );
     expect(c.security.assetDirs).toEqual(['/srv/models', '/opt/clip']);
-    expect(c.security.assetUrlPrefixes).toEqual(['https://models.example.org/clip/', 'http://10.0.0.2:8080/m/']);
+    expect(c.security.assetUrlPrefixes).toEqual([
+      'https://models.example.org/clip/',
+      'http://10.0.0.2:8080/m/',
+    ]);
     let problems: string[] = [];
     try {
-      loadConfig({ PROMPTGEN_ASSET_DIRS: 'relative/dir', PROMPTGEN_ASSET_URLS: 'ftp://x/', PROMPTGEN_MAX_QUERY_TOKENS: '5' }, '/srv');
+      loadConfig(
+        {
+          PROMPTGEN_ASSET_DIRS: 'relative/dir',
+          PROMPTGEN_ASSET_URLS: 'ftp://x/',
+          PROMPTGEN_MAX_QUERY_TOKENS: '5',
+        },
+        '/srv',
+      );
     } catch (e) {
       problems = (e as ConfigError).problems;
     }
@@ -130,7 +176,14 @@ describe('install specs', () => {
     expect(installSpecProblem(spec)?.code).toBe(code);
   });
 
-  test.each(['promptgen-plugin-x', '@scope/plugin@1.2.3', './plugins/x', '/abs/plugin.tgz', 'https://example.org/p-1.0.0.tgz', 'file:../x'])('%j is accepted', (spec) => {
+  test.each([
+    'promptgen-plugin-x',
+    '@scope/plugin@1.2.3',
+    './plugins/x',
+    '/abs/plugin.tgz',
+    'https://example.org/p-1.0.0.tgz',
+    'file:../x',
+  ])('%j is accepted', (spec) => {
     expect(installSpecProblem(spec)).toBeNull();
   });
 });
@@ -158,7 +211,9 @@ describe('rate limiter', () => {
 describe('public error texts', () => {
   test('an unexpected error becomes an id; the log has the cause under that id', () => {
     const lines: string[] = [];
-    const text = publicMessage(new Error('ENOENT: open /srv/data/admin-token: TOPSECRET'), { error: (m) => lines.push(m) });
+    const text = publicMessage(new Error('ENOENT: open /srv/data/admin-token: TOPSECRET'), {
+      error: (m) => lines.push(m),
+    });
     const id = /^internal error \(id ([0-9a-f]{12})\)$/.exec(text)?.[1];
     expect(id).toBeDefined();
     expect(lines.join('\n')).toContain(id!);
@@ -166,27 +221,50 @@ describe('public error texts', () => {
   });
 
   test('an exposed message passes without paths or stack lines', () => {
-    const err = Object.assign(new Error('model file not found: /srv/models/x/model.json\n    at load (/srv/app/x.js:1:2)'), { expose: true });
+    const err = Object.assign(
+      new Error('model file not found: /srv/models/x/model.json\n    at load (/srv/app/x.js:1:2)'),
+      { expose: true },
+    );
     const text = publicMessage(err, { error: () => undefined });
     expect(text).toBe('model file not found: <path>');
-    expect(scrubText('see file:///etc/passwd and "/work/x" or ../../etc/y')).toBe('see <path> and "<path>" or <path>');
+    expect(scrubText('see file:///etc/passwd and "/work/x" or ../../etc/y')).toBe(
+      'see <path> and "<path>" or <path>',
+    );
   });
 });
 
 describe('request preflight', () => {
   const limits = { maxQueryTokens: 3000, maxQueryFields: 200, maxExpensivePerRequest: 1 };
   test.each([
-    ['1e999 in a literal', '{ prompts(first: 1) { totalCount } } mutation { createPrompt(input: { generator: "g", controls: [{ control: "c", weight: 1e999 }] }) { userErrors { code } } }', undefined, 'BAD_USER_INPUT'],
+    [
+      '1e999 in a literal',
+      '{ prompts(first: 1) { totalCount } } mutation { createPrompt(input: { generator: "g", controls: [{ control: "c", weight: 1e999 }] }) { userErrors { code } } }',
+      undefined,
+      'BAD_USER_INPUT',
+    ],
     ['Infinity in variables', 'query($x: Float) { __typename }', { x: Infinity }, 'BAD_USER_INPUT'],
     ['NUL in a variable key', 'query($p: JSON) { __typename }', { p: { 'a\u0000': 1 } }, 'BAD_USER_INPUT'],
-    ['a fragment with two createPrompt', 'mutation { ...F } fragment F on Mutation { a: createPrompt(input: $i) { __typename } b: createPrompt(input: $i) { __typename } }', undefined, 'TOO_MANY_MUTATIONS'],
-    ['too many fields through fragments', `{ ...F } fragment F on Query { ${'__typename '.repeat(201)} }`, undefined, 'TOO_MANY_FIELDS'],
+    [
+      'a fragment with two createPrompt',
+      'mutation { ...F } fragment F on Mutation { a: createPrompt(input: $i) { __typename } b: createPrompt(input: $i) { __typename } }',
+      undefined,
+      'TOO_MANY_MUTATIONS',
+    ],
+    [
+      'too many fields through fragments',
+      `{ ...F } fragment F on Query { ${'__typename '.repeat(201)} }`,
+      undefined,
+      'TOO_MANY_FIELDS',
+    ],
   ])('%s → %s', (_what, query, variables, code) => {
     expect(preflight(query, variables, limits).error?.extensions.code).toBe(code);
   });
 
   test('a normal query passes; a plain syntax error is left to the parser that reports it', () => {
-    expect(preflight('{ generators { id name } }', {}, limits)).toMatchObject({ error: null, document: expect.anything() });
+    expect(preflight('{ generators { id name } }', {}, limits)).toMatchObject({
+      error: null,
+      document: expect.anything(),
+    });
     expect(preflight('{ generators { id ', {}, limits)).toEqual({ document: null, error: null });
   });
 });

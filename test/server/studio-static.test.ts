@@ -17,7 +17,10 @@ let base: string;
 let root: string;
 
 /** A raw GET: the path goes out exactly as written (no URL normalisation of `..`). */
-function get(pathname: string, headers: Record<string, string> = { accept: 'text/html' }): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+function get(
+  pathname: string,
+  headers: Record<string, string> = { accept: 'text/html' },
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${base}/`, { path: pathname, headers }, (res) => {
       let body = '';
@@ -73,7 +76,14 @@ describe('Studio static files', () => {
   });
 
   it('never reads outside the build folder', async () => {
-    for (const p of ['/../secret.txt', '/assets/../../secret.txt', '/..%2fsecret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/....//secret.txt']) {
+    for (const p of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/..%2fsecret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/....//secret.txt',
+    ]) {
       const res = await get(p);
       expect(res.body).not.toContain('not for the web');
       expect([p, res.status >= 400 || res.body.includes('<title>studio</title>')]).toEqual([p, true]);

@@ -18,7 +18,10 @@ describe('Studio training defaults', () => {
   it('derive previewEvery from steps as the server does', () => {
     const { limits } = loadConfig({});
     for (const steps of [1, 5, 40, 100, 499, 500, 5000]) {
-      expect([steps, studio.defaultPreviewEvery(steps)]).toEqual([steps, resolveTrainingOptions({ steps }, limits).options.previewEvery]);
+      expect([steps, studio.defaultPreviewEvery(steps)]).toEqual([
+        steps,
+        resolveTrainingOptions({ steps }, limits).options.previewEvery,
+      ]);
     }
   });
 });

@@ -35,7 +35,9 @@ beforeAll(async () => {
   worker = new Worker(path.join(__dirname, '../helpers/wire-server-worker.js'));
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
-    worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
+    worker.once('message', (m: { ready: boolean; error?: string }) =>
+      m.ready ? resolve() : reject(new Error(m.error)),
+    );
   });
   worker.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
     const pending = m.id === undefined ? undefined : replies.get(m.id);
@@ -69,7 +71,12 @@ async function serve(maxConnections?: number): Promise<{ close(): Promise<void>;
   };
 }
 
-const config = (port: number): ClientConfig => ({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+const config = (port: number): ClientConfig => ({
+  host: '127.0.0.1',
+  port,
+  user: 'postgres',
+  database: 'postgres',
+});
 
 async function connect(port: number): Promise<Client> {
   const client = new Client(config(port));
@@ -102,25 +109,34 @@ describe('PGliteWireServer with the pg driver', () => {
     const { port } = await serve();
     const c = await connect(port);
     const bytes = Buffer.from([0, 1, 2, 250, 255]);
-    const res = await c.query('SELECT $1::int + $2::int AS sum, $3::text AS t, $4::text AS n, $5::bytea AS b, $6::int[] AS a', [
-      40,
-      2,
-      "it's; DROP TABLE notes; --",
-      null,
-      bytes,
-      [3, 1, 2],
-    ]);
-    expect(res.rows[0]).toEqual({ sum: 42, t: "it's; DROP TABLE notes; --", n: null, b: bytes, a: [3, 1, 2] });
-    const inserted = await c.query('INSERT INTO notes (body, owner) VALUES ($1, $2), ($3, $4) RETURNING body', ['x', 1, 'y', 1]);
+    const res = await c.query(
+      'SELECT $1::int + $2::int AS sum, $3::text AS t, $4::text AS n, $5::bytea AS b, $6::int[] AS a',
+      [40, 2, "it's; DROP TABLE notes; --", null, bytes, [3, 1, 2]],
+    );
+    expect(res.rows[0]).toEqual({
+      sum: 42,
+      t: "it's; DROP TABLE notes; --",
+      n: null,
+      b: bytes,
+      a: [3, 1, 2],
+    });
+    const inserted = await c.query(
+      'INSERT INTO notes (body, owner) VALUES ($1, $2), ($3, $4) RETURNING body',
+      ['x', 1, 'y', 1],
+    );
     expect(inserted.rowCount).toBe(2);
     // A named (prepared) statement, reused with other values.
     for (const owner of [1, 2]) {
-      const r = await c.query({ name: 'by-owner', text: 'SELECT count(*)::int AS n FROM notes WHERE owner = $1', values: [owner] });
+      const r = await c.query({
+        name: 'by-owner',
+        text: 'SELECT count(*)::int AS n FROM notes WHERE owner = $1',
+        values: [owner],
+      });
       expect(r.rows[0].n).toBe(owner === 1 ? 2 : 0);
     }
   });
 
-  it('keeps concurrent clients\' queries apart: every result belongs to its own query', async () => {
+  it("keeps concurrent clients' queries apart: every result belongs to its own query", async () => {
     const { port } = await serve();
     const pool = new Pool({ ...config(port), max: 8 });
     try {
@@ -128,7 +144,10 @@ describe('PGliteWireServer with the pg driver', () => {
       // row count and values are its own, so a reply routed to the wrong query shows.
       const jobs = Array.from({ length: 200 }, async (_, i) => {
         const n = 1 + (i % 17);
-        const res = await pool.query('SELECT g AS v, $2::int AS tag FROM generate_series(1, $1::int) AS g', [n, i]);
+        const res = await pool.query('SELECT g AS v, $2::int AS tag FROM generate_series(1, $1::int) AS g', [
+          n,
+          i,
+        ]);
         return res.rows.length === n && res.rows.every((r, k) => r.v === k + 1 && r.tag === i);
       });
       const ok = await Promise.all(jobs);
@@ -139,7 +158,7 @@ describe('PGliteWireServer with the pg driver', () => {
     }
   });
 
-  it('serves an open transaction\'s owner alone: another client waits and never sees its uncommitted rows', async () => {
+  it("serves an open transaction's owner alone: another client waits and never sees its uncommitted rows", async () => {
     const { port } = await serve();
     const a = await connect(port);
     const b = await connect(port);
@@ -174,7 +193,9 @@ describe('PGliteWireServer with the pg driver', () => {
     // Inside a transaction: the transaction is aborted until ROLLBACK, then all is well,
     // and another client was not held up by the aborted transaction for longer than that.
     await c.query('BEGIN');
-    await expect(c.query('INSERT INTO notes (body, owner) VALUES (NULL, 1)')).rejects.toMatchObject({ code: '23502' });
+    await expect(c.query('INSERT INTO notes (body, owner) VALUES (NULL, 1)')).rejects.toMatchObject({
+      code: '23502',
+    });
     await expect(c.query('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
     await c.query('ROLLBACK');
     const other = await connect(port);
@@ -235,7 +256,9 @@ describe('PGliteWireServer with the pg driver', () => {
     endedHere(c).on('error', () => undefined); // the dropped socket is reported here
     // pg does not hang up after a refusal: close() must not wait for it.
     await expect(new Client(config(port)).connect()).rejects.toThrow('too many connections');
-    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('close() did not finish')), 5_000).unref());
+    const timeout = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('close() did not finish')), 5_000).unref(),
+    );
     await Promise.race([close(), timeout]);
     await ended;
     await expect(new Client(config(port)).connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });

@@ -36,7 +36,8 @@ describe('the transition table', () => {
 describe('the store transitions', () => {
   let db: TestDatabase;
   let seeded: Awaited<ReturnType<typeof seedCatalog>>;
-  const prompt = (status: PromptStatusValue) => seedPrompt(db.dataSource, seeded.generator, seeded.control, { status });
+  const prompt = (status: PromptStatusValue) =>
+    seedPrompt(db.dataSource, seeded.generator, seeded.control, { status });
 
   beforeAll(async () => {
     db = await openTestDatabase();
@@ -75,7 +76,11 @@ describe('the store transitions', () => {
     const cancel = await db.store.cancelPrompt(p.id);
     expect(cancel.changed).toBe(false);
     expect(cancel.row?.status).toBe('SUCCEEDED');
-    expect(await db.store.promptById(p.id)).toMatchObject({ status: 'SUCCEEDED', error: null, finishedAt: done.finishedAt });
+    expect(await db.store.promptById(p.id)).toMatchObject({
+      status: 'SUCCEEDED',
+      error: null,
+      finishedAt: done.finishedAt,
+    });
   });
 
   it('cancels a live prompt, after which the training job can neither start nor finish it', async () => {
@@ -104,26 +109,61 @@ describe('the store transitions', () => {
   });
 
   it('creates a prompt QUEUED with its job id, or not at all when enqueueing fails', async () => {
-    const fields = { name: 'new', generatorId: seeded.generator.id, controls: [], training: { steps: 1, batchSize: 1, learningRate: 1e-3, flowBlocks: 1, hiddenUnits: 4, seed: 1, previewEvery: 0 }, pluginVersions: {} };
+    const fields = {
+      name: 'new',
+      generatorId: seeded.generator.id,
+      controls: [],
+      training: {
+        steps: 1,
+        batchSize: 1,
+        learningRate: 1e-3,
+        flowBlocks: 1,
+        hiddenUnits: 4,
+        seed: 1,
+        previewEvery: 0,
+      },
+      pluginVersions: {},
+    };
     const row = await db.store.createQueuedPrompt(fields, async (promptId, executeSql) => {
       // The runner is the transaction's: the prompt is visible to it before the commit.
       const { rows } = await executeSql('SELECT status FROM prompts WHERE id = $1', [promptId]);
       expect(rows).toEqual([{ status: 'QUEUED' }]);
       return 'job-1';
     });
-    expect(await db.store.promptById(row.id)).toMatchObject({ status: 'QUEUED', jobId: 'job-1', name: 'new' });
+    expect(await db.store.promptById(row.id)).toMatchObject({
+      status: 'QUEUED',
+      jobId: 'job-1',
+      name: 'new',
+    });
 
     const live = await db.store.countLivePrompts();
-    await expect(db.store.createQueuedPrompt({ ...fields, name: 'refused' }, async () => Promise.reject(new Error('queue down')))).rejects.toThrow('queue down');
+    await expect(
+      db.store.createQueuedPrompt({ ...fields, name: 'refused' }, async () =>
+        Promise.reject(new Error('queue down')),
+      ),
+    ).rejects.toThrow('queue down');
     expect(await db.store.countLivePrompts()).toBe(live);
   });
 
-  it('adds a trained prompt\'s generator once', async () => {
+  it("adds a trained prompt's generator once", async () => {
     const p = await prompt('TRAINING');
-    const gen = { name: `prompt-${p.id}`, title: 'T', description: null, latentDim: 8, width: 28, height: 28, channels: 1 };
+    const gen = {
+      name: `prompt-${p.id}`,
+      title: 'T',
+      description: null,
+      latentDim: 8,
+      width: 28,
+      height: 28,
+      channels: 1,
+    };
     await db.store.addTrainedGenerator(p.id, gen);
     await db.store.addTrainedGenerator(p.id, { ...gen, title: 'second write' });
-    expect(await db.store.generatorForPrompt(p.id)).toMatchObject({ name: `prompt-${p.id}`, title: 'T', pluginId: null, available: true });
+    expect(await db.store.generatorForPrompt(p.id)).toMatchObject({
+      name: `prompt-${p.id}`,
+      title: 'T',
+      pluginId: null,
+      available: true,
+    });
   });
 
   it('stores a calibration as JSON', async () => {

@@ -13,10 +13,17 @@ export const test = base.extend<object>({
 });
 export { expect };
 
-export async function gql<T = any>(query: string, variables: Record<string, unknown> = {}, admin = false): Promise<{ data?: T; errors?: any[] }> {
+export async function gql<T = any>(
+  query: string,
+  variables: Record<string, unknown> = {},
+  admin = false,
+): Promise<{ data?: T; errors?: any[] }> {
   const res = await fetch(`${process.env.STUDIO_URL}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${process.env.STUDIO_ADMIN_TOKEN}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(admin ? { authorization: `Bearer ${process.env.STUDIO_ADMIN_TOKEN}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return res.json();
@@ -28,7 +35,14 @@ export const QUICK = { steps: 40, batchSize: 8, flowBlocks: 2, hiddenUnits: 32, 
 export async function createPrompt(name: string, training: Record<string, number>): Promise<string> {
   const res = await gql(
     `mutation($input: CreatePromptInput!) { createPrompt(input: $input) { prompt { id } userErrors { field message } } }`,
-    { input: { name, generator: 'mnist', controls: [{ control: 'mnist-digit', weight: 100, params: { classes: [7] } }], training } },
+    {
+      input: {
+        name,
+        generator: 'mnist',
+        controls: [{ control: 'mnist-digit', weight: 100, params: { classes: [7] } }],
+        training,
+      },
+    },
   );
   expect(res.data?.createPrompt.userErrors).toEqual([]);
   return res.data.createPrompt.prompt.id;

@@ -15,7 +15,8 @@ export const ADMIN_TOKEN = 'studio-e2e-admin-token-0123456789';
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const cli = path.join(repoRoot, 'dist/src/cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first`);
-  if (!fs.existsSync(path.join(repoRoot, 'web/dist/index.html'))) throw new Error('web/dist is missing: run "npm run build --workspace web"');
+  if (!fs.existsSync(path.join(repoRoot, 'web/dist/index.html')))
+    throw new Error('web/dist is missing: run "npm run build --workspace web"');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'promptgen-studio-e2e-'));
   const child = spawn(process.execPath, [cli, 'serve'], {
     env: {
@@ -32,7 +33,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 120 s:\n${output.slice(-3000)}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start in 120 s:\n${output.slice(-3000)}`)),
+      120_000,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (process.env.PROMPTGEN_TEST_VERBOSE) process.stderr.write(chunk);

@@ -17,7 +17,9 @@ import {
   waitForStatus,
 } from './fixtures';
 
-test('1. compose "digit 7" through the form, watch it train to the end, see curves, previews and metrics', async ({ page }) => {
+test('1. compose "digit 7" through the form, watch it train to the end, see curves, previews and metrics', async ({
+  page,
+}) => {
   await page.goto('/compose');
   await page.getByLabel('Generator', { exact: true }).selectOption('mnist');
   await page.getByLabel('Name (optional)').fill('digit 7');
@@ -28,7 +30,8 @@ test('1. compose "digit 7" through the form, watch it train to the end, see curv
   await expect(page.locator('#term0-params_classes_0')).toHaveValue('7');
   // Longer than the other tests' trainings: its screenshots are the README's.
   const training = { steps: 120, batchSize: 16, flowBlocks: 4, hiddenUnits: 64, previewEvery: 30 };
-  for (const [key, value] of Object.entries(training)) await page.locator(`#training-${key}`).fill(String(value));
+  for (const [key, value] of Object.entries(training))
+    await page.locator(`#training-${key}`).fill(String(value));
   await screenshot(page, '1-compose');
   await page.getByRole('button', { name: 'Start training' }).click();
 
@@ -47,7 +50,9 @@ test('1. compose "digit 7" through the form, watch it train to the end, see curv
   // Preview batches were streamed and stored: at least one preview image has loaded.
   const preview = page.locator('.gallery figure', { hasText: 'Preview at step' }).first();
   await expect(preview).toBeVisible();
-  await expect.poll(async () => Math.max(0, ...(await imagesLoaded(page, '.gallery figure img')))).toBeGreaterThan(0);
+  await expect
+    .poll(async () => Math.max(0, ...(await imagesLoaded(page, '.gallery figure img'))))
+    .toBeGreaterThan(0);
   // Metrics of the finished prompt, as a table.
   const metrics = page.getByTestId('metrics');
   await expect(metrics).toContainText('mnist-digit');
@@ -58,7 +63,9 @@ test('1. compose "digit 7" through the form, watch it train to the end, see curv
   await screenshot(page, '1-trained');
 });
 
-test('2. sampling with seed 1 twice gives the same images; before/after shows both grids', async ({ page }) => {
+test('2. sampling with seed 1 twice gives the same images; before/after shows both grids', async ({
+  page,
+}) => {
   const id = await createPrompt('sevens for sampling', { ...QUICK, previewEvery: 0 });
   await waitForStatus(id, ['SUCCEEDED']);
   await page.goto(`/prompts/${id}`);
@@ -70,10 +77,14 @@ test('2. sampling with seed 1 twice gives the same images; before/after shows bo
   await page.getByRole('button', { name: 'Sample', exact: true }).click();
   await expect(latest.locator('img')).toHaveCount(6);
   const first = await latest.getAttribute('data-sample-set-id');
-  const firstUrls = await latest.locator('img').evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.src));
+  const firstUrls = await latest
+    .locator('img')
+    .evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.src));
   await page.getByRole('button', { name: 'Sample', exact: true }).click();
   await expect(latest).not.toHaveAttribute('data-sample-set-id', first!);
-  const secondUrls = await latest.locator('img').evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.src));
+  const secondUrls = await latest
+    .locator('img')
+    .evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.src));
   expect(secondUrls).toHaveLength(6);
   expect(secondUrls).not.toEqual(firstUrls); // two stored sets ...
   for (let i = 0; i < 6; i++) {
@@ -88,16 +99,22 @@ test('2. sampling with seed 1 twice gives the same images; before/after shows bo
   await expect(before.locator('img')).toHaveCount(6);
   await expect(after.locator('img')).toHaveCount(6);
   await expect(before).toContainText('base generator mnist');
-  await expect.poll(async () => Math.min(...(await imagesLoaded(page, '[data-testid=before-after] img')))).toBeGreaterThan(0);
+  await expect
+    .poll(async () => Math.min(...(await imagesLoaded(page, '[data-testid=before-after] img'))))
+    .toBeGreaterThan(0);
   // The after grid is this prompt on the same seed: the same pictures as the samples above.
-  const afterUrls = await after.locator('img').evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.src));
+  const afterUrls = await after
+    .locator('img')
+    .evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.src));
   const [x, y] = await Promise.all([page.request.get(afterUrls[0]!), page.request.get(firstUrls[0]!)]);
   expect(Buffer.compare(await x.body(), await y.body())).toBe(0);
   await expect(page.getByRole('link', { name: 'Stack a prompt on this one' })).toBeVisible();
   await screenshot(page, '2-before-after');
 });
 
-test('3. a bad param (class 12) shows the server message at that field and queues nothing', async ({ page }) => {
+test('3. a bad param (class 12) shows the server message at that field and queues nothing', async ({
+  page,
+}) => {
   const before = await promptCount();
   await page.goto('/compose');
   await page.getByRole('button', { name: 'Add control term' }).click();
@@ -120,17 +137,24 @@ test('3. a bad param (class 12) shows the server message at that field and queue
   await screenshot(page, '3-bad-param');
 });
 
-test('4. admin: install is refused without the token; with it the fixture plugin installs, shows in the catalog, and uninstalls', async ({ page }) => {
+test('4. admin: install is refused without the token; with it the fixture plugin installs, shows in the catalog, and uninstalls', async ({
+  page,
+}) => {
   const spec = path.join(repoRoot, 'test/fixtures/plugins/good');
   await page.goto('/admin');
   await expect(page.getByTestId('token-state')).toContainText('No token');
   await page.getByLabel('npm spec, directory or .tgz path').fill(spec);
   await page.getByRole('button', { name: 'Install', exact: true }).click();
-  const refused = await gql(`mutation($spec: String!) { installPlugin(input: { spec: $spec }) { plugin { name } } }`, { spec });
+  const refused = await gql(
+    `mutation($spec: String!) { installPlugin(input: { spec: $spec }) { plugin { name } } }`,
+    { spec },
+  );
   expect(refused.errors[0].extensions.code).toBe('FORBIDDEN');
   const outcome = page.getByTestId('admin-outcome');
   await expect(outcome).toHaveText(`FORBIDDEN: ${refused.errors[0].message}`);
-  expect((await gql('{ generators { name } }')).data.generators.map((g: any) => g.name)).not.toContain('example-pattern');
+  expect((await gql('{ generators { name } }')).data.generators.map((g: any) => g.name)).not.toContain(
+    'example-pattern',
+  );
   await screenshot(page, '4-admin-forbidden');
 
   await page.getByLabel('Token', { exact: true }).fill(process.env.STUDIO_ADMIN_TOKEN!);
@@ -139,11 +163,17 @@ test('4. admin: install is refused without the token; with it the fixture plugin
 
   // A failed install shows the server's message.
   const missing = '/nonexistent/promptgen-plugin.tgz';
-  const failed = await gql(`mutation($spec: String!) { installPlugin(input: { spec: $spec }) { userErrors { message code } } }`, { spec: missing }, true);
+  const failed = await gql(
+    `mutation($spec: String!) { installPlugin(input: { spec: $spec }) { userErrors { message code } } }`,
+    { spec: missing },
+    true,
+  );
   const [installError] = failed.data.installPlugin.userErrors;
   await page.getByLabel('npm spec, directory or .tgz path').fill(missing);
   await page.getByRole('button', { name: 'Install', exact: true }).click();
-  await expect(page.getByRole('alert').filter({ hasText: installError.message })).toContainText(`${installError.code}: ${installError.message}`);
+  await expect(page.getByRole('alert').filter({ hasText: installError.message })).toContainText(
+    `${installError.code}: ${installError.message}`,
+  );
   await page.getByLabel('npm spec, directory or .tgz path').fill(spec);
   await page.getByRole('button', { name: 'Install', exact: true }).click();
   await expect(outcome).toHaveText('Installed promptgen-plugin-example 1.0.0 (LOADED)', { timeout: 60_000 });
@@ -154,7 +184,9 @@ test('4. admin: install is refused without the token; with it the fixture plugin
   await expect(card).toBeVisible();
   await card.getByRole('button', { name: 'Draw samples' }).click();
   await expect(card.locator('img')).toHaveCount(8);
-  await expect.poll(async () => Math.min(...(await imagesLoaded(page, '[data-testid=generator-example-pattern] img')))).toBeGreaterThan(0);
+  await expect
+    .poll(async () => Math.min(...(await imagesLoaded(page, '[data-testid=generator-example-pattern] img'))))
+    .toBeGreaterThan(0);
   await screenshot(page, '4-catalog-with-plugin');
 
   await page.getByRole('link', { name: 'Admin' }).click();
@@ -167,7 +199,13 @@ test('4. admin: install is refused without the token; with it the fixture plugin
 });
 
 test('5. cancelling a training prompt shows CANCELLED without a reload', async ({ page }) => {
-  const id = await createPrompt('to be cancelled', { steps: 20000, batchSize: 8, flowBlocks: 2, hiddenUnits: 32, previewEvery: 200 });
+  const id = await createPrompt('to be cancelled', {
+    steps: 20000,
+    batchSize: 8,
+    flowBlocks: 2,
+    hiddenUnits: 32,
+    previewEvery: 200,
+  });
   try {
     await page.goto(`/prompts/${id}`);
     await expect(page.getByTestId('status').first()).toHaveText('TRAINING', { timeout: 120_000 });
@@ -185,12 +223,20 @@ test('5. cancelling a training prompt shows CANCELLED without a reload', async (
 
 test('6. reloading the prompt page mid-training brings back its state and curve', async ({ page }) => {
   // Progress is reported every steps/200 steps: 4000 steps give a curve point every 20, and minutes of training.
-  const id = await createPrompt('reloaded', { steps: 4000, batchSize: 8, flowBlocks: 2, hiddenUnits: 32, previewEvery: 40 });
+  const id = await createPrompt('reloaded', {
+    steps: 4000,
+    batchSize: 8,
+    flowBlocks: 2,
+    hiddenUnits: 32,
+    previewEvery: 40,
+  });
   try {
     await page.goto(`/prompts/${id}`);
     await expect(page.getByTestId('status').first()).toHaveText('TRAINING', { timeout: 120_000 });
     const curves = page.getByTestId('curves');
-    await expect.poll(async () => Number(await curves.getAttribute('data-points')), { timeout: 120_000 }).toBeGreaterThanOrEqual(5);
+    await expect
+      .poll(async () => Number(await curves.getAttribute('data-points')), { timeout: 120_000 })
+      .toBeGreaterThanOrEqual(5);
     const stepBefore = Number(await page.getByTestId('step').textContent());
     const pointsBefore = Number(await curves.getAttribute('data-points'));
     expect(stepBefore).toBeGreaterThan(0);
@@ -199,8 +245,12 @@ test('6. reloading the prompt page mid-training brings back its state and curve'
     await expect(page.getByTestId('status').first()).toHaveText('TRAINING');
     await expect(page.getByTestId('total-steps')).toHaveText('4000');
     // The curve comes back from the stored history, at least as long as before, and keeps growing live.
-    await expect.poll(async () => Number(await curves.getAttribute('data-points'))).toBeGreaterThanOrEqual(pointsBefore);
-    await expect.poll(async () => Number(await page.getByTestId('step').textContent())).toBeGreaterThanOrEqual(stepBefore);
+    await expect
+      .poll(async () => Number(await curves.getAttribute('data-points')))
+      .toBeGreaterThanOrEqual(pointsBefore);
+    await expect
+      .poll(async () => Number(await page.getByTestId('step').textContent()))
+      .toBeGreaterThanOrEqual(stepBefore);
     await expect(page.getByTestId('latest-preview').locator('img').first()).toBeVisible();
     await screenshot(page, '6-reloaded-mid-training');
 
@@ -228,14 +278,21 @@ async function unlabelled(page: import('@playwright/test').Page): Promise<string
       .filter((el) => {
         const e = el as HTMLInputElement;
         if (e.type === 'hidden') return false;
-        const named = (e.labels?.length ?? 0) > 0 || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.title || e.textContent?.trim();
+        const named =
+          (e.labels?.length ?? 0) > 0 ||
+          e.getAttribute('aria-label') ||
+          e.getAttribute('aria-labelledby') ||
+          e.title ||
+          e.textContent?.trim();
         return !named;
       })
       .map((el) => el.outerHTML.slice(0, 120)),
   );
 }
 
-test('every page fits a phone screen, names each control, and composes by keyboard alone', async ({ page }) => {
+test('every page fits a phone screen, names each control, and composes by keyboard alone', async ({
+  page,
+}) => {
   const id = await createPrompt('phone check', { ...QUICK, previewEvery: 20 });
   await waitForStatus(id, ['SUCCEEDED']);
   await page.setViewportSize({ width: 390, height: 844 });
@@ -245,7 +302,9 @@ test('every page fits a phone screen, names each control, and composes by keyboa
     if (url === '/compose') await page.getByRole('button', { name: 'Add control term' }).click();
     if (url.startsWith('/prompts/')) await expect(page.getByTestId('metrics')).toBeVisible();
     // Nothing wider than the screen: the page never scrolls sideways (wide tables scroll in their own box).
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     expect(overflow, `horizontal overflow on ${url}`).toBeLessThanOrEqual(0);
     expect(await unlabelled(page), `unlabelled controls on ${url}`).toEqual([]);
     if (url === '/compose') await screenshot(page, 'phone-compose');

@@ -7,7 +7,9 @@ import { gzipSync } from 'node:zlib';
 const BUDGET_BYTES = 300 * 1024;
 const dir = new URL('../dist/assets/', import.meta.url).pathname;
 let total = 0;
-for (const name of readdirSync(dir).filter((n) => n.endsWith('.js')).sort()) {
+for (const name of readdirSync(dir)
+  .filter((n) => n.endsWith('.js'))
+  .sort()) {
   const gz = gzipSync(readFileSync(join(dir, name)), { level: 9 }).length;
   total += gz;
   console.log(`  ${name}: ${(gz / 1024).toFixed(1)} kB gzipped`);

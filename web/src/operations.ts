@@ -16,8 +16,15 @@ export const SampleSetFields = graphql(`
     count
     createdAt
     gridUrl
-    generator { name }
-    images { index url width height }
+    generator {
+      name
+    }
+    images {
+      index
+      url
+      width
+      height
+    }
   }
 `);
 
@@ -29,7 +36,10 @@ export const ProgressFields = graphql(`
     totalSteps
     loss
     logDet
-    energies { control value }
+    energies {
+      control
+      value
+    }
     stepsPerSecond
     etaSeconds
     at
@@ -45,9 +55,20 @@ export const CatalogQuery = graphql(`
       description
       latentDim
       available
-      output { width height channels }
-      plugin { name version }
-      basePrompt { id name status }
+      output {
+        width
+        height
+        channels
+      }
+      plugin {
+        name
+        version
+      }
+      basePrompt {
+        id
+        name
+        status
+      }
     }
     controls {
       id
@@ -58,7 +79,10 @@ export const CatalogQuery = graphql(`
       conditionDim
       paired
       available
-      plugin { name version }
+      plugin {
+        name
+        version
+      }
     }
     plugins {
       id
@@ -68,8 +92,12 @@ export const CatalogQuery = graphql(`
       status
       error
       spec
-      generators { name }
-      controls { name }
+      generators {
+        name
+      }
+      controls {
+        name
+      }
     }
   }
 `);
@@ -77,8 +105,14 @@ export const CatalogQuery = graphql(`
 export const SampleMutation = graphql(`
   mutation Sample($input: SampleInput!) {
     sample(input: $input) {
-      sampleSet { ...SampleSetFields }
-      userErrors { field message code }
+      sampleSet {
+        ...SampleSetFields
+      }
+      userErrors {
+        field
+        message
+        code
+      }
     }
   }
 `);
@@ -86,8 +120,15 @@ export const SampleMutation = graphql(`
 export const CreatePromptMutation = graphql(`
   mutation CreatePrompt($input: CreatePromptInput!) {
     createPrompt(input: $input) {
-      prompt { id status }
-      userErrors { field message code }
+      prompt {
+        id
+        status
+      }
+      userErrors {
+        field
+        message
+        code
+      }
     }
   }
 `);
@@ -103,16 +144,53 @@ export const PromptQuery = graphql(`
       createdAt
       startedAt
       finishedAt
-      generator { id name title available basePrompt { id name } }
-      asGenerator { id name }
-      controls { weight params control { name title conditionDim } }
-      training { steps batchSize learningRate flowBlocks hiddenUnits seed previewEvery }
-      progress { ...ProgressFields }
-      history { ...ProgressFields }
+      generator {
+        id
+        name
+        title
+        available
+        basePrompt {
+          id
+          name
+        }
+      }
+      asGenerator {
+        id
+        name
+      }
+      controls {
+        weight
+        params
+        control {
+          name
+          title
+          conditionDim
+        }
+      }
+      training {
+        steps
+        batchSize
+        learningRate
+        flowBlocks
+        hiddenUnits
+        seed
+        previewEvery
+      }
+      progress {
+        ...ProgressFields
+      }
+      history {
+        ...ProgressFields
+      }
       sampleSets(first: 12, after: $setsAfter) {
         totalCount
-        pageInfo { hasNextPage endCursor }
-        nodes { ...SampleSetFields }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        nodes {
+          ...SampleSetFields
+        }
       }
     }
   }
@@ -120,21 +198,32 @@ export const PromptQuery = graphql(`
 
 export const TrainingProgressSubscription = graphql(`
   subscription TrainingProgressLive($id: ID!) {
-    trainingProgress(promptId: $id) { ...ProgressFields }
+    trainingProgress(promptId: $id) {
+      ...ProgressFields
+    }
   }
 `);
 
 export const SampleBatchesSubscription = graphql(`
   subscription SampleBatchesLive($id: ID!) {
-    sampleBatches(promptId: $id) { ...SampleSetFields }
+    sampleBatches(promptId: $id) {
+      ...SampleSetFields
+    }
   }
 `);
 
 export const CancelPromptMutation = graphql(`
   mutation CancelPrompt($id: ID!) {
     cancelPrompt(input: { id: $id }) {
-      prompt { id status }
-      userErrors { field message code }
+      prompt {
+        id
+        status
+      }
+      userErrors {
+        field
+        message
+        code
+      }
     }
   }
 `);
@@ -143,15 +232,28 @@ export const PromptsQuery = graphql(`
   query Prompts($status: PromptStatus, $after: String, $first: Int) {
     prompts(status: $status, after: $after, first: $first) {
       totalCount
-      pageInfo { hasNextPage endCursor }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         name
         status
         createdAt
-        generator { name }
-        controls { weight control { name } }
-        progress { step totalSteps }
+        generator {
+          name
+        }
+        controls {
+          weight
+          control {
+            name
+          }
+        }
+        progress {
+          step
+          totalSteps
+        }
       }
     }
   }
@@ -159,15 +261,36 @@ export const PromptsQuery = graphql(`
 
 export const StatusLiveSubscription = graphql(`
   subscription PromptStatusLive($id: ID!) {
-    trainingProgress(promptId: $id) { promptId status step totalSteps }
+    trainingProgress(promptId: $id) {
+      promptId
+      status
+      step
+      totalSteps
+    }
   }
 `);
 
 export const InstallPluginMutation = graphql(`
   mutation InstallPlugin($spec: String!) {
     installPlugin(input: { spec: $spec }) {
-      plugin { id name version status error generators { name } controls { name } }
-      userErrors { field message code }
+      plugin {
+        id
+        name
+        version
+        status
+        error
+        generators {
+          name
+        }
+        controls {
+          name
+        }
+      }
+      userErrors {
+        field
+        message
+        code
+      }
     }
   }
 `);
@@ -176,7 +299,11 @@ export const UninstallPluginMutation = graphql(`
   mutation UninstallPlugin($name: String!) {
     uninstallPlugin(input: { name: $name }) {
       removed
-      userErrors { field message code }
+      userErrors {
+        field
+        message
+        code
+      }
     }
   }
 `);

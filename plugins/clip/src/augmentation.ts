@@ -52,7 +52,10 @@ export function callSeed(seed: number, call: number): number {
  * Random augmentation parameters for B copies (JS numbers, one draw order).
  */
 export function drawAugmentations(B: number, augment: AugmentSettings, random: () => number): AugmentDraws {
-  const out = Object.fromEntries(DRAWS.map((k) => [k, new Float32Array(B)])) as Record<(typeof DRAWS)[number], Float32Array>;
+  const out = Object.fromEntries(DRAWS.map((k) => [k, new Float32Array(B)])) as Record<
+    (typeof DRAWS)[number],
+    Float32Array
+  >;
   const [lo, hi] = augment.rescale;
   for (let b = 0; b < B; b++) {
     out.zoom[b] = lo + (hi - lo) * random();
@@ -75,7 +78,14 @@ export function drawAugmentations(B: number, augment: AugmentSettings, random: (
  * bilinear resize does) and each row is normalised to sum 1. Layout [B, outSize,
  * inSize], or [B, inSize, outSize] with `transposed`.
  */
-function axisMatrices(B: number, outSize: number, inSize: number, zoom: Float32Array | null, shift: Float32Array | null, transposed: boolean): Float32Array {
+function axisMatrices(
+  B: number,
+  outSize: number,
+  inSize: number,
+  zoom: Float32Array | null,
+  shift: Float32Array | null,
+  transposed: boolean,
+): Float32Array {
   const m = new Float32Array(B * outSize * inSize);
   const taps = new Float32Array(inSize);
   for (let b = 0; b < B; b++) {
@@ -104,8 +114,18 @@ function axisMatrices(B: number, outSize: number, inSize: number, zoom: Float32A
 }
 
 /** The matrices of axisMatrices as a tensor [B, outSize, inSize] (for tests and other plugins). */
-export function interpolationMatrices(tf: Tf, outSize: number, inSize: number, zoom: Float32Array, shift: Float32Array | null): Tensor3D {
-  return tf.tensor3d(axisMatrices(zoom.length, outSize, inSize, zoom, shift, false), [zoom.length, outSize, inSize]);
+export function interpolationMatrices(
+  tf: Tf,
+  outSize: number,
+  inSize: number,
+  zoom: Float32Array,
+  shift: Float32Array | null,
+): Tensor3D {
+  return tf.tensor3d(axisMatrices(zoom.length, outSize, inSize, zoom, shift, false), [
+    zoom.length,
+    outSize,
+    inSize,
+  ]);
 }
 
 /** Each of B matrices (Float32Array of B·size) repeated `times` times in a row: [B·times, ...]. */
@@ -120,7 +140,8 @@ function repeatEach(m: Float32Array, B: number, times: number): Float32Array {
   if (times === 1) return m;
   const size = m.length / B;
   const out = new Float32Array(m.length * times);
-  for (let b = 0; b < B; b++) for (let t = 0; t < times; t++) out.set(m.subarray(b * size, (b + 1) * size), (b * times + t) * size);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < times; t++) out.set(m.subarray(b * size, (b + 1) * size), (b * times + t) * size);
   return out;
 }
 
@@ -162,7 +183,8 @@ function colourMaps(B: number, C: number, aug: AugmentDraws | null): { M: Float3
 /** [B, r, c] → [B, c, r] as a Float32Array. */
 function transposeEach(m: Float32Array, B: number, r: number, c: number): Float32Array {
   const out = new Float32Array(m.length);
-  for (let b = 0; b < B; b++) for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[(b * c + j) * r + i] = m[(b * r + i) * c + j];
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[(b * c + j) * r + i] = m[(b * r + i) * c + j];
   return out;
 }
 
@@ -178,24 +200,52 @@ function transposeEach(m: Float32Array, B: number, r: number, c: number): Float3
  * the gradient exists on cpu and wasm alike, and nothing hits the cpu backend's slow
  * generic paths (transpose, broadcasting, strided slices).
  */
-export function preprocess(tf: Tf, images: Tensor4D, S: number, K: number, augment: AugmentSettings | null, aug: AugmentDraws | null, layout: 'NHWC' | 'NCHW' = 'NHWC'): Tensor4D {
-  if (images.rank !== 4) throw userError(`clip-text: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
+export function preprocess(
+  tf: Tf,
+  images: Tensor4D,
+  S: number,
+  K: number,
+  augment: AugmentSettings | null,
+  aug: AugmentDraws | null,
+  layout: 'NHWC' | 'NCHW' = 'NHWC',
+): Tensor4D {
+  if (images.rank !== 4)
+    throw userError(`clip-text: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
   const [n, H0, W0, C] = images.shape;
-  if (C !== 1 && C !== 3 && C !== 4) throw userError(`clip-text: cannot use ${C}-channel images (1, 3 or 4 channels)`);
+  if (C !== 1 && C !== 3 && C !== 4)
+    throw userError(`clip-text: cannot use ${C}-channel images (1, 3 or 4 channels)`);
   let [H, W] = [H0, W0];
   // Channel planes [n·C, H, W] (plane i·C + c), via a matMul with the identity (transposeB).
   let planes: Tensor3D =
     C === 1
       ? tf.reshape(images, [n, H, W])
-      : tf.reshape(tf.matMul(tf.tensor3d(repeatEach(identity(C), 1, n), [n, C, C]), tf.reshape(images, [n, H * W, C]), false, true), [n * C, H, W]);
+      : tf.reshape(
+          tf.matMul(
+            tf.tensor3d(repeatEach(identity(C), 1, n), [n, C, C]),
+            tf.reshape(images, [n, H * W, C]),
+            false,
+            true,
+          ),
+          [n * C, H, W],
+        );
   if (aug && (H > S || W > S)) {
     // Shrink every sample once, then resample its K copies at S×S.
-    planes = resamplePlanes(tf, planes, repeatEach(axisMatrices(1, S, H, null, null, false), 1, n * C), repeatEach(axisMatrices(1, S, W, null, null, true), 1, n * C), S);
+    planes = resamplePlanes(
+      tf,
+      planes,
+      repeatEach(axisMatrices(1, S, H, null, null, false), 1, n * C),
+      repeatEach(axisMatrices(1, S, W, null, null, true), 1, n * C),
+      S,
+    );
     H = S;
     W = S;
   }
   const B = aug ? K * n : n;
-  if (aug && K > 1) planes = tf.concat(Array.from({ length: K }, () => planes), 0); // plane (k·n + i)·C + c
+  if (aug && K > 1)
+    planes = tf.concat(
+      Array.from({ length: K }, () => planes),
+      0,
+    ); // plane (k·n + i)·C + c
   if (aug || H !== S || W !== S) {
     const zoom = aug ? aug.zoom : null;
     planes = resamplePlanes(
@@ -211,8 +261,14 @@ export function preprocess(tf: Tf, images: Tensor4D, S: number, K: number, augme
   const nchw = layout === 'NCHW';
   // NCHW: M · X + β·1ᵀ → [B, 3, S·S];  NHWC: Xᵀ · Mᵀ + 1·βᵀ → [B, S·S, 3].
   let z = nchw
-    ? tf.add(tf.matMul(tf.tensor3d(M, [B, 3, C]), x), tf.matMul(tf.tensor3d(bias, [B, 3, 1]), tf.ones([B, 1, S * S])))
-    : tf.add(tf.matMul(x, tf.tensor3d(transposeEach(M, B, 3, C), [B, C, 3]), true, false), tf.matMul(tf.ones([B, S * S, 1]), tf.tensor3d(bias, [B, 1, 3])));
+    ? tf.add(
+        tf.matMul(tf.tensor3d(M, [B, 3, C]), x),
+        tf.matMul(tf.tensor3d(bias, [B, 3, 1]), tf.ones([B, 1, S * S])),
+      )
+    : tf.add(
+        tf.matMul(x, tf.tensor3d(transposeEach(M, B, 3, C), [B, C, 3]), true, false),
+        tf.matMul(tf.ones([B, S * S, 1]), tf.tensor3d(bias, [B, 1, 3])),
+      );
   if (aug && augment && augment.cutout > 0) {
     // One L×L square per copy, as a multiplicative mask (outer products, no broadcasting).
     const L = Math.max(1, Math.round(augment.cutout * S));
@@ -225,7 +281,9 @@ export function preprocess(tf: Tf, images: Tensor4D, S: number, K: number, augme
       for (let i = Math.max(0, x0); i < Math.min(S, x0 + L); i++) colIn[b * S + i] = 1;
     }
     const cut = tf.matMul(tf.tensor3d(rowIn, [B, S, 1]), tf.tensor3d(colIn, [B, 1, S])); // [B, S, S]
-    const cut3 = nchw ? tf.matMul(tf.ones([B, 3, 1]), tf.reshape(cut, [B, 1, S * S])) : tf.matMul(tf.reshape(cut, [B, S * S, 1]), tf.ones([B, 1, 3]));
+    const cut3 = nchw
+      ? tf.matMul(tf.ones([B, 3, 1]), tf.reshape(cut, [B, 1, S * S]))
+      : tf.matMul(tf.reshape(cut, [B, S * S, 1]), tf.ones([B, 1, 3]));
     z = tf.mul(z, tf.sub(1, cut3));
   }
   return nchw ? tf.reshape(z, [B, 3, S, S]) : tf.reshape(z, [B, S, S, 3]);

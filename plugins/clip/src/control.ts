@@ -2,9 +2,24 @@
  * The clip-text control: E(x) = mean over K augmented copies a_k(x) of
  * 1 − cos(Ī(a_k(x)), T̄(text)), the text embedded once at load.
  */
-import type { ControlDefinition, ControlInstance, LoadContext, Tensor1D, Tensor2D, Tensor4D } from 'promptgen/plugin';
+import type {
+  ControlDefinition,
+  ControlInstance,
+  LoadContext,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+} from 'promptgen/plugin';
 import { callSeed, drawAugmentations, mulberry32, preprocess } from './augmentation';
-import { disposeModel, imageInputSpec, l2normalize, loadEncoder, runModel, textFeeder, type Encoder } from './encoders';
+import {
+  disposeModel,
+  imageInputSpec,
+  l2normalize,
+  loadEncoder,
+  runModel,
+  textFeeder,
+  type Encoder,
+} from './encoders';
 import { fmtShape, normalizeParams, paramsSchema, userError } from './params';
 import { CONTEXT_LENGTH, loadTokenizer } from './tokenizer';
 
@@ -19,14 +34,15 @@ export interface ClipTextInstance extends ControlInstance {
   layout: 'NHWC' | 'NCHW';
 }
 
-
 /** Params are checked again in load() (normalizeParams): it may be called without the host's validation. */
-export const clipText: ControlDefinition<unknown> & { load(ctx: LoadContext, params: unknown): Promise<ClipTextInstance> } = {
+export const clipText: ControlDefinition<unknown> & {
+  load(ctx: LoadContext, params: unknown): Promise<ClipTextInstance>;
+} = {
   name: 'clip-text',
   title: 'Text (CLIP)',
   description:
     'Steers towards images that CLIP matches to a text: energy = mean over K augmented copies of 1 − cos(image embedding, text embedding). ' +
-    'Needs CLIP image and text encoders converted to TF.js and CLIP\'s BPE vocabulary (docs/CLIP.md).',
+    "Needs CLIP image and text encoders converted to TF.js and CLIP's BPE vocabulary (docs/CLIP.md).",
   paramsSchema,
   conditionDim: null,
   async load(ctx, rawParams) {
@@ -36,10 +52,13 @@ export const clipText: ControlDefinition<unknown> & { load(ctx: LoadContext, par
     try {
       tokenizer = await loadTokenizer(p.vocabulary, { read: (where) => ctx.assets.readAsset(where) });
     } catch (e) {
-      throw new Error(`clip-text: ${(e as Error).message}`);
+      throw new Error(`clip-text: ${(e as Error).message}`, { cause: e });
     }
     const tok = tokenizer.tokenizeWithInfo(p.text, { contextLength: CONTEXT_LENGTH, truncate: p.truncate });
-    if (tok.truncated) ctx.logger.warn(`clip-text: the text is longer than ${CONTEXT_LENGTH} tokens and was truncated`, { text: p.text });
+    if (tok.truncated)
+      ctx.logger.warn(`clip-text: the text is longer than ${CONTEXT_LENGTH} tokens and was truncated`, {
+        text: p.text,
+      });
 
     const textModel = await loadEncoder(ctx, p.textEncoder, p.textEncoderFormat, 'text encoder');
     let imageModel: Encoder | undefined;
@@ -52,14 +71,16 @@ export const clipText: ControlDefinition<unknown> & { load(ctx: LoadContext, par
       const feed = textFeeder(textModel);
       textEmb = tf.tidy(() => {
         const e = runModel(textModel, feed(tf, tok.ids, tok.length), p.textOutput, 'text encoder');
-        if (e.shape[0] !== 1) throw userError(`clip-text: the text encoder returned ${fmtShape(e.shape)} for one text`);
+        if (e.shape[0] !== 1)
+          throw userError(`clip-text: the text encoder returned ${fmtShape(e.shape)} for one text`);
         return l2normalize(tf, tf.cast(e, 'float32'));
       });
       const emb = textEmb;
       const tNormT = tf.tidy(() => tf.sum(tf.abs(emb)));
       const tNorm = (await tNormT.data())[0];
       tNormT.dispose();
-      if (!Number.isFinite(tNorm) || tNorm === 0) throw userError('clip-text: the text encoder returned a zero or non-finite embedding');
+      if (!Number.isFinite(tNorm) || tNorm === 0)
+        throw userError('clip-text: the text encoder returned a zero or non-finite embedding');
       disposeModel(textModel);
       const image = imageModel;
       const sp = imageInputSpec(image, p);
@@ -100,7 +121,8 @@ export const clipText: ControlDefinition<unknown> & { load(ctx: LoadContext, par
       return tf.reshape(tf.div(dot, norm), [-1]);
     };
     /** Clean cosine similarity [n] (resize + normalise only). */
-    const cosine = (images: Tensor4D): Tensor1D => tf.tidy(() => cosOf(preprocess(tf, images, S, 1, p.augment, null, spec.layout)));
+    const cosine = (images: Tensor4D): Tensor1D =>
+      tf.tidy(() => cosOf(preprocess(tf, images, S, 1, p.augment, null, spec.layout)));
 
     return {
       textEmbedding: emb,

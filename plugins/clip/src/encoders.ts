@@ -23,7 +23,8 @@ interface ModelInput {
 export type Feed = Record<string, Tensor>;
 
 const isHttp = (s: string): boolean => /^https?:\/\//i.test(s);
-const isLayersModel = (m: Encoder): m is LayersModel => typeof m.predict === 'function' && 'inputNames' in m && Array.isArray(m.inputNames);
+const isLayersModel = (m: Encoder): m is LayersModel =>
+  typeof m.predict === 'function' && 'inputNames' in m && Array.isArray(m.inputNames);
 
 /**
  * 'layers' | 'graph' from the model.json's "format" / topology; null when it cannot be read
@@ -59,18 +60,28 @@ function outputList(out: Tensor | Tensor[] | Record<string, Tensor>): Tensor[] {
   return (out as Tensor).shape ? [out as Tensor] : Object.values(out);
 }
 
-export async function loadEncoder(ctx: LoadContext, pathOrUrl: string, format: EncoderFormat, what: string): Promise<Encoder> {
+export async function loadEncoder(
+  ctx: LoadContext,
+  pathOrUrl: string,
+  format: EncoderFormat,
+  what: string,
+): Promise<Encoder> {
   const fmt = format === 'auto' ? (await detectFormat(ctx, pathOrUrl)) || 'layers' : format;
   try {
-    return fmt === 'graph' ? await ctx.assets.loadGraphModel(pathOrUrl) : await ctx.assets.loadLayersModel(pathOrUrl);
+    return fmt === 'graph'
+      ? await ctx.assets.loadGraphModel(pathOrUrl)
+      : await ctx.assets.loadLayersModel(pathOrUrl);
   } catch (e) {
-    throw new Error(`clip-text: cannot load the ${what} (${fmt} model): ${(e as Error).message}`);
+    throw new Error(`clip-text: cannot load the ${what} (${fmt} model): ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
 /** [{ name, shape, dtype }] of a layers or graph model's inputs. */
 function modelInputs(model: Encoder): ModelInput[] {
-  if (isLayersModel(model)) return model.inputs.map((t, i) => ({ name: model.inputNames[i], shape: t.shape, dtype: t.dtype }));
+  if (isLayersModel(model))
+    return model.inputs.map((t, i) => ({ name: model.inputNames[i], shape: t.shape, dtype: t.dtype }));
   return (model.inputs || []).map((t) => ({ name: t.name, shape: t.shape || null, dtype: t.dtype }));
 }
 
@@ -80,7 +91,12 @@ function modelOutputNames(model: Encoder): string[] {
 }
 
 /** Runs a model synchronously (differentiable) and returns its selected output. */
-export function runModel(model: Encoder, feed: Feed, selector: number | string | undefined | null, what: string): Tensor2D {
+export function runModel(
+  model: Encoder,
+  feed: Feed,
+  selector: number | string | undefined | null,
+  what: string,
+): Tensor2D {
   let out: Tensor | Tensor[] | Record<string, Tensor>;
   if (isLayersModel(model)) {
     const names = model.inputNames;
@@ -96,9 +112,14 @@ export function runModel(model: Encoder, feed: Feed, selector: number | string |
   const names = modelOutputNames(model);
   let pick: Tensor;
   if (selector !== undefined && selector !== null) {
-    const idx = typeof selector === 'number' ? selector : names.findIndex((n) => n === selector || n.replace(/:0$/, '') === selector);
+    const idx =
+      typeof selector === 'number'
+        ? selector
+        : names.findIndex((n) => n === selector || n.replace(/:0$/, '') === selector);
     if (idx < 0 || idx >= outs.length) {
-      throw userError(`clip-text: the ${what} has no output ${JSON.stringify(selector)} (outputs: ${names.map((n, i) => `${i}: ${n}`).join(', ') || outs.length})`);
+      throw userError(
+        `clip-text: the ${what} has no output ${JSON.stringify(selector)} (outputs: ${names.map((n, i) => `${i}: ${n}`).join(', ') || outs.length})`,
+      );
     }
     pick = outs[idx];
   } else if (outs.length === 1) {
@@ -111,7 +132,9 @@ export function runModel(model: Encoder, feed: Feed, selector: number | string |
   if (pick.rank !== 2) {
     throw userError(
       `clip-text: the ${what} outputs ${fmtShape(pick.shape)}, not embeddings [n, D]` +
-        (outs.length > 1 ? ` (choose another output with ${what === 'image encoder' ? 'imageOutput' : 'textOutput'})` : ' (export the pooled, projected embedding)'),
+        (outs.length > 1
+          ? ` (choose another output with ${what === 'image encoder' ? 'imageOutput' : 'textOutput'})`
+          : ' (export the pooled, projected embedding)'),
     );
   }
   return pick as Tensor2D;
@@ -126,13 +149,23 @@ export function disposeModel(m: Encoder | undefined): void {
 }
 
 /** The image encoder's layout and a check of its declared input shape against inputSize. */
-export function imageInputSpec(model: Encoder, params: ClipParams): { name: string; layout: 'NHWC' | 'NCHW' } {
+export function imageInputSpec(
+  model: Encoder,
+  params: ClipParams,
+): { name: string; layout: 'NHWC' | 'NCHW' } {
   const inputs = modelInputs(model);
-  if (inputs.length !== 1) throw userError(`clip-text: the image encoder must have one input (images); it has ${inputs.length}: ${inputs.map((i) => i.name).join(', ')}`);
+  if (inputs.length !== 1)
+    throw userError(
+      `clip-text: the image encoder must have one input (images); it has ${inputs.length}: ${inputs.map((i) => i.name).join(', ')}`,
+    );
   const shape = inputs[0].shape;
   const S = params.inputSize;
   const layout: 'NHWC' | 'NCHW' =
-    params.layout !== 'auto' ? params.layout : shape && shape.length === 4 && shape[1] === 3 && shape[3] !== 3 ? 'NCHW' : 'NHWC';
+    params.layout !== 'auto'
+      ? params.layout
+      : shape && shape.length === 4 && shape[1] === 3 && shape[3] !== 3
+        ? 'NCHW'
+        : 'NHWC';
   if (shape && shape.length) {
     const expected = layout === 'NCHW' ? [3, S, S] : [S, S, 3];
     const got = shape.slice(1);
@@ -149,19 +182,27 @@ export function imageInputSpec(model: Encoder, params: ClipParams): { name: stri
 /** The text encoder's feed for token ids [n, 77]: its ids input, and an attention mask input if it has one. */
 export function textFeeder(model: Encoder): (tf: Tf, tokenIds: Int32Array, length: number) => Feed {
   const inputs = modelInputs(model);
-  if (inputs.length < 1 || inputs.length > 2) throw userError(`clip-text: the text encoder must have one input (token ids [n, 77]) or two (ids and an attention mask); it has ${inputs.length}`);
+  if (inputs.length < 1 || inputs.length > 2)
+    throw userError(
+      `clip-text: the text encoder must have one input (token ids [n, 77]) or two (ids and an attention mask); it has ${inputs.length}`,
+    );
   let ids = inputs[0];
   let mask: ModelInput | null = null;
   if (inputs.length === 2) {
     const m = inputs.findIndex((i) => /mask/i.test(i.name));
-    if (m < 0) throw userError(`clip-text: the text encoder has two inputs (${inputs.map((i) => i.name).join(', ')}) and none is an attention mask`);
+    if (m < 0)
+      throw userError(
+        `clip-text: the text encoder has two inputs (${inputs.map((i) => i.name).join(', ')}) and none is an attention mask`,
+      );
     mask = inputs[m];
     ids = inputs[1 - m];
   }
   if (ids.shape && ids.shape.length) {
     const got = ids.shape.slice(1);
     if (got.length !== 1 || (got[0] != null && got[0] > 0 && got[0] !== CONTEXT_LENGTH)) {
-      throw userError(`clip-text: the text encoder's input is ${fmtShape(ids.shape)}, not token ids [n, ${CONTEXT_LENGTH}]`);
+      throw userError(
+        `clip-text: the text encoder's input is ${fmtShape(ids.shape)}, not token ids [n, ${CONTEXT_LENGTH}]`,
+      );
     }
   }
   const dtypeOf = (i: ModelInput): 'float32' | 'int32' => (i.dtype === 'float32' ? 'float32' : 'int32');

@@ -26,4 +26,13 @@ const definition: PluginDefinition = {
 };
 
 // The definition, and helpers for tests and for other plugins (require('../clip')).
-export = { ...definition, preprocess, interpolationMatrices, drawAugmentations, normalizeParams, CLIP_MEAN, CLIP_STD, tokenizer };
+export = {
+  ...definition,
+  preprocess,
+  interpolationMatrices,
+  drawAugmentations,
+  normalizeParams,
+  CLIP_MEAN,
+  CLIP_STD,
+  tokenizer,
+};

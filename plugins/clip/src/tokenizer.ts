@@ -54,18 +54,52 @@ export function bytesToUnicode(): Map<number, string> {
 }
 
 const HTML_ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', copy: '©', reg: '®', trade: '™',
-  hellip: '…', mdash: '—', ndash: '–', lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', laquo: '«', raquo: '»',
-  eacute: 'é', egrave: 'è', ecirc: 'ê', aacute: 'á', agrave: 'à', acirc: 'â', iacute: 'í', oacute: 'ó', uacute: 'ú',
-  auml: 'ä', ouml: 'ö', uuml: 'ü', szlig: 'ß', ntilde: 'ñ', ccedil: 'ç', deg: '°', times: '×', middot: '·',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+  copy: '©',
+  reg: '®',
+  trade: '™',
+  hellip: '…',
+  mdash: '—',
+  ndash: '–',
+  lsquo: '‘',
+  rsquo: '’',
+  ldquo: '“',
+  rdquo: '”',
+  laquo: '«',
+  raquo: '»',
+  eacute: 'é',
+  egrave: 'è',
+  ecirc: 'ê',
+  aacute: 'á',
+  agrave: 'à',
+  acirc: 'â',
+  iacute: 'í',
+  oacute: 'ó',
+  uacute: 'ú',
+  auml: 'ä',
+  ouml: 'ö',
+  uuml: 'ü',
+  szlig: 'ß',
+  ntilde: 'ñ',
+  ccedil: 'ç',
+  deg: '°',
+  times: '×',
+  middot: '·',
 };
 
 /** Python's html.unescape for numeric references and the entities above (with or without ';' for the common five). */
 export function htmlUnescape(s: string): string {
   return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?/g, (m, body: string) => {
     if (body[0] === '#') {
-      const cp = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
-      if (!Number.isFinite(cp) || cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return '\ufffd';
+      const cp =
+        body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+      if (!Number.isFinite(cp) || cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return '\ufffd';
       return String.fromCodePoint(cp);
     }
     const v = HTML_ENTITIES[body];
@@ -75,7 +109,20 @@ export function htmlUnescape(s: string): string {
   });
 }
 
-const LIGATURES: Record<string, string> = { 'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 'ffl', 'ﬅ': 'st', 'ﬆ': 'st', 'Ĳ': 'IJ', 'ĳ': 'ij', 'Ŀ': 'L·', 'ŀ': 'l·', 'ŉ': "'n" };
+const LIGATURES: Record<string, string> = {
+  ﬀ: 'ff',
+  ﬁ: 'fi',
+  ﬂ: 'fl',
+  ﬃ: 'ffi',
+  ﬄ: 'ffl',
+  ﬅ: 'st',
+  ﬆ: 'st',
+  Ĳ: 'IJ',
+  ĳ: 'ij',
+  Ŀ: 'L·',
+  ŀ: 'l·',
+  ŉ: "'n",
+};
 
 /**
  * The simplified ftfy.fix_text + double html.unescape + strip of CLIP's basic_clean:
@@ -89,7 +136,9 @@ export function basicClean(text: unknown): string {
   s = s.replace(/\r\n?|[\u2028\u2029\u0085]/g, '\n');
   s = s.replace(/[\u2018\u2019\u201a\u201b\u2032]/g, "'").replace(/[\u201c\u201d\u201e\u201f\u2033]/g, '"');
   s = s.replace(/[\ufb00-\ufb06\u0132\u0133\u013f\u0140\u0149]/g, (c) => LIGATURES[c] || c);
-  s = s.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, ' ');
+  s = s
+    .replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+    .replace(/\u3000/g, ' ');
   // eslint-disable-next-line no-control-regex
   s = s.replace(/[\u0000-\u0008\u000b\u000e-\u001f\u007f-\u009f\u200b\ufeff\ufffc]/g, '');
   s = s.normalize('NFC');
@@ -103,7 +152,8 @@ export function whitespaceClean(text: string): string {
 }
 
 /** CLIP's pre-tokenisation pattern (regex module, IGNORECASE; the text is lower-cased before). */
-const PRE_TOKEN = () => /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
+const PRE_TOKEN = () =>
+  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 
 /**
  * Parses a merges file (text of `bpe_simple_vocab_16e6.txt`): an optional first line
@@ -120,11 +170,16 @@ export function parseMerges(text: string): [string, string][] {
     if (line.trim() === '') continue;
     const parts = line.split(/\s+/).filter(Boolean);
     if (parts.length !== 2) {
-      throw new Error(`line ${i + 1} of the vocabulary is not a BPE merge "a b": ${JSON.stringify(line.slice(0, 80))}`);
+      throw new Error(
+        `line ${i + 1} of the vocabulary is not a BPE merge "a b": ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     merges.push([parts[0], parts[1]]);
   }
-  if (!merges.length) throw new Error('the vocabulary has no BPE merges (expected CLIP\'s bpe_simple_vocab_16e6.txt format: "#version: 0.2" then one "a b" merge per line)');
+  if (!merges.length)
+    throw new Error(
+      'the vocabulary has no BPE merges (expected CLIP\'s bpe_simple_vocab_16e6.txt format: "#version: 0.2" then one "a b" merge per line)',
+    );
   return merges;
 }
 
@@ -164,7 +219,10 @@ export class ClipTokenizer {
     this.decoder = vocab;
     this.bpeRanks = new Map();
     list.forEach(([a, b], i) => this.bpeRanks.set(`${a} ${b}`, i));
-    this.cache = new Map([[SOT, SOT], [EOT, EOT]]);
+    this.cache = new Map([
+      [SOT, SOT],
+      [EOT, EOT],
+    ]);
     this.sotToken = this.encoder.get(SOT)!;
     this.eotToken = this.encoder.get(EOT)!;
     this.vocabSize = vocab.length;
@@ -217,7 +275,11 @@ export class ClipTokenizer {
       if (word.length === 1) break;
     }
     const r = word.join(' ');
-    if (this.cache.size > 10000) this.cache = new Map([[SOT, SOT], [EOT, EOT]]);
+    if (this.cache.size > 10000)
+      this.cache = new Map([
+        [SOT, SOT],
+        [EOT, EOT],
+      ]);
     this.cache.set(token, r);
     return r;
   }
@@ -237,7 +299,10 @@ export class ClipTokenizer {
       for (const b of bytes) t += this.byteEncoder.get(b);
       for (const piece of this.bpe(t).split(' ')) {
         const id = this.encoder.get(piece);
-        if (id === undefined) throw new Error(`BPE produced ${JSON.stringify(piece)}, which is not in the vocabulary (inconsistent merges file?)`);
+        if (id === undefined)
+          throw new Error(
+            `BPE produced ${JSON.stringify(piece)}, which is not in the vocabulary (inconsistent merges file?)`,
+          );
         ids.push(id);
       }
     }
@@ -260,13 +325,19 @@ export class ClipTokenizer {
    * contextLength. Too long: with `truncate` (default) cut to contextLength with
    * eot last (CLIP's truncate=True), else throw (CLIP's default).
    */
-  tokenizeWithInfo(text: unknown, options: TokenizeOptions = {}): { ids: Int32Array; length: number; truncated: boolean } {
+  tokenizeWithInfo(
+    text: unknown,
+    options: TokenizeOptions = {},
+  ): { ids: Int32Array; length: number; truncated: boolean } {
     const contextLength = options.contextLength ?? CONTEXT_LENGTH;
     const truncate = options.truncate ?? true;
     let tokens = [this.sotToken, ...this.encode(text), this.eotToken];
     let truncated = false;
     if (tokens.length > contextLength) {
-      if (!truncate) throw new Error(`input text is too long for context length ${contextLength} (${tokens.length} tokens): ${JSON.stringify(String(text).slice(0, 60))}`);
+      if (!truncate)
+        throw new Error(
+          `input text is too long for context length ${contextLength} (${tokens.length} tokens): ${JSON.stringify(String(text).slice(0, 60))}`,
+        );
       tokens = tokens.slice(0, contextLength);
       tokens[contextLength - 1] = this.eotToken;
       truncated = true;
@@ -297,7 +368,10 @@ function decodeVocabularyBytes(buf: Buffer, where: string): string {
     try {
       bytes = zlib.gunzipSync(bytes);
     } catch (e) {
-      throw new Error(`vocabulary ${where} looks gzip-compressed but does not decompress: ${(e as Error).message}`, { cause: e });
+      throw new Error(
+        `vocabulary ${where} looks gzip-compressed but does not decompress: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
   return bytes.toString('utf8');
@@ -309,7 +383,8 @@ function decodeVocabularyBytes(buf: Buffer, where: string): string {
  * `options.read`: the host's asset reader (used alone when given). Returns the file's text.
  */
 export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOptions = {}): Promise<string> {
-  if (typeof pathOrUrl !== 'string' || !pathOrUrl) throw new Error('vocabulary must be the path or URL of CLIP\'s bpe_simple_vocab_16e6.txt(.gz)');
+  if (typeof pathOrUrl !== 'string' || !pathOrUrl)
+    throw new Error("vocabulary must be the path or URL of CLIP's bpe_simple_vocab_16e6.txt(.gz)");
   if (options.read) {
     // The host's asset reader: it alone decides which files and URLs may be opened.
     let bytes;
@@ -317,7 +392,11 @@ export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOpti
       bytes = await options.read(pathOrUrl);
     } catch (e) {
       const message = (e as Error).message;
-      if (/^asset not found/.test(message)) throw new Error(`vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`, { cause: e });
+      if (/^asset not found/.test(message))
+        throw new Error(
+          `vocabulary file not found: ${pathOrUrl} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`,
+          { cause: e },
+        );
       throw new Error(`cannot read vocabulary ${pathOrUrl}: ${message}`, { cause: e });
     }
     return decodeVocabularyBytes(bytes, pathOrUrl);
@@ -344,8 +423,15 @@ export async function readVocabulary(pathOrUrl: unknown, options: VocabularyOpti
     buf = await fs.promises.readFile(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new Error(`vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`, { cause: e });
-    if (err.code === 'EISDIR') throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`, { cause: e });
+    if (err.code === 'ENOENT')
+      throw new Error(
+        `vocabulary file not found: ${file} (expected CLIP's bpe_simple_vocab_16e6.txt or .txt.gz)`,
+        { cause: e },
+      );
+    if (err.code === 'EISDIR')
+      throw new Error(`vocabulary ${file} is a directory, not CLIP's bpe_simple_vocab_16e6.txt(.gz)`, {
+        cause: e,
+      });
     throw new Error(`cannot read vocabulary ${file}: ${err.message}`, { cause: e });
   }
   return decodeVocabularyBytes(buf, file);

@@ -4,8 +4,31 @@
  * combined by summing), averaged over the host's augmentations; with several classes a
  * balance term −βᵀφ(x) adapted by online moment matching keeps them equally frequent.
  */
-import type { Classifier, ControlDefinition, ControlInstance, Tensor1D, Tensor2D, Tensor4D } from 'promptgen/plugin';
-import { AUGMENT_PARAM, augmenterOf, CLASS_REF, checkClassifierRef, CLASSIFIER_NAME, isBeta, loadNamedClassifier, meanRows, renormalisedOver, resolveClasses, rowsInChunks, selectionMatrix, STATE_VERSION, type AugmentParams, type ClassRef } from './shared';
+import type {
+  Classifier,
+  ControlDefinition,
+  ControlInstance,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+} from 'promptgen/plugin';
+import {
+  AUGMENT_PARAM,
+  augmenterOf,
+  CLASS_REF,
+  checkClassifierRef,
+  CLASSIFIER_NAME,
+  isBeta,
+  loadNamedClassifier,
+  meanRows,
+  renormalisedOver,
+  resolveClasses,
+  rowsInChunks,
+  selectionMatrix,
+  STATE_VERSION,
+  type AugmentParams,
+  type ClassRef,
+} from './shared';
 import { argmaxRows, momentStep } from './statistics';
 
 interface TargetParams {
@@ -31,7 +54,6 @@ interface Head {
   balance: { select: Tensor2D; beta: number[]; betaT: Tensor2D } | null;
 }
 
-
 export const classifierControl: ControlDefinition<ClassifierParams> = {
   name: 'classifier',
   title: 'Classifier targets',
@@ -50,8 +72,20 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
           type: 'object',
           properties: {
             classifier: CLASSIFIER_NAME,
-            classes: { type: 'array', minItems: 1, uniqueItems: true, items: CLASS_REF, description: 'Target classes (indices or names): the energy is −log of their total probability' },
-            weight: { type: 'number', exclusiveMinimum: 0, maximum: 1000, default: 1, description: 'Relative weight of this head' },
+            classes: {
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
+              items: CLASS_REF,
+              description: 'Target classes (indices or names): the energy is −log of their total probability',
+            },
+            weight: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              maximum: 1000,
+              default: 1,
+              description: 'Relative weight of this head',
+            },
             balance: {
               type: 'string',
               enum: ['equal', 'none'],
@@ -66,7 +100,13 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
           additionalProperties: false,
         },
       },
-      balanceRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.1, description: 'Step size of the balance adaptation (per training step)' },
+      balanceRate: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 10,
+        default: 0.1,
+        description: 'Step size of the balance adaptation (per training step)',
+      },
       augment: AUGMENT_PARAM,
     },
     required: ['targets'],
@@ -76,7 +116,9 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
   paired: false,
   checkParams(params, host) {
     const out: ReturnType<typeof checkClassifierRef>['problems'] = [];
-    (params.targets || []).forEach((t, i) => out.push(...checkClassifierRef(host, ['targets', String(i)], t.classifier, t.classes).problems));
+    (params.targets || []).forEach((t, i) =>
+      out.push(...checkClassifierRef(host, ['targets', String(i)], t.classifier, t.classes).problems),
+    );
     return out;
   },
   async load(ctx, params, generator) {
@@ -88,10 +130,21 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
         const idx = resolveClasses(clf, t.classes, `classifier targets[${i}]`);
         const add = new Float32Array(clf.numClasses).fill(-1e9);
         for (const c of idx) add[c] = 0;
-        const head: Head = { name: t.classifier, clf, idx, weight: t.weight == null ? 1 : t.weight, logMask: tf.tensor1d(add), balance: null };
+        const head: Head = {
+          name: t.classifier,
+          clf,
+          idx,
+          weight: t.weight == null ? 1 : t.weight,
+          logMask: tf.tensor1d(add),
+          balance: null,
+        };
         heads.push(head);
         if (idx.length > 1 && (t.balance || 'equal') === 'equal') {
-          head.balance = { select: selectionMatrix(tf, clf.numClasses, idx), beta: new Array(idx.length).fill(0), betaT: tf.zeros([idx.length, 1]) };
+          head.balance = {
+            select: selectionMatrix(tf, clf.numClasses, idx),
+            beta: new Array(idx.length).fill(0),
+            betaT: tf.zeros([idx.length, 1]),
+          };
         }
       }
     } catch (e) {
@@ -119,7 +172,11 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
             const logp = h.clf.logProbs(x);
             // −log Σ_{c∈S} p(c|x) = −logsumexp(log p + log 1_S)
             let term: Tensor1D = tf.neg(tf.logSumExp<Tensor1D>(tf.add(logp, h.logMask), 1));
-            if (h.balance) term = tf.sub<Tensor1D>(term, tf.reshape(tf.matMul(phiOf(h, tf.exp(logp)), h.balance.betaT), [-1]));
+            if (h.balance)
+              term = tf.sub<Tensor1D>(
+                term,
+                tf.reshape(tf.matMul(phiOf(h, tf.exp(logp)), h.balance.betaT), [-1]),
+              );
             term = tf.mul<Tensor1D>(term, h.weight);
             e = e ? tf.add<Tensor1D>(e, term) : term;
           }
@@ -168,20 +225,32 @@ export const classifierControl: ControlDefinition<ClassifierParams> = {
       instance.observe = async (images: Tensor4D) => {
         for (const h of balanced) {
           const m = h.idx.length;
-          const mean = await meanRows(tf, tf.tidy(() => phiOf(h, h.clf.probs(images))));
+          const mean = await meanRows(
+            tf,
+            tf.tidy(() => phiOf(h, h.clf.probs(images))),
+          );
           setBeta(h, momentStep(h.balance!.beta, mean, new Array(m).fill(1 / m), rate));
         }
       };
-      instance.trainingState = () => ({ version: STATE_VERSION, balance: heads.map((h) => (h.balance ? h.balance.beta.slice() : null)) });
+      instance.trainingState = () => ({
+        version: STATE_VERSION,
+        balance: heads.map((h) => (h.balance ? h.balance.beta.slice() : null)),
+      });
       instance.restoreTrainingState = (raw: unknown) => {
         const state = raw as { version?: unknown; balance?: unknown } | null;
-        const b = state && state.version === STATE_VERSION && Array.isArray(state.balance) ? (state.balance as unknown[]) : null;
-        if (!b || b.length !== heads.length) throw new Error('classifier: training state does not match this control');
+        const b =
+          state && state.version === STATE_VERSION && Array.isArray(state.balance)
+            ? (state.balance as unknown[])
+            : null;
+        if (!b || b.length !== heads.length)
+          throw new Error('classifier: training state does not match this control');
         heads.forEach((h, i) => {
           if (!h.balance) return;
           const beta = b[i];
           if (!isBeta(beta, h.idx.length)) {
-            throw new Error(`classifier: training state of targets[${i}] does not match (${h.idx.length} classes)`);
+            throw new Error(
+              `classifier: training state of targets[${i}] does not match (${h.idx.length} classes)`,
+            );
           }
           setBeta(h, beta);
         });

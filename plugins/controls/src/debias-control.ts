@@ -5,9 +5,38 @@
  * samples (statistics.ts: fitDebias, noiseShrinkage) so that the self-normalised weights
  * exp(βᵀφ(x_j)) move the counted marginal onto the target. Energy E(x) = −Σ_a β̂_aᵀ φ_a(x).
  */
-import type { Classifier, ControlDefinition, ControlInstance, Tensor1D, Tensor2D, Tensor4D } from 'promptgen/plugin';
-import { AUGMENT_PARAM, augmenterOf, CALIBRATION_DRAWS, CLASS_REF, checkClassifierRef, CLASSIFIER_NAME, isBeta, loadNamedClassifier, renormalisedOver, resolveClasses, rowsInChunks, selectionMatrix, STATE_VERSION, type AugmentParams, type ClassRef } from './shared';
-import { fitDebias, kl, momentStep, noiseShrinkage, oneHotRows, tiltWeights, weightedMean } from './statistics';
+import type {
+  Classifier,
+  ControlDefinition,
+  ControlInstance,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+} from 'promptgen/plugin';
+import { DEBIAS_PARAMS_SCHEMA } from './debias-params';
+import {
+  augmenterOf,
+  CALIBRATION_DRAWS,
+  checkClassifierRef,
+  isBeta,
+  loadNamedClassifier,
+  renormalisedOver,
+  resolveClasses,
+  rowsInChunks,
+  selectionMatrix,
+  STATE_VERSION,
+  type AugmentParams,
+  type ClassRef,
+} from './shared';
+import {
+  fitDebias,
+  kl,
+  momentStep,
+  noiseShrinkage,
+  oneHotRows,
+  tiltWeights,
+  weightedMean,
+} from './statistics';
 
 interface AttributeParams {
   classifier: string;
@@ -43,9 +72,13 @@ interface Attribute {
 /** The saved calibration: β̂ per attribute with the fit's figures. */
 interface CalibrationState {
   version?: unknown;
-  attributes?: { classifier?: unknown; classIndices?: unknown; beta?: unknown; fit?: Record<string, unknown> | null }[];
+  attributes?: {
+    classifier?: unknown;
+    classIndices?: unknown;
+    beta?: unknown;
+    fit?: Record<string, unknown> | null;
+  }[];
 }
-
 
 export const debiasControl: ControlDefinition<DebiasParams> = {
   name: 'debias',
@@ -54,74 +87,7 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
     "Moves the share of images in each of a classifier's classes towards a target distribution (uniform by default): β̂ is fitted on " +
     'base-generator samples so that the importance weights exp(βᵀφ(x)), φ = softmax over the chosen classes, put the target share of ' +
     'images in each class as the classifier counts them (argmax); E = −Σ β̂ᵀφ(x), averaged over augmentations. Use weight 1–2.',
-  paramsSchema: {
-    type: 'object',
-    properties: {
-      attributes: {
-        type: 'array',
-        minItems: 1,
-        maxItems: 8,
-        description: 'One entry per attribute (one β each; energies summed).',
-        items: {
-          type: 'object',
-          properties: {
-            classifier: CLASSIFIER_NAME,
-            classes: {
-              type: 'array',
-              minItems: 2,
-              uniqueItems: true,
-              items: CLASS_REF,
-              description: "Restrict to these classes (the classifier's probabilities renormalised over them); default all",
-            },
-            target: {
-              type: 'array',
-              minItems: 2,
-              items: { type: 'number', exclusiveMinimum: 0 },
-              description: 'Target distribution over the classes (normalised; default uniform)',
-            },
-          },
-          required: ['classifier'],
-          additionalProperties: false,
-        },
-      },
-      samples: { type: 'integer', minimum: 16, maximum: 16384, default: 1024, description: 'Base-generator samples for the fit of β̂' },
-      iterations: { type: 'integer', minimum: 1, maximum: 20000, default: 500, description: 'Adam iterations of the fit' },
-      learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.05, description: 'Adam learning rate of the fit' },
-      marginal: {
-        type: 'string',
-        enum: ['counted', 'mean'],
-        default: 'counted',
-        description:
-          '"counted": the target is the share of images the classifier assigns to each class (argmax); "mean": the mean probability ' +
-          '(the earlier fit, which does not move the counts of an uncertain classifier)',
-      },
-      temperature: {
-        type: 'number',
-        exclusiveMinimum: 0,
-        maximum: 10,
-        default: 1,
-        description: 'φ = softmax(log p / temperature) over the classes: below 1 sharpens φ towards the counted class',
-      },
-      shrink: {
-        type: 'boolean',
-        default: true,
-        description:
-          "Correct only the part of the base marginal's deviation from the target that stands out from the sampling noise of " +
-          'the N samples (Hotelling T², positive-part shrinkage); false fits the N samples exactly',
-      },
-      adaptive: {
-        type: 'boolean',
-        description:
-          "Refine β during training from the prompt's own samples (online moment matching on the same marginal, starting at the " +
-          'fitted β̂). Default: on where the base deviates clearly from the target (noise shrinkage s ≥ 0.9), off where the ' +
-          "deviation is near the sampling noise (a batch's shares would then steer β by noise)",
-      },
-      adaptRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.1, description: 'Step size of the adaptation (per training step)' },
-      augment: AUGMENT_PARAM,
-    },
-    required: ['attributes'],
-    additionalProperties: false,
-  },
+  paramsSchema: DEBIAS_PARAMS_SCHEMA,
   conditionDim: null,
   paired: false,
   checkParams(params, host) {
@@ -132,9 +98,13 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
       out.push(...problems);
       const k = a.classes ? a.classes.length : numClasses;
       if (a.target && k != null && a.target.length !== k) {
-        out.push({ field: [...at, 'target'], message: `must have ${k} entries (one per class${a.classes ? ' listed in classes' : ` of ${a.classifier}`}), got ${a.target.length}` });
+        out.push({
+          field: [...at, 'target'],
+          message: `must have ${k} entries (one per class${a.classes ? ' listed in classes' : ` of ${a.classifier}`}), got ${a.target.length}`,
+        });
       }
-      if (!a.classes && numClasses != null && numClasses < 2) out.push({ field: [...at, 'classifier'], message: 'needs at least 2 classes' });
+      if (!a.classes && numClasses != null && numClasses < 2)
+        out.push({ field: [...at, 'classifier'], message: 'needs at least 2 classes' });
     });
     return out;
   },
@@ -144,13 +114,27 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
     try {
       for (const [i, a] of params.attributes.entries()) {
         const clf = await loadNamedClassifier(ctx, a.classifier, generator, 'debias');
-        const idx = a.classes ? resolveClasses(clf, a.classes, `debias attributes[${i}]`) : clf.classNames.map((_, k) => k);
+        const idx = a.classes
+          ? resolveClasses(clf, a.classes, `debias attributes[${i}]`)
+          : clf.classNames.map((_, k) => k);
         if (idx.length < 2) throw new Error(`debias attributes[${i}]: needs at least 2 classes`);
         let target = a.target ? a.target.slice() : new Array(idx.length).fill(1);
-        if (target.length !== idx.length) throw new Error(`debias attributes[${i}]: target has ${target.length} entries for ${idx.length} classes`);
+        if (target.length !== idx.length)
+          throw new Error(
+            `debias attributes[${i}]: target has ${target.length} entries for ${idx.length} classes`,
+          );
         const ts = target.reduce((s, x) => s + x, 0);
         target = target.map((x) => x / ts);
-        attrs.push({ name: a.classifier, clf, idx, target, select: selectionMatrix(tf, clf.numClasses, idx), beta: null, betaT: null, fit: null });
+        attrs.push({
+          name: a.classifier,
+          clf,
+          idx,
+          target,
+          select: selectionMatrix(tf, clf.numClasses, idx),
+          beta: null,
+          betaT: null,
+          fit: null,
+        });
       }
     } catch (e) {
       attrs.forEach((x) => x.select.dispose());
@@ -171,7 +155,8 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
       return tf.softmax(tf.div<Tensor2D>(tf.log(tf.add(p, 1e-12)), temperature));
     };
     /** φ_a as the energy sees it: the mean over augmented copies. */
-    const phiOf = (a: Attribute, images: Tensor4D): Tensor2D => (aug ? aug.mean(phiPlain(a, aug.expand(images))) : phiPlain(a, images));
+    const phiOf = (a: Attribute, images: Tensor4D): Tensor2D =>
+      aug ? aug.mean(phiPlain(a, aug.expand(images))) : phiPlain(a, images);
     /**
      * φ rows of the calibration samples: the mean of CALIBRATION_DRAWS calls of phiOf (fresh augmentations
      * each), so β̂ is fitted on the average the training steps estimate one draw at a time.
@@ -186,15 +171,20 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
       return sum!.map((r) => r.map((v) => v / draws));
     };
     /** Rows of the probabilities over the attribute's classes (renormalised), no augmentation: what is counted. */
-    const probsRows = (a: Attribute, images: Tensor4D) => rowsInChunks(tf, images, 256, (x) => renormalisedOver(tf, a.clf.probs(x), a.select));
+    const probsRows = (a: Attribute, images: Tensor4D) =>
+      rowsInChunks(tf, images, 256, (x) => renormalisedOver(tf, a.clf.probs(x), a.select));
     const setBeta = (a: Attribute, beta: number[]) => {
       if (a.betaT) a.betaT.dispose();
       a.beta = beta.slice();
       a.betaT = tf.tensor2d(beta, [beta.length, 1]);
     };
-    const describe = (a: Attribute) => ({ classifier: a.name, classes: a.idx.map((c) => a.clf.classNames[c]) });
+    const describe = (a: Attribute) => ({
+      classifier: a.name,
+      classes: a.idx.map((c) => a.clf.classNames[c]),
+    });
     /** Whether observe() refines β: the param, or by default a deviation well above the noise. */
-    const adapting = (a: Attribute): boolean => (params.adaptive != null ? params.adaptive : Boolean(a.fit && Number(a.fit.shrinkage) >= 0.9));
+    const adapting = (a: Attribute): boolean =>
+      params.adaptive != null ? params.adaptive : Boolean(a.fit && Number(a.fit.shrinkage) >= 0.9);
 
     const instance: ControlInstance = {
       async calibrate(sampleBase) {
@@ -204,21 +194,40 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
             const phi = await calibrationPhi(a, images);
             const probs = await probsRows(a, images);
             const h = counted ? oneHotRows(probs) : phi;
-            const noise: { shrinkage: number; t2: number | null; fitTarget: number[] } = shrink ? noiseShrinkage(h, a.target) : { shrinkage: 1, t2: null, fitTarget: a.target };
+            const noise: { shrinkage: number; t2: number | null; fitTarget: number[] } = shrink
+              ? noiseShrinkage(h, a.target)
+              : { shrinkage: 1, t2: null, fitTarget: a.target };
             const fit = fitDebias(phi, noise.fitTarget, { ...fitOpts, counts: counted ? h : undefined });
             // Both marginals of the base, before and after the tilt, whichever one was fitted.
             const w = tiltWeights(phi, fit.beta);
             const cnt = oneHotRows(probs);
             setBeta(a, fit.beta);
             a.fit = {
-              marginal: counted ? 'counted' : 'mean', temperature,
-              samples: phi.length, loss: fit.loss, initialLoss: fit.initialLoss, iterations: fit.iterations,
-              marginalBefore: fit.marginalBefore, marginalAfter: fit.marginalAfter, effectiveSampleSize: fit.effectiveSampleSize,
-              countedBefore: weightedMean(cnt, null), countedAfter: weightedMean(cnt, w),
-              meanProbBefore: weightedMean(probs, null), meanProbAfter: weightedMean(probs, w),
-              shrinkage: noise.shrinkage, t2: noise.t2, fitTarget: noise.fitTarget,
+              marginal: counted ? 'counted' : 'mean',
+              temperature,
+              samples: phi.length,
+              loss: fit.loss,
+              initialLoss: fit.initialLoss,
+              iterations: fit.iterations,
+              marginalBefore: fit.marginalBefore,
+              marginalAfter: fit.marginalAfter,
+              effectiveSampleSize: fit.effectiveSampleSize,
+              countedBefore: weightedMean(cnt, null),
+              countedAfter: weightedMean(cnt, w),
+              meanProbBefore: weightedMean(probs, null),
+              meanProbAfter: weightedMean(probs, w),
+              shrinkage: noise.shrinkage,
+              t2: noise.t2,
+              fitTarget: noise.fitTarget,
             };
-            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, { marginal: a.fit.marginal, loss: fit.loss, initialLoss: fit.initialLoss, beta: fit.beta, shrinkage: noise.shrinkage, t2: noise.t2 });
+            ctx.logger.info(`debias: fitted β̂ for ${a.name} on ${phi.length} base samples`, {
+              marginal: a.fit.marginal,
+              loss: fit.loss,
+              initialLoss: fit.initialLoss,
+              beta: fit.beta,
+              shrinkage: noise.shrinkage,
+              t2: noise.t2,
+            });
           }
         } finally {
           images.dispose();
@@ -227,28 +236,47 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
       calibrationState() {
         return {
           version: STATE_VERSION,
-          attributes: attrs.map((a) => ({ ...describe(a), classIndices: a.idx, target: a.target, beta: a.beta, fit: a.fit })),
+          attributes: attrs.map((a) => ({
+            ...describe(a),
+            classIndices: a.idx,
+            target: a.target,
+            beta: a.beta,
+            fit: a.fit,
+          })),
         };
       },
       restoreCalibration(state) {
         const s = state as CalibrationState | null;
-        if (!s || s.version !== STATE_VERSION || !Array.isArray(s.attributes) || s.attributes.length !== attrs.length) {
-          throw new Error(`debias: calibration state does not match this control (${attrs.length} attribute(s), version ${STATE_VERSION})`);
+        if (
+          !s ||
+          s.version !== STATE_VERSION ||
+          !Array.isArray(s.attributes) ||
+          s.attributes.length !== attrs.length
+        ) {
+          throw new Error(
+            `debias: calibration state does not match this control (${attrs.length} attribute(s), version ${STATE_VERSION})`,
+          );
         }
         s.attributes.forEach((x, i) => {
           const a = attrs[i];
           if (!x || x.classifier !== a.name || !isBeta(x.beta, a.idx.length)) {
-            throw new Error(`debias: calibration state of attribute ${i} does not match (${a.name}, ${a.idx.length} classes)`);
+            throw new Error(
+              `debias: calibration state of attribute ${i} does not match (${a.name}, ${a.idx.length} classes)`,
+            );
           }
           if (Array.isArray(x.classIndices) && x.classIndices.join(',') !== a.idx.join(',')) {
-            throw new Error(`debias: calibration state of attribute ${i} is for classes ${x.classIndices.join(',')}, not ${a.idx.join(',')}`);
+            throw new Error(
+              `debias: calibration state of attribute ${i} is for classes ${x.classIndices.join(',')}, not ${a.idx.join(',')}`,
+            );
           }
           setBeta(a, x.beta);
           a.fit = x.fit || null;
         });
       },
       energy(images) {
-        for (const a of attrs) if (!a.betaT) throw new Error('debias: calibrate() (or restoreCalibration()) must run before energy()');
+        for (const a of attrs)
+          if (!a.betaT)
+            throw new Error('debias: calibrate() (or restoreCalibration()) must run before energy()');
         return tf.tidy(() => {
           let e: Tensor1D | null = null;
           for (const a of attrs) {
@@ -319,24 +347,36 @@ export const debiasControl: ControlDefinition<DebiasParams> = {
        */
       async observe(images) {
         for (const a of attrs) {
-          if (!a.betaT) throw new Error('debias: calibrate() (or restoreCalibration()) must run before training');
+          if (!a.betaT)
+            throw new Error('debias: calibrate() (or restoreCalibration()) must run before training');
           if (!adapting(a)) continue;
-          const rows = tf.tidy(() => (counted ? renormalisedOver(tf, a.clf.probs(images), a.select) : phiPlain(a, images)));
+          const rows = tf.tidy(() =>
+            counted ? renormalisedOver(tf, a.clf.probs(images), a.select) : phiPlain(a, images),
+          );
           const js = (await rows.array()) as number[][]; // asynchronous: webgpu has no synchronous read in Node
           rows.dispose();
           const mean = weightedMean(counted ? oneHotRows(js) : js, null);
           setBeta(a, momentStep(a.beta!, mean, a.target, adaptRate));
         }
       },
-      trainingState: () => ({ version: STATE_VERSION, beta: attrs.map((a) => (a.beta ? a.beta.slice() : null)) }),
+      trainingState: () => ({
+        version: STATE_VERSION,
+        beta: attrs.map((a) => (a.beta ? a.beta.slice() : null)),
+      }),
       restoreTrainingState(raw) {
         const state = raw as { version?: unknown; beta?: unknown } | null;
-        const b = state && state.version === STATE_VERSION && Array.isArray(state.beta) ? (state.beta as unknown[]) : null;
-        if (!b || b.length !== attrs.length) throw new Error('debias: training state does not match this control');
+        const b =
+          state && state.version === STATE_VERSION && Array.isArray(state.beta)
+            ? (state.beta as unknown[])
+            : null;
+        if (!b || b.length !== attrs.length)
+          throw new Error('debias: training state does not match this control');
         attrs.forEach((a, i) => {
           const beta = b[i];
           if (!isBeta(beta, a.idx.length)) {
-            throw new Error(`debias: training state of attribute ${i} does not match (${a.idx.length} classes)`);
+            throw new Error(
+              `debias: training state of attribute ${i} does not match (${a.idx.length} classes)`,
+            );
           }
           setBeta(a, beta);
         });

@@ -5,7 +5,19 @@
  * or missing on wasm). Classifiers come from ctx.classifiers (owned and cached by the
  * host: never disposed here).
  */
-import type { Augmenter, AugmentSpec, Classifier, GeneratorInfo, JsonSchema, LoadContext, ParamsCheckHost, ParamsProblem, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
+import type {
+  Augmenter,
+  AugmentSpec,
+  Classifier,
+  GeneratorInfo,
+  JsonSchema,
+  LoadContext,
+  ParamsCheckHost,
+  ParamsProblem,
+  Tensor2D,
+  Tensor4D,
+  Tf,
+} from 'promptgen/plugin';
 
 /** Augmentation draws averaged per calibration sample (no gradient there, so more draws are cheap). */
 export const CALIBRATION_DRAWS = 4;
@@ -13,7 +25,11 @@ export const CALIBRATION_DRAWS = 4;
 /** Version of the calibration and training states these controls save. */
 export const STATE_VERSION = 1;
 
-export const CLASSIFIER_NAME: JsonSchema = { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$', description: 'Name of a classifier offered by a loaded plugin, e.g. "mnist-digit"' };
+export const CLASSIFIER_NAME: JsonSchema = {
+  type: 'string',
+  pattern: '^[a-z][a-z0-9-]{1,62}$',
+  description: 'Name of a classifier offered by a loaded plugin, e.g. "mnist-digit"',
+};
 /**
  * The `augment` param: the classifier energies are averaged over K differentiable
  * augmentations (the host's LoadContext.augment: shifts, zoom, noise; flips off, since
@@ -27,8 +43,18 @@ export const AUGMENT_PARAM: JsonSchema = {
     'Defaults: 1 copy, shift 0.08, scale 0.08, noise 0.03, no flip',
   properties: {
     copies: { type: 'integer', minimum: 0, maximum: 64, description: 'Augmented copies per image (0: none)' },
-    shift: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest shift, fraction of the image side' },
-    scale: { type: 'number', minimum: 0, maximum: 0.5, description: 'Largest zoom change (zoom in [1 − scale, 1 + scale])' },
+    shift: {
+      type: 'number',
+      minimum: 0,
+      maximum: 0.5,
+      description: 'Largest shift, fraction of the image side',
+    },
+    scale: {
+      type: 'number',
+      minimum: 0,
+      maximum: 0.5,
+      description: 'Largest zoom change (zoom in [1 − scale, 1 + scale])',
+    },
     flip: { type: 'boolean', description: 'Mirror left–right at random (only where that keeps the class)' },
     noise: { type: 'number', minimum: 0, maximum: 0.5, description: 'Pixel noise σ (images in [0, 1])' },
   },
@@ -36,13 +62,22 @@ export const AUGMENT_PARAM: JsonSchema = {
 };
 
 /** The host's augmenter for these params, or null (copies 0, or a host without LoadContext.augment). */
-export function augmenterOf(ctx: LoadContext, spec: AugmentParams | undefined, seed: number): Augmenter | null {
+export function augmenterOf(
+  ctx: LoadContext,
+  spec: AugmentParams | undefined,
+  seed: number,
+): Augmenter | null {
   if (!ctx.augment) return null;
   const a = ctx.augment.create(spec || null, seed);
   return a.spec.copies > 0 ? a : null;
 }
 
-export const CLASS_REF: JsonSchema = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }] };
+export const CLASS_REF: JsonSchema = {
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', minLength: 1 },
+  ],
+};
 
 /** A class given by index or by name. */
 export type ClassRef = number | string;
@@ -64,17 +99,28 @@ function knownList(list: string[]): string {
 }
 
 /** Problems with one (classifier, classes) reference, for checkParams. */
-export function checkClassifierRef(host: ParamsCheckHost, at: string[], name: string, classes: ClassRef[] | undefined): { problems: ParamsProblem[]; numClasses: number | null } {
+export function checkClassifierRef(
+  host: ParamsCheckHost,
+  at: string[],
+  name: string,
+  classes: ClassRef[] | undefined,
+): { problems: ParamsProblem[]; numClasses: number | null } {
   const out: ParamsProblem[] = [];
   if (!host.classifiers.includes(name)) {
-    out.push({ field: [...at, 'classifier'], message: `unknown classifier ${JSON.stringify(name)} (known: ${knownList(host.classifiers)})` });
+    out.push({
+      field: [...at, 'classifier'],
+      message: `unknown classifier ${JSON.stringify(name)} (known: ${knownList(host.classifiers)})`,
+    });
     return { problems: out, numClasses: null };
   }
   const names = host.classNames ? host.classNames(name) : undefined;
   if (!names || !names.length) return { problems: out, numClasses: null };
   (classes || []).forEach((c, j) => {
     if (classIndexByName(names, c) < 0) {
-      out.push({ field: [...at, 'classes', String(j)], message: `unknown class ${JSON.stringify(c)} of classifier ${JSON.stringify(name)} (classes: ${knownList(names)})` });
+      out.push({
+        field: [...at, 'classes', String(j)],
+        message: `unknown class ${JSON.stringify(c)} of classifier ${JSON.stringify(name)} (classes: ${knownList(names)})`,
+      });
     }
   });
   return { problems: out, numClasses: names.length };
@@ -83,12 +129,19 @@ export function checkClassifierRef(host: ParamsCheckHost, at: string[], name: st
 /** Resolves classes to distinct indices with the loaded classifier; throws for unknown or repeated ones. */
 export function resolveClasses(clf: Classifier, classes: ClassRef[], what: string): number[] {
   const idx = classes.map((c) => clf.classIndex(c));
-  if (new Set(idx).size !== idx.length) throw new Error(`${what}: classes ${JSON.stringify(classes)} name the same class twice`);
+  if (new Set(idx).size !== idx.length)
+    throw new Error(`${what}: classes ${JSON.stringify(classes)} name the same class twice`);
   return idx;
 }
 
-export async function loadNamedClassifier(ctx: LoadContext, name: string, generator: GeneratorInfo, control: string): Promise<Classifier> {
-  if (!ctx.classifiers) throw new Error(`${control}: this host offers no named classifiers (LoadContext.classifiers is missing)`);
+export async function loadNamedClassifier(
+  ctx: LoadContext,
+  name: string,
+  generator: GeneratorInfo,
+  control: string,
+): Promise<Classifier> {
+  if (!ctx.classifiers)
+    throw new Error(`${control}: this host offers no named classifiers (LoadContext.classifiers is missing)`);
   return ctx.classifiers.load(name, generator);
 }
 
@@ -109,7 +162,9 @@ export function renormalisedOver(tf: Tf, probs: Tensor2D, select: Tensor2D): Ten
 
 /** True for a saved β that fits m classes: an array of m finite numbers. */
 export function isBeta(beta: unknown, m: number): beta is number[] {
-  return Array.isArray(beta) && beta.length === m && beta.every((v) => typeof v === 'number' && Number.isFinite(v));
+  return (
+    Array.isArray(beta) && beta.length === m && beta.every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
 }
 
 /** Batch mean of φ [n, m] as a JS array (disposes φ). Asynchronous: the webgpu backend has no synchronous read. */
@@ -124,7 +179,12 @@ export async function meanRows(tf: Tf, phi: Tensor2D): Promise<number[]> {
 }
 
 /** Runs fn over the images in chunks (no gradients), concatenating the JS rows it returns. */
-export async function rowsInChunks(tf: Tf, images: Tensor4D, chunk: number, fn: (x: Tensor4D) => Tensor2D): Promise<number[][]> {
+export async function rowsInChunks(
+  tf: Tf,
+  images: Tensor4D,
+  chunk: number,
+  fn: (x: Tensor4D) => Tensor2D,
+): Promise<number[][]> {
   const n = images.shape[0];
   const out: number[][] = [];
   for (let s = 0; s < n; s += chunk) {

@@ -55,7 +55,6 @@ export function momentStep(beta: number[], meanPhi: number[], target: number[], 
   return next.map((b) => Math.max(-20, Math.min(20, b - mu)));
 }
 
-
 /**
  * Fits β so that the exponential tilt ω_j = exp(βᵀφ_j) of N base samples moves a
  * marginal onto the target, by Adam on ‖Σ_j ω_j h_j / Σ_j ω_j − target‖².
@@ -82,7 +81,8 @@ export function fitDebias(phi: number[][], target: number[], opts: FitOptions = 
   if (!N) throw new Error('debias: no samples to fit on');
   if (phi.some((r) => r.length !== K)) throw new Error(`debias: every φ row must have ${K} entries`);
   const h = opts.counts || phi;
-  if (h.length !== N || h.some((r) => r.length !== K)) throw new Error(`debias: counts must have ${N} rows of ${K} entries`);
+  if (h.length !== N || h.some((r) => r.length !== K))
+    throw new Error(`debias: counts must have ${N} rows of ${K} entries`);
   const iterations = opts.iterations ?? 500;
   const lr = opts.learningRate ?? 0.05;
   const tsum = target.reduce((a, b) => a + b, 0);
@@ -185,7 +185,10 @@ export function oneHotRows(rows: number[][]): number[][] {
  *
  * phi: N rows of K probabilities; target: K probabilities (normalised).
  */
-export function noiseShrinkage(phi: number[][], target: number[]): { shrinkage: number; t2: number; fitTarget: number[] } {
+export function noiseShrinkage(
+  phi: number[][],
+  target: number[],
+): { shrinkage: number; t2: number; fitTarget: number[] } {
   const N = phi.length;
   const K = target.length;
   const p = K - 1;

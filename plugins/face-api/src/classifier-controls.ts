@@ -6,8 +6,14 @@
 import type { ControlDefinition, Tensor1D, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
 import { augmented, AUGMENT_PARAM, histogramOf, oneHotRow, rowsInChunks, type AugmentParams } from './energy';
 import { EXPRESSIONS, GENDERS } from './lib/nets';
-import { AGE_BUCKETS, AGE_SOFTNESS, loadAgeModel, loadExpressionModel, loadGenderModel, logIntervalProb } from './models';
-
+import {
+  AGE_BUCKETS,
+  AGE_SOFTNESS,
+  loadAgeModel,
+  loadExpressionModel,
+  loadGenderModel,
+  logIntervalProb,
+} from './models';
 
 /** A classifier-style control: energy −log p(target | x), evaluate reports a histogram. */
 /** What classifierControl builds a control from. */
@@ -21,7 +27,15 @@ interface ClassifierControlSpec<P> {
   loadLogProbs: (tf: Tf) => { logProbs: (images: Tensor4D) => Tensor2D; dispose: () => void };
 }
 
-function classifierControl<P extends { augment?: AugmentParams }>({ name, title, description, paramsSchema, classNames, target, loadLogProbs }: ClassifierControlSpec<P>): ControlDefinition<P> {
+function classifierControl<P extends { augment?: AugmentParams }>({
+  name,
+  title,
+  description,
+  paramsSchema,
+  classNames,
+  target,
+  loadLogProbs,
+}: ClassifierControlSpec<P>): ControlDefinition<P> {
   return {
     name,
     title,
@@ -33,12 +47,22 @@ function classifierControl<P extends { augment?: AugmentParams }>({ name, title,
       if (idx < 0) throw new Error(`${name}: unknown target ${JSON.stringify(target(params))}`);
       const m = loadLogProbs(tf);
       return {
-        energy: augmented(ctx, params.augment, 5, (images) => tf.tidy(() => tf.neg(tf.sum<Tensor1D>(tf.mul(m.logProbs(images), oneHotRow(tf, idx, classNames.length)), 1)))),
+        energy: augmented(ctx, params.augment, 5, (images) =>
+          tf.tidy(() =>
+            tf.neg(tf.sum<Tensor1D>(tf.mul(m.logProbs(images), oneHotRow(tf, idx, classNames.length)), 1)),
+          ),
+        ),
         async evaluate(images) {
           const rows = await rowsInChunks(tf, images, 64, (x) => tf.exp(m.logProbs(x)));
           const histogram = histogramOf(rows, classNames);
           const meanTargetProb = rows.length ? rows.reduce((s, r) => s + r[idx], 0) / rows.length : 0;
-          return { count: rows.length, histogram, target: classNames[idx], targetRate: rows.length ? histogram[classNames[idx]] / rows.length : 0, meanTargetProb };
+          return {
+            count: rows.length,
+            histogram,
+            target: classNames[idx],
+            targetRate: rows.length ? histogram[classNames[idx]] / rows.length : 0,
+            meanTargetProb,
+          };
         },
         dispose: m.dispose,
       };
@@ -49,10 +73,14 @@ function classifierControl<P extends { augment?: AugmentParams }>({ name, title,
 export const faceGender = classifierControl<{ target: string; augment?: AugmentParams }>({
   name: 'face-gender',
   title: 'Face: gender',
-  description: 'Energy −log p(target gender | image) from face-api\'s ageGenderNet; the image should be a roughly centred face crop',
+  description:
+    "Energy −log p(target gender | image) from face-api's ageGenderNet; the image should be a roughly centred face crop",
   paramsSchema: {
     type: 'object',
-    properties: { target: { type: 'string', enum: GENDERS, description: 'Wanted gender' }, augment: AUGMENT_PARAM },
+    properties: {
+      target: { type: 'string', enum: GENDERS, description: 'Wanted gender' },
+      augment: AUGMENT_PARAM,
+    },
     required: ['target'],
     additionalProperties: false,
   },
@@ -70,7 +98,10 @@ export const faceExpression = classifierControl<{ expression: string; augment?: 
   description: `Energy −log p(expression | image) from face-api's faceExpressionNet (${EXPRESSIONS.join(', ')}); the image should be a roughly centred face crop`,
   paramsSchema: {
     type: 'object',
-    properties: { expression: { type: 'string', enum: EXPRESSIONS, description: 'Wanted expression' }, augment: AUGMENT_PARAM },
+    properties: {
+      expression: { type: 'string', enum: EXPRESSIONS, description: 'Wanted expression' },
+      augment: AUGMENT_PARAM,
+    },
     required: ['expression'],
     additionalProperties: false,
   },
@@ -108,16 +139,33 @@ export const faceAge: ControlDefinition<AgeParams> = {
   name: 'face-age',
   title: 'Face: age',
   description:
-    'Energy −log P(min ≤ age ≤ max | image): face-api\'s age regression with a logistic spread (softness, years) around it. ' +
+    "Energy −log P(min ≤ age ≤ max | image): face-api's age regression with a logistic spread (softness, years) around it. " +
     'Give { min, max } (either may be left out), or { target, tolerance } for [target − tolerance, target + tolerance]',
   paramsSchema: {
     type: 'object',
     properties: {
       min: { type: 'number', minimum: 0, maximum: 120, description: 'Lowest wanted age (years)' },
       max: { type: 'number', minimum: 0, maximum: 120, description: 'Highest wanted age (years)' },
-      target: { type: 'number', minimum: 0, maximum: 120, description: 'Wanted age (years); with tolerance instead of min/max' },
-      tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5, description: 'Half-width of the interval around target (years)' },
-      softness: { type: 'number', exclusiveMinimum: 0, maximum: 30, default: AGE_SOFTNESS, description: 'Spread of the logistic noise model around the regressed age (years)' },
+      target: {
+        type: 'number',
+        minimum: 0,
+        maximum: 120,
+        description: 'Wanted age (years); with tolerance instead of min/max',
+      },
+      tolerance: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 60,
+        default: 5,
+        description: 'Half-width of the interval around target (years)',
+      },
+      softness: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 30,
+        default: AGE_SOFTNESS,
+        description: 'Spread of the logistic noise model around the regressed age (years)',
+      },
       augment: AUGMENT_PARAM,
     },
     anyOf: [{ required: ['target'] }, { required: ['min'] }, { required: ['max'] }],
@@ -130,14 +178,27 @@ export const faceAge: ControlDefinition<AgeParams> = {
     const s = typeof params.softness === 'number' ? params.softness : AGE_SOFTNESS;
     const m = loadAgeModel(tf);
     return {
-      energy: augmented(ctx, params.augment, 5, (images) => tf.tidy(() => tf.neg(logIntervalProb(tf, m.age(images), lo, hi, s)))),
+      energy: augmented(ctx, params.augment, 5, (images) =>
+        tf.tidy(() => tf.neg(logIntervalProb(tf, m.age(images), lo, hi, s))),
+      ),
       async evaluate(images) {
-        const ages = (await rowsInChunks(tf, images, 64, (x) => tf.reshape(m.age(x), [-1, 1]))).map((r) => r[0]);
+        const ages = (await rowsInChunks(tf, images, 64, (x) => tf.reshape(m.age(x), [-1, 1]))).map(
+          (r) => r[0],
+        );
         const n = ages.length;
         const mean = n ? ages.reduce((a, b) => a + b, 0) / n : 0;
         const inRange = ages.filter((a) => a >= lo && a <= hi).length;
-        const histogram = Object.fromEntries(AGE_BUCKETS.map((b) => [b.name, ages.filter((a) => a >= b.lo && a < b.hi).length]));
-        return { count: n, meanAge: mean, min: Number.isFinite(lo) ? lo : null, max: Number.isFinite(hi) ? hi : null, inRangeRate: n ? inRange / n : 0, histogram };
+        const histogram = Object.fromEntries(
+          AGE_BUCKETS.map((b) => [b.name, ages.filter((a) => a >= b.lo && a < b.hi).length]),
+        );
+        return {
+          count: n,
+          meanAge: mean,
+          min: Number.isFinite(lo) ? lo : null,
+          max: Number.isFinite(hi) ? hi : null,
+          inRangeRate: n ? inRange / n : 0,
+          histogram,
+        };
       },
       dispose: m.dispose,
     };

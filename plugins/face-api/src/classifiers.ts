@@ -4,8 +4,14 @@
  */
 import type { Classifier, ClassifierDefinition, ImageShape, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
 import { EXPRESSIONS, GENDERS } from './lib/nets';
-import { AGE_BUCKETS, AGE_SOFTNESS, loadAgeModel, loadExpressionModel, loadGenderModel, logIntervalProb } from './models';
-
+import {
+  AGE_BUCKETS,
+  AGE_SOFTNESS,
+  loadAgeModel,
+  loadExpressionModel,
+  loadGenderModel,
+  logIntervalProb,
+} from './models';
 
 function classIndexFn(classNames: string[]): (c: number | string) => number {
   return (c) => {
@@ -17,7 +23,12 @@ function classIndexFn(classNames: string[]): (c: number | string) => number {
 }
 
 /** Builds a Classifier from a logits/log-probs function [n,h,w,c] → [n,k]. */
-function makeClassifier(tf: Tf, classNames: string[], logProbsFn: (images: Tensor4D) => Tensor2D, dispose: () => void): Classifier {
+function makeClassifier(
+  tf: Tf,
+  classNames: string[],
+  logProbsFn: (images: Tensor4D) => Tensor2D,
+  dispose: () => void,
+): Classifier {
   return {
     classNames: classNames.slice(),
     numClasses: classNames.length,
@@ -28,9 +39,9 @@ function makeClassifier(tf: Tf, classNames: string[], logProbsFn: (images: Tenso
   };
 }
 
-
 /** Face nets mean something on colour face crops of at least 48 px (the side-effect audit asks). */
-const fitsFaces = (output: ImageShape): boolean => output.channels >= 3 && Math.min(output.width, output.height) >= 48;
+const fitsFaces = (output: ImageShape): boolean =>
+  output.channels >= 3 && Math.min(output.width, output.height) >= 48;
 
 export const classifiers: ClassifierDefinition[] = [
   {
@@ -72,7 +83,10 @@ export const classifiers: ClassifierDefinition[] = [
         names,
         (x) => {
           const age = m.age(x);
-          return tf.stack(AGE_BUCKETS.map((b) => logIntervalProb(tf, age, b.lo, b.hi, AGE_SOFTNESS)), 1) as Tensor2D;
+          return tf.stack(
+            AGE_BUCKETS.map((b) => logIntervalProb(tf, age, b.lo, b.hi, AGE_SOFTNESS)),
+            1,
+          ) as Tensor2D;
         },
         m.dispose,
       );

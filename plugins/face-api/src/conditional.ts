@@ -4,7 +4,14 @@
  */
 import type { ControlDefinition, Tensor1D, Tensor2D } from 'promptgen/plugin';
 import { rowsInChunks } from './energy';
-import { cosine, DEG, IDENTITY_SCALE, loadDescriptorModel, loadPoseModel, POSE_CONDITION_SCALE_DEG } from './models';
+import {
+  cosine,
+  DEG,
+  IDENTITY_SCALE,
+  loadDescriptorModel,
+  loadPoseModel,
+  POSE_CONDITION_SCALE_DEG,
+} from './models';
 
 /** face-pose's params: the training ranges (degrees). */
 interface PoseParams {
@@ -18,14 +25,32 @@ export const facePose: ControlDefinition<PoseParams> = {
   title: 'Face: head pose (conditional)',
   description:
     'Conditional on a target (yaw, pitch, roll) given as degrees / 45; energy Σ (estimate − target)² in radians², ' +
-    'with the pose estimated from face-api\'s 68 landmarks (closed-form geometry, see docs/FACES.md). ' +
+    "with the pose estimated from face-api's 68 landmarks (closed-form geometry, see docs/FACES.md). " +
     'Training draws targets uniformly in ±yawRange, ±pitchRange, ±rollRange degrees',
   paramsSchema: {
     type: 'object',
     properties: {
-      yawRange: { type: 'number', minimum: 0, maximum: 45, default: 20, description: 'Targets drawn in ±yawRange degrees' },
-      pitchRange: { type: 'number', minimum: 0, maximum: 45, default: 20, description: 'Targets drawn in ±pitchRange degrees' },
-      rollRange: { type: 'number', minimum: 0, maximum: 45, default: 0, description: 'Targets drawn in ±rollRange degrees' },
+      yawRange: {
+        type: 'number',
+        minimum: 0,
+        maximum: 45,
+        default: 20,
+        description: 'Targets drawn in ±yawRange degrees',
+      },
+      pitchRange: {
+        type: 'number',
+        minimum: 0,
+        maximum: 45,
+        default: 20,
+        description: 'Targets drawn in ±pitchRange degrees',
+      },
+      rollRange: {
+        type: 'number',
+        minimum: 0,
+        maximum: 45,
+        default: 0,
+        description: 'Targets drawn in ±rollRange degrees',
+      },
     },
     additionalProperties: false,
   },
@@ -37,7 +62,10 @@ export const facePose: ControlDefinition<PoseParams> = {
     const toRad = POSE_CONDITION_SCALE_DEG * DEG;
     return {
       conditionNames: ['yaw', 'pitch', 'roll'],
-      conditionRange: () => ({ min: ranges.map((r) => -r / POSE_CONDITION_SCALE_DEG), max: ranges.map((r) => r / POSE_CONDITION_SCALE_DEG) }),
+      conditionRange: () => ({
+        min: ranges.map((r) => -r / POSE_CONDITION_SCALE_DEG),
+        max: ranges.map((r) => r / POSE_CONDITION_SCALE_DEG),
+      }),
       measureCondition: (images) => tf.tidy(() => tf.div<Tensor2D>(m.pose(images), toRad)),
       energy(images, extras) {
         return tf.tidy(() => {
@@ -55,15 +83,27 @@ export const facePose: ControlDefinition<PoseParams> = {
       },
       sampleCondition(n, random) {
         const out = new Float32Array(n * 3);
-        for (let i = 0; i < n; i++) for (let j = 0; j < 3; j++) out[i * 3 + j] = ((2 * random() - 1) * ranges[j]) / POSE_CONDITION_SCALE_DEG;
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < 3; j++)
+            out[i * 3 + j] = ((2 * random() - 1) * ranges[j]) / POSE_CONDITION_SCALE_DEG;
         return tf.tensor2d(out, [n, 3]);
       },
       async evaluate(images) {
         const rows = await rowsInChunks(tf, images, 64, (x) => tf.div<Tensor2D>(m.pose(x), DEG));
         const n = rows.length;
         const mean = [0, 1, 2].map((j) => (n ? rows.reduce((s, r) => s + r[j], 0) / n : 0));
-        const sd = [0, 1, 2].map((j) => (n ? Math.sqrt(rows.reduce((s, r) => s + (r[j] - mean[j]) ** 2, 0) / n) : 0));
-        return { count: n, meanYawDeg: mean[0], meanPitchDeg: mean[1], meanRollDeg: mean[2], sdYawDeg: sd[0], sdPitchDeg: sd[1], sdRollDeg: sd[2] };
+        const sd = [0, 1, 2].map((j) =>
+          n ? Math.sqrt(rows.reduce((s, r) => s + (r[j] - mean[j]) ** 2, 0) / n) : 0,
+        );
+        return {
+          count: n,
+          meanYawDeg: mean[0],
+          meanPitchDeg: mean[1],
+          meanRollDeg: mean[2],
+          sdYawDeg: sd[0],
+          sdPitchDeg: sd[1],
+          sdRollDeg: sd[2],
+        };
       },
       dispose: m.dispose,
     };
@@ -74,7 +114,7 @@ export const faceIdentity: ControlDefinition = {
   name: 'face-identity',
   title: 'Face: keep identity (paired)',
   description:
-    'Paired energy (1 − cos(descriptor(image), descriptor(pair image))) / 0.05 with face-api\'s 128-d faceRecognitionNet descriptors ' +
+    "Paired energy (1 − cos(descriptor(image), descriptor(pair image))) / 0.05 with face-api's 128-d faceRecognitionNet descriptors " +
     '(≈ 1 between two different people): keeps G(f(ε; ρ)) the same person as G(f(ε; 0))',
   paramsSchema: { type: 'object', properties: {}, additionalProperties: false },
   paired: true,
@@ -85,7 +125,10 @@ export const faceIdentity: ControlDefinition = {
       energy(images, extras) {
         const pair = extras && extras.pairImages;
         if (!pair) throw new Error('face-identity is a paired control: extras.pairImages is missing');
-        if (pair.shape[0] !== images.shape[0]) throw new Error(`face-identity: pairImages has ${pair.shape[0]} samples, images ${images.shape[0]}`);
+        if (pair.shape[0] !== images.shape[0])
+          throw new Error(
+            `face-identity: pairImages has ${pair.shape[0]} samples, images ${images.shape[0]}`,
+          );
         return tf.tidy(() => {
           const n = images.shape[0];
           const sameShape = pair.shape.every((v, i) => v === images.shape[i]);
@@ -109,11 +152,18 @@ export const faceIdentity: ControlDefinition = {
           const a = m.descriptor(images);
           const b = m.descriptor(pair);
           const cos = cosine(tf, a, b);
-          return tf.stack([tf.div(tf.sub(1, cos), IDENTITY_SCALE), cos, tf.sqrt(tf.sum(tf.square(tf.sub(a, b)), 1))], 1);
+          return tf.stack(
+            [tf.div(tf.sub(1, cos), IDENTITY_SCALE), cos, tf.sqrt(tf.sum(tf.square(tf.sub(a, b)), 1))],
+            1,
+          );
         });
         const rows = (await out.array()) as number[][];
         out.dispose();
-        return { energy: rows.map((r) => r[0]), descriptorCosine: rows.map((r) => r[1]), descriptorDistance: rows.map((r) => r[2]) };
+        return {
+          energy: rows.map((r) => r[0]),
+          descriptorCosine: rows.map((r) => r[1]),
+          descriptorDistance: rows.map((r) => r[2]),
+        };
       },
       dispose: m.dispose,
     };

@@ -50,8 +50,6 @@ export function logIntervalProb(tf: Tf, age: Tensor1D, lo: number, hi: number, s
   return out!;
 }
 
-
-
 /** Gender: logits [n,2] in GENDERS order (male, female). */
 export function loadGenderModel(tf: Tf): { logits: (images: Tensor4D) => Tensor2D; dispose: () => void } {
   const net = loadNet(tf, 'ageGender');
@@ -74,11 +72,18 @@ export function loadExpressionModel(tf: Tf): { logits: (images: Tensor4D) => Ten
 export function loadPoseModel(tf: Tf) {
   const net = loadNet(tf, 'landmarks');
   const landmarks = (images: Tensor4D) => net.run(images);
-  return { landmarks, pose: (images: Tensor4D): Tensor2D => poseFromLandmarks(tf, landmarks(images)), dispose: net.dispose };
+  return {
+    landmarks,
+    pose: (images: Tensor4D): Tensor2D => poseFromLandmarks(tf, landmarks(images)),
+    dispose: net.dispose,
+  };
 }
 
 /** Face descriptor [n,128] (faceRecognitionNet). */
-export function loadDescriptorModel(tf: Tf): { descriptor: (images: Tensor4D) => Tensor2D; dispose: () => void } {
+export function loadDescriptorModel(tf: Tf): {
+  descriptor: (images: Tensor4D) => Tensor2D;
+  dispose: () => void;
+} {
   const net = loadNet(tf, 'recognition');
   return { descriptor: (images: Tensor4D) => net.run(images), dispose: net.dispose };
 }

@@ -37,7 +37,16 @@
  *
  * Types from the public SDK only; no run-time dependency (the host passes `tf`).
  */
-import type { AssetResolver, ControlDefinition, EnergyExtras, Tensor, Tensor1D, Tensor2D, Tensor4D, Tf } from 'promptgen/plugin';
+import type {
+  AssetResolver,
+  ControlDefinition,
+  EnergyExtras,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+  Tf,
+} from 'promptgen/plugin';
 import { toMnist } from './images';
 
 /** The host's TF.js layers model, as the SDK's asset resolver loads it. */
@@ -98,12 +107,24 @@ const mnistSlant: ControlDefinition<SlantParams | undefined> = {
   title: 'MNIST digit slant (conditional)',
   description:
     'Conditional on a target slant ρ (dx per dy of the strokes: 0 upright, + leaning right): energy ((slant − ρ)/tolerance)², ' +
-    'slant = μ11/μ02 from the image\'s second moments. Training draws ρ uniformly in ±range.',
+    "slant = μ11/μ02 from the image's second moments. Training draws ρ uniformly in ±range.",
   paramsSchema: {
     type: 'object',
     properties: {
-      range: { type: 'number', exclusiveMinimum: 0, maximum: 1.5, default: SLANT_RANGE, description: 'Training conditions drawn uniformly in ±range (slant units)' },
-      tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: SLANT_TOLERANCE, description: 'Slant error at which the energy is 1' },
+      range: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 1.5,
+        default: SLANT_RANGE,
+        description: 'Training conditions drawn uniformly in ±range (slant units)',
+      },
+      tolerance: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 1,
+        default: SLANT_TOLERANCE,
+        description: 'Slant error at which the energy is 1',
+      },
     },
     additionalProperties: false,
   },
@@ -121,7 +142,8 @@ const mnistSlant: ControlDefinition<SlantParams | undefined> = {
           const n = images.shape[0];
           const s = slantOf(tf, images);
           const cond = extras && extras.condition;
-          if (cond && (cond.shape[0] !== n || cond.shape[1] !== 1)) throw new Error(`mnist-slant: condition must be [${n}, 1] (got [${cond.shape}])`);
+          if (cond && (cond.shape[0] !== n || cond.shape[1] !== 1))
+            throw new Error(`mnist-slant: condition must be [${n}, 1] (got [${cond.shape}])`);
           const target: Tensor1D = cond ? tf.reshape(cond, [n]) : tf.zeros([n]);
           return tf.square(tf.div<Tensor1D>(tf.sub(s, target), tol));
         });
@@ -147,7 +169,11 @@ const mnistSlant: ControlDefinition<SlantParams | undefined> = {
 };
 
 /** Runs the classifier layer by layer: logits and the penultimate features. */
-function featuresAndLogits(tf: Tf, model: LayersModel, images: Tensor4D): { features: Tensor2D; logits: Tensor2D } {
+function featuresAndLogits(
+  tf: Tf,
+  model: LayersModel,
+  images: Tensor4D,
+): { features: Tensor2D; logits: Tensor2D } {
   let x: Tensor = toMnist(tf, images);
   let features: Tensor | null = null;
   for (const layer of model.layers) {
@@ -169,7 +195,7 @@ const mnistSameDigit: ControlDefinition = {
   name: 'mnist-same-digit',
   title: 'MNIST: same digit and style (paired)',
   description:
-    'Paired energy KL(p(·|pair) ‖ p(·|image)) + (1 − cos of the classifier\'s 128-d features): keeps G(f(ε; ρ)) the same digit, ' +
+    "Paired energy KL(p(·|pair) ‖ p(·|image)) + (1 − cos of the classifier's 128-d features): keeps G(f(ε; ρ)) the same digit, " +
     'drawn alike, as G(f(ε; 0)). Use it next to a conditional control such as mnist-slant.',
   paramsSchema: { type: 'object', properties: {}, additionalProperties: false },
   conditionDim: null,
@@ -181,12 +207,20 @@ const mnistSameDigit: ControlDefinition = {
       const n = images.shape[0];
       const both = featuresAndLogits(tf, model, tf.concat([toMnist(tf, images), toMnist(tf, pair)], 0));
       const half = (t: Tensor2D, i: number): Tensor2D => tf.slice(t, [i * n, 0], [n, -1]);
-      return { fa: half(both.features, 0), fb: half(both.features, 1), la: half(both.logits, 0), lb: half(both.logits, 1) };
+      return {
+        fa: half(both.features, 0),
+        fb: half(both.features, 1),
+        la: half(both.logits, 0),
+        lb: half(both.logits, 1),
+      };
     };
     const checkPair = (images: Tensor4D, extras: EnergyExtras | undefined): Tensor4D => {
       const pair = extras && extras.pairImages;
       if (!pair) throw new Error('mnist-same-digit is a paired control: extras.pairImages is missing');
-      if (pair.shape[0] !== images.shape[0]) throw new Error(`mnist-same-digit: pairImages has ${pair.shape[0]} samples, images ${images.shape[0]}`);
+      if (pair.shape[0] !== images.shape[0])
+        throw new Error(
+          `mnist-same-digit: pairImages has ${pair.shape[0]} samples, images ${images.shape[0]}`,
+        );
       return pair;
     };
     return {

@@ -8,7 +8,14 @@
  * Typed against the public SDK (`promptgen/plugin`, types only): no run-time
  * dependency, the host passes its own `tf` and an asset resolver in the load context.
  */
-import type { ClassifierDefinition, ControlDefinition, GeneratorDefinition, PluginDefinition, Tensor2D, Tensor4D } from 'promptgen/plugin';
+import type {
+  ClassifierDefinition,
+  ControlDefinition,
+  GeneratorDefinition,
+  PluginDefinition,
+  Tensor2D,
+  Tensor4D,
+} from 'promptgen/plugin';
 import { controls as conditionalControls } from './conditional';
 import { toMnist } from './images';
 
@@ -39,7 +46,9 @@ const mnistGenerator: GeneratorDefinition = {
     const expected = LATENT_DIM + (classCode ? classCode.dims.length : 0);
     if (inDim !== expected) {
       model.dispose();
-      throw new Error(`mnist generator: model expects input ${inDim}, plugin builds ${expected} (latent ${LATENT_DIM})`);
+      throw new Error(
+        `mnist generator: model expects input ${inDim}, plugin builds ${expected} (latent ${LATENT_DIM})`,
+      );
     }
     const offsets = classCode && tf.tensor1d(classCode.offsets, 'float32');
     return {
@@ -80,10 +89,15 @@ function parseClassCode(cc: unknown): ClassCode | null {
   if (!cc) return null;
   const { dims, offsets, temperature } = cc as Partial<Record<keyof ClassCode, unknown>>;
   const ok =
-    Array.isArray(dims) && dims.length > 1 &&
+    Array.isArray(dims) &&
+    dims.length > 1 &&
     dims.every((d, i) => Number.isInteger(d) && d === dims[0] + i && d >= 0 && d < LATENT_DIM) &&
-    Array.isArray(offsets) && offsets.length === dims.length && offsets.every(Number.isFinite) &&
-    typeof temperature === 'number' && Number.isFinite(temperature) && temperature > 0;
+    Array.isArray(offsets) &&
+    offsets.length === dims.length &&
+    offsets.every(Number.isFinite) &&
+    typeof temperature === 'number' &&
+    Number.isFinite(temperature) &&
+    temperature > 0;
   if (!ok) throw new Error(`mnist generator: malformed classCode metadata ${JSON.stringify(cc)}`);
   return { dims: dims as number[], offsets: offsets as number[], temperature };
 }
@@ -189,14 +203,16 @@ const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const mnistDigitClassifier: ClassifierDefinition = {
   name: 'mnist-digit',
   title: 'MNIST digit classifier',
-  description: 'The small CNN of the mnist-digit control (classes "0".."9"); any NHWC image batch is greyed and resized to 28x28.',
+  description:
+    'The small CNN of the mnist-digit control (classes "0".."9"); any NHWC image batch is greyed and resized to 28x28.',
   classNames: DIGITS,
   // Digits mean something on 28×28 images (the side-effect audit asks; other sizes are resized when a control uses it).
   fits: (output) => output.width === 28 && output.height === 28,
   async load(ctx) {
     const { tf } = ctx;
     const model = await ctx.assets.loadLayersModel(CLASSIFIER_MODEL);
-    const logits = (images: Tensor4D): Tensor2D => model.apply(toMnist(tf, images), { training: false }) as Tensor2D;
+    const logits = (images: Tensor4D): Tensor2D =>
+      model.apply(toMnist(tf, images), { training: false }) as Tensor2D;
     return {
       classNames: DIGITS.slice(),
       numClasses: 10,
@@ -204,7 +220,8 @@ const mnistDigitClassifier: ClassifierDefinition = {
       logProbs: (images) => tf.tidy(() => tf.logSoftmax(logits(images))),
       classIndex(c) {
         const i = typeof c === 'number' ? c : DIGITS.indexOf(String(c));
-        if (!Number.isInteger(i) || i < 0 || i > 9) throw new Error(`mnist-digit: unknown class ${JSON.stringify(c)} (classes 0..9)`);
+        if (!Number.isInteger(i) || i < 0 || i > 9)
+          throw new Error(`mnist-digit: unknown class ${JSON.stringify(c)} (classes 0..9)`);
         return i;
       },
       dispose: () => model.dispose(),

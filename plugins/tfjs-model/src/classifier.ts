@@ -5,7 +5,17 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Classifier, ControlDefinition, JsonSchema, LoadContext, Tensor, Tensor1D, Tensor2D, Tensor4D, TfjsClassifierManifest } from 'promptgen/plugin';
+import type {
+  Classifier,
+  ControlDefinition,
+  JsonSchema,
+  LoadContext,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+  TfjsClassifierManifest,
+} from 'promptgen/plugin';
 import { assertManifest, fmtShape } from './manifest';
 import { loadModel, modelInputs, runModel } from './model';
 
@@ -17,7 +27,10 @@ const parseClassNames = (text: string): string[] =>
     .filter(Boolean);
 
 /** Loads a classifier described by a manifest (reusable by other controls). */
-export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierManifest): Promise<Classifier> {
+export async function loadClassifier(
+  ctx: LoadContext,
+  manifest: TfjsClassifierManifest,
+): Promise<Classifier> {
   assertManifest(manifest, 'classifier');
   const m = manifest;
   const { tf } = ctx;
@@ -31,25 +44,38 @@ export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierM
   const model = await loadModel(ctx, m);
   const declared = modelInputs(model);
   const order = declared.length ? [declared[0].name] : ['input'];
-  const expected = layout === 'flat' ? [inp.width * inp.height * inp.channels] : layout === 'NCHW' ? [inp.channels, inp.height, inp.width] : [inp.height, inp.width, inp.channels];
+  const expected =
+    layout === 'flat'
+      ? [inp.width * inp.height * inp.channels]
+      : layout === 'NCHW'
+        ? [inp.channels, inp.height, inp.width]
+        : [inp.height, inp.width, inp.channels];
   const first = declared[0];
   if (first && first.shape) {
     const got = first.shape.slice(1);
     if (got.length !== expected.length || got.some((d, i) => d != null && d > 0 && d !== expected[i])) {
       model.dispose();
-      throw new Error(`classifier ${m.name}: model input has shape ${fmtShape(first.shape)} but the manifest's input is [n,${expected.join(',')}] (${layout})`);
+      throw new Error(
+        `classifier ${m.name}: model input has shape ${fmtShape(first.shape)} but the manifest's input is [n,${expected.join(',')}] (${layout})`,
+      );
     }
   }
 
   function prepare(images: Tensor4D): Tensor {
-    if (images.shape.length !== 4) throw new Error(`classifier ${m.name}: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`);
+    if (images.shape.length !== 4)
+      throw new Error(
+        `classifier ${m.name}: images must be [n, height, width, channels] (got ${fmtShape(images.shape)})`,
+      );
     let x: Tensor4D = images;
     const [n, h, w, c] = x.shape;
     if (h !== inp.height || w !== inp.width) x = tf.image.resizeBilinear(x, [inp.height, inp.width]);
     if (c !== inp.channels) {
       if (inp.channels === 1) x = tf.mean(x, 3, true);
       else if (c === 1) x = tf.tile(x, [1, 1, 1, inp.channels]);
-      else throw new Error(`classifier ${m.name}: cannot convert ${c}-channel images to ${inp.channels} channels`);
+      else
+        throw new Error(
+          `classifier ${m.name}: cannot convert ${c}-channel images to ${inp.channels} channels`,
+        );
     }
     if (inp.invert) x = tf.sub(1, x);
     if (lo !== 0 || hi !== 1) x = tf.add(tf.mul(x, hi - lo), lo);
@@ -59,12 +85,15 @@ export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierM
   }
   function raw(images: Tensor4D): Tensor2D {
     const y = runModel(model, { [order[0]]: prepare(images) }, order, m.outputIndex);
-    if (y.shape.length !== 2) throw new Error(`classifier ${m.name}: model output shape ${fmtShape(y.shape)} is not [n, classes]`);
+    if (y.shape.length !== 2)
+      throw new Error(`classifier ${m.name}: model output shape ${fmtShape(y.shape)} is not [n, classes]`);
     return y as Tensor2D;
   }
   const logits = (m.outputs || 'logits') === 'logits';
-  const probs = (images: Tensor4D): Tensor2D => tf.tidy(() => (logits ? tf.softmax(raw(images)) : raw(images)));
-  const logProbs = (images: Tensor4D): Tensor2D => tf.tidy(() => (logits ? tf.logSoftmax(raw(images)) : tf.log(tf.clipByValue(raw(images), 1e-7, 1))));
+  const probs = (images: Tensor4D): Tensor2D =>
+    tf.tidy(() => (logits ? tf.softmax(raw(images)) : raw(images)));
+  const logProbs = (images: Tensor4D): Tensor2D =>
+    tf.tidy(() => (logits ? tf.logSoftmax(raw(images)) : tf.log(tf.clipByValue(raw(images), 1e-7, 1))));
 
   let numClasses: number;
   try {
@@ -75,7 +104,9 @@ export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierM
   }
   if (classNames && classNames.length !== numClasses) {
     model.dispose();
-    throw new Error(`classifier ${m.name}: the model has ${numClasses} outputs but ${classNames.length} class names are declared`);
+    throw new Error(
+      `classifier ${m.name}: the model has ${numClasses} outputs but ${classNames.length} class names are declared`,
+    );
   }
   const names = classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
   function classIndex(c: number | string): number {
@@ -86,7 +117,9 @@ export async function loadClassifier(ctx: LoadContext, manifest: TfjsClassifierM
     const i = names.indexOf(c);
     if (i >= 0) return i;
     if (/^\d+$/.test(c) && Number(c) < numClasses && !names.includes(c)) return Number(c);
-    throw new Error(`unknown class ${JSON.stringify(c)} (known: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''})`);
+    throw new Error(
+      `unknown class ${JSON.stringify(c)} (known: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''})`,
+    );
   }
   return { classNames: names, numClasses, probs, logProbs, classIndex, dispose: () => model.dispose() };
 }
@@ -100,7 +133,10 @@ interface ClassifierParams {
  * over params `{ classes: [...] }` (class indices or names).
  * `options.baseDir`: where relative classNamesFile paths live (to put names in the schema).
  */
-export function tfjsClassifier(manifest: TfjsClassifierManifest, options?: { baseDir?: string }): ControlDefinition<ClassifierParams> {
+export function tfjsClassifier(
+  manifest: TfjsClassifierManifest,
+  options?: { baseDir?: string },
+): ControlDefinition<ClassifierParams> {
   assertManifest(manifest, 'classifier');
   const m = manifest;
   let names = m.classNames || null;
@@ -109,16 +145,32 @@ export function tfjsClassifier(manifest: TfjsClassifierManifest, options?: { bas
     if (fs.existsSync(file)) names = parseClassNames(fs.readFileSync(file, 'utf8'));
   }
   const item: JsonSchema = names
-    ? { anyOf: [{ type: 'integer', minimum: 0, maximum: names.length - 1 }, { type: 'string', enum: names }] }
-    : { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }] };
+    ? {
+        anyOf: [
+          { type: 'integer', minimum: 0, maximum: names.length - 1 },
+          { type: 'string', enum: names },
+        ],
+      }
+    : {
+        anyOf: [
+          { type: 'integer', minimum: 0 },
+          { type: 'string', minLength: 1 },
+        ],
+      };
   return {
     name: m.name,
     title: m.title || m.name,
-    description: m.description || `Classifier control: energy = Σ −log p(class | image) over the chosen classes`,
+    description:
+      m.description || `Classifier control: energy = Σ −log p(class | image) over the chosen classes`,
     paramsSchema: {
       type: 'object',
       properties: {
-        classes: { type: 'array', minItems: 1, items: item, description: 'Target classes (indices or names); the energy sums −log p over them' },
+        classes: {
+          type: 'array',
+          minItems: 1,
+          items: item,
+          description: 'Target classes (indices or names); the energy sums −log p over them',
+        },
       },
       required: ['classes'],
       additionalProperties: false,
@@ -144,7 +196,10 @@ export function tfjsClassifier(manifest: TfjsClassifierManifest, options?: { bas
         },
         async evaluate(images) {
           const p = clf.probs(images);
-          const [probsArr, argmax] = await Promise.all([p.array(), tf.tidy(() => tf.argMax<Tensor1D>(p, 1)).array()]);
+          const [probsArr, argmax] = await Promise.all([
+            p.array(),
+            tf.tidy(() => tf.argMax<Tensor1D>(p, 1)).array(),
+          ]);
           p.dispose();
           const histogram: Record<string, number> = {};
           for (const name of clf.classNames) histogram[name] = 0;

@@ -13,7 +13,12 @@
  * second TensorFlow.js is ever loaded. Split by concern: manifest.ts (checks),
  * model.ts (load and run a model), generator.ts, classifier.ts.
  */
-import type { ControlDefinition, GeneratorDefinition, PluginDefinition, TfjsModelManifest } from 'promptgen/plugin';
+import type {
+  ControlDefinition,
+  GeneratorDefinition,
+  PluginDefinition,
+  TfjsModelManifest,
+} from 'promptgen/plugin';
 import { loadClassifier, tfjsClassifier } from './classifier';
 import { tfjsGenerator } from './generator';
 import { assertManifest, validateManifest } from './manifest';
@@ -22,7 +27,10 @@ import { assertManifest, validateManifest } from './manifest';
  * Definitions for a declarative package's manifests.
  * `options.baseDir`: the declaring package (relative classNamesFile paths).
  */
-function fromManifests(manifests: TfjsModelManifest[], options?: { baseDir?: string }): { generators: GeneratorDefinition[]; controls: ControlDefinition[] } {
+function fromManifests(
+  manifests: TfjsModelManifest[],
+  options?: { baseDir?: string },
+): { generators: GeneratorDefinition[]; controls: ControlDefinition[] } {
   const generators: GeneratorDefinition[] = [];
   const controls: ControlDefinition[] = [];
   manifests.forEach((m, i) => {
@@ -31,7 +39,7 @@ function fromManifests(manifests: TfjsModelManifest[], options?: { baseDir?: str
       else if (m && m.kind === 'classifier') controls.push(tfjsClassifier(m, options));
       else assertManifest(m);
     } catch (e) {
-      throw new Error(`models[${i}]: ${(e as Error).message}`);
+      throw new Error(`models[${i}]: ${(e as Error).message}`, { cause: e });
     }
   });
   return { generators, controls };

@@ -15,14 +15,17 @@ export interface ModelInput {
   shape: (number | null)[] | null;
 }
 
-const isLayersModel = (model: Model): model is LayersModel => typeof (model as LayersModel).predict === 'function' && Array.isArray((model as LayersModel).inputNames);
+const isLayersModel = (model: Model): model is LayersModel =>
+  typeof (model as LayersModel).predict === 'function' && Array.isArray((model as LayersModel).inputNames);
 
 /** A tensor, not a graph model's map of named outputs. */
 const isTensor = (x: Tensor | Record<string, Tensor>): x is Tensor => Boolean((x as Tensor).shape);
 
 export async function loadModel(ctx: LoadContext, manifest: TfjsModelManifest): Promise<Model> {
   const format = manifest.format || 'layers';
-  return format === 'graph' ? ctx.assets.loadGraphModel(manifest.model) : ctx.assets.loadLayersModel(manifest.model);
+  return format === 'graph'
+    ? ctx.assets.loadGraphModel(manifest.model)
+    : ctx.assets.loadLayersModel(manifest.model);
 }
 
 /** Input names and static shapes of a layers or graph model. */
@@ -34,7 +37,12 @@ export function modelInputs(model: Model): ModelInput[] {
 }
 
 /** One pass of the model on named inputs (fed in `order`), returning output `outputIndex`. */
-export function runModel(model: Model, inputsByName: Record<string, Tensor>, order: string[], outputIndex: number | undefined): Tensor {
+export function runModel(
+  model: Model,
+  inputsByName: Record<string, Tensor>,
+  order: string[],
+  outputIndex: number | undefined,
+): Tensor {
   let out: Tensor | Tensor[] | Record<string, Tensor>;
   if (isLayersModel(model)) {
     const arr = order.map((n) => inputsByName[n]);

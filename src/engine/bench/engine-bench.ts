@@ -78,13 +78,22 @@ function mlpCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; d
   const target = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 5);
   const generator: GeneratorInstance = {
     generate: (z) =>
-      tf.tidy(() => tf.reshape(dense(tf, dense(tf, z, w1, b1, 'relu'), w2, b2, 'sigmoid'), [z.shape[0], 32, 32, 3]) as Tensor4D),
+      tf.tidy(
+        () =>
+          tf.reshape(dense(tf, dense(tf, z, w1, b1, 'relu'), w2, b2, 'sigmoid'), [
+            z.shape[0],
+            32,
+            32,
+            3,
+          ]) as Tensor4D,
+      ),
     dispose: () => undefined,
   };
   const term: EnergyTerm = {
     name: 'mse',
     weight: 1,
-    energy: (images) => tf.tidy(() => tf.mul(tf.mean(tf.squaredDifference(images, target), [1, 2, 3]), 100) as Tensor1D),
+    energy: (images) =>
+      tf.tidy(() => tf.mul(tf.mean(tf.squaredDifference(images, target), [1, 2, 3]), 100) as Tensor1D),
   };
   return { generator, terms: [term], dispose: () => tf.dispose([w1, b1, w2, b2, target]) };
 }
@@ -100,9 +109,15 @@ function convCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; 
   const bd = u([4 * 4 * 256], D, 11);
   const chans = [256, 128, 64, 32, 3];
   // conv2dTranspose filters are [kh, kw, outC, inC]
-  const ups = chans.slice(0, 4).map((cin, i) => ({ f: u([4, 4, chans[i + 1], cin], cin * 16, 20 + i), b: u([chans[i + 1]], cin * 16, 30 + i) }));
+  const ups = chans.slice(0, 4).map((cin, i) => ({
+    f: u([4, 4, chans[i + 1], cin], cin * 16, 20 + i),
+    b: u([chans[i + 1]], cin * 16, 30 + i),
+  }));
   const convC = [3, 32, 64, 128];
-  const convs = convC.slice(0, 3).map((cin, i) => ({ f: u([3, 3, cin, convC[i + 1]], cin * 9, 40 + i), b: u([convC[i + 1]], cin * 9, 50 + i) }));
+  const convs = convC.slice(0, 3).map((cin, i) => ({
+    f: u([3, 3, cin, convC[i + 1]], cin * 9, 40 + i),
+    b: u([convC[i + 1]], cin * 9, 50 + i),
+  }));
   const wh = u([8 * 8 * 128, 10], 8 * 8 * 128, 60);
   const bh = u([10], 8 * 8 * 128, 61);
   const generator: GeneratorInstance = {
@@ -112,7 +127,10 @@ function convCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; 
         let x = tf.reshape(dense(tf, z, wd, bd, 'relu'), [n, 4, 4, 256]) as Tensor4D;
         ups.forEach((up, i) => {
           const h = x.shape[1] * 2;
-          const y = tf.add(tf.conv2dTranspose(x, up.f as never, [n, h, h, chans[i + 1]], 2, 'same'), up.b) as Tensor4D;
+          const y = tf.add(
+            tf.conv2dTranspose(x, up.f as never, [n, h, h, chans[i + 1]], 2, 'same'),
+            up.b,
+          ) as Tensor4D;
           x = i === ups.length - 1 ? tf.sigmoid(y) : tf.relu(y);
         });
         return x;
@@ -125,7 +143,18 @@ function convCase(tf: Tf): { generator: GeneratorInstance; terms: EnergyTerm[]; 
     energy: (images) =>
       tf.tidy(() => {
         let x: Tensor4D = images;
-        for (const c of convs) x = tf.relu(tf.add(tf.conv2d(x, c.f as never, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), c.b)) as Tensor4D;
+        for (const c of convs)
+          x = tf.relu(
+            tf.add(
+              tf.conv2d(x, c.f as never, 2, [
+                [0, 0],
+                [1, 1],
+                [1, 1],
+                [0, 0],
+              ]),
+              c.b,
+            ),
+          ) as Tensor4D;
         const logits = dense(tf, tf.reshape(x, [x.shape[0], -1]) as Tensor2D, wh, bh);
         const lsm = tf.logSoftmax(logits);
         return tf.mul(tf.reshape(tf.slice(lsm, [0, 3], [-1, 1]), [-1]), -10) as Tensor1D;
@@ -145,7 +174,13 @@ async function runCase(tf: Tf, backend: string, name: 'mlp' | 'conv', steps: num
   const stamps: number[] = [];
   let last = performance.now();
   await train({
-    flow, generator: c.generator, terms: c.terms, steps: warmup + steps, batchSize: BATCH, seed: 0, progressEvery: 1,
+    flow,
+    generator: c.generator,
+    terms: c.terms,
+    steps: warmup + steps,
+    batchSize: BATCH,
+    seed: 0,
+    progressEvery: 1,
     onProgress: () => {
       const now = performance.now();
       stamps.push(now - last);
@@ -156,13 +191,25 @@ async function runCase(tf: Tf, backend: string, name: 'mlp' | 'conv', steps: num
   const times: number[] = [];
   for (let i = 0; i < 7; i++) {
     const t = performance.now();
-    await sampleImages({ tf, flow, generator: c.generator, count: SAMPLE_BATCH, batchSize: SAMPLE_BATCH, seed: i });
+    await sampleImages({
+      tf,
+      flow,
+      generator: c.generator,
+      count: SAMPLE_BATCH,
+      batchSize: SAMPLE_BATCH,
+      seed: i,
+    });
     if (i >= 2) times.push((performance.now() - t) / 1000);
   }
   flow.dispose();
   c.dispose();
   return {
-    impl: `promptgen-tfjs-${backend}`, case: name, batch: BATCH, dim: D, blocks: BLOCKS, hidden: HIDDEN,
+    impl: `promptgen-tfjs-${backend}`,
+    case: name,
+    batch: BATCH,
+    dim: D,
+    blocks: BLOCKS,
+    hidden: HIDDEN,
     train_step_ms_median: Math.round(stepMs * 100) / 100,
     sample_images_per_s: Math.round((SAMPLE_BATCH / median(times)) * 10) / 10,
   };
@@ -179,7 +226,18 @@ function findPythonWithTorch(): string | undefined {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const { tf, backend, adapter } = await initBackend(args.backend, (m) => process.stderr.write(m + '\n'));
-  if (adapter) console.log(JSON.stringify({ adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description, software: adapter.software } }));
+  if (adapter)
+    console.log(
+      JSON.stringify({
+        adapter: {
+          vendor: adapter.vendor,
+          architecture: adapter.architecture,
+          device: adapter.device,
+          description: adapter.description,
+          software: adapter.software,
+        },
+      }),
+    );
   const ours: Record<string, { train_step_ms_median: number; sample_images_per_s: number }> = {};
   for (const name of args.cases) {
     const r = await runCase(tf, backend, name, args.steps, args.warmup);
@@ -189,29 +247,47 @@ async function main(): Promise<void> {
   if (!args.compare) return;
   // The repository root is the nearest folder above this file with a package.json; the reference sits in ../shared/bench.
   let root = __dirname;
-  while (!fs.existsSync(path.join(root, 'package.json')) && path.dirname(root) !== root) root = path.dirname(root);
+  while (!fs.existsSync(path.join(root, 'package.json')) && path.dirname(root) !== root)
+    root = path.dirname(root);
   const script = path.resolve(root, '..', 'shared', 'bench', 'reference_step.py');
   const py = findPythonWithTorch();
   if (!fs.existsSync(script) || !py) {
-    console.log(JSON.stringify({ compare: 'skipped', reason: !py ? 'no python3 with torch found' : `${script} not found` }));
+    console.log(
+      JSON.stringify({
+        compare: 'skipped',
+        reason: !py ? 'no python3 with torch found' : `${script} not found`,
+      }),
+    );
     return;
   }
   const caseArg = args.cases.length === 2 ? 'all' : args.cases[0];
-  const r = spawnSync(py, [script, '--case', caseArg, '--steps', String(args.steps), '--warmup', String(args.warmup)], { encoding: 'utf8' });
+  const r = spawnSync(
+    py,
+    [script, '--case', caseArg, '--steps', String(args.steps), '--warmup', String(args.warmup)],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) {
     console.log(JSON.stringify({ compare: 'failed', stderr: r.stderr.slice(-2000) }));
     return;
   }
   for (const line of r.stdout.split('\n').filter((l) => l.trim().startsWith('{'))) {
     console.log(line);
-    const ref = JSON.parse(line) as { case: string; train_step_ms_median: number; sample_images_per_s: number };
+    const ref = JSON.parse(line) as {
+      case: string;
+      train_step_ms_median: number;
+      sample_images_per_s: number;
+    };
     const o = ours[ref.case];
     if (!o) continue;
-    console.log(JSON.stringify({
-      case: ref.case,
-      ratio_train_step_ours_over_pytorch: Math.round((o.train_step_ms_median / ref.train_step_ms_median) * 100) / 100,
-      ratio_sample_images_per_s_ours_over_pytorch: Math.round((o.sample_images_per_s / ref.sample_images_per_s) * 100) / 100,
-    }));
+    console.log(
+      JSON.stringify({
+        case: ref.case,
+        ratio_train_step_ours_over_pytorch:
+          Math.round((o.train_step_ms_median / ref.train_step_ms_median) * 100) / 100,
+        ratio_sample_images_per_s_ours_over_pytorch:
+          Math.round((o.sample_images_per_s / ref.sample_images_per_s) * 100) / 100,
+      }),
+    );
   }
 }
 

@@ -24,11 +24,22 @@ export function makeConv2DBackpropInput(conv2d: KernelFunc): KernelFunc {
     const { dy, filter } = inputs;
     const inputShape = attrs.inputShape as [number, number, number, number];
     const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], attrs.strides as [number, number] | number, 1,
-      attrs.pad as Pad, attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+      inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides as [number, number] | number,
+      1,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
     );
     const [N, H, W, Ci] = inputShape;
-    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
+    const {
+      filterHeight: kh,
+      filterWidth: kw,
+      strideHeight: sh,
+      strideWidth: sw,
+      outHeight: OH,
+      outWidth: OW,
+    } = info;
     const Co = info.outChannels;
     const pt = info.padInfo.top;
     const pl = info.padInfo.left;
@@ -68,7 +79,13 @@ export function makeConv2DBackpropInput(conv2d: KernelFunc): KernelFunc {
       const out = callKernel(conv2d, {
         inputs: { x: padded, filter: flipped },
         backend,
-        attrs: { strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined },
+        attrs: {
+          strides: [1, 1],
+          pad: 'valid',
+          dilations: [1, 1],
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+        },
       });
       return out;
     } finally {
@@ -84,11 +101,22 @@ export function makeConv2DBackpropFilter(batchMatMul: KernelFunc): KernelFunc {
     const { x, dy } = inputs;
     const filterShape = attrs.filterShape as [number, number, number, number];
     const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, attrs.strides as [number, number] | number, 1,
-      attrs.pad as Pad, attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+      x.shape as [number, number, number, number],
+      filterShape,
+      attrs.strides as [number, number] | number,
+      1,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
     );
     const [N, H, W, Ci] = x.shape;
-    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
+    const {
+      filterHeight: kh,
+      filterWidth: kw,
+      strideHeight: sh,
+      strideWidth: sw,
+      outHeight: OH,
+      outWidth: OW,
+    } = info;
     const Co = info.outChannels;
     const pt = info.padInfo.top;
     const pl = info.padInfo.left;
@@ -118,7 +146,11 @@ export function makeConv2DBackpropFilter(batchMatMul: KernelFunc): KernelFunc {
     }
     try {
       const dy3: TensorInfo = { dataId: dy.dataId, shape: [1, M, Co], dtype: dy.dtype };
-      const out = callKernel(batchMatMul, { inputs: { a: cols, b: dy3 }, backend, attrs: { transposeA: false, transposeB: false } });
+      const out = callKernel(batchMatMul, {
+        inputs: { a: cols, b: dy3 },
+        backend,
+        attrs: { transposeA: false, transposeB: false },
+      });
       out.shape = filterShape.slice();
       return out;
     } finally {
@@ -129,9 +161,13 @@ export function makeConv2DBackpropFilter(batchMatMul: KernelFunc): KernelFunc {
 
 function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>) {
   return backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    attrs.strides as [number, number] | number, (attrs.dilations as [number, number] | number | undefined) ?? 1,
-    attrs.pad as Pad, attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined, true,
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    (attrs.dilations as [number, number] | number | undefined) ?? 1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    true,
   );
 }
 
@@ -143,7 +179,16 @@ export const depthwiseBackpropInput = ((args: KernelArgs): TensorInfo => {
   const info = depthwiseInfo(inputShape, filter.shape, attrs);
   const [N, H, W, Ci] = inputShape;
   const mult = filter.shape[3];
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    outHeight: OH,
+    outWidth: OW,
+  } = info;
   const Co = Ci * mult;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
@@ -185,7 +230,16 @@ export const depthwiseBackpropFilter = ((args: KernelArgs): TensorInfo => {
   const info = depthwiseInfo(x.shape, filterShape, attrs);
   const [N, H, W, Ci] = x.shape;
   const mult = filterShape[3];
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    outHeight: OH,
+    outWidth: OW,
+  } = info;
   const Co = Ci * mult;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;

@@ -66,7 +66,8 @@ export function cpuIo(backend: unknown): KernelIo {
     },
     read(t) {
       const v = be.data.get(t.dataId).values;
-      if (!(v instanceof Float32Array)) throw new Error(`coupling kernel: expected float32 data, got ${t.dtype}`);
+      if (!(v instanceof Float32Array))
+        throw new Error(`coupling kernel: expected float32 data, got ${t.dtype}`);
       return v;
     },
   };
@@ -76,7 +77,8 @@ export function wasmIo(backend: unknown): KernelIo {
   const be = backend as WasmBackendLike;
   const view = (t: TensorInfo): Float32Array => {
     const a = be.typedArrayFromHeap(t);
-    if (!(a instanceof Float32Array)) throw new Error(`coupling kernel: expected float32 data, got ${t.dtype}`);
+    if (!(a instanceof Float32Array))
+      throw new Error(`coupling kernel: expected float32 data, got ${t.dtype}`);
     return a;
   };
   return {
@@ -131,7 +133,13 @@ function dimsOf(inputs: Record<string, TensorInfo>): Dims {
   const h2 = d - h1;
   const c = cond ? cond.shape[1]! : 0;
   const H = w1.shape[1]!;
-  if (w1.shape[0] !== h1 + c || w2.shape[0] !== H || w2.shape[1] !== 2 * h2 || rotation.shape[0] !== d || (cond && cond.shape[0] !== n)) {
+  if (
+    w1.shape[0] !== h1 + c ||
+    w2.shape[0] !== H ||
+    w2.shape[1] !== 2 * h2 ||
+    rotation.shape[0] !== d ||
+    (cond && cond.shape[0] !== n)
+  ) {
     throw new Error('coupling kernel: inconsistent shapes');
   }
   return { n, d, h1, h2, c, H };
@@ -143,25 +151,72 @@ function dimsOf(inputs: Record<string, TensorInfo>): Dims {
  * 8-block mlp step (CPU time, GEMMs excluded), more than the GEMMs themselves.
  */
 export interface NativeCoupling {
-  couplingForward(X: Float32Array, W1: Float32Array, B1: Float32Array, W2: Float32Array, B2: Float32Array, G: Float32Array, OFF: Float32Array, R: Float32Array, C: Float32Array | null, out: Float32Array, h: Float32Array, S: Float32Array, v: Float32Array, dims: Int32Array): void;
-  couplingBackward(DY: Float32Array, X: Float32Array, h: Float32Array, S: Float32Array, v: Float32Array, W1: Float32Array, W2: Float32Array, G: Float32Array, R: Float32Array, C: Float32Array | null, dx: Float32Array, dW1: Float32Array, db1: Float32Array, dW2: Float32Array, db2: Float32Array, dg: Float32Array, doff: Float32Array, dims: Int32Array): void;
+  couplingForward(
+    X: Float32Array,
+    W1: Float32Array,
+    B1: Float32Array,
+    W2: Float32Array,
+    B2: Float32Array,
+    G: Float32Array,
+    OFF: Float32Array,
+    R: Float32Array,
+    C: Float32Array | null,
+    out: Float32Array,
+    h: Float32Array,
+    S: Float32Array,
+    v: Float32Array,
+    dims: Int32Array,
+  ): void;
+  couplingBackward(
+    DY: Float32Array,
+    X: Float32Array,
+    h: Float32Array,
+    S: Float32Array,
+    v: Float32Array,
+    W1: Float32Array,
+    W2: Float32Array,
+    G: Float32Array,
+    R: Float32Array,
+    C: Float32Array | null,
+    dx: Float32Array,
+    dW1: Float32Array,
+    db1: Float32Array,
+    dW2: Float32Array,
+    db2: Float32Array,
+    dg: Float32Array,
+    doff: Float32Array,
+    dims: Int32Array,
+  ): void;
 }
 
 /** The addon's coupling kernels where it has them (older builds do not). */
 export function nativeCouplingOf(blas: object | null): NativeCoupling | null {
   const b = blas as Partial<NativeCoupling> | null;
-  return b && typeof b.couplingForward === 'function' && typeof b.couplingBackward === 'function' ? (b as NativeCoupling) : null;
+  return b && typeof b.couplingForward === 'function' && typeof b.couplingBackward === 'function'
+    ? (b as NativeCoupling)
+    : null;
 }
 
 /** inputs {x [n,d+1], w1, b1, w2, b2, g, offset, rotation, cond?}, attrs {save}; outputs [out] or [out, h, s, v]. */
-export function makeCouplingForward(io: (backend: unknown) => KernelIo, gemm: Gemm, native: NativeCoupling | null = null): KernelFunc {
+export function makeCouplingForward(
+  io: (backend: unknown) => KernelIo,
+  gemm: Gemm,
+  native: NativeCoupling | null = null,
+): KernelFunc {
   return ((args: Args): TensorInfo | TensorInfo[] => {
     const { inputs, attrs = {} } = args;
     const save = !!attrs.save;
     const { n, d, h1, h2, c, H } = dimsOf(inputs);
     const D1 = d + 1;
     const k = io(args.backend);
-    const shapes = save ? [[n, D1], [n, H], [n, h2], [n, d]] : [[n, D1]];
+    const shapes = save
+      ? [
+          [n, D1],
+          [n, H],
+          [n, h2],
+          [n, d],
+        ]
+      : [[n, D1]];
     const { infos, arrays } = k.outputs(shapes);
     const out = arrays[0]!;
     const h = save ? arrays[1]! : scratch('h', n * H);
@@ -230,7 +285,11 @@ export function makeCouplingForward(io: (backend: unknown) => KernelIo, gemm: Ge
  * inputs {dy [n,d+1], x, h, s, v, w1, w2, g, rotation, cond?};
  * outputs [dx [n,d+1], dw1, db1, dw2, db2, dg, doffset].
  */
-export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: Gemm, native: NativeCoupling | null = null): KernelFunc {
+export function makeCouplingBackward(
+  io: (backend: unknown) => KernelIo,
+  gemm: Gemm,
+  native: NativeCoupling | null = null,
+): KernelFunc {
   return ((args: Args): TensorInfo[] => {
     const { inputs } = args;
     const { n, d, h1, h2, c, H } = dimsOf(inputs);
@@ -238,7 +297,15 @@ export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: G
     const W = 2 * h2;
     const k = io(args.backend);
     const { infos, arrays } = k.outputs([[n, D1], [h1 + c, H], [H], [H, W], [W], [d], [d]]);
-    const [dx, dW1, db1, dW2, db2, dg, doff] = arrays as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const [dx, dW1, db1, dW2, db2, dg, doff] = arrays as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
     const DY = k.read(inputs.dy!);
     const X = k.read(inputs.x!);
     const h = k.read(inputs.h!);
@@ -250,7 +317,26 @@ export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: G
     const R = k.read(inputs.rotation!);
     const C = inputs.cond ? k.read(inputs.cond) : null;
     if (native) {
-      native.couplingBackward(DY, X, h, S, v, W1, W2, G, R, C, dx, dW1, db1, dW2, db2, dg, doff, Int32Array.of(n, d, c, H));
+      native.couplingBackward(
+        DY,
+        X,
+        h,
+        S,
+        v,
+        W1,
+        W2,
+        G,
+        R,
+        C,
+        dx,
+        dW1,
+        db1,
+        dW2,
+        db2,
+        dg,
+        doff,
+        Int32Array.of(n, d, c, H),
+      );
       return infos;
     }
 
@@ -276,7 +362,7 @@ export function makeCouplingBackward(io: (backend: unknown) => KernelIo, gemm: G
     for (let j = 0; j < d; j++) {
       const ds = dSigma[j]! + dlSum / sigma[j]!;
       const z = 0.5 * G[j]!;
-      dg[j] = 0.1 * ds / (1 + Math.exp(-z));
+      dg[j] = (0.1 * ds) / (1 + Math.exp(-z));
       doff[j] = dOff[j]!;
     }
     // coupling backward into dpre = 0.1·[ds̃ | dt]; dx gets dv_a, db, dℓ
@@ -323,7 +409,12 @@ function colSums(a: Float32Array, rows: number, cols: number, out: Float32Array)
 }
 
 /** Registers the fused kernels for one backend (idempotent). */
-export function registerCouplingKernels(backendName: string, io: (backend: unknown) => KernelIo, gemm: Gemm, native: NativeCoupling | null = null): void {
+export function registerCouplingKernels(
+  backendName: string,
+  io: (backend: unknown) => KernelIo,
+  gemm: Gemm,
+  native: NativeCoupling | null = null,
+): void {
   for (const [name, fn] of [
     [COUPLING_FORWARD, makeCouplingForward(io, gemm, native)],
     [COUPLING_BACKWARD, makeCouplingBackward(io, gemm, native)],

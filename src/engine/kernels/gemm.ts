@@ -19,12 +19,19 @@
 import type { NativeBlas } from './native-blas';
 
 export type Gemm = (
-  a: Float32Array, lda: number,
-  b: Float32Array, ldb: number,
-  c: Float32Array, ldc: number,
-  m: number, n: number, k: number,
-  transA: boolean, transB: boolean,
-  alpha: number, beta: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  c: Float32Array,
+  ldc: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
 ) => void;
 
 let acc = new Float64Array(0);
@@ -68,7 +75,8 @@ export function gemmOf(blas: NativeBlas | null): Gemm {
     return (a, lda, b, ldb, c, ldc, m, n, k, transA, transB, alpha, beta) => {
       if (m === 0 || n === 0) return;
       if (k === 0) {
-        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) c[i * ldc + j] = beta === 0 ? 0 : beta * c[i * ldc + j]!;
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) c[i * ldc + j] = beta === 0 ? 0 : beta * c[i * ldc + j]!;
         return;
       }
       g(a, lda, b, ldb, c, ldc, m, n, k, transA, transB, alpha, beta);

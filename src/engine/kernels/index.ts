@@ -9,7 +9,12 @@ import * as tfcore from '@tensorflow/tfjs-core';
 import type { KernelFunc } from '@tensorflow/tfjs-core';
 import { makeMatMulKernel } from './matmul';
 import { unsortedSegmentSum } from './segment';
-import { depthwiseBackpropFilter, depthwiseBackpropInput, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv';
+import {
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+  makeConv2DBackpropFilter,
+  makeConv2DBackpropInput,
+} from './conv';
 import { maxPoolGrad } from './pool';
 import { loadNativeBlas, makeNativeMatMulKernel } from './native-blas';
 import { makeNativeConv2D, makeNativeConv2DBackpropInput } from './native-conv';
@@ -35,7 +40,12 @@ export const WASM_PATCHED_KERNELS = [
  * Patched or added only where the native OpenBLAS addon loads (test/engine/native-blas.test.ts,
  * test/engine/fused-coupling.test.ts). The coupling kernels are the flow's fused blocks (coupling.ts).
  */
-export const NATIVE_BLAS_KERNELS = ['Conv2D', 'FusedConv2D', 'PromptgenCouplingForward', 'PromptgenCouplingBackward'] as const;
+export const NATIVE_BLAS_KERNELS = [
+  'Conv2D',
+  'FusedConv2D',
+  'PromptgenCouplingForward',
+  'PromptgenCouplingBackward',
+] as const;
 
 const MARK = '__promptgenPatched';
 
@@ -66,7 +76,10 @@ export function registerWasmPatches(): string[] {
   install('_FusedMatMul', blas ? makeNativeMatMulKernel(blas, wasmFused, true) : wasmFused);
   install('UnsortedSegmentSum', unsortedSegmentSum);
   const wasmBackpropInput = makeConv2DBackpropInput(conv2d);
-  install('Conv2DBackpropInput', blas ? makeNativeConv2DBackpropInput(blas, wasmBackpropInput) : wasmBackpropInput);
+  install(
+    'Conv2DBackpropInput',
+    blas ? makeNativeConv2DBackpropInput(blas, wasmBackpropInput) : wasmBackpropInput,
+  );
   if (blas) {
     install('Conv2D', makeNativeConv2D(blas, conv2d, false));
     install('FusedConv2D', makeNativeConv2D(blas, original('FusedConv2D'), true));

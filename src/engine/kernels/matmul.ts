@@ -46,7 +46,10 @@ function outSize(a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean): number
   const rb = b.shape.length;
   const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
-  const batch = Math.max(size(a) / (a.shape[ra - 1] * a.shape[ra - 2]), size(b) / (b.shape[rb - 1] * b.shape[rb - 2]));
+  const batch = Math.max(
+    size(a) / (a.shape[ra - 1] * a.shape[ra - 2]),
+    size(b) / (b.shape[rb - 1] * b.shape[rb - 2]),
+  );
   return batch * m * n;
 }
 
@@ -61,7 +64,10 @@ export function makeMatMulKernel(original: KernelFunc, fused: boolean): KernelFu
     // Direct: transpose the operands that are marked transposed.
     const directCost = (transposeA ? size(inputs.a) : 0) + (transposeB ? size(inputs.b) : 0);
     // Swapped: op(A)·op(B) = (op(B)ᵀ·op(A)ᵀ)ᵀ — transposes the *other* operands and the output.
-    const swappedCost = (transposeB ? 0 : size(inputs.b)) + (transposeA ? 0 : size(inputs.a)) + outSize(inputs.a, inputs.b, transposeA, transposeB);
+    const swappedCost =
+      (transposeB ? 0 : size(inputs.b)) +
+      (transposeA ? 0 : size(inputs.a)) +
+      outSize(inputs.a, inputs.b, transposeA, transposeB);
     const temps: TensorInfo[] = [];
     try {
       if (fused || directCost <= swappedCost) {

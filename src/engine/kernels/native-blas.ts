@@ -15,7 +15,16 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { alloc, callKernel, view, type KernelArgs } from './wasm-util';
 
 export interface NativeBlas {
-  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
+  sgemm(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
   library(): string | null;
   /** Sets OpenBLAS's thread count; false where the library cannot. */
   setThreads(n: number): boolean;
@@ -24,13 +33,33 @@ export interface NativeBlas {
   /** OpenBLAS's current thread count (0: the library cannot tell). */
   threadCount?(): number;
   /** c = α·op(a)·op(b) + β·c with leading dimensions (kernels/gemm.ts). Missing in addons built before it. */
-  gemm?(a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha: number, beta: number): void;
+  gemm?(
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    c: Float32Array,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    alpha: number,
+    beta: number,
+  ): void;
   /** NHWC im2col of rows p[14]..p[15] (p: see native-conv.ts convParams). */
   im2col?(x: Float32Array, cols: Float32Array, p: Int32Array): void;
   /** The adjoint of im2col: x += scatter of cols. */
   col2im?(cols: Float32Array, x: Float32Array, p: Int32Array): void;
   /** y = act(y + bias) in place on rows of n values; activation codes as ACTIVATION_CODES. */
-  biasActivation?(y: Float32Array, bias: Float32Array | null, n: number, activation: number, alpha: number): void;
+  biasActivation?(
+    y: Float32Array,
+    bias: Float32Array | null,
+    n: number,
+    activation: number,
+    alpha: number,
+  ): void;
   /** Σ a_i² in double. */
   sumSquares?(a: Float32Array): number;
   /** One Adam step in place (src/engine/adam.ts). */
@@ -38,7 +67,14 @@ export interface NativeBlas {
   /** Σ a_i² over all arrays, on up to `threads` threads (chunked: the same sum for any count). */
   sumSquaresAll?(arrays: Float32Array[], threads: number): number;
   /** adamUpdate of every variable; m and v hold all variables' state end to end. */
-  adamUpdateAll?(ps: Float32Array[], gs: Float32Array[], m: Float32Array, v: Float32Array, hyper: Float64Array, threads: number): void;
+  adamUpdateAll?(
+    ps: Float32Array[],
+    gs: Float32Array[],
+    m: Float32Array,
+    v: Float32Array,
+    hyper: Float64Array,
+    threads: number,
+  ): void;
 }
 
 /**
@@ -49,7 +85,8 @@ export function blasThreads(env: NodeJS.ProcessEnv = process.env): number | null
   const raw = env.PROMPTGEN_BLAS_THREADS;
   if (raw === undefined || raw === '') return null;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`PROMPTGEN_BLAS_THREADS must be an integer from 1 to 256, got '${raw}'`);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new Error(`PROMPTGEN_BLAS_THREADS must be an integer from 1 to 256, got '${raw}'`);
   return n;
 }
 
@@ -162,7 +199,12 @@ export function activationOf(attrs: Record<string, unknown>): Activation | null 
 }
 
 /** The fused ops' epilogue, in place on rows of `n` values: + bias (size 1 or n), then the activation. */
-export function applyBiasActivation(y: Float32Array, bias: Float32Array | null, n: number, activation: Activation | null): void {
+export function applyBiasActivation(
+  y: Float32Array,
+  bias: Float32Array | null,
+  n: number,
+  activation: Activation | null,
+): void {
   if (!bias && !activation) return;
   for (let i = 0; i < y.length; i++) {
     let v = y[i]!;
@@ -172,13 +214,27 @@ export function applyBiasActivation(y: Float32Array, bias: Float32Array | null, 
 }
 
 /** Activation codes of the addon's biasActivation (native/src/conv.c). */
-const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
+const ACTIVATION_CODES: Record<string, number> = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  leakyrelu: 3,
+  sigmoid: 4,
+  elu: 5,
+};
 
 /**
  * The fused epilogue in C where the addon has it (a JS loop calling a closure per
  * value was measurable on the conv case's 64×64×32 activations), else in JS.
  */
-export function biasActivation(blas: NativeBlas, y: Float32Array, bias: Float32Array | null, n: number, attrs: Record<string, unknown>, activation: Activation | null): void {
+export function biasActivation(
+  blas: NativeBlas,
+  y: Float32Array,
+  bias: Float32Array | null,
+  n: number,
+  attrs: Record<string, unknown>,
+  activation: Activation | null,
+): void {
   if (!bias && !activation) return;
   const code = ACTIVATION_CODES[(attrs.activation as string | undefined) ?? 'linear'];
   if (blas.biasActivation && code !== undefined) {
@@ -197,7 +253,13 @@ export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, f
     const transB = !!attrs.transposeB;
     const activation = fused ? activationOf(attrs) : null;
     const bias = fused ? inputs.bias : undefined;
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2 || activation === undefined) {
+    if (
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      a.shape.length < 2 ||
+      b.shape.length < 2 ||
+      activation === undefined
+    ) {
       return callKernel(fallback, args);
     }
     // Rank ≥ 2; leading dimensions are a batch (TF.js hands rank-2 operands to this kernel as they are).
@@ -212,7 +274,11 @@ export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, f
     const n = transB ? b1 : b2;
     const batch = Math.max(ba, bb);
     const biasSize = bias ? bias.shape.reduce((x, y) => x * y, 1) : 0;
-    if ((ba !== bb && ba !== 1 && bb !== 1) || (bias && bias.dtype !== 'float32') || (bias && biasSize !== 1 && biasSize !== n)) {
+    if (
+      (ba !== bb && ba !== 1 && bb !== 1) ||
+      (bias && bias.dtype !== 'float32') ||
+      (bias && biasSize !== 1 && biasSize !== n)
+    ) {
       return callKernel(fallback, args);
     }
     const outBatch = aBatch.length >= bBatch.length && ba >= bb ? aBatch : bBatch;
@@ -224,7 +290,16 @@ export function makeNativeMatMulKernel(blas: NativeBlas, fallback: KernelFunc, f
     for (let i = 0; i < batch; i++) {
       const ai = ba === 1 ? 0 : i;
       const bi = bb === 1 ? 0 : i;
-      blas.sgemm(A.subarray(ai * m * k, (ai + 1) * m * k), B.subarray(bi * k * n, (bi + 1) * k * n), C.subarray(i * m * n, (i + 1) * m * n), m, n, k, transA, transB);
+      blas.sgemm(
+        A.subarray(ai * m * k, (ai + 1) * m * k),
+        B.subarray(bi * k * n, (bi + 1) * k * n),
+        C.subarray(i * m * n, (i + 1) * m * n),
+        m,
+        n,
+        k,
+        transA,
+        transB,
+      );
     }
     biasActivation(blas, C, bias ? view(backend, bias) : null, n, attrs, activation);
     return out;

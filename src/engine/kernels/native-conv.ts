@@ -96,18 +96,36 @@ export function makeNativeConv2D(blas: NativeBlas, fallback: KernelFunc, fused: 
     const biasSize = bias ? bias.shape.reduce((a, b) => a * b, 1) : 0;
     const O = filter.shape[3]!;
     if (
-      !isNhwc(attrs) || x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || filter.shape.length !== 4 ||
-      activation === undefined || (fused && inputs.preluActivationWeights) || (bias && (bias.dtype !== 'float32' || (biasSize !== 1 && biasSize !== O)))
+      !isNhwc(attrs) ||
+      x.dtype !== 'float32' ||
+      filter.dtype !== 'float32' ||
+      x.shape.length !== 4 ||
+      filter.shape.length !== 4 ||
+      activation === undefined ||
+      (fused && inputs.preluActivationWeights) ||
+      (bias && (bias.dtype !== 'float32' || (biasSize !== 1 && biasSize !== O)))
     ) {
       return callKernel(fallback, args);
     }
     const info = backend_util.computeConv2DInfo(
-      x.shape as Shape4, filter.shape as Shape4, attrs.strides as [number, number] | number,
-      (attrs.dilations as [number, number] | number | undefined) ?? 1, attrs.pad as Pad,
+      x.shape as Shape4,
+      filter.shape as Shape4,
+      attrs.strides as [number, number] | number,
+      (attrs.dilations as [number, number] | number | undefined) ?? 1,
+      attrs.pad as Pad,
       attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
     );
     const [N, H, W, C] = x.shape as Shape4;
-    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
+    const {
+      filterHeight: kh,
+      filterWidth: kw,
+      strideHeight: sh,
+      strideWidth: sw,
+      dilationHeight: dh,
+      dilationWidth: dw,
+      outHeight: OH,
+      outWidth: OW,
+    } = info;
     const pt = info.padInfo.top;
     const pl = info.padInfo.left;
     const out = backend.makeOutput([N, OH, OW, O], 'float32'); // before views: growth detaches the heap
@@ -141,14 +159,26 @@ export function makeNativeConv2DBackpropInput(blas: NativeBlas, fallback: Kernel
   return ((args: KernelArgs): TensorInfo => {
     const { inputs, backend, attrs = {} } = args;
     const { dy, filter } = inputs;
-    if (!isNhwc(attrs) || dy.dtype !== 'float32' || filter.dtype !== 'float32' || filter.shape.length !== 4) return callKernel(fallback, args);
+    if (!isNhwc(attrs) || dy.dtype !== 'float32' || filter.dtype !== 'float32' || filter.shape.length !== 4)
+      return callKernel(fallback, args);
     const inputShape = attrs.inputShape as Shape4;
     const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as Shape4, attrs.strides as [number, number] | number, 1, attrs.pad as Pad,
+      inputShape,
+      filter.shape as Shape4,
+      attrs.strides as [number, number] | number,
+      1,
+      attrs.pad as Pad,
       attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
     );
     const [N, H, W, C] = inputShape;
-    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
+    const {
+      filterHeight: kh,
+      filterWidth: kw,
+      strideHeight: sh,
+      strideWidth: sw,
+      outHeight: OH,
+      outWidth: OW,
+    } = info;
     const O = info.outChannels;
     const pt = info.padInfo.top;
     const pl = info.padInfo.left;

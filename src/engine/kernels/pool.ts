@@ -14,7 +14,8 @@ import { alloc, view, type KernelArgs } from './wasm-util';
 export const maxPoolGrad = ((args: KernelArgs): TensorInfo => {
   const { inputs, backend, attrs = {} } = args;
   const { dy, input } = inputs;
-  if (input.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`MaxPoolGrad: unsupported dtype ${input.dtype}`);
+  if (input.dtype !== 'float32' || dy.dtype !== 'float32')
+    throw new Error(`MaxPoolGrad: unsupported dtype ${input.dtype}`);
   const info = backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
     attrs.filterSize as number | [number, number],
@@ -28,7 +29,18 @@ export const maxPoolGrad = ((args: KernelArgs): TensorInfo => {
   const x = view(backend, input);
   const g = view(backend, dy);
   dx.fill(0);
-  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels: C,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+  } = info;
   const { top, left } = info.padInfo;
   for (let b = 0; b < batchSize; b++) {
     const xb = b * inHeight * inWidth * C;

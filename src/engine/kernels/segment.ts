@@ -6,7 +6,8 @@ export const unsortedSegmentSum = ((args: KernelArgs): TensorInfo => {
   const { inputs, backend, attrs = {} } = args;
   const { x, segmentIds } = inputs;
   const numSegments = attrs.numSegments as number;
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new Error(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
   const idRank = segmentIds.shape.length;
   const inner = x.shape.slice(idRank).reduce((a, b) => a * b, 1);
   const nIds = segmentIds.shape.reduce((a, b) => a * b, 1);

@@ -25,7 +25,11 @@ export function makeSliceKernel(fallback: KernelFunc): KernelFunc {
     const { inputs, backend, attrs = {} } = args;
     const x = inputs.x;
     if (x.dtype === 'string') return callKernel(fallback, args);
-    const [begin, size] = tfcore.slice_util.parseSliceParams(x as never, attrs.begin as number[], attrs.size as number[]);
+    const [begin, size] = tfcore.slice_util.parseSliceParams(
+      x as never,
+      attrs.begin as number[],
+      attrs.size as number[],
+    );
     const out = backend.makeOutput(size, x.dtype); // allocate before taking views: growth detaches the heap
     const total = tfcore.util.sizeFromShape(size);
     if (total === 0) return out;
@@ -72,7 +76,11 @@ export function makeSplitVKernel(slice: KernelFunc): KernelFunc {
     const { inputs, backend, attrs = {} } = args;
     const x = inputs.x;
     const axis = tfcore.util.parseAxisParam(attrs.axis as number, x.shape)[0]!;
-    const sizes = tfcore.backend_util.prepareSplitSize(x as never, attrs.numOrSizeSplits as number | number[], axis);
+    const sizes = tfcore.backend_util.prepareSplitSize(
+      x as never,
+      attrs.numOrSizeSplits as number | number[],
+      axis,
+    );
     const begin = new Array<number>(x.shape.length).fill(0);
     return sizes.map((s) => {
       const size = x.shape.slice();

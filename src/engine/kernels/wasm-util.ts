@@ -14,7 +14,10 @@ export type KernelArgs = {
 };
 
 /** Allocates outputs first (allocation may grow and detach the heap), then returns fresh views. */
-export function alloc(backend: WasmBackendLike, specs: { shape: number[]; dtype?: DataType }[]): TensorInfo[] {
+export function alloc(
+  backend: WasmBackendLike,
+  specs: { shape: number[]; dtype?: DataType }[],
+): TensorInfo[] {
   return specs.map((s) => backend.makeOutput(s.shape, s.dtype ?? 'float32'));
 }
 
@@ -24,7 +27,10 @@ export function view(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   return a;
 }
 
-export function callKernel(fn: KernelFunc, args: { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs?: Record<string, unknown> }): TensorInfo {
+export function callKernel(
+  fn: KernelFunc,
+  args: { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs?: Record<string, unknown> },
+): TensorInfo {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const out = fn(args as any);
   if (Array.isArray(out)) throw new Error('expected a single-output kernel');

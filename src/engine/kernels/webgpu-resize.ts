@@ -31,7 +31,13 @@ import type { GradConfig, NamedAttrMap, Tensor, Tensor4D } from '@tensorflow/tfj
  * R [outSize, inSize], row-major: the 1-D resize as a matrix, following the cpu
  * backend's ResizeNearestNeighbor / ResizeBilinear (alignCorners, halfPixelCenters).
  */
-export function resizeMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean, mode: 'nearest' | 'bilinear'): Float32Array {
+export function resizeMatrix(
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+  mode: 'nearest' | 'bilinear',
+): Float32Array {
   const R = new Float32Array(outSize * inSize);
   const effIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
   const effOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
@@ -55,14 +61,24 @@ export function resizeMatrix(inSize: number, outSize: number, alignCorners: bool
 }
 
 /** dx for dy [n, H', W', c] of a resize from [H, W]. */
-export function resizeGrad(dy: Tensor4D, H: number, W: number, alignCorners: boolean, halfPixelCenters: boolean, mode: 'nearest' | 'bilinear'): Tensor4D {
+export function resizeGrad(
+  dy: Tensor4D,
+  H: number,
+  W: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+  mode: 'nearest' | 'bilinear',
+): Tensor4D {
   const tf = tfcore;
   const [n, H2, W2, c] = dy.shape;
   return tf.tidy(() => {
     const ryT = tf.transpose(tf.tensor2d(resizeMatrix(H, H2, alignCorners, halfPixelCenters, mode), [H2, H])); // [H, H2]
     const rx = tf.tensor2d(resizeMatrix(W, W2, alignCorners, halfPixelCenters, mode), [W2, W]);
     // rows: [n, H2, W2·c] → Ryᵀ · → [n, H, W2·c]
-    const rows = tf.matMul(tf.tile(tf.expandDims(ryT, 0), [n, 1, 1]) as tfcore.Tensor3D, tf.reshape(dy, [n, H2, W2 * c]) as tfcore.Tensor3D);
+    const rows = tf.matMul(
+      tf.tile(tf.expandDims(ryT, 0), [n, 1, 1]) as tfcore.Tensor3D,
+      tf.reshape(dy, [n, H2, W2 * c]) as tfcore.Tensor3D,
+    );
     // columns: [n·H, W2, c] → [n·H, c, W2] · Rx → [n·H, c, W] → [n, H, W, c]
     const cols = tf.transpose(tf.reshape(rows, [n * H, W2, c]), [0, 2, 1]) as tfcore.Tensor3D;
     const out = tf.matMul(tf.reshape(cols, [n * H * c, W2]) as tfcore.Tensor2D, rx);
@@ -79,7 +95,10 @@ function patch(kernelName: 'ResizeNearestNeighbor' | 'ResizeBilinear', mode: 'ne
   const current = tfcore.getGradient(kernelName);
   if (current && (current as unknown as Record<string, boolean>)[MARK]) return;
   const stock = stockGrads.get(kernelName) ?? current;
-  if (!stock) throw new Error(`no gradient registered for ${kernelName} (import @tensorflow/tfjs-layers or the converter first)`);
+  if (!stock)
+    throw new Error(
+      `no gradient registered for ${kernelName} (import @tensorflow/tfjs-layers or the converter first)`,
+    );
   stockGrads.set(kernelName, stock);
   const cfg: GradConfig = {
     kernelName,

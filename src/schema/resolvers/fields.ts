@@ -22,8 +22,14 @@ export class GeneratorFields {
     return row && toPlugin(row);
   }
 
-  @FieldResolver(() => Prompt, { nullable: true, description: 'Set when this generator is a trained prompt (iterative control).' })
-  async basePrompt(@Root() g: Generator, @Ctx() { services: { store } }: GraphQLContext): Promise<Prompt | null> {
+  @FieldResolver(() => Prompt, {
+    nullable: true,
+    description: 'Set when this generator is a trained prompt (iterative control).',
+  })
+  async basePrompt(
+    @Root() g: Generator,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Prompt | null> {
     const row = g.basePromptRowId ? await store.promptById(g.basePromptRowId) : null;
     return row && toPrompt(row);
   }
@@ -71,14 +77,23 @@ export class PromptFields {
     return toGenerator(row);
   }
 
-  @FieldResolver(() => Generator, { nullable: true, description: 'Set once SUCCEEDED: use it as a base generator.' })
-  async asGenerator(@Root() p: Prompt, @Ctx() { services: { store } }: GraphQLContext): Promise<Generator | null> {
+  @FieldResolver(() => Generator, {
+    nullable: true,
+    description: 'Set once SUCCEEDED: use it as a base generator.',
+  })
+  async asGenerator(
+    @Root() p: Prompt,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Generator | null> {
     if (p.status !== 'SUCCEEDED') return null;
     const row = await generatorOfPrompt(store, p.rowId);
     return row && toGenerator(row);
   }
 
-  @FieldResolver(() => String, { description: 'PNG of the training curves so far: loss, log-det, then each control\'s mean energy (404 before the first step).' })
+  @FieldResolver(() => String, {
+    description:
+      "PNG of the training curves so far: loss, log-det, then each control's mean energy (404 before the first step).",
+  })
   curveUrl(@Root() p: Prompt, @Ctx() { baseUrl }: GraphQLContext): string {
     return PROMPT_CURVE.url(baseUrl, p.rowId);
   }
@@ -92,8 +107,13 @@ export class PromptFields {
     return sideEffectsOf(p.metrics);
   }
 
-  @FieldResolver(() => [TrainingProgress], { description: 'Every reported training step, oldest first (for curves).' })
-  async history(@Root() p: Prompt, @Ctx() { services: { store } }: GraphQLContext): Promise<TrainingProgress[]> {
+  @FieldResolver(() => [TrainingProgress], {
+    description: 'Every reported training step, oldest first (for curves).',
+  })
+  async history(
+    @Root() p: Prompt,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<TrainingProgress[]> {
     return (await store.progressHistory(p.rowId)).map((point) => toProgress(p.rowId, 'TRAINING', point.data)); // recorded while training
   }
 
@@ -136,7 +156,10 @@ export class SampleSetFields {
   }
 
   @FieldResolver(() => [Image])
-  async images(@Root() s: SampleSet, @Ctx() { services: { store }, baseUrl }: GraphQLContext): Promise<Image[]> {
+  async images(
+    @Root() s: SampleSet,
+    @Ctx() { services: { store }, baseUrl }: GraphQLContext,
+  ): Promise<Image[]> {
     return (await store.imagesOfSet(s.rowId)).map((row) => toImage(row, baseUrl));
   }
 }

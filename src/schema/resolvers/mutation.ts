@@ -25,12 +25,19 @@ function rateLimited({ services, admin, clientKey }: GraphQLContext): UserError[
   const refused = services.rateLimiter.take(clientKey ?? 'unknown');
   return refused ? toUserErrors([refused]) : null;
 }
-const unavailable = (what: string) => [UserError.of('UNAVAILABLE', `${what} is not available on this server (no tensor runtime is running)`)];
+const unavailable = (what: string) => [
+  UserError.of('UNAVAILABLE', `${what} is not available on this server (no tensor runtime is running)`),
+];
 
 @Resolver()
 export class MutationResolver {
-  @Mutation(() => CreatePromptPayload, { description: 'Validates, records the prompt QUEUED and queues its training.' })
-  async createPrompt(@Arg('input') input: CreatePromptInput, @Ctx() ctx: GraphQLContext): Promise<CreatePromptPayload> {
+  @Mutation(() => CreatePromptPayload, {
+    description: 'Validates, records the prompt QUEUED and queues its training.',
+  })
+  async createPrompt(
+    @Arg('input') input: CreatePromptInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CreatePromptPayload> {
     const { services } = ctx;
     const limited = rateLimited(ctx);
     if (limited) return { prompt: null, userErrors: limited };
@@ -41,7 +48,10 @@ export class MutationResolver {
   }
 
   @Mutation(() => CancelPromptPayload, { description: 'Moves a queued or training prompt to CANCELLED.' })
-  async cancelPrompt(@Arg('input') input: CancelPromptInput, @Ctx() { services }: GraphQLContext): Promise<CancelPromptPayload> {
+  async cancelPrompt(
+    @Arg('input') input: CancelPromptInput,
+    @Ctx() { services }: GraphQLContext,
+  ): Promise<CancelPromptPayload> {
     const rowId = idOf('Prompt', input.id);
     if (!rowId) return { prompt: null, userErrors: [UserError.of('NOT_FOUND', 'unknown prompt id', ['id'])] };
     const result = await services.prompts.cancel(rowId);
@@ -60,17 +70,27 @@ export class MutationResolver {
     return { sampleSet: toSampleSet(result.value), userErrors: [] };
   }
 
-  @Mutation(() => InstallPluginPayload, { description: 'Admin: installs a plugin from npm, a directory or a .tgz.' })
-  async installPlugin(@Arg('input') input: InstallPluginInput, @Ctx() { services, admin }: GraphQLContext): Promise<InstallPluginPayload> {
+  @Mutation(() => InstallPluginPayload, {
+    description: 'Admin: installs a plugin from npm, a directory or a .tgz.',
+  })
+  async installPlugin(
+    @Arg('input') input: InstallPluginInput,
+    @Ctx() { services, admin }: GraphQLContext,
+  ): Promise<InstallPluginPayload> {
     if (!admin) throw forbidden('installPlugin');
     if (!services.plugins) return { plugin: null, userErrors: unavailable('plugin installation') };
-    const result = await services.plugins.install(input.spec, { allowDowngrade: input.allowDowngrade === true });
+    const result = await services.plugins.install(input.spec, {
+      allowDowngrade: input.allowDowngrade === true,
+    });
     if (!result.ok) return { plugin: null, userErrors: toUserErrors(result.errors) };
     return { plugin: toPlugin(result.value), userErrors: [] };
   }
 
   @Mutation(() => UninstallPluginPayload, { description: 'Admin: removes an installed plugin.' })
-  async uninstallPlugin(@Arg('input') input: UninstallPluginInput, @Ctx() { services, admin }: GraphQLContext): Promise<UninstallPluginPayload> {
+  async uninstallPlugin(
+    @Arg('input') input: UninstallPluginInput,
+    @Ctx() { services, admin }: GraphQLContext,
+  ): Promise<UninstallPluginPayload> {
     if (!admin) throw forbidden('uninstallPlugin');
     if (!services.plugins) return { removed: false, userErrors: unavailable('plugin removal') };
     const result = await services.plugins.uninstall(input.name);

@@ -18,14 +18,18 @@ export const MAX_PAGE = 100;
 
 export function pageSize(first: number | null | undefined, fallback = 20): number {
   const n = first ?? fallback;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE) throw badInput(`first must be an integer from 0 to ${MAX_PAGE}`, ['first']);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE)
+    throw badInput(`first must be an integer from 0 to ${MAX_PAGE}`, ['first']);
   return n;
 }
 
 @Resolver()
 export class QueryResolver {
   @Query(() => Node, { nullable: true, description: 'Any object by its global id.' })
-  async node(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Node | null> {
+  async node(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Node | null> {
     const parsed = fromGlobalId(id);
     if (!parsed) return null;
     switch (parsed.type) {
@@ -53,10 +57,14 @@ export class QueryResolver {
   }
 
   @Query(() => [Generator], {
-    description: 'Available generators, by name: plugin generators and trained prompts, or only one kind. A trained prompt whose base generator is gone is not listed.',
+    description:
+      'Available generators, by name: plugin generators and trained prompts, or only one kind. A trained prompt whose base generator is gone is not listed.',
   })
   async generators(
-    @Arg('kind', () => GeneratorKind, { nullable: true, description: 'BASE: plugin generators only; PROMPT: trained prompts only; omitted: both.' })
+    @Arg('kind', () => GeneratorKind, {
+      nullable: true,
+      description: 'BASE: plugin generators only; PROMPT: trained prompts only; omitted: both.',
+    })
     kind: GeneratorKind | null | undefined,
     @Ctx() { services: { store } }: GraphQLContext,
   ): Promise<Generator[]> {
@@ -64,7 +72,10 @@ export class QueryResolver {
   }
 
   @Query(() => Generator, { nullable: true, description: 'By id or name.' })
-  async generator(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Generator | null> {
+  async generator(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Generator | null> {
     const row = await findGenerator(store, id);
     return row && toGenerator(row);
   }
@@ -75,7 +86,10 @@ export class QueryResolver {
   }
 
   @Query(() => Control, { nullable: true, description: 'By id or name.' })
-  async control(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Control | null> {
+  async control(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Control | null> {
     const row = await findControl(store, id);
     return row && toControl(row);
   }
@@ -87,7 +101,14 @@ export class QueryResolver {
     return {
       backend: e?.backend ?? null,
       adapter: a
-        ? { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, software: a.software, memoryBudgetMb: Math.round(a.memoryBudgetBytes / 2 ** 20) }
+        ? {
+            vendor: a.vendor,
+            architecture: a.architecture,
+            device: a.device,
+            description: a.description,
+            software: a.software,
+            memoryBudgetMb: Math.round(a.memoryBudgetBytes / 2 ** 20),
+          }
         : null,
     };
   }
@@ -98,7 +119,10 @@ export class QueryResolver {
   }
 
   @Query(() => Prompt, { nullable: true })
-  async prompt(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<Prompt | null> {
+  async prompt(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<Prompt | null> {
     const rowId = idOf('Prompt', id);
     const row = rowId ? await store.promptById(rowId) : null;
     return row && toPrompt(row);
@@ -122,7 +146,10 @@ export class QueryResolver {
   }
 
   @Query(() => SampleSet, { nullable: true })
-  async sampleSet(@Arg('id', () => ID) id: string, @Ctx() { services: { store } }: GraphQLContext): Promise<SampleSet | null> {
+  async sampleSet(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { services: { store } }: GraphQLContext,
+  ): Promise<SampleSet | null> {
     const rowId = idOf('SampleSet', id);
     const row = rowId ? await store.sampleSetById(rowId) : null;
     return row && toSampleSet(row);

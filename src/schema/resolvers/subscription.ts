@@ -46,12 +46,16 @@ export class SubscriptionResolver {
       return channel.endAfter((e) => isTerminal(e.status));
     },
   })
-  trainingProgress(@Arg('promptId', () => ID) _promptId: string, @Root() event: ProgressEvent): TrainingProgress {
+  trainingProgress(
+    @Arg('promptId', () => ID) _promptId: string,
+    @Root() event: ProgressEvent,
+  ): TrainingProgress {
     return toProgress(event.promptId, event.status, event.progress);
   }
 
   @Subscription(() => SampleSet, {
-    description: 'Preview batches while training; the first event is the latest preview, if any; completes when the prompt ends.',
+    description:
+      'Preview batches while training; the first event is the latest preview, if any; completes when the prompt ends.',
     subscribe: async ({ args, context }) => {
       const { services } = context as GraphQLContext;
       const promptId = idOf('Prompt', args.promptId as string);

@@ -7,9 +7,14 @@ import { UserError } from './user-error';
 
 @InputType('ControlTermInput')
 export class ControlTermInput {
-  @Field(() => ID, { description: 'A control\'s id or name.' }) control!: string;
-  @Field(() => Float, { nullable: true, description: 'λ, the energy\'s weight (inverse temperature); default 1.' }) weight?: number | null;
-  @Field(() => JSONScalar, { nullable: true, description: 'Validated against the control\'s paramsSchema.' }) params?: unknown;
+  @Field(() => ID, { description: "A control's id or name." }) control!: string;
+  @Field(() => Float, {
+    nullable: true,
+    description: "λ, the energy's weight (inverse temperature); default 1.",
+  })
+  weight?: number | null;
+  @Field(() => JSONScalar, { nullable: true, description: "Validated against the control's paramsSchema." })
+  params?: unknown;
 }
 
 @InputType('TrainingOptionsInput')
@@ -25,8 +30,9 @@ export class TrainingOptionsInput {
 
 @InputType('CreatePromptInput')
 export class CreatePromptInput {
-  @Field(() => ID, { description: 'A generator\'s id or name.' }) generator!: string;
-  @Field(() => [ControlTermInput], { description: 'Composed: energies are summed.' }) controls!: ControlTermInput[];
+  @Field(() => ID, { description: "A generator's id or name." }) generator!: string;
+  @Field(() => [ControlTermInput], { description: 'Composed: energies are summed.' })
+  controls!: ControlTermInput[];
   @Field(() => TrainingOptionsInput, { nullable: true }) training?: TrainingOptionsInput | null;
   @Field(() => String, { nullable: true }) name?: string | null;
 }
@@ -51,11 +57,13 @@ export class CancelPromptPayload {
 @InputType('SampleInput')
 export class SampleInput {
   @Field(() => ID, { nullable: true, description: 'Sample a trained prompt ...' }) prompt?: string | null;
-  @Field(() => ID, { nullable: true, description: '... or the bare generator (exactly one of the two).' }) generator?: string | null;
+  @Field(() => ID, { nullable: true, description: '... or the bare generator (exactly one of the two).' })
+  generator?: string | null;
   @Field(() => Int, { nullable: true, description: 'Default 16.' }) count?: number | null;
   @Field(() => Int, { nullable: true }) seed?: number | null;
   @Field(() => Float, { nullable: true, description: 'Scales ε; default 1.' }) truncation?: number | null;
-  @Field(() => [Float], { nullable: true, description: 'For conditional prompts.' }) condition?: number[] | null;
+  @Field(() => [Float], { nullable: true, description: 'For conditional prompts.' }) condition?:
+    number[] | null;
 }
 
 @ObjectType('SamplePayload')
@@ -70,7 +78,8 @@ export class InstallPluginInput {
   @Field(() => Boolean, {
     nullable: true,
     defaultValue: false,
-    description: 'Replace an installed version with an older one. Without it such an install is refused (code DOWNGRADE_REFUSED).',
+    description:
+      'Replace an installed version with an older one. Without it such an install is refused (code DOWNGRADE_REFUSED).',
   })
   allowDowngrade?: boolean | null;
 }

@@ -2,7 +2,10 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { Node } from './node';
 import { PluginSource, PluginStatus } from './enums';
 
-@ObjectType('Plugin', { implements: Node, description: 'A plugin package providing generators and controls.' })
+@ObjectType('Plugin', {
+  implements: Node,
+  description: 'A plugin package providing generators and controls.',
+})
 export class Plugin extends Node {
   readonly __typename = 'Plugin';
   /** Table key (not exposed). */
@@ -13,5 +16,6 @@ export class Plugin extends Node {
   @Field(() => PluginSource) source!: PluginSource;
   @Field(() => PluginStatus) status!: PluginStatus;
   @Field(() => String, { nullable: true, description: 'Why it failed to load.' }) error!: string | null;
-  @Field(() => String, { nullable: true, description: 'How it was installed (INSTALLED plugins).' }) spec!: string | null;
+  @Field(() => String, { nullable: true, description: 'How it was installed (INSTALLED plugins).' }) spec!:
+    string | null;
 }

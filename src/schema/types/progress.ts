@@ -16,9 +16,11 @@ export class TrainingProgress {
   @Field(() => Int) totalSteps!: number;
   @Field(() => Float, { nullable: true }) loss!: number | null;
   @Field(() => Float, { nullable: true }) logDet!: number | null;
-  @Field(() => [EnergyValue], { description: 'One per control term, mean over the batch, unweighted.' }) energies!: EnergyValue[];
+  @Field(() => [EnergyValue], { description: 'One per control term, mean over the batch, unweighted.' })
+  energies!: EnergyValue[];
   @Field(() => Float, { nullable: true }) stepsPerSecond!: number | null;
   @Field(() => Float, { nullable: true }) etaSeconds!: number | null;
-  @Field(() => Float, { nullable: true, description: 'Gradient norm before clipping.' }) gradNorm!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Gradient norm before clipping.' }) gradNorm!:
+    number | null;
   @Field(() => DateTimeScalar) at!: Date;
 }

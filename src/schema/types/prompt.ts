@@ -21,11 +21,17 @@ export class ControlTerm {
   stored!: StoredControlTerm;
   @Field(() => Float) weight!: number;
   @Field(() => JSONScalar, { nullable: true }) params!: unknown;
-  @Field(() => String, { nullable: true, description: 'Version of the control\'s plugin this prompt was created with.' })
+  @Field(() => String, {
+    nullable: true,
+    description: "Version of the control's plugin this prompt was created with.",
+  })
   pluginVersion!: string | null;
 }
 
-@ObjectType('Prompt', { implements: Node, description: 'A trained (or training) flow that steers a generator with composed controls.' })
+@ObjectType('Prompt', {
+  implements: Node,
+  description: 'A trained (or training) flow that steers a generator with composed controls.',
+})
 export class Prompt extends Node {
   readonly __typename = 'Prompt';
   rowId!: string;
@@ -35,9 +41,14 @@ export class Prompt extends Node {
   @Field(() => PromptStatus) status!: PromptStatus;
   @Field(() => [ControlTerm]) controls!: ControlTerm[];
   @Field(() => TrainingOptions) training!: TrainingOptions;
-  @Field(() => TrainingProgress, { nullable: true, description: 'The latest progress.' }) progress!: TrainingProgress | null;
-  @Field(() => JSONScalar, { nullable: true, description: 'Evaluation after training.' }) metrics!: Record<string, unknown> | null;
-  @Field(() => JSONScalar, { description: 'Plugin name → version this prompt was created with.' }) pluginVersions!: Record<string, string>;
+  @Field(() => TrainingProgress, { nullable: true, description: 'The latest progress.' })
+  progress!: TrainingProgress | null;
+  @Field(() => JSONScalar, { nullable: true, description: 'Evaluation after training.' }) metrics!: Record<
+    string,
+    unknown
+  > | null;
+  @Field(() => JSONScalar, { description: 'Plugin name → version this prompt was created with.' })
+  pluginVersions!: Record<string, string>;
   @Field(() => String, { nullable: true }) error!: string | null;
   @Field(() => DateTimeScalar) createdAt!: Date;
   @Field(() => DateTimeScalar, { nullable: true }) startedAt!: Date | null;

@@ -6,30 +6,50 @@
  */
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 
-@ObjectType('ClassShareChange', { description: 'One class of an audited classifier: its share of images before and after.' })
+@ObjectType('ClassShareChange', {
+  description: 'One class of an audited classifier: its share of images before and after.',
+})
 export class ClassShareChange {
   @Field(() => String) className!: string;
-  @Field(() => Float, { description: "Share of the base generator's images the classifier assigns to this class (argmax)." }) base!: number;
+  @Field(() => Float, {
+    description: "Share of the base generator's images the classifier assigns to this class (argmax).",
+  })
+  base!: number;
   @Field(() => Float, { description: "Share of the prompt's images, same ε." }) prompt!: number;
   @Field(() => Float, { description: 'prompt − base.' }) change!: number;
 }
 
-@ObjectType('ClassifierShift', { description: 'How a prompt moved the class marginal of one named classifier (base vs prompt, same ε).' })
+@ObjectType('ClassifierShift', {
+  description: 'How a prompt moved the class marginal of one named classifier (base vs prompt, same ε).',
+})
 export class ClassifierShift {
   @Field(() => String) classifier!: string;
-  @Field(() => Boolean, { description: "True when one of the prompt's controls uses this classifier (the steered attribute)." }) steered!: boolean;
+  @Field(() => Boolean, {
+    description: "True when one of the prompt's controls uses this classifier (the steered attribute).",
+  })
+  steered!: boolean;
   @Field(() => Int) samples!: number;
-  @Field(() => Float, { description: 'Total variation ½ Σ |prompt − base| of the counted marginals (0–1): the share of images that changed class, at least.' })
+  @Field(() => Float, {
+    description:
+      'Total variation ½ Σ |prompt − base| of the counted marginals (0–1): the share of images that changed class, at least.',
+  })
   shift!: number;
   @Field(() => [String]) classNames!: string[];
-  @Field(() => [Float], { description: 'Counted marginal (share of images per class, argmax), base generator; in classNames order.' }) baseMarginal!: number[];
+  @Field(() => [Float], {
+    description: 'Counted marginal (share of images per class, argmax), base generator; in classNames order.',
+  })
+  baseMarginal!: number[];
   @Field(() => [Float], { description: 'Counted marginal of the prompt.' }) promptMarginal!: number[];
-  @Field(() => [Float], { description: 'Mean class probability, base generator.' }) baseMeanProbability!: number[];
-  @Field(() => [Float], { description: 'Mean class probability of the prompt.' }) promptMeanProbability!: number[];
-  @Field(() => [ClassShareChange], { description: 'Every class, largest |change| first.' }) classes!: ClassShareChange[];
+  @Field(() => [Float], { description: 'Mean class probability, base generator.' })
+  baseMeanProbability!: number[];
+  @Field(() => [Float], { description: 'Mean class probability of the prompt.' })
+  promptMeanProbability!: number[];
+  @Field(() => [ClassShareChange], { description: 'Every class, largest |change| first.' })
+  classes!: ClassShareChange[];
 }
 
-const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isNumbers = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 /** The typed audit out of a prompt's stored metrics; [] when absent (older prompts) or malformed. */
 export function sideEffectsOf(metrics: Record<string, unknown> | null): ClassifierShift[] {
@@ -37,8 +57,10 @@ export function sideEffectsOf(metrics: Record<string, unknown> | null): Classifi
   if (!audit || !Array.isArray(audit.classifiers)) return [];
   const out: ClassifierShift[] = [];
   for (const c of audit.classifiers as Array<Record<string, unknown>>) {
-    if (!c || typeof c.classifier !== 'string' || typeof c.shift !== 'number' || !Array.isArray(c.classNames)) continue;
-    if (![c.baseMarginal, c.promptMarginal, c.baseMeanProbability, c.promptMeanProbability].every(isNumbers)) continue;
+    if (!c || typeof c.classifier !== 'string' || typeof c.shift !== 'number' || !Array.isArray(c.classNames))
+      continue;
+    if (![c.baseMarginal, c.promptMarginal, c.baseMeanProbability, c.promptMeanProbability].every(isNumbers))
+      continue;
     const classes = Array.isArray(c.classes) ? (c.classes as Array<Record<string, unknown>>) : [];
     out.push({
       classifier: c.classifier,
@@ -51,8 +73,20 @@ export function sideEffectsOf(metrics: Record<string, unknown> | null): Classifi
       baseMeanProbability: c.baseMeanProbability as number[],
       promptMeanProbability: c.promptMeanProbability as number[],
       classes: classes
-        .filter((x) => x && typeof x.className === 'string' && typeof x.base === 'number' && typeof x.prompt === 'number' && typeof x.change === 'number')
-        .map((x) => ({ className: x.className as string, base: x.base as number, prompt: x.prompt as number, change: x.change as number })),
+        .filter(
+          (x) =>
+            x &&
+            typeof x.className === 'string' &&
+            typeof x.base === 'number' &&
+            typeof x.prompt === 'number' &&
+            typeof x.change === 'number',
+        )
+        .map((x) => ({
+          className: x.className as string,
+          base: x.base as number,
+          prompt: x.prompt as number,
+          change: x.change as number,
+        })),
     });
   }
   return out.sort((a, b) => b.shift - a.shift);

@@ -11,7 +11,8 @@ export type CheckpointKindValue = 'PROGRESS' | 'FINAL';
 export class CheckpointRow {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'uuid', name: 'prompt_id' }) promptId!: string;
-  @Column({ type: 'enum', enum: ['PROGRESS', 'FINAL'], enumName: 'checkpoint_kind' }) kind!: CheckpointKindValue;
+  @Column({ type: 'enum', enum: ['PROGRESS', 'FINAL'], enumName: 'checkpoint_kind' })
+  kind!: CheckpointKindValue;
   @Column({ type: 'int' }) step!: number;
   @Column({ type: 'bytea', select: false }) data!: Buffer;
   @CreateDateColumn({ type: 'timestamptz', name: 'created_at' }) createdAt!: Date;

@@ -17,4 +17,14 @@ import { ImageRow } from './image';
 import { CheckpointRow } from './checkpoint';
 import { PluginPackageRow } from './plugin-package';
 
-export const ENTITIES = [PluginRow, GeneratorRow, ControlRow, PromptRow, ProgressPointRow, SampleSetRow, ImageRow, CheckpointRow, PluginPackageRow];
+export const ENTITIES = [
+  PluginRow,
+  GeneratorRow,
+  ControlRow,
+  PromptRow,
+  ProgressPointRow,
+  SampleSetRow,
+  ImageRow,
+  CheckpointRow,
+  PluginPackageRow,
+];

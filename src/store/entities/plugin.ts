@@ -9,7 +9,8 @@ export class PluginRow {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'text', unique: true }) name!: string;
   @Column({ type: 'text' }) version!: string;
-  @Column({ type: 'enum', enum: ['BUILTIN', 'INSTALLED'], enumName: 'plugin_source' }) source!: PluginSourceValue;
+  @Column({ type: 'enum', enum: ['BUILTIN', 'INSTALLED'], enumName: 'plugin_source' })
+  source!: PluginSourceValue;
   @Column({ type: 'enum', enum: ['LOADED', 'FAILED'], enumName: 'plugin_status' }) status!: PluginStatusValue;
   @Column({ type: 'text', nullable: true }) error!: string | null;
   /** How it was installed (npm spec, directory or tarball) so other machines can install the same. */

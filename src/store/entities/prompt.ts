@@ -1,8 +1,23 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+} from 'typeorm';
 import { GeneratorRow } from './generator';
 
 export type PromptStatusValue = 'QUEUED' | 'TRAINING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
-export const PROMPT_STATUSES: PromptStatusValue[] = ['QUEUED', 'TRAINING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+export const PROMPT_STATUSES: PromptStatusValue[] = [
+  'QUEUED',
+  'TRAINING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+];
 
 /** One composed control term, with the plugin version it was validated against. */
 export interface StoredControlTerm {
@@ -55,7 +70,10 @@ export class PromptRow {
   @Column({ type: 'jsonb' }) controls!: StoredControlTerm[];
   @Column({ type: 'jsonb' }) training!: StoredTrainingOptions;
   /** Plugin name → version used, frozen at creation (a later upgrade does not change a prompt). */
-  @Column({ type: 'jsonb', name: 'plugin_versions', default: () => "'{}'" }) pluginVersions!: Record<string, string>;
+  @Column({ type: 'jsonb', name: 'plugin_versions', default: () => "'{}'" }) pluginVersions!: Record<
+    string,
+    string
+  >;
   @Column({ type: 'jsonb', nullable: true }) progress!: StoredProgress | null;
   @Column({ type: 'jsonb', nullable: true }) metrics!: Record<string, unknown> | null;
   /** Control calibration state (e.g. de-biasing β̂), fitted once and reused on resume. */

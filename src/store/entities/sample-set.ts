@@ -1,4 +1,12 @@
-import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  OneToMany,
+  PrimaryGeneratedColumn,
+  type Relation,
+} from 'typeorm';
 import { ImageRow } from './image';
 
 export type SampleSetKindValue = 'PREVIEW' | 'SAMPLE';
@@ -9,7 +17,8 @@ export class SampleSetRow {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'uuid', name: 'prompt_id', nullable: true }) promptId!: string | null;
   @Column({ type: 'uuid', name: 'generator_id' }) generatorId!: string;
-  @Column({ type: 'enum', enum: ['PREVIEW', 'SAMPLE'], enumName: 'sample_set_kind' }) kind!: SampleSetKindValue;
+  @Column({ type: 'enum', enum: ['PREVIEW', 'SAMPLE'], enumName: 'sample_set_kind' })
+  kind!: SampleSetKindValue;
   @Column({ type: 'int', nullable: true }) step!: number | null;
   @Column({ type: 'int', nullable: true }) seed!: number | null;
   @Column({ type: 'double precision', default: 1 }) truncation!: number;

@@ -4,7 +4,18 @@
  * file shows a masked error, never the file's contents.
  */
 import * as path from 'node:path';
-import { server, secretDir, secretFile, allowedDir, useHostileServer, gql, expectClean, CREATE, clipInput, promptCount } from './setup';
+import {
+  server,
+  secretDir,
+  secretFile,
+  allowedDir,
+  useHostileServer,
+  gql,
+  expectClean,
+  CREATE,
+  clipInput,
+  promptCount,
+} from './setup';
 
 useHostileServer();
 
@@ -32,7 +43,9 @@ describe('client params cannot make the server read files or fetch URLs', () => 
   });
 
   test('a training failure on an allowed but wrong file shows a masked error, never its contents', async () => {
-    const r = await gql(CREATE, { input: clipInput({ vocabulary: path.join(allowedDir, 'not-a-vocab.txt') }) });
+    const r = await gql(CREATE, {
+      input: clipInput({ vocabulary: path.join(allowedDir, 'not-a-vocab.txt') }),
+    });
     expectClean(r);
     const id = r.body.data.createPrompt.prompt.id;
     let prompt: any;

@@ -51,12 +51,15 @@ export function useHostileServer(): void {
 export function leaks(text: string): string[] {
   const found: string[] = [];
   if (text.includes(SECRET)) found.push('the secret');
-  if (text.includes(secretDir) || text.includes(allowedDir) || text.includes(server.dataDir)) found.push('a temp path');
+  if (text.includes(secretDir) || text.includes(allowedDir) || text.includes(server.dataDir))
+    found.push('a temp path');
   if (text.includes(repoRoot) || text.includes('/work/')) found.push('the repository path');
   if (text.includes('node_modules')) found.push('node_modules');
   if (/\bSELECT\b|\bINSERT INTO\b|relation "|invalid byte sequence/.test(text)) found.push('SQL');
-  if (/\n\s+at .+:\d+:\d+/.test(text) || /\.js:\d+:\d+/.test(text) || /"stacktrace"/.test(text)) found.push('a stack');
-  if (/Cannot read propert|is not a function|undefined \(reading/.test(text)) found.push('a JavaScript internal');
+  if (/\n\s+at .+:\d+:\d+/.test(text) || /\.js:\d+:\d+/.test(text) || /"stacktrace"/.test(text))
+    found.push('a stack');
+  if (/Cannot read propert|is not a function|undefined \(reading/.test(text))
+    found.push('a JavaScript internal');
   return found;
 }
 
@@ -67,7 +70,11 @@ export interface Answer {
 }
 
 export async function post(body: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const res = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   const text = await res.text();
   let parsed: any = null;
   try {
@@ -78,8 +85,12 @@ export async function post(body: string, headers: Record<string, string> = {}): 
   return { status: res.status, text, body: parsed };
 }
 
-export const gql = (query: string, variables?: unknown, extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>
-  post(JSON.stringify({ query, variables, ...extra }), headers);
+export const gql = (
+  query: string,
+  variables?: unknown,
+  extra: Record<string, unknown> = {},
+  headers?: Record<string, string>,
+) => post(JSON.stringify({ query, variables, ...extra }), headers);
 
 /** Every code the server may answer with: src/shared/error-code.ts is the one list. */
 export const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
@@ -89,10 +100,12 @@ export function problemsOf(a: { status?: number; text: string; errors?: any[] })
   const out: string[] = [];
   if (a.status !== undefined && a.status >= 500) out.push(`HTTP ${a.status}`);
   for (const e of a.errors ?? []) {
-    if (typeof e?.extensions?.code !== 'string') out.push(`uncoded error: ${JSON.stringify(e).slice(0, 200)}`);
+    if (typeof e?.extensions?.code !== 'string')
+      out.push(`uncoded error: ${JSON.stringify(e).slice(0, 200)}`);
     else if (!KNOWN_CODES.has(e.extensions.code)) out.push(`code outside ErrorCode: ${e.extensions.code}`);
     // Bad input is the client's error: an internal one (masked or not) means the server tripped over it.
-    else if (e.extensions.code === 'INTERNAL_SERVER_ERROR') out.push(`internal error: ${JSON.stringify(e).slice(0, 200)}`);
+    else if (e.extensions.code === 'INTERNAL_SERVER_ERROR')
+      out.push(`internal error: ${JSON.stringify(e).slice(0, 200)}`);
   }
   for (const l of leaks(a.text)) out.push(`leaks ${l}`);
   return out;
@@ -102,10 +115,22 @@ export function expectClean(a: Answer) {
   expect(problemsOf({ status: a.status, text: a.text, errors: a.body?.errors })).toEqual([]);
 }
 
-export const CREATE = 'mutation($input: CreatePromptInput!) { createPrompt(input: $input) { prompt { id status error } userErrors { field message code } } }';
+export const CREATE =
+  'mutation($input: CreatePromptInput!) { createPrompt(input: $input) { prompt { id status error } userErrors { field message code } } }';
 export const clipInput = (params: Record<string, unknown>) => ({
   generator: 'mnist',
-  controls: [{ control: 'clip-text', params: { text: 'a seven', imageEncoder: 'x/model.json', textEncoder: 'x/model.json', vocabulary: 'x.txt', ...params } }],
+  controls: [
+    {
+      control: 'clip-text',
+      params: {
+        text: 'a seven',
+        imageEncoder: 'x/model.json',
+        textEncoder: 'x/model.json',
+        vocabulary: 'x.txt',
+        ...params,
+      },
+    },
+  ],
   training: { steps: 5, batchSize: 2 },
 });
 
@@ -117,7 +142,11 @@ export async function promptCount(): Promise<number> {
 // graphql-ws, raw: so that close codes and uncoded errors are seen as they are.
 
 export interface WsSession {
-  send(query: string, variables?: unknown, operationName?: string): Promise<{ messages: any[]; text: string }>;
+  send(
+    query: string,
+    variables?: unknown,
+    operationName?: string,
+  ): Promise<{ messages: any[]; text: string }>;
   closed(): { code: number; reason: string } | null;
   close(): void;
 }
@@ -125,10 +154,14 @@ export interface WsSession {
 export async function wsSession(): Promise<WsSession> {
   const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
   let closed: { code: number; reason: string } | null = null;
-  const waiters = new Map<string, { messages: any[]; text: string; done: (v: { messages: any[]; text: string }) => void }>();
+  const waiters = new Map<
+    string,
+    { messages: any[]; text: string; done: (v: { messages: any[]; text: string }) => void }
+  >();
   ws.on('close', (code, reason) => {
     closed = { code, reason: reason.toString() };
-    for (const w of waiters.values()) w.done({ messages: w.messages, text: w.text + `closed ${code} ${reason}` });
+    for (const w of waiters.values())
+      w.done({ messages: w.messages, text: w.text + `closed ${code} ${reason}` });
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} })));
@@ -166,7 +199,13 @@ export async function wsSession(): Promise<WsSession> {
             resolve(v);
           },
         });
-        ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables, ...(operationName ? { operationName } : {}) } }));
+        ws.send(
+          JSON.stringify({
+            id,
+            type: 'subscribe',
+            payload: { query, variables, ...(operationName ? { operationName } : {}) },
+          }),
+        );
       });
     },
     closed: () => closed,
@@ -175,6 +214,8 @@ export async function wsSession(): Promise<WsSession> {
 }
 
 export const wsErrors = (messages: any[]) =>
-  messages.flatMap((m) => (m.type === 'error' ? m.payload : m.type === 'next' ? m.payload.errors ?? [] : []));
+  messages.flatMap((m) =>
+    m.type === 'error' ? m.payload : m.type === 'next' ? (m.payload.errors ?? []) : [],
+  );
 
 // ---------------------------------------------------------------------------

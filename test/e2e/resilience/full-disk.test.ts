@@ -74,9 +74,16 @@ if (!canMount) console.warn('skipping the full-disk tests: they mount a tmpfs, w
     const dir = mountTmpfs('2m');
     if (!dir) return;
     try {
-      const proc = startProcess(['serve'], { PROMPTGEN_DATA_DIR: dir, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1' });
+      const proc = startProcess(['serve'], {
+        PROMPTGEN_DATA_DIR: dir,
+        DATABASE_URL: '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+      });
       expect(await proc.exited).not.toBe(0);
-      expect(proc.output()).toContain(`embedded database failed to start: no space left on device (ENOSPC) in ${path.join(dir, 'pgdata')}`);
+      expect(proc.output()).toContain(
+        `embedded database failed to start: no space left on device (ENOSPC) in ${path.join(dir, 'pgdata')}`,
+      );
       expect(proc.output()).not.toContain('[object Object]');
     } finally {
       unmount(dir);
@@ -89,7 +96,11 @@ if (!canMount) console.warn('skipping the full-disk tests: they mount a tmpfs, w
 
     beforeAll(async () => {
       dir = mountTmpfs('128m');
-      if (dir) server = await startServer({ dataDir: dir, env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_CHECKPOINT_EVERY: '20' } });
+      if (dir)
+        server = await startServer({
+          dataDir: dir,
+          env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_CHECKPOINT_EVERY: '20' },
+        });
     }, 180_000);
 
     afterAll(async () => {
@@ -101,7 +112,10 @@ if (!canMount) console.warn('skipping the full-disk tests: they mount a tmpfs, w
       if (!dir) return;
       const created = await server.gql(CREATE, { input: input(3000, 1, 25) });
       const id = created.data.createPrompt.prompt.id;
-      await waitFor(async () => ((await server.gql(STATE, { id })).data.prompt.progress?.step ?? 0) >= 20, 120_000);
+      await waitFor(
+        async () => ((await server.gql(STATE, { id })).data.prompt.progress?.step ?? 0) >= 20,
+        120_000,
+      );
       const filler = fill(dir);
 
       const notReady = await waitFor(async () => {
@@ -113,7 +127,9 @@ if (!canMount) console.warn('skipping the full-disk tests: they mount a tmpfs, w
 
       const refused = await server.gql(CREATE, { input: input(10, 2) });
       expect(refused.data.createPrompt.prompt).toBeNull();
-      expect(refused.data.createPrompt.userErrors).toEqual([{ code: 'UNAVAILABLE', message: expect.stringMatching(/out of disk space/) }]);
+      expect(refused.data.createPrompt.userErrors).toEqual([
+        { code: 'UNAVAILABLE', message: expect.stringMatching(/out of disk space/) },
+      ]);
       expect(JSON.stringify(refused)).not.toContain(dir);
 
       // The training cannot store its output: it ends FAILED and says why, never SUCCEEDED with a hole.
@@ -130,7 +146,10 @@ if (!canMount) console.warn('skipping the full-disk tests: they mount a tmpfs, w
       const again = await server.gql(CREATE, { input: input(20, 3) });
       expect(again.data.createPrompt.userErrors).toEqual([]);
       const againId = again.data.createPrompt.prompt.id;
-      await waitFor(async () => (await server.gql(STATE, { id: againId })).data.prompt.status === 'SUCCEEDED', 120_000);
+      await waitFor(
+        async () => (await server.gql(STATE, { id: againId })).data.prompt.status === 'SUCCEEDED',
+        120_000,
+      );
       const ready = await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200, 30_000);
       expect(ready).toBe(true);
     }, 480_000);

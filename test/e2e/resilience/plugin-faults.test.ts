@@ -29,7 +29,9 @@ function faultyPlugin(name: string, extra: string): string {
   const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
   pkg.name = name;
   fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
-  const code = fs.readFileSync(path.join(dir, 'index.js'), 'utf8').replace(/example-/g, `${name.replace(/^promptgen-plugin-/, '')}-`);
+  const code = fs
+    .readFileSync(path.join(dir, 'index.js'), 'utf8')
+    .replace(/example-/g, `${name.replace(/^promptgen-plugin-/, '')}-`);
   fs.writeFileSync(path.join(dir, 'index.js'), `${code}\n${extra}\n`);
   return dir;
 }
@@ -56,13 +58,25 @@ async function alive(): Promise<boolean> {
 
 describe('a plugin that fails asynchronously while loading', () => {
   it.each([
-    ['throws from a timer', 'promptgen-plugin-timer', ASYNC_THROW, /threw asynchronously after loading: boom from a timer/],
-    ['leaves a promise rejected', 'promptgen-plugin-rejects', REJECTS, /promise rejected while loading: rejected at load/],
+    [
+      'throws from a timer',
+      'promptgen-plugin-timer',
+      ASYNC_THROW,
+      /threw asynchronously after loading: boom from a timer/,
+    ],
+    [
+      'leaves a promise rejected',
+      'promptgen-plugin-rejects',
+      REJECTS,
+      /promise rejected while loading: rejected at load/,
+    ],
   ])('that %s is refused at install; the server keeps serving', async (_what, name, extra, message) => {
     const before = await server.gql(CATALOG);
     const res = await server.gql(INSTALL, { spec: faultyPlugin(name, extra) }, { admin: true });
     expect(res.data.installPlugin.plugin).toBeNull();
-    expect(res.data.installPlugin.userErrors).toEqual([{ field: ['spec'], code: 'INSTALL_FAILED', message: expect.stringMatching(message) }]);
+    expect(res.data.installPlugin.userErrors).toEqual([
+      { field: ['spec'], code: 'INSTALL_FAILED', message: expect.stringMatching(message) },
+    ]);
     // Past the moment the plugin's timer fired: the server is up and unchanged.
     await new Promise((r) => setTimeout(r, 500));
     expect(await alive()).toBe(true);
@@ -74,9 +88,15 @@ describe('a plugin that fails asynchronously while loading', () => {
 describe('a plugin that throws after it was loaded', () => {
   it('is taken out of service (FAILED with its error); the server lives on', async () => {
     // The timer outlasts the trial's settle period (1 s), so the plugin is installed LOADED first.
-    const late = faultyPlugin('promptgen-plugin-late', "setTimeout(() => { throw new Error('late failure'); }, 4000);");
+    const late = faultyPlugin(
+      'promptgen-plugin-late',
+      "setTimeout(() => { throw new Error('late failure'); }, 4000);",
+    );
     const res = await server.gql(INSTALL, { spec: late }, { admin: true });
-    expect(res.data.installPlugin).toEqual({ plugin: { name: 'promptgen-plugin-late', status: 'LOADED', error: null }, userErrors: [] });
+    expect(res.data.installPlugin).toEqual({
+      plugin: { name: 'promptgen-plugin-late', status: 'LOADED', error: null },
+      userErrors: [],
+    });
     const failed = await waitFor(async () => {
       const p = (await server.gql(CATALOG)).data.plugins.find((x: any) => x.name === 'promptgen-plugin-late');
       return p?.status === 'FAILED' && p;
@@ -86,7 +106,9 @@ describe('a plugin that throws after it was loaded', () => {
     const catalog = (await server.gql(CATALOG)).data;
     expect(catalog.generators.map((g: any) => g.name)).not.toContain('late-pattern');
     expect(catalog.generators.map((g: any) => g.name)).toContain('mnist');
-    expect(server.proc.output()).toMatch(/plugin promptgen-plugin-late@1\.0\.0 threw; it is taken out of service/);
+    expect(server.proc.output()).toMatch(
+      /plugin promptgen-plugin-late@1\.0\.0 threw; it is taken out of service/,
+    );
   });
 });
 
@@ -97,26 +119,43 @@ describe('a bad plugin already in the data directory', () => {
     const main = path.join(dataDir, 'plugins/node_modules/promptgen-plugin-late/index.js');
     fs.appendFileSync(main, `\n${ASYNC_THROW}\n`);
     server = await startServer({ dataDir, env: { PROMPTGEN_WORKERS: '0' } });
-    const plugin = (await server.gql(CATALOG)).data.plugins.find((x: any) => x.name === 'promptgen-plugin-late');
-    expect(plugin).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/threw asynchronously after loading: boom from a timer/) });
+    const plugin = (await server.gql(CATALOG)).data.plugins.find(
+      (x: any) => x.name === 'promptgen-plugin-late',
+    );
+    expect(plugin).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/threw asynchronously after loading: boom from a timer/),
+    });
     await new Promise((r) => setTimeout(r, 500));
     expect(await alive()).toBe(true);
     await server.stop();
 
-    const cli = startProcess(['plugin', 'uninstall', 'promptgen-plugin-late'], { PROMPTGEN_DATA_DIR: dataDir, DATABASE_URL: '' });
+    const cli = startProcess(['plugin', 'uninstall', 'promptgen-plugin-late'], {
+      PROMPTGEN_DATA_DIR: dataDir,
+      DATABASE_URL: '',
+    });
     expect(await cli.exited).toBe(0);
     expect(cli.output()).toContain('uninstalled promptgen-plugin-late');
     expect(fs.existsSync(path.dirname(main))).toBe(false);
     server = await startServer({ dataDir, env: { PROMPTGEN_WORKERS: '0' } });
-    expect((await server.gql(CATALOG)).data.plugins.map((p: any) => p.name)).not.toContain('promptgen-plugin-late');
+    expect((await server.gql(CATALOG)).data.plugins.map((p: any) => p.name)).not.toContain(
+      'promptgen-plugin-late',
+    );
   }, 240_000);
 });
 
 describe('a plugin lock left by a process that died', () => {
   it('is taken over at once', async () => {
     // A real process that held the lock and is gone: its pid.
-    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
-    fs.writeFileSync(path.join(dataDir, '.plugins.lock'), JSON.stringify({ pid: dead, host: os.hostname(), at: new Date().toISOString() }));
+    const dead = Number(
+      execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+        encoding: 'utf8',
+      }),
+    );
+    fs.writeFileSync(
+      path.join(dataDir, '.plugins.lock'),
+      JSON.stringify({ pid: dead, host: os.hostname(), at: new Date().toISOString() }),
+    );
     const started = Date.now();
     const res = await server.gql(INSTALL, { spec: path.join(fixtures, 'good') }, { admin: true });
     expect(res.data.installPlugin.userErrors).toEqual([]);
@@ -127,7 +166,10 @@ describe('a plugin lock left by a process that died', () => {
   });
 
   it('held by a live process, is waited for (not broken)', async () => {
-    fs.writeFileSync(path.join(dataDir, '.plugins.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), at: new Date().toISOString() }));
+    fs.writeFileSync(
+      path.join(dataDir, '.plugins.lock'),
+      JSON.stringify({ pid: process.pid, host: os.hostname(), at: new Date().toISOString() }),
+    );
     const install = server.gql(INSTALL, { spec: path.join(fixtures, 'good') }, { admin: true });
     await new Promise((r) => setTimeout(r, 1500));
     expect(fs.readFileSync(path.join(dataDir, '.plugins.lock'), 'utf8')).toContain(`"pid":${process.pid}`);

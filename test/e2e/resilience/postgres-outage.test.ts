@@ -49,7 +49,11 @@ describe('a PostgreSQL outage during training', () => {
     pg = await startThrowawayPostgres();
     server = await startServer({
       databaseUrl: pg.url,
-      env: { PROMPTGEN_WORKERS: '1', PROMPTGEN_CHECKPOINT_EVERY: '20', PROMPTGEN_JOB_HEARTBEAT_SECONDS: '30' },
+      env: {
+        PROMPTGEN_WORKERS: '1',
+        PROMPTGEN_CHECKPOINT_EVERY: '20',
+        PROMPTGEN_JOB_HEARTBEAT_SECONDS: '30',
+      },
     });
   }, 180_000);
 
@@ -65,7 +69,10 @@ describe('a PostgreSQL outage during training', () => {
     const client = server.wsClient();
     clients.push(client);
     const before = subscribe<any>(client, PROGRESS, { id });
-    await waitFor(async () => ((await server.gql(STATE, { id })).data.prompt.progress?.step ?? 0) >= 20, 180_000);
+    await waitFor(
+      async () => ((await server.gql(STATE, { id })).data.prompt.progress?.step ?? 0) >= 20,
+      180_000,
+    );
     expect((await readyz(server)).status).toBe(200);
 
     pg.kill();
@@ -87,19 +94,29 @@ describe('a PostgreSQL outage during training', () => {
       const r = await readyz(server);
       return r.status === 200 && r;
     }, 60_000);
-    expect(up.body).toMatchObject({ status: 'ready', database: 'postgresql', events: 'connected', writes: 'ok' });
+    expect(up.body).toMatchObject({
+      status: 'ready',
+      database: 'postgresql',
+      events: 'connected',
+      writes: 'ok',
+    });
     expect(server.proc.output()).toMatch(/event bus reconnected \(1 since start\)/);
 
     // A subscription opened after the outage gets live events, not only its first.
     const later = await server.gql(CREATE, { input: input(1000, 5) });
     const laterId = later.data.createPrompt.prompt.id;
-    await waitFor(async () => (await server.gql(STATE, { id: laterId })).data.prompt.status === 'TRAINING', 300_000);
+    await waitFor(
+      async () => (await server.gql(STATE, { id: laterId })).data.prompt.status === 'TRAINING',
+      300_000,
+    );
     const lateClient = server.wsClient();
     clients.push(lateClient);
     const after = subscribe<any>(lateClient, PROGRESS, { id: laterId }, (events) => events.length >= 3);
     const afterEvents = await Promise.race([
       after.done,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${after.events.length} events after the outage`)), 120_000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`only ${after.events.length} events after the outage`)), 120_000),
+      ),
     ]);
     expect(afterEvents.length).toBeGreaterThanOrEqual(3);
     const afterSteps = afterEvents.map((e) => e.trainingProgress.step);
@@ -119,7 +136,10 @@ describe('a PostgreSQL outage during training', () => {
     expect(steps).toEqual(Array.from({ length: 200 }, (_, i) => EVERY * (i + 1)));
 
     // The failed createPrompt left no prompt; the new one trains; nothing is stuck.
-    await waitFor(async () => (await server.gql(STATE, { id: laterId })).data.prompt.status === 'SUCCEEDED', 300_000);
+    await waitFor(
+      async () => (await server.gql(STATE, { id: laterId })).data.prompt.status === 'SUCCEEDED',
+      300_000,
+    );
     const all = (await server.gql(COUNT)).data.prompts;
     expect(all.totalCount).toBe(2);
     expect(all.nodes.map((n: any) => n.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);

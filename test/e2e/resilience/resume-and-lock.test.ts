@@ -26,7 +26,11 @@ describe('an embedded data directory', () => {
 
   it('is refused to a second process, taken over from a killed one, and resumed training records each step once', async () => {
     const dataDir = tempDir();
-    const env = { PROMPTGEN_WORKERS: '1', PROMPTGEN_CHECKPOINT_EVERY: '20', PROMPTGEN_JOB_HEARTBEAT_SECONDS: '10' };
+    const env = {
+      PROMPTGEN_WORKERS: '1',
+      PROMPTGEN_CHECKPOINT_EVERY: '20',
+      PROMPTGEN_JOB_HEARTBEAT_SECONDS: '10',
+    };
     first = await startServer({ dataDir, env });
     const created = await first.gql(CREATE, {
       input: {
@@ -38,13 +42,21 @@ describe('an embedded data directory', () => {
     const id = created.data.createPrompt.prompt.id;
 
     // A second process on the same directory: refused, naming the owner.
-    const intruder = startProcess(['serve'], { PROMPTGEN_DATA_DIR: dataDir, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1' });
+    const intruder = startProcess(['serve'], {
+      PROMPTGEN_DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+    });
     expect(await intruder.exited).not.toBe(0);
     expect(intruder.output()).toContain(`is already open in process ${first.proc.child.pid}`);
     expect(intruder.output()).toContain('the embedded database is for one process');
     expect(intruder.output()).not.toMatch(/\n\s+at /); // a message, not a stack trace
 
-    await waitFor(async () => ((await first!.gql(STATE, { id })).data.prompt.progress?.step ?? 0) >= 45, 120_000);
+    await waitFor(
+      async () => ((await first!.gql(STATE, { id })).data.prompt.progress?.step ?? 0) >= 45,
+      120_000,
+    );
     first.proc.child.kill('SIGKILL');
     await first.proc.exited;
     first = undefined;

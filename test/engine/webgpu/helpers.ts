@@ -30,7 +30,8 @@ export function webgpuReady(): Promise<GpuAdapter | null> {
       return adapter;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      if (process.env.PROMPTGEN_REQUIRE_WEBGPU === '1') throw new Error(`no WebGPU adapter and PROMPTGEN_REQUIRE_WEBGPU=1: ${why}`, { cause: err });
+      if (process.env.PROMPTGEN_REQUIRE_WEBGPU === '1')
+        throw new Error(`no WebGPU adapter and PROMPTGEN_REQUIRE_WEBGPU=1: ${why}`, { cause: err });
       console.warn(`skipping the webgpu tests: ${why}`);
       return null;
     }

@@ -39,7 +39,11 @@ interface Case {
   /** Input shape and values (same JS array on both backends). */
   input: () => { shape: number[]; data: Float32Array };
   /** Loads what the case needs on the active backend; returns f(input) and a disposer. */
-  setup: (tf: Tf, rt: PluginRuntime, reg: PluginRegistry) => Promise<{ f: (x: Tensor) => Tensor; after?: () => Promise<unknown>; dispose: () => void }>;
+  setup: (
+    tf: Tf,
+    rt: PluginRuntime,
+    reg: PluginRegistry,
+  ) => Promise<{ f: (x: Tensor) => Tensor; after?: () => Promise<unknown>; dispose: () => void }>;
   tol?: number;
   /** Relative L2 error of the input gradient (default 10 × tol). */
   gradTol?: number;
@@ -62,7 +66,8 @@ let clipFx: ClipFixture | undefined;
 let skip = false;
 const kernelLog: Record<string, string[]> = {};
 
-const normals = (seed: number, n: number, scale = 1) => Float32Array.from(new Rng(seed).normals(n), (v) => v * scale);
+const normals = (seed: number, n: number, scale = 1) =>
+  Float32Array.from(new Rng(seed).normals(n), (v) => v * scale);
 const uniforms = (seed: number, n: number) => {
   const u = new Rng(seed).uniform();
   return Float32Array.from({ length: n }, () => u());
@@ -75,7 +80,10 @@ async function mnist(rt: PluginRuntime): Promise<{ g: GeneratorInstance; info: G
 }
 
 /** Energy of G(z) w.r.t. z for a control on the mnist generator. */
-function throughMnist(params: () => [string, unknown], opts: { calibrate?: boolean; observe?: boolean } = {}): Case['setup'] {
+function throughMnist(
+  params: () => [string, unknown],
+  opts: { calibrate?: boolean; observe?: boolean } = {},
+): Case['setup'] {
   return async (tf, rt) => {
     const { g, info } = await mnist(rt);
     const [name, p] = params();
@@ -86,7 +94,9 @@ function throughMnist(params: () => [string, unknown], opts: { calibrate?: boole
       f: (x) => c.energy(g.generate(x as never), extras(x)),
       after: async () => {
         if (opts.observe) {
-          const imgs = tf.tidy(() => g.generate(tf.tensor2d(normals(9, 8 * info.latentDim), [8, info.latentDim])));
+          const imgs = tf.tidy(() =>
+            g.generate(tf.tensor2d(normals(9, 8 * info.latentDim), [8, info.latentDim])),
+          );
           await c.observe!(imgs);
           imgs.dispose();
         }
@@ -97,15 +107,32 @@ function throughMnist(params: () => [string, unknown], opts: { calibrate?: boole
   };
 }
 
-const faceCase = (control: string, params: unknown, extra?: (tf: Tf) => Record<string, Tensor>, ties = false): Case => ({
+const faceCase = (
+  control: string,
+  params: unknown,
+  extra?: (tf: Tf) => Record<string, Tensor>,
+  ties = false,
+): Case => ({
   ties,
   gradTol: ties ? 5e-2 : undefined,
   name: `face-api ${control}`,
   input: () => ({ shape: [1, 64, 64, 3], data: Float32Array.from(faceCrop) }),
   setup: async (tf, rt) => {
-    const c = await reg.loadControl(control, params, { name: 'face', latentDim: 8, output: { width: 64, height: 64, channels: 3 } }, rt, { cache: false });
+    const c = await reg.loadControl(
+      control,
+      params,
+      { name: 'face', latentDim: 8, output: { width: 64, height: 64, channels: 3 } },
+      rt,
+      { cache: false },
+    );
     const ex = { z: tf.zeros([1, 8]), ...(extra ? extra(tf) : {}) };
-    return { f: (x) => c.energy(x as never, ex as never), dispose: () => { c.dispose(); tf.dispose(Object.values(ex)); } };
+    return {
+      f: (x) => c.energy(x as never, ex as never),
+      dispose: () => {
+        c.dispose();
+        tf.dispose(Object.values(ex));
+      },
+    };
   },
   tol: 1e-4,
 });
@@ -120,20 +147,42 @@ const CASES: Case[] = [
     setup: async (tf, rt) => {
       const { g, info } = await mnist(rt);
       expect(info.latentDim).toBe(64);
-      const w = tf.tensor(normals(2, 4 * info.output.width * info.output.height * info.output.channels), [4, info.output.height, info.output.width, info.output.channels]);
+      const w = tf.tensor(normals(2, 4 * info.output.width * info.output.height * info.output.channels), [
+        4,
+        info.output.height,
+        info.output.width,
+        info.output.channels,
+      ]);
       return { f: (x) => tf.sum(tf.mul(g.generate(x as never), w), [1, 2, 3]), dispose: () => w.dispose() }; // the registry owns (and caches) the generator
     },
   },
-  { name: 'classifier mnist-digit [7] on G(z)', input: () => ({ shape: [4, 64], data: normals(3, 256) }), setup: throughMnist(() => ['classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }] }]) },
+  {
+    name: 'classifier mnist-digit [7] on G(z)',
+    input: () => ({ shape: [4, 64], data: normals(3, 256) }),
+    setup: throughMnist(() => ['classifier', { targets: [{ classifier: 'mnist-digit', classes: [7] }] }]),
+  },
   {
     name: 'classifier balanced [3, 8] + observe()',
     input: () => ({ shape: [4, 64], data: normals(4, 256) }),
-    setup: throughMnist(() => ['classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }] }], { observe: true }),
+    setup: throughMnist(() => ['classifier', { targets: [{ classifier: 'mnist-digit', classes: [3, 8] }] }], {
+      observe: true,
+    }),
   },
   {
     name: 'debias (calibrate on 32 base samples, adaptive)',
     input: () => ({ shape: [4, 64], data: normals(5, 256) }),
-    setup: throughMnist(() => ['debias', { attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }], samples: 32, iterations: 50, adaptive: true }], { calibrate: true, observe: true }),
+    setup: throughMnist(
+      () => [
+        'debias',
+        {
+          attributes: [{ classifier: 'mnist-digit', classes: [3, 8] }],
+          samples: 32,
+          iterations: 50,
+          adaptive: true,
+        },
+      ],
+      { calibrate: true, observe: true },
+    ),
     tol: 1e-4,
     zeroGrad: true,
   },
@@ -142,8 +191,25 @@ const CASES: Case[] = [
     input: () => ({ shape: [2, 32, 32, 3], data: uniforms(6, 2 * 32 * 32 * 3) }),
     setup: async (tf, rt) => {
       const def = reg.control('clip-text')!.definition;
-      const ctx = reg.createContext({ name: '@promptgen/clip', dir: path.join(PLUGINS, 'clip') }, tf, rt.backend, silentLogger);
-      const c = await def.load(ctx, { text: 'a bright photo', imageEncoder: clipFx!.imageEncoder, textEncoder: clipFx!.textEncoder, vocabulary: clipFx!.vocabulary, inputSize: clipFx!.inputSize, augmentations: 2, seed: 1 }, { name: 'toy', latentDim: 4, output: { width: 32, height: 32, channels: 3 } });
+      const ctx = reg.createContext(
+        { name: '@promptgen/clip', dir: path.join(PLUGINS, 'clip') },
+        tf,
+        rt.backend,
+        silentLogger,
+      );
+      const c = await def.load(
+        ctx,
+        {
+          text: 'a bright photo',
+          imageEncoder: clipFx!.imageEncoder,
+          textEncoder: clipFx!.textEncoder,
+          vocabulary: clipFx!.vocabulary,
+          inputSize: clipFx!.inputSize,
+          augmentations: 2,
+          seed: 1,
+        },
+        { name: 'toy', latentDim: 4, output: { width: 32, height: 32, channels: 3 } },
+      );
       return { f: (x) => c.energy(x as never, { z: null as never }), dispose: () => c.dispose() };
     },
     tol: 1e-4,
@@ -183,11 +249,21 @@ beforeAll(async () => {
         version: '1.0.0',
         promptgen: {
           apiVersion: 1,
-          models: [{
-            kind: 'generator', name: 'quickdraw', title: 'Quick, Draw!', model: quickdraw, format: 'layers', latentDim: 67,
-            inputs: [{ name: 'latent_input', from: [0, 16] }, { name: 'label', from: [16, 67], transform: 'softmax' }],
-            output: { width: 28, height: 28, channels: 1, layout: 'NHWC', range: [0, 1] },
-          }],
+          models: [
+            {
+              kind: 'generator',
+              name: 'quickdraw',
+              title: 'Quick, Draw!',
+              model: quickdraw,
+              format: 'layers',
+              latentDim: 67,
+              inputs: [
+                { name: 'latent_input', from: [0, 16] },
+                { name: 'label', from: [16, 67], transform: 'softmax' },
+              ],
+              output: { width: 28, height: 28, channels: 1, layout: 'NHWC', range: [0, 1] },
+            },
+          ],
         },
       });
       r.add(await loadPluginPackage(dir, { source: 'INSTALLED' }));
@@ -195,16 +271,28 @@ beforeAll(async () => {
   }
   reg = regs.cpu!;
   clipFx = await writeClipFixture(tf, tmpDir('webgpu-clip'), 16);
-  faceCrop = Float32Array.from(await tf.tidy(() => tf.image.resizeBilinear(crop(tf, 'a', 0, 0), [64, 64])).data());
-  faceCropB = Float32Array.from(await tf.tidy(() => tf.image.resizeBilinear(crop(tf, 'a', 9, 6), [64, 64])).data());
+  faceCrop = Float32Array.from(
+    await tf.tidy(() => tf.image.resizeBilinear(crop(tf, 'a', 0, 0), [64, 64])).data(),
+  );
+  faceCropB = Float32Array.from(
+    await tf.tidy(() => tf.image.resizeBilinear(crop(tf, 'a', 9, 6), [64, 64])).data(),
+  );
 }, 300_000);
 
 afterAll(async () => {
   if (!skip) {
     await regs.cpu?.dispose();
     await regs.webgpu?.dispose();
-    console.log(`input-gradient error webgpu vs cpu (max-norm relative, L2 relative):\n${Object.entries(gradErrors).map(([k, v]) => `  ${k}: ${v.maxNorm.toExponential(2)}, ${v.l2.toExponential(2)}`).join('\n')}`);
-    console.log(`kernels run per model on webgpu:\n${Object.entries(kernelLog).map(([k, v]) => `  ${k}: ${v.join(' ')}`).join('\n')}`);
+    console.log(
+      `input-gradient error webgpu vs cpu (max-norm relative, L2 relative):\n${Object.entries(gradErrors)
+        .map(([k, v]) => `  ${k}: ${v.maxNorm.toExponential(2)}, ${v.l2.toExponential(2)}`)
+        .join('\n')}`,
+    );
+    console.log(
+      `kernels run per model on webgpu:\n${Object.entries(kernelLog)
+        .map(([k, v]) => `  ${k}: ${v.join(' ')}`)
+        .join('\n')}`,
+    );
   }
 });
 
@@ -250,20 +338,26 @@ function flatten(v: unknown): number[] {
 }
 
 describe('built-in models on webgpu against cpu: output and input gradient', () => {
-  test.each(CASES.map((c) => [c.name, c] as const))('%s', async (name, c) => {
-    if (skip) return;
-    if (name.startsWith('tfjs-model') && !reg.generator('quickdraw')) return; // requireShared already failed under CI
-    const ref = await run('cpu', c);
-    const got = await run('webgpu', c);
-    kernelLog[name] = got.kernels;
-    const tol = c.tol ?? 2e-5;
-    expect(got.value.length).toBeGreaterThan(0);
-    expect(relErr(got.value, ref.value)).toBeLessThan(tol);
-    const l2 = relL2(got.grad, ref.grad);
-    gradErrors[name] = { maxNorm: relErr(got.grad, ref.grad), l2 };
-    expect(l2).toBeLessThan(c.gradTol ?? tol * 10);
-    if (!c.zeroGrad) expect(flatten(ref.grad).some((g) => g !== 0)).toBe(true); // a gradient that can fail
-    if (c.ties) expect(Math.abs(got.fd!.finiteDifference - got.fd!.gradNorm)).toBeLessThan(0.02 * got.fd!.gradNorm);
-    if (ref.extra !== undefined) expect(relErr(flatten(got.extra), flatten(ref.extra))).toBeLessThan(tol * 10);
-  }, 300_000);
+  test.each(CASES.map((c) => [c.name, c] as const))(
+    '%s',
+    async (name, c) => {
+      if (skip) return;
+      if (name.startsWith('tfjs-model') && !reg.generator('quickdraw')) return; // requireShared already failed under CI
+      const ref = await run('cpu', c);
+      const got = await run('webgpu', c);
+      kernelLog[name] = got.kernels;
+      const tol = c.tol ?? 2e-5;
+      expect(got.value.length).toBeGreaterThan(0);
+      expect(relErr(got.value, ref.value)).toBeLessThan(tol);
+      const l2 = relL2(got.grad, ref.grad);
+      gradErrors[name] = { maxNorm: relErr(got.grad, ref.grad), l2 };
+      expect(l2).toBeLessThan(c.gradTol ?? tol * 10);
+      if (!c.zeroGrad) expect(flatten(ref.grad).some((g) => g !== 0)).toBe(true); // a gradient that can fail
+      if (c.ties)
+        expect(Math.abs(got.fd!.finiteDifference - got.fd!.gradNorm)).toBeLessThan(0.02 * got.fd!.gradNorm);
+      if (ref.extra !== undefined)
+        expect(relErr(flatten(got.extra), flatten(ref.extra))).toBeLessThan(tol * 10);
+    },
+    300_000,
+  );
 });

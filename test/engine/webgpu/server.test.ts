@@ -22,7 +22,9 @@ const sevens = (name: string, training: Record<string, number>) => ({
 
 async function finished(server: TestServer, id: string) {
   return waitFor(async () => {
-    const res = await server.gql('query($id: ID!) { prompt(id: $id) { status error progress { step } } }', { id });
+    const res = await server.gql('query($id: ID!) { prompt(id: $id) { status error progress { step } } }', {
+      id,
+    });
     const p = res.data?.prompt;
     return p && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(p.status) ? p : null;
   }, 240_000);
@@ -40,7 +42,10 @@ describe('server on the webgpu backend', () => {
   beforeAll(async () => {
     if (skip) return;
     db = await freshDatabase();
-    server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_WORKERS: '2' } });
+    server = await startServer({
+      databaseUrl: db.url,
+      env: { PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_WORKERS: '2' },
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -57,7 +62,9 @@ describe('server on the webgpu backend', () => {
     expect(info.adapter.memoryBudgetMb).toBe(2048);
     expect(typeof info.adapter.software).toBe('boolean');
     expect(`${info.adapter.device} ${info.adapter.description}`.trim()).not.toBe('');
-    expect(server.proc.output()).toMatch(/tensor backend: webgpu on .*(SOFTWARE|hardware).*memory budget 2048 MB/);
+    expect(server.proc.output()).toMatch(
+      /tensor backend: webgpu on .*(SOFTWARE|hardware).*memory budget 2048 MB/,
+    );
   });
 
   it('trains two prompts at once on the one GPU and samples them', async () => {
@@ -70,7 +77,9 @@ describe('server on the webgpu backend', () => {
       ids.push(res.data.createPrompt.prompt.id);
     }
     const done = await Promise.all(ids.map((id) => finished(server, id)));
-    done.forEach((p) => expect(p).toMatchObject({ status: 'SUCCEEDED', error: null, progress: { step: 10 } }));
+    done.forEach((p) =>
+      expect(p).toMatchObject({ status: 'SUCCEEDED', error: null, progress: { step: 10 } }),
+    );
     expect(server.proc.output()).toMatch(/thread started on webgpu|tensor backend: webgpu/);
     const s = await server.gql(SAMPLE, { input: { prompt: ids[0], count: 4, seed: 1 } });
     expect(s.data.sample.userErrors).toEqual([]);
@@ -85,7 +94,10 @@ describe('GPU memory budget', () => {
   beforeAll(async () => {
     if (skip) return;
     db = await freshDatabase();
-    server = await startServer({ databaseUrl: db.url, env: { PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_WORKERS: '1', PROMPTGEN_GPU_MEMORY_MB: '16' } });
+    server = await startServer({
+      databaseUrl: db.url,
+      env: { PROMPTGEN_BACKEND: 'webgpu', PROMPTGEN_WORKERS: '1', PROMPTGEN_GPU_MEMORY_MB: '16' },
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -95,11 +107,15 @@ describe('GPU memory budget', () => {
 
   it('fails a prompt that needs more than PROMPTGEN_GPU_MEMORY_MB with a clear error; the server keeps serving', async () => {
     if (skip) return;
-    const res = await server.gql(CREATE, { input: sevens('too-big', { steps: 5, batchSize: 256, flowBlocks: 2, hiddenUnits: 32, seed: 1 }) });
+    const res = await server.gql(CREATE, {
+      input: sevens('too-big', { steps: 5, batchSize: 256, flowBlocks: 2, hiddenUnits: 32, seed: 1 }),
+    });
     expect(res.data.createPrompt.userErrors).toEqual([]);
     const p = await finished(server, res.data.createPrompt.prompt.id);
     expect(p.status).toBe('FAILED');
-    expect(p.error).toMatch(/GPU memory budget exceeded: this job needs more than PROMPTGEN_GPU_MEMORY_MB=16 MB/);
+    expect(p.error).toMatch(
+      /GPU memory budget exceeded: this job needs more than PROMPTGEN_GPU_MEMORY_MB=16 MB/,
+    );
     expect(p.error).not.toMatch(/\/work|\.js|\.ts/); // no paths
     const info = await server.gql(INFO);
     expect(info.data.serverInfo).toMatchObject({ backend: 'webgpu', adapter: { memoryBudgetMb: 16 } });

@@ -23,16 +23,66 @@ async function main() {
   const log = createLogger('error');
   const queue = await JobQueue.start({ url, heartbeatSeconds: 10, poolSize: 2, onError: () => undefined });
   const m = ds.manager;
-  const generator = await m.save(GeneratorRow, m.create(GeneratorRow, { name: 'digits', title: 'Digits', description: null, latentDim: 8, width: 28, height: 28, channels: 1, pluginId: null, basePromptId: null, available: true }));
-  const control = await m.save(ControlRow, m.create(ControlRow, { name: 'digit', title: 'Digit', description: null, paramsSchema: { type: 'object' }, conditionDim: null, paired: false, pluginId: null, available: true }));
+  const generator = await m.save(
+    GeneratorRow,
+    m.create(GeneratorRow, {
+      name: 'digits',
+      title: 'Digits',
+      description: null,
+      latentDim: 8,
+      width: 28,
+      height: 28,
+      channels: 1,
+      pluginId: null,
+      basePromptId: null,
+      available: true,
+    }),
+  );
+  const control = await m.save(
+    ControlRow,
+    m.create(ControlRow, {
+      name: 'digit',
+      title: 'Digit',
+      description: null,
+      paramsSchema: { type: 'object' },
+      conditionDim: null,
+      paired: false,
+      pluginId: null,
+      available: true,
+    }),
+  );
   const queued = async () => {
-    const prompt = await m.save(PromptRow, m.create(PromptRow, {
-      name: 'stuck', status: 'QUEUED', generatorId: generator.id,
-      controls: [{ controlId: control.id, controlName: 'digit', weight: 1, params: {}, pluginName: '@test/digits', pluginVersion: '1.2.3' }],
-      training: { steps: 10, batchSize: 4, learningRate: 1e-3, flowBlocks: 2, hiddenUnits: 16, seed: 1, previewEvery: 5 },
-      pluginVersions: { '@test/digits': '1.2.3' },
+    const prompt = await m.save(
+      PromptRow,
+      m.create(PromptRow, {
+        name: 'stuck',
+        status: 'QUEUED',
+        generatorId: generator.id,
+        controls: [
+          {
+            controlId: control.id,
+            controlName: 'digit',
+            weight: 1,
+            params: {},
+            pluginName: '@test/digits',
+            pluginVersion: '1.2.3',
+          },
+        ],
+        training: {
+          steps: 10,
+          batchSize: 4,
+          learningRate: 1e-3,
+          flowBlocks: 2,
+          hiddenUnits: 16,
+          seed: 1,
+          previewEvery: 5,
+        },
+        pluginVersions: { '@test/digits': '1.2.3' },
+      }),
+    );
+    const jobId = await queue.enqueueTraining({ promptId: prompt.id }, async (text, values) => ({
+      rows: await ds.query(text, values),
     }));
-    const jobId = await queue.enqueueTraining({ promptId: prompt.id }, async (text, values) => ({ rows: await ds.query(text, values) }));
     await m.update(PromptRow, { id: prompt.id }, { jobId });
     return { ...prompt, jobId };
   };
@@ -41,16 +91,35 @@ async function main() {
     return { status: row.status, error: row.error, finished: row.finishedAt !== null };
   };
   // An attempt that fails for a reason retrying does not fix here: this worker has no tensor runtime.
-  const deps = { store, events, config: loadConfig({}), runtime: undefined, log, shutdown: new AbortController().signal };
-  const job = (p, retryCount) => ({ id: p.jobId, data: { promptId: p.id }, signal: new AbortController().signal, retryCount, finalAttempt: retryCount >= RETRY_LIMIT });
+  const deps = {
+    store,
+    events,
+    config: loadConfig({}),
+    runtime: undefined,
+    log,
+    shutdown: new AbortController().signal,
+  };
+  const job = (p, retryCount) => ({
+    id: p.jobId,
+    data: { promptId: p.id },
+    signal: new AbortController().signal,
+    retryCount,
+    finalAttempt: retryCount >= RETRY_LIMIT,
+  });
   const out = { retryLimit: RETRY_LIMIT };
 
   const early = await queued();
-  out.earlyThrew = await runTrainingJob(job(early, 3), deps).then(() => false, () => true);
+  out.earlyThrew = await runTrainingJob(job(early, 3), deps).then(
+    () => false,
+    () => true,
+  );
   out.early = await state(early.id);
 
   const last = await queued();
-  out.lastThrew = await runTrainingJob(job(last, RETRY_LIMIT), deps).then(() => false, () => true);
+  out.lastThrew = await runTrainingJob(job(last, RETRY_LIMIT), deps).then(
+    () => false,
+    () => true,
+  );
   out.last = await state(last.id);
 
   const stuck = await queued();
@@ -67,6 +136,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(String(err && err.stack || err) + '\n');
+  process.stderr.write(String((err && err.stack) || err) + '\n');
   process.exit(1);
 });

@@ -8,7 +8,15 @@ import * as path from 'path';
 import { loadPluginPackage } from '../../../src/plugins/loader';
 import { PluginRegistry } from '../../../src/plugins/registry';
 import { validateParams } from '../../../src/plugins/validate';
-import type { ControlDefinition, LoadContext, Tensor, Tensor1D, Tensor2D, Tensor4D, Tf } from '../../../src/sdk';
+import type {
+  ControlDefinition,
+  LoadContext,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+  Tf,
+} from '../../../src/sdk';
 import { makeTf, repoRoot, silentLogger, tmpDir } from '../helpers';
 import { D, normalisedBrightness, writeClipFixture, type ClipFixture } from './helpers';
 
@@ -26,7 +34,10 @@ const def: ControlDefinition = clip.controls[0];
 beforeAll(async () => {
   tf = await makeTf();
   fx = await writeClipFixture(tf, tmpDir('clip'));
-  const registry = new PluginRegistry({ logger: silentLogger, assets: { dirs: [os.tmpdir()], urlPrefixes: [] } });
+  const registry = new PluginRegistry({
+    logger: silentLogger,
+    assets: { dirs: [os.tmpdir()], urlPrefixes: [] },
+  });
   ctx = registry.createContext({ name: '@promptgen/clip', dir: PLUGIN_DIR }, tf, 'cpu', silentLogger);
 });
 
@@ -41,7 +52,12 @@ const baseParams = (extra: Record<string, unknown> = {}) => ({
 });
 
 const grey = (values: number[], size = 8, channels = 1) =>
-  tf.tidy(() => tf.mul(tf.ones([values.length, size, size, channels]), tf.reshape(tf.tensor1d(values), [values.length, 1, 1, 1]))) as Tensor4D;
+  tf.tidy(() =>
+    tf.mul(
+      tf.ones([values.length, size, size, channels]),
+      tf.reshape(tf.tensor1d(values), [values.length, 1, 1, 1]),
+    ),
+  ) as Tensor4D;
 
 const arr = (t: { dataSync(): ArrayLike<number> }) => Array.from(t.dataSync());
 
@@ -51,7 +67,12 @@ describe('plugin package', () => {
     expect(p.error).toBeUndefined();
     expect(p).toMatchObject({ name: '@promptgen/clip', status: 'LOADED' });
     expect(p.definition!.controls!.map((c) => c.name)).toEqual(['clip-text']);
-    const v = validateParams(def, { text: 'a cat', imageEncoder: '/m/i', textEncoder: '/m/t', vocabulary: '/v.txt.gz' });
+    const v = validateParams(def, {
+      text: 'a cat',
+      imageEncoder: '/m/i',
+      textEncoder: '/m/t',
+      vocabulary: '/v.txt.gz',
+    });
     expect(v.errors).toEqual([]);
     expect(v.params).toEqual({
       text: 'a cat',
@@ -68,10 +89,17 @@ describe('plugin package', () => {
       imageEncoderFormat: 'auto',
       textEncoderFormat: 'auto',
     });
-    const bad = validateParams(def, { text: 'x'.repeat(301), imageEncoder: 'i', augmentations: 0, layout: 'HWC' });
+    const bad = validateParams(def, {
+      text: 'x'.repeat(301),
+      imageEncoder: 'i',
+      augmentations: 0,
+      layout: 'HWC',
+    });
     expect(bad.valid).toBe(false);
     const fields = bad.errors.map((e) => e.field.join('.'));
-    expect(fields).toEqual(expect.arrayContaining(['text', 'augmentations', 'layout', 'textEncoder', 'vocabulary']));
+    expect(fields).toEqual(
+      expect.arrayContaining(['text', 'augmentations', 'layout', 'textEncoder', 'vocabulary']),
+    );
   });
 });
 
@@ -96,9 +124,17 @@ describe('preprocessing', () => {
 
   test('translation moves content; zoom 1 and shift 0 give the identity; rows sum to 1', () => {
     const I = clip.interpolationMatrices(tf, 6, 6, new Float32Array([1]), new Float32Array([0]));
-    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(I, tf.reshape(tf.eye(6), [1, 6, 6])))).dataSync()[0])).toBeLessThan(1e-6);
+    expect(
+      tf.tidy(() => tf.max(tf.abs(tf.sub(I, tf.reshape(tf.eye(6), [1, 6, 6])))).dataSync()[0]),
+    ).toBeLessThan(1e-6);
     // Shift by +1/6 of the side: output pixel o reads source pixel o − 1 (edge replicated at 0).
-    const T = clip.interpolationMatrices(tf, 6, 6, new Float32Array([1, 0.8]), new Float32Array([1 / 6, 0.1]));
+    const T = clip.interpolationMatrices(
+      tf,
+      6,
+      6,
+      new Float32Array([1, 0.8]),
+      new Float32Array([1 / 6, 0.1]),
+    );
     const rows = (T.arraySync() as number[][][])[0];
     expect(rows[0][0]).toBeCloseTo(1, 5);
     expect(rows[3][2]).toBeCloseTo(1, 5);
@@ -108,7 +144,9 @@ describe('preprocessing', () => {
   });
 
   test('augmented copies: K·n images, copy k of sample i at k·n + i, cut-out squares at the mean colour', () => {
-    const p = clip.normalizeParams(baseParams({ augment: { colour: 0, translate: 0, rescale: [1, 1], cutout: 0.5 } }));
+    const p = clip.normalizeParams(
+      baseParams({ augment: { colour: 0, translate: 0, rescale: [1, 1], cutout: 0.5 } }),
+    );
     const aug = clip.drawAugmentations(3 * 2, p.augment, () => 0.5);
     const x = clip.preprocess(tf, grey([0.2, 0.9], 8), 8, 3, p.augment, aug) as Tensor4D;
     expect(x.shape).toEqual([6, 8, 8, 3]);
@@ -180,7 +218,11 @@ describe('energy', () => {
   });
 
   test('with every augmentation off and K = 1 the energy is 1 − the clean cosine', async () => {
-    const plain = await def.load(ctx, baseParams({ augmentations: 1, augment: { colour: 0, translate: 0, rescale: [1, 1], cutout: 0 } }), GEN);
+    const plain = await def.load(
+      ctx,
+      baseParams({ augmentations: 1, augment: { colour: 0, translate: 0, rescale: [1, 1], cutout: 0 } }),
+      GEN,
+    );
     const images = tf.tidy(() => tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 9)) as Tensor4D;
     const e = arr(plain.energy(images, { z: tf.zeros([4, 4]) as Tensor2D }));
     const cos = arr((plain as any).cosine(images));
@@ -201,7 +243,10 @@ describe('energy', () => {
       // Directional derivative along the gradient vs a central difference.
       const h = 1e-2;
       const unit = tf.div(g, tf.norm(g));
-      const fd = (f(tf.add(images, tf.mul(unit, h)) as Tensor4D).dataSync()[0] - f(tf.sub(images, tf.mul(unit, h)) as Tensor4D).dataSync()[0]) / (2 * h);
+      const fd =
+        (f(tf.add(images, tf.mul(unit, h)) as Tensor4D).dataSync()[0] -
+          f(tf.sub(images, tf.mul(unit, h)) as Tensor4D).dataSync()[0]) /
+        (2 * h);
       const analytic = tf.norm(g).dataSync()[0];
       expect(Math.abs(fd - analytic) / analytic).toBeLessThan(0.05);
       inst.dispose();
@@ -241,7 +286,9 @@ describe('graph-model image encoder with NCHW input', () => {
       expect(cos[i]).toBeCloseTo((s * t[0] + t[1]) / Math.sqrt(s * s + 1), 4);
     });
     const images = grey([0.3, 0.6]);
-    const g = tf.grad((x: Tensor) => tf.sum(inst.energy(x as Tensor4D, { z: tf.zeros([2, 4]) as Tensor2D })))(images);
+    const g = tf.grad((x: Tensor) => tf.sum(inst.energy(x as Tensor4D, { z: tf.zeros([2, 4]) as Tensor2D })))(
+      images,
+    );
     const gv = arr(g);
     expect(gv.every(Number.isFinite)).toBe(true);
     expect(gv.some((v) => Math.abs(v) > 1e-6)).toBe(true);

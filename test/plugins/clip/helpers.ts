@@ -33,9 +33,18 @@ export const D = 16;
 /** Merges so that "bright", "dark", "photo" and "a" are single tokens. */
 export const VOCAB = [
   '#version: 0.2',
-  'b r', 'br i', 'bri g', 'brig h', 'brigh t</w>', // 'bright</w>' = 512 + 4
-  'd a', 'da r', 'dar k</w>', // 'dark</w>' = 512 + 7
-  'p h', 'ph o', 'pho t', 'phot o</w>', // 'photo</w>' = 512 + 11
+  'b r',
+  'br i',
+  'bri g',
+  'brig h',
+  'brigh t</w>', // 'bright</w>' = 512 + 4
+  'd a',
+  'da r',
+  'dar k</w>', // 'dark</w>' = 512 + 7
+  'p h',
+  'ph o',
+  'pho t',
+  'phot o</w>', // 'photo</w>' = 512 + 11
   '',
 ].join('\n');
 
@@ -143,12 +152,47 @@ function writeGraphImageEncoder(dir: string, S: number) {
     convertedBy: 'hand-written',
     modelTopology: {
       node: [
-        { name: 'images', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim([-1, 3, S, S]) } } },
-        { name: 'axes', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: dim([2]) } } } },
-        { name: 'W', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim([3, D]) } } } },
-        { name: 'bias', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim([D]) } } } },
-        { name: 'pooled', op: 'Mean', input: ['images', 'axes'], attr: { keep_dims: { b: false }, T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' } } },
-        { name: 'proj', op: 'MatMul', input: ['pooled', 'W'], attr: { transpose_a: { b: false }, transpose_b: { b: false }, T: { type: 'DT_FLOAT' } } },
+        {
+          name: 'images',
+          op: 'Placeholder',
+          attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim([-1, 3, S, S]) } },
+        },
+        {
+          name: 'axes',
+          op: 'Const',
+          attr: {
+            dtype: { type: 'DT_INT32' },
+            value: { tensor: { dtype: 'DT_INT32', tensorShape: dim([2]) } },
+          },
+        },
+        {
+          name: 'W',
+          op: 'Const',
+          attr: {
+            dtype: { type: 'DT_FLOAT' },
+            value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim([3, D]) } },
+          },
+        },
+        {
+          name: 'bias',
+          op: 'Const',
+          attr: {
+            dtype: { type: 'DT_FLOAT' },
+            value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim([D]) } },
+          },
+        },
+        {
+          name: 'pooled',
+          op: 'Mean',
+          input: ['images', 'axes'],
+          attr: { keep_dims: { b: false }, T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' } },
+        },
+        {
+          name: 'proj',
+          op: 'MatMul',
+          input: ['pooled', 'W'],
+          attr: { transpose_a: { b: false }, transpose_b: { b: false }, T: { type: 'DT_FLOAT' } },
+        },
         { name: 'image_embeds', op: 'AddV2', input: ['proj', 'bias'], attr: { T: { type: 'DT_FLOAT' } } },
       ],
       library: {},
@@ -170,7 +214,10 @@ function writeGraphImageEncoder(dir: string, S: number) {
     },
   };
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
-  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat([Buffer.from(axes.buffer), Buffer.from(W.buffer), Buffer.from(bias.buffer)]));
+  fs.writeFileSync(
+    path.join(dir, 'weights.bin'),
+    Buffer.concat([Buffer.from(axes.buffer), Buffer.from(W.buffer), Buffer.from(bias.buffer)]),
+  );
   return path.join(dir, 'model.json');
 }
 

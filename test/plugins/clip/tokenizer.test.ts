@@ -115,16 +115,46 @@ test('long texts are truncated to 77 with the end token last, or rejected with t
   expect(ids[0]).toBe(SOT);
   expect(Array.from(ids.slice(1, 76) as Int32Array).every((v) => v === 516)).toBe(true);
   expect(ids[76]).toBe(EOT);
-  expect(() => t.tokenize(text, { truncate: false })).toThrow(/too long for context length 77 \(102 tokens\)/);
+  expect(() => t.tokenize(text, { truncate: false })).toThrow(
+    /too long for context length 77 \(102 tokens\)/,
+  );
   // Exactly 75 words fit: sot + 75 + eot = 77.
   expect(t.tokenizeWithInfo(Array(75).fill('hello').join(' ')).truncated).toBe(false);
 });
 
-test('consistent with CLIP\'s published ids: full-size vocabulary gives a</w> 320, of</w> 539, start 49406, end 49407', () => {
+test("consistent with CLIP's published ids: full-size vocabulary gives a</w> 320, of</w> 539, start 49406, end 49407", () => {
   // The first 28 merges of bpe_simple_vocab_16e6.txt (rank 27 is "o f</w>"), then filler merges
   // up to more than CLIP reads (it keeps 49152 − 256 − 2 = 48894 merges).
-  const first = ['i n', 't h', 'a n', 'r e', 'a r', 'e r', 'th e</w>', 'in g</w>', 'o u', 'o n', 's t', 'o r', 'e n', 'o n</w>',
-    'a l', 'a t', 'e r</w>', 'i t', 'i n</w>', 't o</w>', 'r o', 'i s</w>', 'l e', 'i c', 'a t</w>', 'an d</w>', 'e d</w>', 'o f</w>'];
+  const first = [
+    'i n',
+    't h',
+    'a n',
+    'r e',
+    'a r',
+    'e r',
+    'th e</w>',
+    'in g</w>',
+    'o u',
+    'o n',
+    's t',
+    'o r',
+    'e n',
+    'o n</w>',
+    'a l',
+    'a t',
+    'e r</w>',
+    'i t',
+    'i n</w>',
+    't o</w>',
+    'r o',
+    'i s</w>',
+    'l e',
+    'i c',
+    'a t</w>',
+    'an d</w>',
+    'e d</w>',
+    'o f</w>',
+  ];
   const filler = Array.from({ length: 49000 - first.length }, (_, i) => `\u0100q${i} \u0100r${i}`);
   const big = new tok.ClipTokenizer(['#version: 0.2', ...first, ...filler].join('\n'));
   expect(big.mergeCount).toBe(48894);
@@ -153,15 +183,23 @@ test('vocabulary files: plain, gzip, file:// URL, http URL; clear errors', async
   try {
     const viaHttp = await tok.loadTokenizer(`${base}/vocab.txt.gz`);
     expect(viaHttp.encode('hello')).toEqual([516]);
-    await expect(tok.loadTokenizer(`${base}/missing.txt`)).rejects.toThrow(`could not fetch vocabulary ${base}/missing.txt: HTTP 404`);
+    await expect(tok.loadTokenizer(`${base}/missing.txt`)).rejects.toThrow(
+      `could not fetch vocabulary ${base}/missing.txt: HTTP 404`,
+    );
   } finally {
     await new Promise((r) => server.close(r));
   }
-  await expect(tok.loadTokenizer(path.join(dir, 'nope.txt'))).rejects.toThrow(`vocabulary file not found: ${path.join(dir, 'nope.txt')}`);
+  await expect(tok.loadTokenizer(path.join(dir, 'nope.txt'))).rejects.toThrow(
+    `vocabulary file not found: ${path.join(dir, 'nope.txt')}`,
+  );
   fs.writeFileSync(path.join(dir, 'bad.txt'), '#version: 0.2\nh e\nthis has three\n');
-  await expect(tok.loadTokenizer(path.join(dir, 'bad.txt'))).rejects.toThrow(/line 3 of the vocabulary is not a BPE merge/);
+  await expect(tok.loadTokenizer(path.join(dir, 'bad.txt'))).rejects.toThrow(
+    /line 3 of the vocabulary is not a BPE merge/,
+  );
   fs.writeFileSync(path.join(dir, 'empty.txt'), '#version: 0.2\n');
   await expect(tok.loadTokenizer(path.join(dir, 'empty.txt'))).rejects.toThrow(/has no BPE merges/);
   fs.writeFileSync(path.join(dir, 'broken.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3]));
-  await expect(tok.loadTokenizer(path.join(dir, 'broken.gz'))).rejects.toThrow(/looks gzip-compressed but does not decompress/);
+  await expect(tok.loadTokenizer(path.join(dir, 'broken.gz'))).rejects.toThrow(
+    /looks gzip-compressed but does not decompress/,
+  );
 });

@@ -11,7 +11,14 @@ import { initBackend } from '../../../src/engine/backend';
 import { Flow } from '../../../src/engine/flow';
 import { train } from '../../../src/engine/trainer';
 import { PluginRegistry } from '../../../src/plugins/registry';
-import type { ControlDefinition, GeneratorInstance, LoadContext, Tensor2D, Tensor4D, Tf } from '../../../src/sdk';
+import type {
+  ControlDefinition,
+  GeneratorInstance,
+  LoadContext,
+  Tensor2D,
+  Tensor4D,
+  Tf,
+} from '../../../src/sdk';
 import { repoRoot, silentLogger, tmpDir } from '../helpers';
 import { noise, writeClipFixture, type ClipFixture } from './helpers';
 
@@ -34,7 +41,10 @@ function toyGenerator(tf: Tf): GeneratorInstance & { latentDim: number } {
   const W = tf.tensor2d(w, [LATENT, SIZE * SIZE]);
   return {
     latentDim: LATENT,
-    generate: (z: Tensor2D) => tf.tidy(() => tf.reshape(tf.sigmoid(tf.mul(tf.matMul(z, W), 2)), [z.shape[0], SIZE, SIZE, 1]) as Tensor4D),
+    generate: (z: Tensor2D) =>
+      tf.tidy(
+        () => tf.reshape(tf.sigmoid(tf.mul(tf.matMul(z, W), 2)), [z.shape[0], SIZE, SIZE, 1]) as Tensor4D,
+      ),
     dispose: () => W.dispose(),
   };
 }
@@ -46,12 +56,23 @@ let ctx: LoadContext;
 beforeAll(async () => {
   tf = (await initBackend('cpu')).tf;
   fx = await writeClipFixture(tf, tmpDir('clip-train'));
-  ctx = new PluginRegistry({ logger: silentLogger, assets: { dirs: [os.tmpdir()], urlPrefixes: [] } }).createContext({ name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') }, tf, 'cpu', silentLogger);
+  ctx = new PluginRegistry({
+    logger: silentLogger,
+    assets: { dirs: [os.tmpdir()], urlPrefixes: [] },
+  }).createContext(
+    { name: '@promptgen/clip', dir: path.join(repoRoot, 'plugins', 'clip') },
+    tf,
+    'cpu',
+    silentLogger,
+  );
 });
 
 /** Mean brightness and mean clean cosine of 256 samples from a fixed ε (through the flow if given). */
 async function measure(G: GeneratorInstance, control: any, flow?: Flow) {
-  const eps = tf.tensor2d(noise(99, 256 * LATENT).map((u) => u * 1.7), [256, LATENT]); // fixed, roughly unit-variance
+  const eps = tf.tensor2d(
+    noise(99, 256 * LATENT).map((u) => u * 1.7),
+    [256, LATENT],
+  ); // fixed, roughly unit-variance
   const images = tf.tidy(() => {
     const z = flow ? flow.forward(eps).z : eps;
     return G.generate(z as Tensor2D);
@@ -63,11 +84,31 @@ async function measure(G: GeneratorInstance, control: any, flow?: Flow) {
 }
 
 async function trainWith(text: string, G: GeneratorInstance) {
-  const control: any = await def.load(ctx, { text, imageEncoder: fx.imageEncoderDense, textEncoder: fx.textEncoder, vocabulary: fx.vocabulary, inputSize: fx.inputSize, augmentations: 2, seed: 1 }, { name: 'toy', latentDim: LATENT, output: { width: SIZE, height: SIZE, channels: 1 } });
+  const control: any = await def.load(
+    ctx,
+    {
+      text,
+      imageEncoder: fx.imageEncoderDense,
+      textEncoder: fx.textEncoder,
+      vocabulary: fx.vocabulary,
+      inputSize: fx.inputSize,
+      augmentations: 2,
+      seed: 1,
+    },
+    { name: 'toy', latentDim: LATENT, output: { width: SIZE, height: SIZE, channels: 1 } },
+  );
   const base = await measure(G, control);
   const flow = new Flow(tf, { dim: LATENT, blocks: 4, hidden: 32, conditionDim: 0, seed: 3 });
   const started = Date.now();
-  const res = await train({ flow, generator: G, terms: [{ name: 'clip-text', weight: 20, energy: (x, e) => control.energy(x, e) }], steps: STEPS, batchSize: 16, seed: 5, learningRate: 1e-2 });
+  const res = await train({
+    flow,
+    generator: G,
+    terms: [{ name: 'clip-text', weight: 20, energy: (x, e) => control.energy(x, e) }],
+    steps: STEPS,
+    batchSize: 16,
+    seed: 5,
+    learningRate: 1e-2,
+  });
   const seconds = (Date.now() - started) / 1000;
   expect(res.cancelled).toBe(false);
   expect(Number.isFinite(res.finalLoss)).toBe(true);

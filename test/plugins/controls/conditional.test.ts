@@ -57,7 +57,9 @@ maybe('conditional testbed: mnist-slant with and without the paired mnist-same-d
       judgedSameAsPair: r.judged.sameAsPair,
       perCondition: r.judged.perCondition.map((c) => [c.condition, c.sameAsPair]),
     });
-    console.log(`conditional testbed (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify([brief(paired), brief(slantOnly)])}`);
+    console.log(
+      `conditional testbed (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify([brief(paired), brief(slantOnly)])}`,
+    );
   }, 1_200_000);
 
   test('the prompt follows its condition: measured slant against requested has slope ≥ 0.8 across the trained range', () => {
@@ -83,6 +85,16 @@ maybe('conditional testbed: mnist-slant with and without the paired mnist-same-d
  * 319 s for the paired run): slope 0.857, digit kept for 95.9 % away from ρ = 0, 56 % without
  * the paired term. The bars are the issue's.
  */
-const SCALE = { steps: 1500, batch: 16, blocks: 8, hidden: 256, lr: 0.002, eval: 400, range: 0.2, weightSlant: 4, weightSame: 16 };
+const SCALE = {
+  steps: 1500,
+  batch: 16,
+  blocks: 8,
+  hidden: 256,
+  lr: 0.002,
+  eval: 400,
+  range: 0.2,
+  weightSlant: 4,
+  weightSame: 16,
+};
 const SLOPE_BAR = 0.8;
 const KEEP_BAR = 0.95;

@@ -18,7 +18,10 @@ function syntheticPhi(n: number, freq: number[], conf: number, seed: number): nu
     let u = r();
     let c = 0;
     while (c < K - 1 && u >= freq[c]!) u -= freq[c++]!;
-    const logits = Array.from({ length: K }, (_, k) => (k === c ? Math.log(conf / (1 - conf)) + Math.log(K - 1) : 0) + 0.3 * (r() - 0.5));
+    const logits = Array.from(
+      { length: K },
+      (_, k) => (k === c ? Math.log(conf / (1 - conf)) + Math.log(K - 1) : 0) + 0.3 * (r() - 0.5),
+    );
     const m = Math.max(...logits);
     const e = logits.map((l) => Math.exp(l - m));
     const s = e.reduce((a, b) => a + b, 0);

@@ -36,9 +36,18 @@ describe('plugin definition and registry', () => {
     const reg = new PluginRegistry();
     const def = (name: string) => ({
       apiVersion: 1 as const,
-      classifiers: [{ name, title: name, classNames: ['a', 'b'], load: () => Promise.reject(new Error('no')) }],
+      classifiers: [
+        { name, title: name, classNames: ['a', 'b'], load: () => Promise.reject(new Error('no')) },
+      ],
     });
-    const mk = (pkg: string, name: string): LoadedPluginLike => ({ name: pkg, version: '1.0.0', dir: '/nonexistent', source: 'BUILTIN', status: 'LOADED', definition: def(name) });
+    const mk = (pkg: string, name: string): LoadedPluginLike => ({
+      name: pkg,
+      version: '1.0.0',
+      dir: '/nonexistent',
+      source: 'BUILTIN',
+      status: 'LOADED',
+      definition: def(name),
+    });
     expect(reg.add(mk('a', 'shared-name')).status).toBe('LOADED');
     const second = reg.add(mk('b', 'shared-name'));
     expect(second.status).toBe('FAILED');
@@ -47,5 +56,4 @@ describe('plugin definition and registry', () => {
     reg.remove('a');
     expect(reg.classifierNames()).toEqual([]);
   });
-
 });

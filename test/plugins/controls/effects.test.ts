@@ -47,9 +47,21 @@ maybe('measured effects, judged by the independent MNIST MLP (small scale)', () 
       // there; the skewed target and the iterative run show the debias control moving
       // a marginal where there is room to.
       only: ['target7', 'target38', 'target38Plain', 'target38Balanced', 'debiasTarget', 'iterative'],
-      scale: { steps: 500, batch: 32, blocks: 4, hidden: 128, lr: 0.003, eval: 1000, calibration: 2048, classifierWeight: 2, debiasWeight: 2 },
+      scale: {
+        steps: 500,
+        batch: 32,
+        blocks: 4,
+        hidden: 128,
+        lr: 0.003,
+        eval: 1000,
+        calibration: 2048,
+        classifierWeight: 2,
+        debiasWeight: 2,
+      },
     });
-    console.log(`effects (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify({ base: res.base, experiments: res.experiments.map(({ judgeAfter, ...e }) => e) })}`);
+    console.log(
+      `effects (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify({ base: res.base, experiments: res.experiments.map(({ judgeAfter, ...e }) => e) })}`,
+    );
   }, 1_200_000); // ~510 s in CI beside the other suites (two jest workers on two cores)
 
   test('classifier target 7: the judge sees far more 7s', () => {
@@ -78,7 +90,9 @@ maybe('measured effects, judged by the independent MNIST MLP (small scale)', () 
     expect(e.after.share3).toBeGreaterThanOrEqual(0.2);
     expect(e.after.share8).toBeGreaterThanOrEqual(0.2);
     // not more lopsided than the first prompt
-    expect(Math.abs(e.after.share3! - e.after.share8!)).toBeLessThanOrEqual(Math.abs(e.first!.share3! - e.first!.share8!) + 0.1);
+    expect(Math.abs(e.after.share3! - e.after.share8!)).toBeLessThanOrEqual(
+      Math.abs(e.first!.share3! - e.first!.share8!) + 0.1,
+    );
   });
 
   test('debias to a skewed target (7s four times as likely): KL(judge marginal ‖ target) falls, 7s rise', () => {

@@ -32,30 +32,41 @@ interface DebiasExperiment {
   judgeAfter: number[];
 }
 
-maybe('issue #14: debias to uniform on the biased unconditional MNIST generator, judged by the independent MLP (small scale)', () => {
-  let base: FidelityBase;
-  let debias: DebiasExperiment;
+maybe(
+  'issue #14: debias to uniform on the biased unconditional MNIST generator, judged by the independent MLP (small scale)',
+  () => {
+    let base: FidelityBase;
+    let debias: DebiasExperiment;
 
-  beforeAll(async () => {
-    const res = await runFidelity<DebiasExperiment>('mnist-biased', ['debias'], {
-      steps: 600, batch: 32, blocks: 4, hidden: 128, lr: 0.003, eval: 2000, calibration: 2048, classifierWeight: 2, debiasWeight: 1.5,
+    beforeAll(async () => {
+      const res = await runFidelity<DebiasExperiment>('mnist-biased', ['debias'], {
+        steps: 600,
+        batch: 32,
+        blocks: 4,
+        hidden: 128,
+        lr: 0.003,
+        eval: 2000,
+        calibration: 2048,
+        classifierWeight: 2,
+        debiasWeight: 1.5,
+      });
+      base = res.base;
+      debias = res.experiments.find((e) => e.id === 'debias')!;
+    }, 600_000);
+
+    test('the testbed is biased: the judge sees a digit marginal far from uniform (KL ≥ 0.1) and few 9s', () => {
+      expect(base.klJudge).toBeGreaterThanOrEqual(0.1);
+      expect(base.judge[0]!).toBeGreaterThan(2 * base.judge[9]!);
     });
-    base = res.base;
-    debias = res.experiments.find((e) => e.id === 'debias')!;
-  }, 600_000);
 
-  test('the testbed is biased: the judge sees a digit marginal far from uniform (KL ≥ 0.1) and few 9s', () => {
-    expect(base.klJudge).toBeGreaterThanOrEqual(0.1);
-    expect(base.judge[0]!).toBeGreaterThan(2 * base.judge[9]!);
-  });
+    test('debias to uniform cuts the judged KL by half or more (it would not move without the control)', () => {
+      expect(debias.judgedCut).toBeGreaterThanOrEqual(0.5);
+      expect(debias.after.klJudge).toBeLessThan(0.5 * debias.before.klJudge);
+    });
 
-  test('debias to uniform cuts the judged KL by half or more (it would not move without the control)', () => {
-    expect(debias.judgedCut).toBeGreaterThanOrEqual(0.5);
-    expect(debias.after.klJudge).toBeLessThan(0.5 * debias.before.klJudge);
-  });
-
-  test('the control reaches its own target, and the judge sees more than half of that cut (the issue asks 80 %: not met here)', () => {
-    expect(debias.controlCut).toBeGreaterThanOrEqual(0.8);
-    expect(debias.judgedShareOfEffect).toBeGreaterThanOrEqual(0.5);
-  });
-});
+    test('the control reaches its own target, and the judge sees more than half of that cut (the issue asks 80 %: not met here)', () => {
+      expect(debias.controlCut).toBeGreaterThanOrEqual(0.8);
+      expect(debias.judgedShareOfEffect).toBeGreaterThanOrEqual(0.5);
+    });
+  },
+);

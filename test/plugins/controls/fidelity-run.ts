@@ -33,15 +33,33 @@ export interface FidelityBase {
   agreement: number;
 }
 
-export async function runFidelity<E>(generator: string, only: string[], scale: FidelityScale): Promise<{ base: FidelityBase; experiments: E[] }> {
+export async function runFidelity<E>(
+  generator: string,
+  only: string[],
+  scale: FidelityScale,
+): Promise<{ base: FidelityBase; experiments: E[] }> {
   const h = await harness('wasm');
-  const p = h.registry.add(await loadPluginPackage(path.join(REPO, 'plugins', generator), { source: 'BUILTIN' }));
+  const p = h.registry.add(
+    await loadPluginPackage(path.join(REPO, 'plugins', generator), { source: 'BUILTIN' }),
+  );
   if (p.status !== 'LOADED') throw new Error(`plugins/${generator} did not load: ${p.error}`);
   if (only.includes('audit')) h.registry.add(inkClassifierPlugin());
   const judge = await loadJudge(h.tf);
   const t0 = Date.now();
-  const res = await measureFidelity({ engine, tf: h.tf, registry: h.registry, runtime: h.runtime, judge, audit: auditSideEffects, generator, only, scale });
-  // eslint-disable-next-line no-console
-  console.log(`fidelity on ${generator} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify({ base: res.base, experiments: res.experiments })}`);
+  const res = await measureFidelity({
+    engine,
+    tf: h.tf,
+    registry: h.registry,
+    runtime: h.runtime,
+    judge,
+    audit: auditSideEffects,
+    generator,
+    only,
+    scale,
+  });
+
+  console.log(
+    `fidelity on ${generator} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify({ base: res.base, experiments: res.experiments })}`,
+  );
   return res;
 }

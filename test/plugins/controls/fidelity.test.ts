@@ -33,7 +33,15 @@ maybe('issue #14 on the unconditional MNIST generator, judged by the independent
     // mnist-digit can make the judge's marginal uniform. A skewed target moves it far enough
     // for both to see. The biased generator's test (fidelity-biased.test.ts) measures that bar.
     res = await runFidelity<Experiment>('mnist-dcgan', ['oneStep', 'target7', 'audit', 'debiasTarget'], {
-      steps: 400, batch: 32, blocks: 4, hidden: 128, lr: 0.003, eval: 2000, calibration: 2048, classifierWeight: 2, debiasWeight: 1.5,
+      steps: 400,
+      batch: 32,
+      blocks: 4,
+      hidden: 128,
+      lr: 0.003,
+      eval: 2000,
+      calibration: 2048,
+      classifierWeight: 2,
+      debiasWeight: 1.5,
     });
   }, 900_000);
 

@@ -8,11 +8,18 @@ import { PLUGINS } from './setup';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const controlsPlugin = require(path.join(PLUGINS, 'controls'));
 export const { fitDebias, kl, momentStep, noiseShrinkage, oneHotRows, tiltWeights } = controlsPlugin as {
-  noiseShrinkage: (phi: number[][], target: number[]) => { shrinkage: number; t2: number; fitTarget: number[] };
+  noiseShrinkage: (
+    phi: number[][],
+    target: number[],
+  ) => { shrinkage: number; t2: number; fitTarget: number[] };
   oneHotRows: (rows: number[][]) => number[][];
   tiltWeights: (phi: number[][], beta: number[]) => number[];
   momentStep: (beta: number[], meanPhi: number[], target: number[], rate: number) => number[];
-  fitDebias: (phi: number[][], target: number[], o?: { iterations?: number; learningRate?: number; counts?: number[][] }) => {
+  fitDebias: (
+    phi: number[][],
+    target: number[],
+    o?: { iterations?: number; learningRate?: number; counts?: number[][] },
+  ) => {
     beta: number[];
     loss: number;
     initialLoss: number;

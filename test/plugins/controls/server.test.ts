@@ -29,7 +29,10 @@ const CREATE = `mutation($input: CreatePromptInput!) {
 }`;
 const training = { steps: 6, batchSize: 4, flowBlocks: 2, hiddenUnits: 32, previewEvery: 0, seed: 5 };
 
-async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 120_000): Promise<T> {
+async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 120_000,
+): Promise<T> {
   const start = Date.now();
   for (;;) {
     const value = await check();
@@ -60,9 +63,21 @@ test('createPrompt refuses an unknown classifier, a class it does not have and a
   expect(res.errors).toBeUndefined();
   expect(res.data.createPrompt.prompt).toBeNull();
   expect(res.data.createPrompt.userErrors).toEqual([
-    { field: ['controls', '0', 'params', 'targets', '0', 'classifier'], code: 'BAD_USER_INPUT', message: expect.stringMatching(/unknown classifier "no-such-classifier" \(known: .*mnist-digit/) },
-    { field: ['controls', '1', 'params', 'attributes', '0', 'classes', '1'], code: 'BAD_USER_INPUT', message: expect.stringMatching(/unknown class 11 of classifier "mnist-digit"/) },
-    { field: ['controls', '2', 'params', 'attributes', '0', 'target'], code: 'BAD_USER_INPUT', message: expect.stringMatching(/must have 10 entries/) },
+    {
+      field: ['controls', '0', 'params', 'targets', '0', 'classifier'],
+      code: 'BAD_USER_INPUT',
+      message: expect.stringMatching(/unknown classifier "no-such-classifier" \(known: .*mnist-digit/),
+    },
+    {
+      field: ['controls', '1', 'params', 'attributes', '0', 'classes', '1'],
+      code: 'BAD_USER_INPUT',
+      message: expect.stringMatching(/unknown class 11 of classifier "mnist-digit"/),
+    },
+    {
+      field: ['controls', '2', 'params', 'attributes', '0', 'target'],
+      code: 'BAD_USER_INPUT',
+      message: expect.stringMatching(/must have 10 entries/),
+    },
   ]);
 });
 
@@ -72,8 +87,16 @@ test('a prompt with debias and classifier trains and stores histograms, KL and s
       generator: 'mnist',
       name: 'balanced sevens-ish',
       controls: [
-        { control: 'debias', weight: 1, params: { attributes: [{ classifier: 'mnist-digit' }], samples: 64, iterations: 100 } },
-        { control: 'classifier', weight: 2, params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] } },
+        {
+          control: 'debias',
+          weight: 1,
+          params: { attributes: [{ classifier: 'mnist-digit' }], samples: 64, iterations: 100 },
+        },
+        {
+          control: 'classifier',
+          weight: 2,
+          params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] },
+        },
       ],
       training,
     },
@@ -90,21 +113,37 @@ test('a prompt with debias and classifier trains and stores histograms, KL and s
   const m = done.metrics;
   expect(m.samples).toBeGreaterThan(0);
   const [debias, classifier] = m.controls;
-  expect(debias).toMatchObject({ control: 'debias', weight: 1, meanEnergyBase: expect.any(Number), meanEnergyPrompt: expect.any(Number) });
+  expect(debias).toMatchObject({
+    control: 'debias',
+    weight: 1,
+    meanEnergyBase: expect.any(Number),
+    meanEnergyPrompt: expect.any(Number),
+  });
   for (const side of [debias.base, debias.prompt]) {
     expect(side.count).toBe(m.samples);
     expect(Object.keys(side.histogram)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
-    expect(Object.values(side.histogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(m.samples);
+    expect(Object.values(side.histogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(
+      m.samples,
+    );
     expect(side.marginal).toHaveLength(10);
     expect(side.kl).toEqual(expect.any(Number));
     expect(side.attributes[0].beta).toHaveLength(10);
   }
   expect(classifier).toMatchObject({ control: 'classifier', weight: 2 });
-  expect(classifier.prompt.targets[0]).toMatchObject({ classifier: 'mnist-digit', classes: ['7'], targetRate: expect.any(Number) });
-  expect(Object.values(classifier.base.histogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(m.samples);
+  expect(classifier.prompt.targets[0]).toMatchObject({
+    classifier: 'mnist-digit',
+    classes: ['7'],
+    targetRate: expect.any(Number),
+  });
+  expect(Object.values(classifier.base.histogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(
+    m.samples,
+  );
   // debias reports the counted marginal and the mean probability, before and after
   expect(debias.prompt.softMarginal).toHaveLength(10);
-  expect(debias.prompt.attributes[0]).toMatchObject({ adaptive: expect.any(Boolean), softKl: expect.any(Number) });
+  expect(debias.prompt.attributes[0]).toMatchObject({
+    adaptive: expect.any(Boolean),
+    softKl: expect.any(Number),
+  });
 
   // The side-effect audit: every classifier that fits 28×28 (here mnist-digit, the steered one), same ε.
   expect(m.sideEffects).toMatchObject({ samples: m.samples, failed: [] });
@@ -136,7 +175,13 @@ test('a prompt trained for one step shows the same images as its base generator 
   const created = await server.gql(CREATE, {
     input: {
       generator: 'mnist',
-      controls: [{ control: 'classifier', weight: 2, params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] } }],
+      controls: [
+        {
+          control: 'classifier',
+          weight: 2,
+          params: { targets: [{ classifier: 'mnist-digit', classes: [7] }] },
+        },
+      ],
       training: { steps: 1, batchSize: 16, previewEvery: 0, seed: 5 }, // default flow size (8 blocks)
     },
   });
@@ -146,7 +191,8 @@ test('a prompt trained for one step shows the same images as its base generator 
     const r = await server.gql('query($id: ID!) { prompt(id: $id) { status } }', { id });
     return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.data?.prompt?.status) && r.data.prompt.status;
   });
-  const SAMPLE = 'mutation($input: SampleInput!) { sample(input: $input) { sampleSet { images { url } } userErrors { message } } }';
+  const SAMPLE =
+    'mutation($input: SampleInput!) { sample(input: $input) { sampleSet { images { url } } userErrors { message } } }';
   const pixels = async (input: Record<string, unknown>): Promise<number[][]> => {
     const r = await server.gql(SAMPLE, { input: { ...input, count: 16, seed: 21 } });
     expect(r.data.sample.userErrors).toEqual([]);

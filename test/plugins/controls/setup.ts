@@ -60,7 +60,12 @@ export async function harness(backend: 'wasm' | 'cpu' = 'wasm'): Promise<Harness
       definition: {
         apiVersion: 1,
         classifiers: [
-          { name: 'mnist-digit', title: 'MNIST digit', classNames: manifest.classNames, load: (ctx) => tfjsModel.loadClassifier(ctx, manifest) as Promise<Classifier> },
+          {
+            name: 'mnist-digit',
+            title: 'MNIST digit',
+            classNames: manifest.classNames,
+            load: (ctx) => tfjsModel.loadClassifier(ctx, manifest) as Promise<Classifier>,
+          },
         ],
       },
     });
@@ -69,22 +74,33 @@ export async function harness(backend: 'wasm' | 'cpu' = 'wasm'): Promise<Harness
   const gen = await registry.loadGenerator('mnist', runtime);
   const def = registry.generator('mnist')!.definition;
   const info: GeneratorInfo = { name: 'mnist', latentDim: def.latentDim, output: def.output };
-  const generator = Object.assign(Object.create(gen), { latentDim: def.latentDim, generate: gen.generate.bind(gen), dispose: () => undefined });
+  const generator = Object.assign(Object.create(gen), {
+    latentDim: def.latentDim,
+    generate: gen.generate.bind(gen),
+    dispose: () => undefined,
+  });
   return { tf, backend: used, registry, runtime, generator, info, mnistOffersClassifier };
 }
 
 export function haveJudge(): boolean {
   if (fs.existsSync(JUDGE_FILE)) return true;
-  if (process.env.PROMPTGEN_REQUIRE_SHARED === '1') throw new Error(`${JUDGE_FILE} is missing and PROMPTGEN_REQUIRE_SHARED=1`);
-  console.warn(`skipping the judged effects: ${JUDGE_FILE} is absent (../shared is not beside the repository)`);
+  if (process.env.PROMPTGEN_REQUIRE_SHARED === '1')
+    throw new Error(`${JUDGE_FILE} is missing and PROMPTGEN_REQUIRE_SHARED=1`);
+  console.warn(
+    `skipping the judged effects: ${JUDGE_FILE} is absent (../shared is not beside the repository)`,
+  );
   return false;
 }
 
 /** The independent judge: digit predicted by the ml5 MNIST MLP for each image. */
 export async function loadJudge(tf: Tf): Promise<(images: Tensor4D) => Promise<number[]>> {
-  const model = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(path.basename(JUDGE_FILE)); // relative: an asset of its folder
+  const model = await createAssetResolver(path.dirname(JUDGE_FILE), tf).loadLayersModel(
+    path.basename(JUDGE_FILE),
+  ); // relative: an asset of its folder
   return async (images) => {
-    const pred = tf.tidy(() => tf.argMax(model.predict(tf.reshape(images, [images.shape[0], 784])) as Tensor4D, 1));
+    const pred = tf.tidy(() =>
+      tf.argMax(model.predict(tf.reshape(images, [images.shape[0], 784])) as Tensor4D, 1),
+    );
     const out = Array.from(await pred.data());
     pred.dispose();
     return out;

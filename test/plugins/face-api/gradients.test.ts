@@ -16,7 +16,11 @@ const CASES: Case[] = [
   { control: 'face-age', params: { min: 40, max: 50 } },
   { control: 'face-expression', params: { expression: 'happy' } },
   // target: yaw +10°, pitch −5°, roll +3° (condition = degrees / 45)
-  { control: 'face-pose', params: {}, extras: (tf) => ({ condition: tf.tensor2d([[10 / 45, -5 / 45, 3 / 45]]) }) },
+  {
+    control: 'face-pose',
+    params: {},
+    extras: (tf) => ({ condition: tf.tensor2d([[10 / 45, -5 / 45, 3 / 45]]) }),
+  },
   { control: 'face-identity', params: {}, extras: (tf) => ({ pairImages: small(tf, 'a', 0, 0) }) },
 ];
 
@@ -39,7 +43,9 @@ const figures: Record<string, Record<string, unknown>> = {};
 const grads: Record<string, Record<string, Float32Array>> = { cpu: {}, wasm: {} };
 
 afterAll(() => {
-  console.log(`gradient checks (relative error of central differences, L2 step h):\n${JSON.stringify(figures, null, 1)}`);
+  console.log(
+    `gradient checks (relative error of central differences, L2 step h):\n${JSON.stringify(figures, null, 1)}`,
+  );
 });
 
 for (const backend of ['cpu', 'wasm'] as const) {
@@ -57,7 +63,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const x = c.control === 'face-identity' ? small(tf, 'a', 9, 6) : small(tf, 'a', 0, 0);
         const extras1: Record<string, Tensor> = { z: tf.zeros([1, 8]), ...(c.extras ? c.extras(tf) : {}) };
         // The same extras for a batch of two (x + hv, x − hv).
-        const extras2: Record<string, Tensor> = Object.fromEntries(Object.entries(extras1).map(([k, t]) => [k, tf.concat([t, t])]));
+        const extras2: Record<string, Tensor> = Object.fromEntries(
+          Object.entries(extras1).map(([k, t]) => [k, tf.concat([t, t])]),
+        );
         const E = (img: Tensor4D) => tf.sum(inst.energy(img, extras1));
         const { value, grad: g } = tf.valueAndGrad((img: Tensor) => E(img as Tensor4D))(x);
         const e0 = value.dataSync()[0];
@@ -66,7 +74,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const gnorm = tf.tidy(() => tf.norm(g).dataSync()[0]);
         expect(Number.isFinite(gnorm)).toBe(true);
         expect(gnorm).toBeGreaterThan(0);
-        const row: Record<string, unknown> = { energy: Number(e0.toPrecision(5)), gradNorm: Number(gnorm.toPrecision(4)) };
+        const row: Record<string, unknown> = {
+          energy: Number(e0.toPrecision(5)),
+          gradNorm: Number(gnorm.toPrecision(4)),
+        };
         // The energies are strongly curved (deep ReLU nets): steps of L2 norm 0.003 on a
         // 64×64×3 image (~3e-5 per pixel) keep the central-difference bias below ~1 %.
         const h = 0.003;
@@ -80,8 +91,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
           });
           const numeric = (plus - minus) / (2 * h);
           // Along the gradient: relative error. Random direction (tiny projection): error against 0.5 % of |g| as well.
-          const rel = Math.abs(numeric - analytic) / (label === 'alongGrad' ? Math.abs(analytic) : Math.abs(analytic) + 0.005 * gnorm);
-          row[label] = { analytic: Number(analytic.toPrecision(5)), numeric: Number(numeric.toPrecision(5)), relErr: Number(rel.toPrecision(3)) };
+          const rel =
+            Math.abs(numeric - analytic) /
+            (label === 'alongGrad' ? Math.abs(analytic) : Math.abs(analytic) + 0.005 * gnorm);
+          row[label] = {
+            analytic: Number(analytic.toPrecision(5)),
+            numeric: Number(numeric.toPrecision(5)),
+            relErr: Number(rel.toPrecision(3)),
+          };
           expect(rel).toBeLessThan(label === 'alongGrad' ? 0.03 : 0.15);
           v.dispose();
         }
@@ -114,7 +131,11 @@ describe('wasm gradients equal cpu gradients', () => {
       n2 += a[i] ** 2;
     }
     const relL2 = Math.sqrt(d2 / n2);
-    figures[`wasm-vs-cpu ${name}`] = { relL2: Number(relL2.toPrecision(3)), maxAbsDiff: Number(diff.toPrecision(3)), maxAbsGrad: Number(scale.toPrecision(3)) };
+    figures[`wasm-vs-cpu ${name}`] = {
+      relL2: Number(relL2.toPrecision(3)),
+      maxAbsDiff: Number(diff.toPrecision(3)),
+      maxAbsGrad: Number(scale.toPrecision(3)),
+    };
     expect(relL2).toBeLessThan(2e-2);
   });
 });

@@ -6,16 +6,28 @@ import type { LoadContext, Tf, Tensor4D, GeneratorInfo } from '../../../src/sdk/
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const pluginDir = path.join(repoRoot, 'plugins', 'face-api');
-export const faceApiDir = path.dirname(require.resolve('@vladmandic/face-api/package.json', { paths: [pluginDir] }));
+export const faceApiDir = path.dirname(
+  require.resolve('@vladmandic/face-api/package.json', { paths: [pluginDir] }),
+);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const facePlugin = require('../../../plugins/face-api/index.js');
 
-export interface CropSpec { x: number; y: number; size: number }
+export interface CropSpec {
+  x: number;
+  y: number;
+  size: number;
+}
 export const cropSpec: { image: string; crops: Record<string, CropSpec> } = JSON.parse(
   fs.readFileSync(path.join(__dirname, 'fixtures', 'crops.json'), 'utf8'),
 );
-export interface Expected { age: number; gender: number[]; expressions: number[]; landmarks: number[]; descriptor: number[] }
+export interface Expected {
+  age: number;
+  gender: number[];
+  expressions: number[];
+  landmarks: number[];
+  descriptor: number[];
+}
 export const expected: { crops: Record<string, Expected> } = JSON.parse(
   fs.readFileSync(path.join(__dirname, 'fixtures', 'faceapi-expected.json'), 'utf8'),
 );
@@ -51,7 +63,10 @@ let decoded: { width: number; height: number; data: Uint8Array } | undefined;
 /** sample1.jpg of face-api's demo folder as RGB bytes (decoded once per test file). */
 export function sampleImage(): { width: number; height: number; data: Uint8Array } {
   if (!decoded) {
-    const img = jpeg.decode(fs.readFileSync(path.join(faceApiDir, 'demo', cropSpec.image)), { useTArray: true, formatAsRGBA: false });
+    const img = jpeg.decode(fs.readFileSync(path.join(faceApiDir, 'demo', cropSpec.image)), {
+      useTArray: true,
+      formatAsRGBA: false,
+    });
     decoded = { width: img.width, height: img.height, data: img.data as Uint8Array };
   }
   return decoded;

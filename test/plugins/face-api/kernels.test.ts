@@ -7,7 +7,14 @@
 import { useBackend, seeded } from './helpers';
 
 /** Reference: each output's dy goes to the first maximum of its window (row-major). */
-function reference(x: Float32Array, [n, H, W, C]: number[], k: number, s: number, pad: 'same' | 'valid', dy: Float32Array) {
+function reference(
+  x: Float32Array,
+  [n, H, W, C]: number[],
+  k: number,
+  s: number,
+  pad: 'same' | 'valid',
+  dy: Float32Array,
+) {
   const OH = pad === 'same' ? Math.ceil(H / s) : Math.ceil((H - k + 1) / s);
   const OW = pad === 'same' ? Math.ceil(W / s) : Math.ceil((W - k + 1) / s);
   const padT = pad === 'same' ? Math.floor(Math.max((OH - 1) * s + k - H, 0) / 2) : 0;
@@ -43,33 +50,40 @@ const CASES: [number[], number, number, 'same' | 'valid'][] = [
   [[1, 8, 8, 4], 2, 2, 'valid'],
 ];
 
-test.each(CASES.map((c) => [c[0].join('x'), c] as const))('MaxPoolGrad %s: wasm = cpu = reference, with negative inputs', async (_n, [shape, k, s, pad]) => {
-  const r = seeded(11);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: size }, () => r() * 2 - 1.4); // mostly negative
-  const grads: Record<string, Float32Array> = {};
-  let dy: Float32Array | undefined;
-  for (const backend of ['cpu', 'wasm'] as const) {
-    const tf = await useBackend(backend);
-    if (backend === 'wasm') expect((tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc as unknown as Record<string, boolean>).__promptgenPatched).toBe(true);
-    const xt = tf.tensor4d(x, shape as [number, number, number, number]);
-    const y = tf.maxPool(xt, k, s, pad);
-    dy ??= Float32Array.from({ length: y.size }, () => r() - 0.5);
-    const before = tf.memory().numTensors;
-    const w = tf.tensor(dy, y.shape);
-    const g = tf.grad((t) => tf.sum(tf.mul(tf.maxPool(t as typeof xt, k, s, pad), w)))(xt);
-    grads[backend] = g.dataSync() as Float32Array;
-    tf.dispose([g, w]);
-    expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([xt, y]);
-  }
-  const ref = reference(x, shape, k, s, pad, dy!);
-  let dCpu = 0;
-  let dWasm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    dCpu = Math.max(dCpu, Math.abs(grads.cpu[i] - ref[i]));
-    dWasm = Math.max(dWasm, Math.abs(grads.wasm[i] - ref[i]));
-  }
-  expect(dCpu).toBeLessThan(1e-6);
-  expect(dWasm).toBeLessThan(1e-6);
-});
+test.each(CASES.map((c) => [c[0].join('x'), c] as const))(
+  'MaxPoolGrad %s: wasm = cpu = reference, with negative inputs',
+  async (_n, [shape, k, s, pad]) => {
+    const r = seeded(11);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from({ length: size }, () => r() * 2 - 1.4); // mostly negative
+    const grads: Record<string, Float32Array> = {};
+    let dy: Float32Array | undefined;
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const tf = await useBackend(backend);
+      if (backend === 'wasm')
+        expect(
+          (tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc as unknown as Record<string, boolean>)
+            .__promptgenPatched,
+        ).toBe(true);
+      const xt = tf.tensor4d(x, shape as [number, number, number, number]);
+      const y = tf.maxPool(xt, k, s, pad);
+      dy ??= Float32Array.from({ length: y.size }, () => r() - 0.5);
+      const before = tf.memory().numTensors;
+      const w = tf.tensor(dy, y.shape);
+      const g = tf.grad((t) => tf.sum(tf.mul(tf.maxPool(t as typeof xt, k, s, pad), w)))(xt);
+      grads[backend] = g.dataSync() as Float32Array;
+      tf.dispose([g, w]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([xt, y]);
+    }
+    const ref = reference(x, shape, k, s, pad, dy!);
+    let dCpu = 0;
+    let dWasm = 0;
+    for (let i = 0; i < ref.length; i++) {
+      dCpu = Math.max(dCpu, Math.abs(grads.cpu[i] - ref[i]));
+      dWasm = Math.max(dWasm, Math.abs(grads.wasm[i] - ref[i]));
+    }
+    expect(dCpu).toBeLessThan(1e-6);
+    expect(dWasm).toBeLessThan(1e-6);
+  },
+);

@@ -22,7 +22,9 @@ describe('face-pose estimate', () => {
       const x = crop(tf, name);
       const [yaw, pitch, roll] = deg(tf.tidy(() => m.pose(x)));
       const [fyaw, fpitch, froll] = deg(tf.tidy(() => m.pose(tf.reverse(x, 2))));
-      rows.push(`${name}: yaw ${yaw.toFixed(1)} / flipped ${fyaw.toFixed(1)}, pitch ${pitch.toFixed(1)} / ${fpitch.toFixed(1)}, roll ${roll.toFixed(1)} / ${froll.toFixed(1)}`);
+      rows.push(
+        `${name}: yaw ${yaw.toFixed(1)} / flipped ${fyaw.toFixed(1)}, pitch ${pitch.toFixed(1)} / ${fpitch.toFixed(1)}, roll ${roll.toFixed(1)} / ${froll.toFixed(1)}`,
+      );
       expect(Math.abs(yaw)).toBeGreaterThan(5); // these sample faces are turned
       expect(Math.sign(fyaw)).toBe(-Math.sign(yaw));
       expect(Math.abs(fyaw + yaw)).toBeLessThan(0.25 * Math.abs(yaw) + 3);
@@ -44,7 +46,9 @@ describe('face-pose estimate', () => {
     const cw = tf.tidy(() => tf.image.rotateWithOffset(x, (-12 * Math.PI) / 180, 0.5)) as Tensor4D;
     const dCcw = roll(ccw) - r0;
     const dCw = roll(cw) - r0;
-    console.log(`roll ${r0.toFixed(1)}°, rotated ccw 12° → Δ ${dCcw.toFixed(1)}°, cw 12° → Δ ${dCw.toFixed(1)}°`);
+    console.log(
+      `roll ${r0.toFixed(1)}°, rotated ccw 12° → Δ ${dCcw.toFixed(1)}°, cw 12° → Δ ${dCw.toFixed(1)}°`,
+    );
     expect(dCcw).toBeLessThan(-8);
     expect(dCcw).toBeGreaterThan(-16);
     expect(dCw).toBeGreaterThan(8);
@@ -60,12 +64,16 @@ describe('face-identity energy', () => {
     const inst = await def.load(ctxFor(tf), {}, generatorInfo(238));
     const a = crop(tf, 'a');
     const resize = (t: Tensor4D) => tf.image.resizeBilinear(t, [238, 238]) as Tensor4D;
-    const others = tf.tidy(() => tf.concat([crop(tf, 'a', 6, -4), crop(tf, 'a', -5, 5), resize(crop(tf, 'b')), resize(crop(tf, 'c'))])) as Tensor4D;
+    const others = tf.tidy(() =>
+      tf.concat([crop(tf, 'a', 6, -4), crop(tf, 'a', -5, 5), resize(crop(tf, 'b')), resize(crop(tf, 'c'))]),
+    ) as Tensor4D;
     const pair = tf.tidy(() => tf.tile(a, [4, 1, 1, 1])) as Tensor4D;
     const z = tf.zeros([4, 8]);
     const e = Array.from(inst.energy(others, { z, pairImages: pair }).dataSync() as Float32Array);
     const self = inst.energy(a, { z: tf.zeros([1, 8]), pairImages: a }).dataSync()[0];
-    console.log(`identity energy: self ${self.toExponential(2)}, shifted ${e[0].toFixed(4)} ${e[1].toFixed(4)}, other people ${e[2].toFixed(4)} ${e[3].toFixed(4)}`);
+    console.log(
+      `identity energy: self ${self.toExponential(2)}, shifted ${e[0].toFixed(4)} ${e[1].toFixed(4)}, other people ${e[2].toFixed(4)} ${e[3].toFixed(4)}`,
+    );
     expect(Math.abs(self)).toBeLessThan(1e-5);
     // E = (1 − cos) / 0.05 (IDENTITY_SCALE): a shifted crop of the same face stays well below 1, other people near 1.
     expect(Math.max(e[0], e[1])).toBeLessThan(0.5);

@@ -11,9 +11,25 @@
 import * as path from 'path';
 import { loadPluginPackage } from '../../../src/plugins/loader';
 import { validateParams } from '../../../src/plugins/validate';
-import { createAugmenter, DEFAULT_AUGMENT, resolveAugmentSpec, type AugmentSpec } from '../../../src/engine/augment';
+import {
+  createAugmenter,
+  DEFAULT_AUGMENT,
+  resolveAugmentSpec,
+  type AugmentSpec,
+} from '../../../src/engine/augment';
 import type { Tensor, Tf } from '../../../src/sdk/index';
-import { crop, ctxFor, expected, facePlugin, faceApiDir, generatorInfo, maxAbsDiff, pluginDir, seeded, useBackend } from './helpers';
+import {
+  crop,
+  ctxFor,
+  expected,
+  facePlugin,
+  faceApiDir,
+  generatorInfo,
+  maxAbsDiff,
+  pluginDir,
+  seeded,
+  useBackend,
+} from './helpers';
 import { optionalPart } from '../../helpers/optional';
 
 let tf: Tf;
@@ -49,7 +65,7 @@ function runAll(images: ReturnType<typeof crop>) {
 }
 
 describe('face-api nets on the host tf (wasm)', () => {
-  test('match face-api\'s own recorded outputs on three crops of sample1.jpg', () => {
+  test("match face-api's own recorded outputs on three crops of sample1.jpg", () => {
     for (const name of CROPS) {
       const x = crop(tf, name);
       const got = runAll(x);
@@ -77,7 +93,10 @@ describe('face-api nets on the host tf (wasm)', () => {
       if (name === 'c') expect(exprs[got.expressions.indexOf(Math.max(...got.expressions))]).toBe('happy');
     }
     // Grey and non-square images go through the same path (channels tiled, padded to a square).
-    const grey = tf.tidy(() => tf.slice(tf.mean(crop(tf, 'c'), 3, true), [0, 0, 20, 0], [1, 241, 200, 1]) as ReturnType<typeof crop>);
+    const grey = tf.tidy(
+      () =>
+        tf.slice(tf.mean(crop(tf, 'c'), 3, true), [0, 0, 20, 0], [1, 241, 200, 1]) as ReturnType<typeof crop>,
+    );
     const got = runAll(grey);
     grey.dispose();
     expect(exprs[got.expressions.indexOf(Math.max(...got.expressions))]).toBe('happy');
@@ -111,7 +130,8 @@ live('face-api live (its node-wasm build on the same tfjs-core and wasm backend)
   test('same outputs as face-api on a shifted crop it has not been recorded on', async () => {
     expect(faceapi.tf.engine()).toBe(tf.engine());
     const model = path.join(faceApiDir, 'model');
-    for (const n of ['ageGenderNet', 'faceExpressionNet', 'faceLandmark68Net', 'faceRecognitionNet']) await faceapi.nets[n].loadFromDisk(model);
+    for (const n of ['ageGenderNet', 'faceExpressionNet', 'faceLandmark68Net', 'faceRecognitionNet'])
+      await faceapi.nets[n].loadFromDisk(model);
     const x = crop(tf, 'b', 7, -5);
     const bytes = tf.tidy(() => tf.cast(tf.round(tf.mul(tf.squeeze(x, [0]), 255)), 'int32'));
     const ag = await faceapi.nets.ageGenderNet.forward(bytes);
@@ -125,7 +145,8 @@ live('face-api live (its node-wasm build on the same tfjs-core and wasm backend)
     expect(maxAbsDiff(got.landmarks, lm.dataSync())).toBeLessThan(1e-5);
     expect(maxAbsDiff(got.descriptor, rec.dataSync())).toBeLessThan(1e-5);
     tf.dispose([x, bytes, ag.age, ag.gender, ex, lm, rec]);
-    for (const n of ['ageGenderNet', 'faceExpressionNet', 'faceLandmark68Net', 'faceRecognitionNet']) faceapi.nets[n].dispose();
+    for (const n of ['ageGenderNet', 'faceExpressionNet', 'faceLandmark68Net', 'faceRecognitionNet'])
+      faceapi.nets[n].dispose();
   });
 });
 
@@ -135,18 +156,36 @@ describe('the plugin package', () => {
     expect(loaded.error ?? null).toBeNull();
     expect(loaded.status).toBe('LOADED');
     const def = loaded.definition!;
-    expect(def.controls!.map((c) => c.name)).toEqual(['face-gender', 'face-age', 'face-expression', 'face-pose', 'face-identity']);
-    expect(def.classifiers!.map((c) => c.name)).toEqual(['face-gender', 'face-expression', 'face-age-bucket']);
+    expect(def.controls!.map((c) => c.name)).toEqual([
+      'face-gender',
+      'face-age',
+      'face-expression',
+      'face-pose',
+      'face-identity',
+    ]);
+    expect(def.classifiers!.map((c) => c.name)).toEqual([
+      'face-gender',
+      'face-expression',
+      'face-age-bucket',
+    ]);
     const control = (n: string) => def.controls!.find((c) => c.name === n)!;
     expect(validateParams(control('face-gender'), { target: 'male' }).valid).toBe(true);
     expect(validateParams(control('face-gender'), { target: 'other' }).valid).toBe(false);
     expect(validateParams(control('face-age'), { min: 20, max: 30 }).valid).toBe(true);
-    expect(validateParams(control('face-age'), { target: 40 }).params).toEqual({ target: 40, tolerance: 5, softness: 4 });
+    expect(validateParams(control('face-age'), { target: 40 }).params).toEqual({
+      target: 40,
+      tolerance: 5,
+      softness: 4,
+    });
     expect(validateParams(control('face-age'), {}).valid).toBe(false);
     expect(validateParams(control('face-age'), { target: 40, min: 3 }).valid).toBe(false);
     expect(validateParams(control('face-expression'), { expression: 'surprised' }).valid).toBe(true);
     expect(validateParams(control('face-expression'), { expression: 'bored' }).valid).toBe(false);
-    expect(validateParams(control('face-pose'), {}).params).toEqual({ yawRange: 20, pitchRange: 20, rollRange: 0 });
+    expect(validateParams(control('face-pose'), {}).params).toEqual({
+      yawRange: 20,
+      pitchRange: 20,
+      rollRange: 0,
+    });
     expect(control('face-pose').conditionDim).toBe(3);
     expect(control('face-identity').paired).toBe(true);
   });
@@ -174,7 +213,9 @@ describe('the plugin package', () => {
   test('controls: energies and evaluate() on real faces', async () => {
     const ctx = ctxFor(tf);
     const info = generatorInfo(227);
-    const x = tf.concat([crop(tf, 'b'), tf.image.resizeBilinear(crop(tf, 'c'), [227, 227])]) as ReturnType<typeof crop>;
+    const x = tf.concat([crop(tf, 'b'), tf.image.resizeBilinear(crop(tf, 'c'), [227, 227])]) as ReturnType<
+      typeof crop
+    >;
     const byName = (n: string) => facePlugin.controls.find((c: { name: string }) => c.name === n);
     const energy = async (n: string, params: unknown) => {
       const c = await byName(n).load(ctx, params, info);
@@ -201,15 +242,25 @@ describe('the plugin package', () => {
     const m = facePlugin.loadPoseModel(tf);
     const est = m.pose(x);
     const cond = tf.div(est, (facePlugin.POSE_CONDITION_SCALE_DEG * Math.PI) / 180);
-    const atEst = Array.from(poseCtl.energy(x, { z: tf.zeros([2, 8]), condition: cond }).dataSync() as Float32Array);
-    const frontal = Array.from(poseCtl.energy(x, { z: tf.zeros([2, 8]), condition: tf.zeros([2, 3]) }).dataSync() as Float32Array);
+    const atEst = Array.from(
+      poseCtl.energy(x, { z: tf.zeros([2, 8]), condition: cond }).dataSync() as Float32Array,
+    );
+    const frontal = Array.from(
+      poseCtl.energy(x, { z: tf.zeros([2, 8]), condition: tf.zeros([2, 3]) }).dataSync() as Float32Array,
+    );
     const estDeg = Array.from(est.dataSync() as Float32Array).map((v) => (v * 180) / Math.PI);
     expect(Math.max(...atEst)).toBeLessThan(1e-8);
-    for (let i = 0; i < 2; i++) expect(frontal[i]).toBeCloseTo([0, 1, 2].reduce((s, j) => s + ((estDeg[i * 3 + j] * Math.PI) / 180) ** 2, 0), 4);
+    for (let i = 0; i < 2; i++)
+      expect(frontal[i]).toBeCloseTo(
+        [0, 1, 2].reduce((s, j) => s + ((estDeg[i * 3 + j] * Math.PI) / 180) ** 2, 0),
+        4,
+      );
     const ev = await poseCtl.evaluate(x);
     expect(ev.count).toBe(2);
     expect(ev.meanRollDeg).toBeCloseTo((estDeg[2] + estDeg[5]) / 2, 2);
-    expect(() => poseCtl.energy(x, { z: tf.zeros([2, 8]), condition: tf.zeros([2, 2]) })).toThrow(/condition must be \[2, 3\]/);
+    expect(() => poseCtl.energy(x, { z: tf.zeros([2, 8]), condition: tf.zeros([2, 2]) })).toThrow(
+      /condition must be \[2, 3\]/,
+    );
     const c = poseCtl.sampleCondition(1000, seeded(1));
     const cv = c.arraySync() as number[][];
     const maxAbs = (j: number) => Math.max(...cv.map((r) => Math.abs(r[j])));
@@ -226,9 +277,20 @@ describe('the plugin package', () => {
 
 describe('augmented face energies (issue #14: no adversarial shortcuts)', () => {
   test('with a host that offers augmentations, face-gender / face-age / face-expression average over mirrored, shifted copies by default; copies: 0 is the plain energy', async () => {
-    const withAugment = { ...ctxFor(tf), augment: { defaults: DEFAULT_AUGMENT, create: (spec?: Partial<AugmentSpec> | null, seed?: number) => createAugmenter(tf, resolveAugmentSpec(spec), seed) } };
+    const withAugment = {
+      ...ctxFor(tf),
+      augment: {
+        defaults: DEFAULT_AUGMENT,
+        create: (spec?: Partial<AugmentSpec> | null, seed?: number) =>
+          createAugmenter(tf, resolveAugmentSpec(spec), seed),
+      },
+    };
     const x = tf.tidy(() => tf.image.resizeBilinear(crop(tf, 'a', 0, 0), [64, 64], false, false));
-    for (const [name, params] of [['face-gender', { target: 'male' }], ['face-age', { min: 40, max: 60 }], ['face-expression', { expression: 'happy' }]] as const) {
+    for (const [name, params] of [
+      ['face-gender', { target: 'male' }],
+      ['face-age', { min: 40, max: 60 }],
+      ['face-expression', { expression: 'happy' }],
+    ] as const) {
       const def = facePlugin.controls.find((d: { name: string }) => d.name === name);
       const plain = await def.load(withAugment, { ...params, augment: { copies: 0 } }, generatorInfo(64));
       const aug = await def.load(withAugment, params, generatorInfo(64));

@@ -48,7 +48,12 @@ async function loadLayersModelFromDisk(file: string): Promise<tfl.LayersModel> {
   const buf = Buffer.concat(groups.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
   const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
   return tfl.loadLayersModel(
-    tfcore.io.fromMemory({ modelTopology: spec.modelTopology, weightSpecs, weightData, userDefinedMetadata: spec.userDefinedMetadata }),
+    tfcore.io.fromMemory({
+      modelTopology: spec.modelTopology,
+      weightSpecs,
+      weightData,
+      userDefinedMetadata: spec.userDefinedMetadata,
+    }),
   );
 }
 
@@ -56,7 +61,8 @@ async function loadLayersModelFromDisk(file: string): Promise<tfl.LayersModel> {
 function localAssets(root: string): AssetResolver {
   const resolve = (rel: string): string => {
     const p = path.resolve(root, rel);
-    if (p !== root && !p.startsWith(root + path.sep)) throw new Error(`asset path escapes the plugin: ${rel}`);
+    if (p !== root && !p.startsWith(root + path.sep))
+      throw new Error(`asset path escapes the plugin: ${rel}`);
     return p;
   };
   return {
@@ -143,7 +149,13 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
     const mean = (await tfcore.mean(samples).data())[0];
     expect(mean).toBeGreaterThan(0.05);
     expect(mean).toBeLessThan(0.3);
-    const z = tfcore.randomNormal([4, plugin.generators![0].latentDim], 0, 1, 'float32', 7) as tfcore.Tensor2D;
+    const z = tfcore.randomNormal(
+      [4, plugin.generators![0].latentDim],
+      0,
+      1,
+      'float32',
+      7,
+    ) as tfcore.Tensor2D;
     const g = tfcore.grad((zz: tfcore.Tensor) => tfcore.sum(generator.generate(zz as tfcore.Tensor2D)))(z);
     const gd = await g.data();
     expect(gd.every(Number.isFinite)).toBe(true);
@@ -168,14 +180,18 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
   async function judge(): Promise<{ confident: number; shares: number[] }> {
     if (judged) return judged;
     const model = await loadLayersModelFromDisk(path.join(JUDGE_DIR, 'model.json'));
-    const probs = tfcore.tidy(() => tfcore.softmax(model.predict(tfcore.reshape(samples, [N_SAMPLES, 784])) as tfcore.Tensor2D));
+    const probs = tfcore.tidy(() =>
+      tfcore.softmax(model.predict(tfcore.reshape(samples, [N_SAMPLES, 784])) as tfcore.Tensor2D),
+    );
     const conf = await tfcore.max(probs, 1).data();
     const pred = await tfcore.argMax(probs, 1).data();
     probs.dispose();
     model.dispose();
     const confident = conf.filter((p) => p >= 0.9).length / N_SAMPLES;
     const shares = Array.from({ length: 10 }, (_, d) => pred.filter((k) => k === d).length / N_SAMPLES);
-    console.log(`judge on ${N_SAMPLES} samples: p>=0.9 ${confident.toFixed(3)}, shares ${shares.map((s) => s.toFixed(3)).join(' ')}`);
+    console.log(
+      `judge on ${N_SAMPLES} samples: p>=0.9 ${confident.toFixed(3)}, shares ${shares.map((s) => s.toFixed(3)).join(' ')}`,
+    );
     judged = { confident, shares };
     return judged;
   }
@@ -273,7 +289,10 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
       const h = r.histogram as number[];
       expect(h).toHaveLength(10);
       expect(h.reduce((a, b) => a + b, 0)).toBe(100);
-      const want = Array.from({ length: 10 }, (_, d) => fixturePred.subarray(0, 100).filter((k) => k === d).length);
+      const want = Array.from(
+        { length: 10 },
+        (_, d) => fixturePred.subarray(0, 100).filter((k) => k === d).length,
+      );
       expect(h).toEqual(want);
     });
 
@@ -292,7 +311,9 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
       expect(mo).toBeGreaterThan(3);
       expect(m7).toBeLessThan(mo);
 
-      const g = tfcore.grad((x: tfcore.Tensor) => tfcore.sum(seven.energy(x as tfcore.Tensor4D, { z })))(tfcore.slice(others, 0, 4));
+      const g = tfcore.grad((x: tfcore.Tensor) => tfcore.sum(seven.energy(x as tfcore.Tensor4D, { z })))(
+        tfcore.slice(others, 0, 4),
+      );
       const gd = await g.data();
       expect(gd.every(Number.isFinite)).toBe(true);
       expect(gd.some((v) => v !== 0)).toBe(true);
@@ -307,7 +328,7 @@ describe('@promptgen/mnist plugin (committed weights)', () => {
     it('energy for a set of classes is -log of their summed probability', async () => {
       const x = tfcore.slice(fixture.images, 0, 20) as tfcore.Tensor4D;
       const e = await threeOrFive.energy(x, { z: tfcore.zeros([1, 64]) as tfcore.Tensor2D }).data();
-      const p = await tfcore.softmax(classifier.predict(x) as tfcore.Tensor2D).array() as number[][];
+      const p = (await tfcore.softmax(classifier.predict(x) as tfcore.Tensor2D).array()) as number[][];
       for (let i = 0; i < 20; i++) {
         const want = -Math.log(p[i][3] + p[i][5]);
         if (Number.isFinite(want) && want < 30) expect(e[i]).toBeCloseTo(want, 2);

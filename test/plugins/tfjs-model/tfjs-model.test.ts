@@ -4,20 +4,30 @@ import * as net from 'net';
 import * as path from 'path';
 import { loadPluginPackage } from '../../../src/plugins/loader';
 import { PluginRegistry } from '../../../src/plugins/registry';
-import type { Classifier, LoadContext, Tf, TfjsClassifierManifest, TfjsGeneratorManifest } from '../../../src/sdk';
+import type {
+  Classifier,
+  LoadContext,
+  Tf,
+  TfjsClassifierManifest,
+  TfjsGeneratorManifest,
+} from '../../../src/sdk';
 import { validateParams } from '../../../src/plugins/validate';
 import { makeTf, saveLayersModel, sharedDir, silentLogger, tmpDir, writePackage } from '../helpers';
 import * as os from 'os';
 
 /** The admin's allow-lists for these tests: temp dirs, ../shared, a local HTTP server (PROMPTGEN_ASSET_DIRS / _URLS). */
-const TEST_ASSETS = { dirs: [os.tmpdir(), path.resolve(__dirname, '../../../..', 'shared')], urlPrefixes: ['http://127.0.0.1:'] };
+const TEST_ASSETS = {
+  dirs: [os.tmpdir(), path.resolve(__dirname, '../../../..', 'shared')],
+  urlPrefixes: ['http://127.0.0.1:'],
+};
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tfjsModel = require('../../../plugins/tfjs-model/index.js');
 
 let tf: Tf;
 const registry = new PluginRegistry({ logger: silentLogger, assets: TEST_ASSETS });
-const ctxFor = (dir: string): LoadContext => registry.createContext({ name: 'test', dir }, tf, 'cpu', silentLogger);
+const ctxFor = (dir: string): LoadContext =>
+  registry.createContext({ name: 'test', dir }, tf, 'cpu', silentLogger);
 
 beforeAll(async () => {
   tf = await makeTf();
@@ -30,7 +40,9 @@ withShared('real models from ../shared/models', () => {
   const models = path.join(shared ?? '', 'models');
 
   test('quickdraw-cvae as a declarative generator: latent 67, [n,28,28,1] in [0,1], differentiable', async () => {
-    const labels: string[] = JSON.parse(fs.readFileSync(path.join(models, 'quickdraw-cvae', 'manifest.json'), 'utf8')).labels;
+    const labels: string[] = JSON.parse(
+      fs.readFileSync(path.join(models, 'quickdraw-cvae', 'manifest.json'), 'utf8'),
+    ).labels;
     const manifest: TfjsGeneratorManifest = {
       kind: 'generator',
       name: 'quickdraw',
@@ -73,7 +85,9 @@ withShared('real models from ../shared/models', () => {
   });
 
   test('mnist-mlp as a classifier scores the 50 sample digits with >= 90% accuracy', async () => {
-    const sample = JSON.parse(fs.readFileSync(path.join(models, 'mnist-mlp', 'raw', 'sample_data.json'), 'utf8')) as {
+    const sample = JSON.parse(
+      fs.readFileSync(path.join(models, 'mnist-mlp', 'raw', 'sample_data.json'), 'utf8'),
+    ) as {
       images: number[][];
       labels: number[];
     };
@@ -99,7 +113,9 @@ withShared('real models from ../shared/models', () => {
   });
 
   test('a classifier manifest becomes a "classifier" control: params schema, energy, evaluate', async () => {
-    const sample = JSON.parse(fs.readFileSync(path.join(models, 'mnist-mlp', 'raw', 'sample_data.json'), 'utf8'));
+    const sample = JSON.parse(
+      fs.readFileSync(path.join(models, 'mnist-mlp', 'raw', 'sample_data.json'), 'utf8'),
+    );
     const def = tfjsModel.tfjsClassifier({
       kind: 'classifier',
       name: 'mnist-judge',
@@ -108,7 +124,11 @@ withShared('real models from ../shared/models', () => {
       input: { width: 28, height: 28, channels: 1, layout: 'flat' },
       classNames: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
     });
-    expect(validateParams(def, { classes: ['three', 7] })).toEqual({ valid: true, params: { classes: ['three', 7] }, errors: [] });
+    expect(validateParams(def, { classes: ['three', 7] })).toEqual({
+      valid: true,
+      params: { classes: ['three', 7] },
+      errors: [],
+    });
     const bad = validateParams(def, { classes: [3, 'cat', 12] });
     expect(bad.valid).toBe(false);
     expect(bad.errors.map((e) => e.field)).toEqual([
@@ -118,7 +138,11 @@ withShared('real models from ../shared/models', () => {
     expect(bad.errors[0].message).toContain('"three"');
     expect(validateParams(def, {}).errors).toEqual([{ field: ['classes'], message: 'is required' }]);
 
-    const control = await def.load(ctxFor(models), { classes: ['three'] }, { name: 'x', latentDim: 1, output: { width: 28, height: 28, channels: 1 } });
+    const control = await def.load(
+      ctxFor(models),
+      { classes: ['three'] },
+      { name: 'x', latentDim: 1, output: { width: 28, height: 28, channels: 1 } },
+    );
     const images = tf.tensor4d(sample.images.flat(), [50, 28, 28, 1]);
     const energy = control.energy(images, { z: tf.zeros([50, 1]) as any });
     expect(energy.shape).toEqual([50]);
@@ -132,7 +156,13 @@ withShared('real models from ../shared/models', () => {
     const metrics = await control.evaluate!(images);
     expect(metrics.count).toBe(50);
     expect((metrics.histogram as Record<string, number>).three).toBe(labels.filter((l) => l === 3).length);
-    await expect(def.load(ctxFor(models), { classes: ['cat'] }, { name: 'x', latentDim: 1, output: { width: 28, height: 28, channels: 1 } })).rejects.toThrow(/unknown class "cat"/);
+    await expect(
+      def.load(
+        ctxFor(models),
+        { classes: ['cat'] },
+        { name: 'x', latentDim: 1, output: { width: 28, height: 28, channels: 1 } },
+      ),
+    ).rejects.toThrow(/unknown class "cat"/);
     control.dispose();
   });
 });
@@ -181,24 +211,30 @@ describe('tfjs-model errors and loading paths (small models built here)', () => 
     const dir = path.join(tmpDir('short'), 'pkg');
     fs.cpSync(path.join(modelDir, 'pkg'), dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'model', 'weights.bin'), Buffer.alloc(8));
-    await expect(tfjsModel.tfjsGenerator(manifest()).load(ctxFor(dir))).rejects.toThrow(/hold 8 bytes but the manifest needs 256/);
+    await expect(tfjsModel.tfjsGenerator(manifest()).load(ctxFor(dir))).rejects.toThrow(
+      /hold 8 bytes but the manifest needs 256/,
+    );
   });
 
   test('a wrong declared output shape fails at load with both shapes', async () => {
     await expect(
-      tfjsModel.tfjsGenerator(manifest({ output: { width: 8, height: 8, channels: 1 } })).load(ctxFor(path.join(modelDir, 'pkg'))),
+      tfjsModel
+        .tfjsGenerator(manifest({ output: { width: 8, height: 8, channels: 1 } }))
+        .load(ctxFor(path.join(modelDir, 'pkg'))),
     ).rejects.toThrow(/model output shape \[1,4,4,1\] does not match the declared output 8×8×1/);
   });
 
   test('a wrong latent size fails at load naming the model input', async () => {
-    await expect(tfjsModel.tfjsGenerator(manifest({ latentDim: 5 })).load(ctxFor(path.join(modelDir, 'pkg')))).rejects.toThrow(
-      /has shape \[null,3\] but the manifest feeds it \[n, 5\]/,
-    );
+    await expect(
+      tfjsModel.tfjsGenerator(manifest({ latentDim: 5 })).load(ctxFor(path.join(modelDir, 'pkg'))),
+    ).rejects.toThrow(/has shape \[null,3\] but the manifest feeds it \[n, 5\]/);
   });
 
   test('model paths may not escape the package', async () => {
     await expect(
-      tfjsModel.tfjsGenerator(manifest({ model: '../../etc/model.json' })).load(ctxFor(path.join(modelDir, 'pkg'))),
+      tfjsModel
+        .tfjsGenerator(manifest({ model: '../../etc/model.json' }))
+        .load(ctxFor(path.join(modelDir, 'pkg'))),
     ).rejects.toThrow(/is not an allowed asset location/);
   });
 
@@ -206,9 +242,16 @@ describe('tfjs-model errors and loading paths (small models built here)', () => 
     expect(() => tfjsModel.tfjsGenerator({ ...manifest(), latentDim: 0, name: 'Bad Name' })).toThrow(
       /name "Bad Name" is invalid.*latentDim must be a positive integer/,
     );
-    expect(tfjsModel.validateManifest({ kind: 'generator', name: 'ok-name', model: 'm.json', latentDim: 4, output: { width: 2, height: 2, channels: 1 }, inputs: [{ name: 'a', from: [0, 9] }] })).toEqual([
-      'inputs[0].from [0, 9) exceeds latentDim 4',
-    ]);
+    expect(
+      tfjsModel.validateManifest({
+        kind: 'generator',
+        name: 'ok-name',
+        model: 'm.json',
+        latentDim: 4,
+        output: { width: 2, height: 2, channels: 1 },
+        inputs: [{ name: 'a', from: [0, 9] }],
+      }),
+    ).toEqual(['inputs[0].from [0, 9) exceeds latentDim 4']);
   });
 
   test('http(s) URLs load through fetch; an unreachable URL gives a clear error', async () => {
@@ -224,7 +267,9 @@ describe('tfjs-model errors and loading paths (small models built here)', () => 
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     try {
-      const gen = await tfjsModel.tfjsGenerator(manifest({ model: `http://127.0.0.1:${port}/model.json` })).load(ctxFor(modelDir));
+      const gen = await tfjsModel
+        .tfjsGenerator(manifest({ model: `http://127.0.0.1:${port}/model.json` }))
+        .load(ctxFor(modelDir));
       expect(gen.generate(tf.zeros([1, 3])).shape).toEqual([1, 4, 4, 1]);
       gen.dispose();
     } finally {
@@ -236,7 +281,9 @@ describe('tfjs-model errors and loading paths (small models built here)', () => 
     const closedPort = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const url = `http://127.0.0.1:${closedPort}/model.json`;
-    await expect(ctxFor(modelDir).assets.loadLayersModel(url)).rejects.toThrow(`could not fetch ${url}: ECONNREFUSED`);
+    await expect(ctxFor(modelDir).assets.loadLayersModel(url)).rejects.toThrow(
+      `could not fetch ${url}: ECONNREFUSED`,
+    );
   });
 });
 
@@ -262,7 +309,10 @@ describe('tfjs-model constant inputs (a fixed class without spending latent colu
       name: 'tiny-conditional',
       model: 'model/model.json',
       latentDim: 3,
-      inputs: [{ name: 'z', from: [0, 3] }, { name: 'label', value: label, ...over }],
+      inputs: [
+        { name: 'z', from: [0, 3] },
+        { name: 'label', value: label, ...over },
+      ],
       output: { width: 4, height: 4, channels: 1 },
     }) as TfjsGeneratorManifest;
 
@@ -270,7 +320,18 @@ describe('tfjs-model constant inputs (a fixed class without spending latent colu
     const gen = await tfjsModel.tfjsGenerator(manifest([0, 1])).load(ctxFor(pkgDir));
     const z = tf.randomNormal([5, 3], 0, 1, 'float32', 3) as any;
     const ours = await gen.generate(z).data();
-    const direct = await (model.predict([z, tf.tensor2d([[0, 1], [0, 1], [0, 1], [0, 1], [0, 1]])]) as any).data();
+    const direct = await (
+      model.predict([
+        z,
+        tf.tensor2d([
+          [0, 1],
+          [0, 1],
+          [0, 1],
+          [0, 1],
+          [0, 1],
+        ]),
+      ]) as any
+    ).data();
     expect(Array.from(ours)).toEqual(Array.from(direct));
     // Another constant, other images; and z still steers them (differentiable in z).
     const other = await tfjsModel.tfjsGenerator(manifest([1, 0])).load(ctxFor(pkgDir));
@@ -288,8 +349,14 @@ describe('tfjs-model constant inputs (a fixed class without spending latent colu
   });
 
   test('a constant with latent columns, or not numbers, is refused by the manifest check', () => {
-    expect(tfjsModel.validateManifest(manifest([0, 1], { from: [0, 2] }))).toEqual(['inputs[1] has a constant "value"; it takes no "from"']);
-    expect(tfjsModel.validateManifest(manifest(['a', 1]))).toEqual(['inputs[1].value must be a non-empty array of finite numbers']);
-    expect(tfjsModel.validateManifest(manifest([]))).toEqual(['inputs[1].value must be a non-empty array of finite numbers']);
+    expect(tfjsModel.validateManifest(manifest([0, 1], { from: [0, 2] }))).toEqual([
+      'inputs[1] has a constant "value"; it takes no "from"',
+    ]);
+    expect(tfjsModel.validateManifest(manifest(['a', 1]))).toEqual([
+      'inputs[1].value must be a non-empty array of finite numbers',
+    ]);
+    expect(tfjsModel.validateManifest(manifest([]))).toEqual([
+      'inputs[1].value must be a non-empty array of finite numbers',
+    ]);
   });
 });

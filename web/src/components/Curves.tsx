@@ -33,16 +33,27 @@ export function Curves({ points }: { points: ProgressFieldsFragment[] }) {
       scales: { x: { time: false } },
       // A static key: uPlot's clickable legend rows would be mouse-only controls (see .u-legend in styles.css).
       legend: { live: false },
-      axes: [{ label: 'step' }, { label: 'loss, log-det' }, { scale: 'E', side: 1, label: 'energy', grid: { show: false } }],
+      axes: [
+        { label: 'step' },
+        { label: 'loss, log-det' },
+        { scale: 'E', side: 1, label: 'energy', grid: { show: false } },
+      ],
       series: [
         { label: 'step' },
         { label: 'loss', stroke: COLORS[0], width: 2 },
         { label: 'log-det', stroke: COLORS[1], width: 2 },
-        ...controls.map((c, i) => ({ label: `E ${c}`, stroke: COLORS[(i + 2) % COLORS.length], width: 2, scale: 'E' })),
+        ...controls.map((c, i) => ({
+          label: `E ${c}`,
+          stroke: COLORS[(i + 2) % COLORS.length],
+          width: 2,
+          scale: 'E',
+        })),
       ],
     };
     plot.current = new uPlot(opts, data, el);
-    const resize = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(280, el.clientWidth), height: 260 }));
+    const resize = new ResizeObserver(() =>
+      plot.current?.setSize({ width: Math.max(280, el.clientWidth), height: 260 }),
+    );
     resize.observe(el);
     return () => {
       resize.disconnect();
@@ -58,7 +69,13 @@ export function Curves({ points }: { points: ProgressFieldsFragment[] }) {
   });
 
   return (
-    <div className="curves" data-testid="curves" data-points={points.length} role="img" aria-label={`Training curves, ${points.length} points`}>
+    <div
+      className="curves"
+      data-testid="curves"
+      data-points={points.length}
+      role="img"
+      aria-label={`Training curves, ${points.length} points`}
+    >
       <div ref={box} />
     </div>
   );

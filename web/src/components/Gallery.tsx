@@ -7,7 +7,15 @@ import { SampleSetView } from './SampleSetView';
 type PromptData = NonNullable<PromptPageQuery['prompt']>;
 
 /** A prompt's stored sample sets, newest first, with older pages on demand. */
-export function Gallery({ prompt, sets, onMore }: { prompt: PromptData; sets: SampleSetFieldsFragment[]; onMore: (s: SampleSetFieldsFragment[]) => void }) {
+export function Gallery({
+  prompt,
+  sets,
+  onMore,
+}: {
+  prompt: PromptData;
+  sets: SampleSetFieldsFragment[];
+  onMore: (s: SampleSetFieldsFragment[]) => void;
+}) {
   const client = useClient();
   const [page, setPage] = useState(prompt.sampleSets.pageInfo);
   const [loading, setLoading] = useState(false);
@@ -15,7 +23,9 @@ export function Gallery({ prompt, sets, onMore }: { prompt: PromptData; sets: Sa
   // Older sets come page by page through the connection's cursor.
   const loadOlder = async () => {
     setLoading(true);
-    const res = await client.query(PromptQuery, { id: prompt.id, setsAfter: page.endCursor }, { requestPolicy: 'network-only' }).toPromise();
+    const res = await client
+      .query(PromptQuery, { id: prompt.id, setsAfter: page.endCursor }, { requestPolicy: 'network-only' })
+      .toPromise();
     setLoading(false);
     const conn = res.data?.prompt?.sampleSets;
     if (res.error || !conn) {
@@ -41,7 +51,11 @@ export function Gallery({ prompt, sets, onMore }: { prompt: PromptData; sets: Sa
           {loading ? 'Loading…' : 'Load older sets'}
         </button>
       )}
-      {problem && <p role="alert" className="error-text">{problem}</p>}
+      {problem && (
+        <p role="alert" className="error-text">
+          {problem}
+        </p>
+      )}
     </section>
   );
 }

@@ -6,15 +6,27 @@ export function MetricsTable({ metrics }: { metrics: unknown }) {
   const rows: Array<{ control: string; name: string; base: unknown; prompt: unknown }> = [];
   const flatten = (prefix: string, base: unknown, promptV: unknown, control: string) => {
     if (base && typeof base === 'object' && !Array.isArray(base)) {
-      for (const k of Object.keys(base)) flatten(prefix ? `${prefix}.${k}` : k, (base as Record<string, unknown>)[k], (promptV as Record<string, unknown> | undefined)?.[k], control);
+      for (const k of Object.keys(base))
+        flatten(
+          prefix ? `${prefix}.${k}` : k,
+          (base as Record<string, unknown>)[k],
+          (promptV as Record<string, unknown> | undefined)?.[k],
+          control,
+        );
     } else rows.push({ control, name: prefix, base, prompt: promptV });
   };
   for (const c of m.controls ?? []) {
     const control = String(c.control);
-    rows.push({ control, name: 'mean energy (lower is closer)', base: c.meanEnergyBase, prompt: c.meanEnergyPrompt });
+    rows.push({
+      control,
+      name: 'mean energy (lower is closer)',
+      base: c.meanEnergyBase,
+      prompt: c.meanEnergyPrompt,
+    });
     if (c.base !== undefined) flatten('', c.base, c.prompt, control);
   }
-  const show = (v: unknown) => (typeof v === 'number' ? formatNumber(v, 4) : v === undefined ? '–' : JSON.stringify(v));
+  const show = (v: unknown) =>
+    typeof v === 'number' ? formatNumber(v, 4) : v === undefined ? '–' : JSON.stringify(v);
   return (
     <div className="table-wrap">
       <table data-testid="metrics">

@@ -1,7 +1,15 @@
 /** One sample set as a grid of its images, with what produced it. */
 import type { SampleSetFieldsFragment } from '../gql/graphql';
 
-export function SampleSetView({ set, caption, testId }: { set: SampleSetFieldsFragment; caption?: string; testId?: string }) {
+export function SampleSetView({
+  set,
+  caption,
+  testId,
+}: {
+  set: SampleSetFieldsFragment;
+  caption?: string;
+  testId?: string;
+}) {
   const title =
     caption ??
     (set.kind === 'PREVIEW'

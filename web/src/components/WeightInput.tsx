@@ -5,7 +5,17 @@
 const MIN_LOG = -2;
 const MAX_LOG = 4;
 
-export function WeightInput({ id, value, onChange, describedBy }: { id: string; value: number; onChange: (v: number) => void; describedBy?: string }) {
+export function WeightInput({
+  id,
+  value,
+  onChange,
+  describedBy,
+}: {
+  id: string;
+  value: number;
+  onChange: (v: number) => void;
+  describedBy?: string;
+}) {
   const log = value > 0 ? Math.min(MAX_LOG, Math.max(MIN_LOG, Math.log10(value))) : MIN_LOG;
   return (
     <div className="weight">

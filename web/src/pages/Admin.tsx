@@ -44,18 +44,27 @@ export function AdminPage() {
     const res = await install({ spec: what });
     if (res.error) {
       const g = res.error.graphQLErrors[0];
-      setOutcome({ ok: false, message: g ? `${g.extensions?.code ?? 'ERROR'}: ${g.message}` : res.error.message });
+      setOutcome({
+        ok: false,
+        message: g ? `${g.extensions?.code ?? 'ERROR'}: ${g.message}` : res.error.message,
+      });
       return;
     }
     const payload = res.data!.installPlugin;
     if (payload.userErrors.length) {
-      setSpecErrors(payload.userErrors.filter((e) => e.field?.[0] === 'spec').map((e) => `${e.code}: ${e.message}`));
+      setSpecErrors(
+        payload.userErrors.filter((e) => e.field?.[0] === 'spec').map((e) => `${e.code}: ${e.message}`),
+      );
       const rest = payload.userErrors.filter((e) => e.field?.[0] !== 'spec');
-      if (rest.length) setOutcome({ ok: false, message: rest.map((e) => `${e.code}: ${e.message}`).join('; ') });
+      if (rest.length)
+        setOutcome({ ok: false, message: rest.map((e) => `${e.code}: ${e.message}`).join('; ') });
       return;
     }
     const p = payload.plugin!;
-    setOutcome({ ok: true, message: `Installed ${p.name} ${p.version} (${p.status}${p.error ? `: ${p.error}` : ''})` });
+    setOutcome({
+      ok: true,
+      message: `Installed ${p.name} ${p.version} (${p.status}${p.error ? `: ${p.error}` : ''})`,
+    });
     refetch({ requestPolicy: 'network-only' });
   };
   const submitInstall = (e: FormEvent) => {
@@ -68,11 +77,15 @@ export function AdminPage() {
     const res = await uninstall({ name });
     if (res.error) {
       const g = res.error.graphQLErrors[0];
-      setOutcome({ ok: false, message: g ? `${g.extensions?.code ?? 'ERROR'}: ${g.message}` : res.error.message });
+      setOutcome({
+        ok: false,
+        message: g ? `${g.extensions?.code ?? 'ERROR'}: ${g.message}` : res.error.message,
+      });
       return;
     }
     const payload = res.data!.uninstallPlugin;
-    if (payload.userErrors.length) setOutcome({ ok: false, message: payload.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ') });
+    if (payload.userErrors.length)
+      setOutcome({ ok: false, message: payload.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ') });
     else setOutcome({ ok: true, message: `Uninstalled ${name}` });
     refetch({ requestPolicy: 'network-only' });
   };
@@ -98,8 +111,8 @@ export function AdminPage() {
           </button>
         </form>
         <p id="token-help" className="muted" data-testid="token-state">
-          {saved ? 'A token is set for this browser session.' : 'No token: admin operations will be refused.'} It is kept for this tab's
-          session only; the server prints where its token is at start.
+          {saved ? 'A token is set for this browser session.' : 'No token: admin operations will be refused.'}{' '}
+          It is kept for this tab's session only; the server prints where its token is at start.
         </p>
       </section>
       <section aria-labelledby="install-h">
@@ -120,7 +133,11 @@ export function AdminPage() {
         </form>
         <FieldError id="plugin-spec-error" messages={specErrors} />
         {outcome && (
-          <p role={outcome.ok ? 'status' : 'alert'} className={outcome.ok ? 'ok-text' : 'error-text'} data-testid="admin-outcome">
+          <p
+            role={outcome.ok ? 'status' : 'alert'}
+            className={outcome.ok ? 'ok-text' : 'error-text'}
+            data-testid="admin-outcome"
+          >
             {outcome.message}
           </p>
         )}
@@ -156,7 +173,12 @@ export function AdminPage() {
                       (confirming === p.name ? (
                         <span role="group" aria-label={`Confirm uninstalling ${p.name}`}>
                           Uninstall {p.name}?{' '}
-                          <button type="button" className="danger" onClick={() => doUninstall(p.name)} disabled={removing.fetching}>
+                          <button
+                            type="button"
+                            className="danger"
+                            onClick={() => doUninstall(p.name)}
+                            disabled={removing.fetching}
+                          >
                             Yes, uninstall {p.name}
                           </button>{' '}
                           <button type="button" className="secondary" onClick={() => setConfirming(null)}>

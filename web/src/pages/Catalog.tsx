@@ -67,7 +67,9 @@ export function CatalogPage() {
                     <StatusBadge status={p.status} />
                     {p.error && <div className="error-text">{p.error}</div>}
                   </td>
-                  <td>{[...p.generators.map((g) => g.name), ...p.controls.map((c) => c.name)].join(', ') || '–'}</td>
+                  <td>
+                    {[...p.generators.map((g) => g.name), ...p.controls.map((c) => c.name)].join(', ') || '–'}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -100,7 +102,8 @@ function GeneratorCard({ generator: g }: { generator: GeneratorItem }) {
       {g.description && <p>{g.description}</p>}
       {g.basePrompt && (
         <p>
-          Trained prompt: <Link href={`/prompts/${g.basePrompt.id}`}>{g.basePrompt.name ?? g.basePrompt.id}</Link>
+          Trained prompt:{' '}
+          <Link href={`/prompts/${g.basePrompt.id}`}>{g.basePrompt.name ?? g.basePrompt.id}</Link>
         </p>
       )}
       <div className="actions">
@@ -109,7 +112,11 @@ function GeneratorCard({ generator: g }: { generator: GeneratorItem }) {
         </button>
         <Link href={`/compose?generator=${encodeURIComponent(g.name)}`}>Compose a prompt on it</Link>
       </div>
-      {problem && <p role="alert" className="error-text">{problem}</p>}
+      {problem && (
+        <p role="alert" className="error-text">
+          {problem}
+        </p>
+      )}
       {set && <SampleSetView set={set} />}
     </article>
   );
@@ -130,14 +137,19 @@ interface SchemaProperty {
 /** A readable range for a JSON Schema number, e.g. "0 < x ≤ 100". */
 function rangeOf(p: SchemaProperty | undefined): string {
   if (!p) return '';
-  const lo = p.exclusiveMinimum != null ? `${p.exclusiveMinimum} <` : p.minimum != null ? `${p.minimum} ≤` : '';
-  const hi = p.exclusiveMaximum != null ? `< ${p.exclusiveMaximum}` : p.maximum != null ? `≤ ${p.maximum}` : '';
+  const lo =
+    p.exclusiveMinimum != null ? `${p.exclusiveMinimum} <` : p.minimum != null ? `${p.minimum} ≤` : '';
+  const hi =
+    p.exclusiveMaximum != null ? `< ${p.exclusiveMaximum}` : p.maximum != null ? `≤ ${p.maximum}` : '';
   if (p.enum) return `one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}`;
   return lo || hi ? `${lo} x ${hi}`.trim() : '';
 }
 
 export function ControlCard({ control: c }: { control: ControlItem }) {
-  const schema = (c.paramsSchema ?? {}) as { properties?: Record<string, SchemaProperty>; required?: string[] };
+  const schema = (c.paramsSchema ?? {}) as {
+    properties?: Record<string, SchemaProperty>;
+    required?: string[];
+  };
   const props = Object.entries(schema.properties ?? {});
   return (
     <details className="card wide" data-testid={`control-${c.name}`}>

@@ -65,7 +65,10 @@ function paramsErrorSchema(errors: readonly UserErrorLike[], term: number): Erro
 
 function defaultParams(control: ControlItem | undefined): Record<string, unknown> {
   if (!control) return {};
-  return (getDefaultFormState(validator, control.paramsSchema as RJSFSchema, undefined) ?? {}) as Record<string, unknown>;
+  return (getDefaultFormState(validator, control.paramsSchema as RJSFSchema, undefined) ?? {}) as Record<
+    string,
+    unknown
+  >;
 }
 
 export function ComposePage() {
@@ -91,10 +94,14 @@ export function ComposePage() {
 
   const addTerm = () => {
     const control = controls[0];
-    setTerms([...terms, { key: nextKey, control: control?.name ?? '', weight: 1, params: defaultParams(control) }]);
+    setTerms([
+      ...terms,
+      { key: nextKey, control: control?.name ?? '', weight: 1, params: defaultParams(control) },
+    ]);
     setNextKey(nextKey + 1);
   };
-  const updateTerm = (i: number, patch: Partial<Term>) => setTerms(terms.map((t, j) => (j === i ? { ...t, ...patch } : t)));
+  const updateTerm = (i: number, patch: Partial<Term>) =>
+    setTerms(terms.map((t, j) => (j === i ? { ...t, ...patch } : t)));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -108,7 +115,11 @@ export function ComposePage() {
       input: {
         generator: chosenGenerator,
         name: name.trim() || undefined,
-        controls: terms.map((t) => ({ control: t.control, weight: Number.isFinite(t.weight) ? t.weight : undefined, params: t.params })),
+        controls: terms.map((t) => ({
+          control: t.control,
+          weight: Number.isFinite(t.weight) ? t.weight : undefined,
+          params: t.params,
+        })),
         training: options,
       },
     });
@@ -123,9 +134,12 @@ export function ComposePage() {
   };
 
   const steps = Number(training.steps) > 0 ? Number(training.steps) : TRAINING_DEFAULTS.steps;
-  const shownDefault = (key: TrainingKey) => (key === 'previewEvery' ? defaultPreviewEvery(steps) : TRAINING_DEFAULTS[key]);
+  const shownDefault = (key: TrainingKey) =>
+    key === 'previewEvery' ? defaultPreviewEvery(steps) : TRAINING_DEFAULTS[key];
   const matched = new Set<string>(['generator', 'name', 'controls']);
-  terms.forEach((_, i) => ['', '/control', '/weight', '/params'].forEach((s) => matched.add(`controls/${i}${s}`)));
+  terms.forEach((_, i) =>
+    ['', '/control', '/weight', '/params'].forEach((s) => matched.add(`controls/${i}${s}`)),
+  );
   TRAINING_FIELDS.forEach(({ key }) => matched.add(`training/${key}`));
   const unplaced = userErrors.filter((e) => {
     const f = e.field ?? [];
@@ -151,7 +165,12 @@ export function ComposePage() {
           <legend>Generator</legend>
           <div className="field">
             <label htmlFor="generator">Generator</label>
-            <select id="generator" value={chosenGenerator} onChange={(e) => setGenerator(e.target.value)} aria-describedby="generator-error">
+            <select
+              id="generator"
+              value={chosenGenerator}
+              onChange={(e) => setGenerator(e.target.value)}
+              aria-describedby="generator-error"
+            >
               <optgroup label="Base generators">
                 {base.map((g) => (
                   <option key={g.id} value={g.name}>
@@ -173,7 +192,12 @@ export function ComposePage() {
           </div>
           <div className="field">
             <label htmlFor="prompt-name">Name (optional)</label>
-            <input id="prompt-name" value={name} onChange={(e) => setName(e.target.value)} aria-describedby="name-error" />
+            <input
+              id="prompt-name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              aria-describedby="name-error"
+            />
             <FieldError id="name-error" messages={errs.get('name')} />
           </div>
         </fieldset>
@@ -184,7 +208,12 @@ export function ComposePage() {
           {terms.map((t, i) => {
             const control = controls.find((c) => c.name === t.control);
             return (
-              <section key={t.key} className="term" aria-label={`Control term ${i + 1}`} data-testid={`term-${i}`}>
+              <section
+                key={t.key}
+                className="term"
+                aria-label={`Control term ${i + 1}`}
+                data-testid={`term-${i}`}
+              >
                 <h3>Term {i + 1}</h3>
                 <FieldError id={`term${i}-error`} messages={errs.get(`controls/${i}`)} />
                 <div className="field">
@@ -207,7 +236,12 @@ export function ComposePage() {
                   <FieldError id={`term${i}-control-error`} messages={errs.get(`controls/${i}/control`)} />
                 </div>
                 {control?.description && <p className="muted">{control.description}</p>}
-                <WeightInput id={`term${i}-weight`} value={t.weight} onChange={(w) => updateTerm(i, { weight: w })} describedBy={`term${i}-weight-error`} />
+                <WeightInput
+                  id={`term${i}-weight`}
+                  value={t.weight}
+                  onChange={(w) => updateTerm(i, { weight: w })}
+                  describedBy={`term${i}-weight-error`}
+                />
                 <FieldError id={`term${i}-weight-error`} messages={errs.get(`controls/${i}/weight`)} />
                 {control && (
                   <div className="params" data-testid={`term-${i}-params`}>
@@ -224,11 +258,17 @@ export function ComposePage() {
                       showErrorList={false}
                       extraErrors={paramsErrorSchema(userErrors, i)}
                       uiSchema={{ 'ui:submitButtonOptions': { norender: true } }}
-                      onChange={(e) => updateTerm(i, { params: (e.formData ?? {}) as Record<string, unknown> })}
+                      onChange={(e) =>
+                        updateTerm(i, { params: (e.formData ?? {}) as Record<string, unknown> })
+                      }
                     />
                   </div>
                 )}
-                <button type="button" className="secondary" onClick={() => setTerms(terms.filter((_, j) => j !== i))}>
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => setTerms(terms.filter((_, j) => j !== i))}
+                >
                   Remove term {i + 1}
                 </button>
               </section>
@@ -245,7 +285,10 @@ export function ComposePage() {
             {TRAINING_FIELDS.map(({ key, label, help }) => (
               <div className="field" key={key}>
                 <label htmlFor={`training-${key}`}>
-                  {label} <span className="muted">({help}; default {shownDefault(key)})</span>
+                  {label}{' '}
+                  <span className="muted">
+                    ({help}; default {shownDefault(key)})
+                  </span>
                 </label>
                 <input
                   id={`training-${key}`}

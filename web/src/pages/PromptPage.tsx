@@ -27,7 +27,10 @@ import { TERMINAL, formatNumber, formatSeconds, formatTime, type UserErrorLike }
 type PromptData = NonNullable<PromptPageQuery['prompt']>;
 
 /** History then live events, one point per step (a live event replaces a stored one of its step). */
-function mergeProgress(history: readonly ProgressFieldsFragment[], live: readonly ProgressFieldsFragment[]): ProgressFieldsFragment[] {
+function mergeProgress(
+  history: readonly ProgressFieldsFragment[],
+  live: readonly ProgressFieldsFragment[],
+): ProgressFieldsFragment[] {
   const byStep = new Map<number, ProgressFieldsFragment>();
   for (const p of [...history, ...live]) if (p.step > 0 && p.loss != null) byStep.set(p.step, p);
   return [...byStep.values()].sort((a, b) => a.step - b.step);
@@ -40,7 +43,11 @@ function mergeSets(...lists: ReadonlyArray<readonly SampleSetFieldsFragment[]>):
 }
 
 export function PromptPage({ id }: { id: string }) {
-  const [{ data, error, fetching }, refetch] = useQuery({ query: PromptQuery, variables: { id }, requestPolicy: 'network-only' });
+  const [{ data, error, fetching }, refetch] = useQuery({
+    query: PromptQuery,
+    variables: { id },
+    requestPolicy: 'network-only',
+  });
   const prompt = data?.prompt;
   const storedTerminal = prompt ? TERMINAL.has(prompt.status) : true;
 
@@ -61,7 +68,10 @@ export function PromptPage({ id }: { id: string }) {
 
   const liveEvents = useMemo(() => live.data ?? [], [live.data]);
   const latest = liveEvents.at(-1) ?? prompt?.progress ?? null;
-  const points = useMemo(() => mergeProgress(prompt?.history ?? [], liveEvents), [prompt?.history, liveEvents]);
+  const points = useMemo(
+    () => mergeProgress(prompt?.history ?? [], liveEvents),
+    [prompt?.history, liveEvents],
+  );
   const sets = useMemo(
     () => mergeSets(prompt?.sampleSets.nodes ?? [], previews.data ?? [], extraSets),
     [prompt?.sampleSets.nodes, previews.data, extraSets],
@@ -72,7 +82,7 @@ export function PromptPage({ id }: { id: string }) {
   if (!prompt) return <p role="alert">No prompt with id {id}.</p>;
 
   // The stored status wins once terminal; before that the newest live event is the truth.
-  const status = TERMINAL.has(prompt.status) ? prompt.status : latest?.status ?? prompt.status;
+  const status = TERMINAL.has(prompt.status) ? prompt.status : (latest?.status ?? prompt.status);
   const latestPreview = sets.find((s) => s.kind === 'PREVIEW');
   return (
     <>
@@ -98,7 +108,11 @@ export function PromptPage({ id }: { id: string }) {
       <Training prompt={prompt} status={status} latest={latest} />
       <section aria-labelledby="curves-h">
         <h2 id="curves-h">Curves</h2>
-        {points.length > 0 ? <Curves points={points} /> : <p className="muted">No training step reported yet.</p>}
+        {points.length > 0 ? (
+          <Curves points={points} />
+        ) : (
+          <p className="muted">No training step reported yet.</p>
+        )}
       </section>
       {latestPreview && !TERMINAL.has(status) && (
         <section aria-labelledby="preview-h">
@@ -106,7 +120,9 @@ export function PromptPage({ id }: { id: string }) {
           <SampleSetView set={latestPreview} testId="latest-preview" />
         </section>
       )}
-      {prompt.status === 'SUCCEEDED' && <Result prompt={prompt} onSampled={(s) => setExtraSets((x) => [s, ...x])} />}
+      {prompt.status === 'SUCCEEDED' && (
+        <Result prompt={prompt} onSampled={(s) => setExtraSets((x) => [s, ...x])} />
+      )}
       <Gallery prompt={prompt} sets={sets} onMore={(more) => setExtraSets((x) => [...x, ...more])} />
     </>
   );
@@ -120,19 +136,28 @@ function Terms({ prompt }: { prompt: PromptData }) {
       <ul>
         {prompt.controls.map((c, i) => (
           <li key={i}>
-            {c.control.title} (<code>{c.control.name}</code>), λ = {c.weight}, params <code>{JSON.stringify(c.params)}</code>
+            {c.control.title} (<code>{c.control.name}</code>), λ = {c.weight}, params{' '}
+            <code>{JSON.stringify(c.params)}</code>
           </li>
         ))}
       </ul>
       <p>
-        {t.steps} steps · batch {t.batchSize} · learning rate {t.learningRate} · {t.flowBlocks} flow blocks × {t.hiddenUnits} units · seed{' '}
-        {t.seed} · preview every {t.previewEvery}
+        {t.steps} steps · batch {t.batchSize} · learning rate {t.learningRate} · {t.flowBlocks} flow blocks ×{' '}
+        {t.hiddenUnits} units · seed {t.seed} · preview every {t.previewEvery}
       </p>
     </details>
   );
 }
 
-function Training({ prompt, status, latest }: { prompt: PromptData; status: string; latest: ProgressFieldsFragment | null }) {
+function Training({
+  prompt,
+  status,
+  latest,
+}: {
+  prompt: PromptData;
+  status: string;
+  latest: ProgressFieldsFragment | null;
+}) {
   const [cancelled, cancel] = useMutation(CancelPromptMutation);
   const [problem, setProblem] = useState<string | null>(null);
   const total = latest?.totalSteps ?? prompt.training.steps;
@@ -141,7 +166,8 @@ function Training({ prompt, status, latest }: { prompt: PromptData; status: stri
     setProblem(null);
     const res = await cancel({ id: prompt.id });
     if (res.error) setProblem(res.error.message);
-    else if (res.data?.cancelPrompt.userErrors.length) setProblem(res.data.cancelPrompt.userErrors.map((e) => e.message).join('; '));
+    else if (res.data?.cancelPrompt.userErrors.length)
+      setProblem(res.data.cancelPrompt.userErrors.map((e) => e.message).join('; '));
   };
   return (
     <section aria-labelledby="training-h">
@@ -153,8 +179,9 @@ function Training({ prompt, status, latest }: { prompt: PromptData; status: stri
         <progress id="training-progress" max={total} value={step} data-testid="progress" />
       </div>
       <p className="muted">
-        {formatNumber(latest?.stepsPerSecond, 1)} steps/s · ETA {TERMINAL.has(status) ? '–' : formatSeconds(latest?.etaSeconds)} · loss{' '}
-        {formatNumber(latest?.loss)} · log-det {formatNumber(latest?.logDet)}
+        {formatNumber(latest?.stepsPerSecond, 1)} steps/s · ETA{' '}
+        {TERMINAL.has(status) ? '–' : formatSeconds(latest?.etaSeconds)} · loss {formatNumber(latest?.loss)} ·
+        log-det {formatNumber(latest?.logDet)}
         {latest?.energies.map((e) => ` · E ${e.control} ${formatNumber(e.value)}`)}
       </p>
       {!TERMINAL.has(status) && (
@@ -171,7 +198,13 @@ function Training({ prompt, status, latest }: { prompt: PromptData; status: stri
   );
 }
 
-function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: SampleSetFieldsFragment) => void }) {
+function Result({
+  prompt,
+  onSampled,
+}: {
+  prompt: PromptData;
+  onSampled: (s: SampleSetFieldsFragment) => void;
+}) {
   const conditionDim = prompt.controls.reduce((n, c) => n + (c.control.conditionDim ?? 0), 0);
   const [count, setCount] = useState('8');
   const [seed, setSeed] = useState('1');
@@ -220,7 +253,9 @@ function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: Samp
     }
   };
   const errs = (name: string) => errors.filter((e) => e.field?.[0] === name).map((e) => e.message);
-  const other = errors.filter((e) => !['count', 'seed', 'truncation', 'condition'].includes(e.field?.[0] ?? ''));
+  const other = errors.filter(
+    (e) => !['count', 'seed', 'truncation', 'condition'].includes(e.field?.[0] ?? ''),
+  );
 
   return (
     <>
@@ -233,12 +268,26 @@ function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: Samp
         <form className="sample-form" onSubmit={doSample} noValidate>
           <div className="field">
             <label htmlFor="sample-count">Count</label>
-            <input id="sample-count" type="number" min={1} value={count} onChange={(e) => setCount(e.target.value)} aria-describedby="sample-count-error" />
+            <input
+              id="sample-count"
+              type="number"
+              min={1}
+              value={count}
+              onChange={(e) => setCount(e.target.value)}
+              aria-describedby="sample-count-error"
+            />
             <FieldError id="sample-count-error" messages={errs('count')} />
           </div>
           <div className="field">
             <label htmlFor="sample-seed">Seed</label>
-            <input id="sample-seed" type="number" min={0} value={seed} onChange={(e) => setSeed(e.target.value)} aria-describedby="sample-seed-error" />
+            <input
+              id="sample-seed"
+              type="number"
+              min={0}
+              value={seed}
+              onChange={(e) => setSeed(e.target.value)}
+              aria-describedby="sample-seed-error"
+            />
             <FieldError id="sample-seed-error" messages={errs('seed')} />
           </div>
           <div className="field">
@@ -257,7 +306,12 @@ function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: Samp
           {conditionDim > 0 && (
             <div className="field">
               <label htmlFor="sample-condition">Condition ({conditionDim} numbers, comma-separated)</label>
-              <input id="sample-condition" value={condition} onChange={(e) => setCondition(e.target.value)} aria-describedby="sample-condition-error" />
+              <input
+                id="sample-condition"
+                value={condition}
+                onChange={(e) => setCondition(e.target.value)}
+                aria-describedby="sample-condition-error"
+              />
               <FieldError id="sample-condition-error" messages={errs('condition')} />
             </div>
           )}
@@ -269,7 +323,10 @@ function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: Samp
               Before / after
             </button>
             {prompt.asGenerator && (
-              <Link href={`/compose?generator=${encodeURIComponent(prompt.asGenerator.name)}`} className="button-link">
+              <Link
+                href={`/compose?generator=${encodeURIComponent(prompt.asGenerator.name)}`}
+                className="button-link"
+              >
                 Stack a prompt on this one
               </Link>
             )}
@@ -285,8 +342,16 @@ function Result({ prompt, onSampled }: { prompt: PromptData; onSampled: (s: Samp
         {latest && <SampleSetView set={latest} testId="latest-sample" />}
         {pair && (
           <div className="before-after" data-testid="before-after">
-            <SampleSetView set={pair[0]} caption={`Before: base generator ${prompt.generator.name}, seed ${pair[0].seed}`} testId="before" />
-            <SampleSetView set={pair[1]} caption={`After: this prompt, seed ${pair[1].seed}`} testId="after" />
+            <SampleSetView
+              set={pair[0]}
+              caption={`Before: base generator ${prompt.generator.name}, seed ${pair[0].seed}`}
+              testId="before"
+            />
+            <SampleSetView
+              set={pair[1]}
+              caption={`After: this prompt, seed ${pair[1].seed}`}
+              testId="after"
+            />
           </div>
         )}
       </section>

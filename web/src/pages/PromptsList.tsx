@@ -50,7 +50,8 @@ export function PromptsListPage() {
       {conn && (
         <>
           <p className="muted" data-testid="prompts-count">
-            {conn.totalCount} prompt{conn.totalCount === 1 ? '' : 's'} · page {page} of {Math.max(1, Math.ceil(conn.totalCount / PAGE_SIZE))}
+            {conn.totalCount} prompt{conn.totalCount === 1 ? '' : 's'} · page {page} of{' '}
+            {Math.max(1, Math.ceil(conn.totalCount / PAGE_SIZE))}
           </p>
           <div className="table-wrap">
             <table data-testid="prompts-table">
@@ -102,7 +103,11 @@ type Row = PromptsData['prompts']['nodes'][number];
 
 function PromptRow({ prompt: p }: { prompt: Row }) {
   // Only prompts that can still change hold a subscription; it ends with the prompt.
-  const [live] = useSubscription({ query: StatusLiveSubscription, variables: { id: p.id }, pause: TERMINAL.has(p.status) });
+  const [live] = useSubscription({
+    query: StatusLiveSubscription,
+    variables: { id: p.id },
+    pause: TERMINAL.has(p.status),
+  });
   const event = live.data?.trainingProgress;
   const status = event?.status ?? p.status;
   const step = event?.step ?? p.progress?.step;

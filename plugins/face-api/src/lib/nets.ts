@@ -38,7 +38,20 @@ export function preprocess(tf: Tf, images: Tensor4D, size: number): Tensor4D {
     const diff = Math.abs(h - w);
     const after = Math.round(diff * 0.5);
     const before = diff - after;
-    const pads: [number, number][] = h > w ? [[0, 0], [0, 0], [before, after], [0, 0]] : [[0, 0], [before, after], [0, 0], [0, 0]];
+    const pads: [number, number][] =
+      h > w
+        ? [
+            [0, 0],
+            [0, 0],
+            [before, after],
+            [0, 0],
+          ]
+        : [
+            [0, 0],
+            [before, after],
+            [0, 0],
+            [0, 0],
+          ];
     x = tf.pad(x, pads);
   }
   const side = Math.max(h, w);
@@ -53,12 +66,28 @@ function need<T extends Tensor = Tensor4D>(W: WeightMap, key: string): T {
   return t as T;
 }
 
-function conv(tf: Tf, x: Tensor4D, W: WeightMap, prefix: string, stride: [number, number], padding: Padding = 'same'): Tensor4D {
-  return tf.add<Tensor4D>(tf.conv2d(x, need<Tensor4D>(W, `${prefix}/filters`), stride, padding), need(W, `${prefix}/bias`));
+function conv(
+  tf: Tf,
+  x: Tensor4D,
+  W: WeightMap,
+  prefix: string,
+  stride: [number, number],
+  padding: Padding = 'same',
+): Tensor4D {
+  return tf.add<Tensor4D>(
+    tf.conv2d(x, need<Tensor4D>(W, `${prefix}/filters`), stride, padding),
+    need(W, `${prefix}/bias`),
+  );
 }
 
 function sepConv(tf: Tf, x: Tensor4D, W: WeightMap, prefix: string, stride: [number, number]): Tensor4D {
-  const out = tf.separableConv2d(x, need<Tensor4D>(W, `${prefix}/depthwise_filter`), need<Tensor4D>(W, `${prefix}/pointwise_filter`), stride, 'same');
+  const out = tf.separableConv2d(
+    x,
+    need<Tensor4D>(W, `${prefix}/depthwise_filter`),
+    need<Tensor4D>(W, `${prefix}/pointwise_filter`),
+    stride,
+    'same',
+  );
   return tf.add<Tensor4D>(out, need(W, `${prefix}/bias`));
 }
 
@@ -101,7 +130,9 @@ function ageGenderForward(tf: Tf, W: WeightMap, x: Tensor4D): { age: Tensor1D; g
 // --- FaceFeatureExtractor (dense blocks; expression and 68-landmark nets) ----
 
 function denseBlock4(tf: Tf, x: Tensor4D, W: WeightMap, p: string, isFirst: boolean): Tensor4D {
-  const out1 = tf.relu(isFirst ? conv(tf, x, W, `${p}/conv0`, [2, 2]) : sepConv(tf, x, W, `${p}/conv0`, [2, 2]));
+  const out1 = tf.relu(
+    isFirst ? conv(tf, x, W, `${p}/conv0`, [2, 2]) : sepConv(tf, x, W, `${p}/conv0`, [2, 2]),
+  );
   const out2 = sepConv(tf, out1, W, `${p}/conv1`, [1, 1]);
   const in3 = tf.relu(tf.add<Tensor4D>(out1, out2));
   const out3 = sepConv(tf, in3, W, `${p}/conv2`, [1, 1]);
@@ -131,8 +162,19 @@ function landmarksForward(tf: Tf, W: WeightMap, x: Tensor4D): Tensor3D {
 
 // --- FaceRecognitionNet (ResNet-34-like, 150×150 → 128-d descriptor) ---------
 
-function convLayer(tf: Tf, x: Tensor4D, W: WeightMap, p: string, stride: [number, number], relu: boolean, padding: Padding = 'same'): Tensor4D {
-  let out = tf.add<Tensor4D>(tf.conv2d(x, need<Tensor4D>(W, `${p}/conv/filters`), stride, padding), need(W, `${p}/conv/bias`));
+function convLayer(
+  tf: Tf,
+  x: Tensor4D,
+  W: WeightMap,
+  p: string,
+  stride: [number, number],
+  relu: boolean,
+  padding: Padding = 'same',
+): Tensor4D {
+  let out = tf.add<Tensor4D>(
+    tf.conv2d(x, need<Tensor4D>(W, `${p}/conv/filters`), stride, padding),
+    need(W, `${p}/conv/bias`),
+  );
   out = tf.add<Tensor4D>(tf.mul(out, need(W, `${p}/scale/weights`)), need(W, `${p}/scale/biases`));
   return relu ? tf.relu(out) : out;
 }
@@ -149,9 +191,20 @@ function residualDown(tf: Tf, x: Tensor4D, W: WeightMap, p: string): Tensor4D {
   let pooled = tf.avgPool(x, 2, 2, 'valid');
   if (pooled.shape[1] !== out.shape[1] || pooled.shape[2] !== out.shape[2]) {
     // face-api appends one zero row and one zero column to `out`.
-    out = tf.pad(out, [[0, 0], [0, pooled.shape[1] - out.shape[1]], [0, pooled.shape[2] - out.shape[2]], [0, 0]]);
+    out = tf.pad(out, [
+      [0, 0],
+      [0, pooled.shape[1] - out.shape[1]],
+      [0, pooled.shape[2] - out.shape[2]],
+      [0, 0],
+    ]);
   }
-  if (pooled.shape[3] !== out.shape[3]) pooled = tf.pad(pooled, [[0, 0], [0, 0], [0, 0], [0, out.shape[3] - pooled.shape[3]]]);
+  if (pooled.shape[3] !== out.shape[3])
+    pooled = tf.pad(pooled, [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, out.shape[3] - pooled.shape[3]],
+    ]);
   return tf.relu(tf.add<Tensor4D>(pooled, out));
 }
 
@@ -185,7 +238,13 @@ export interface NetOutputs {
 }
 export type NetName = keyof NetOutputs;
 
-const NETS: { [K in NetName]: { model: string; size: number; forward: (tf: Tf, W: WeightMap, x: Tensor4D) => NetOutputs[K] } } = {
+const NETS: {
+  [K in NetName]: {
+    model: string;
+    size: number;
+    forward: (tf: Tf, W: WeightMap, x: Tensor4D) => NetOutputs[K];
+  };
+} = {
   ageGender: { model: 'age_gender_model', size: 112, forward: ageGenderForward },
   expression: { model: 'face_expression_model', size: 112, forward: expressionForward },
   landmarks: { model: 'face_landmark_68_model', size: 112, forward: landmarksForward },
@@ -196,7 +255,10 @@ const NETS: { [K in NetName]: { model: string; size: number; forward: (tf: Tf, W
  * Loads one net on the host tf. `run(images)` takes images [n,h,w,c] in [0,1]
  * and returns the net's raw outputs (differentiable in images; call inside tf.tidy).
  */
-export function loadNet<K extends NetName>(tf: Tf, which: K): { inputSize: number; run: (images: Tensor4D) => NetOutputs[K]; dispose: () => void } {
+export function loadNet<K extends NetName>(
+  tf: Tf,
+  which: K,
+): { inputSize: number; run: (images: Tensor4D) => NetOutputs[K]; dispose: () => void } {
   const spec = NETS[which] as (typeof NETS)[K] | undefined;
   if (!spec) throw new Error(`face-api: unknown net ${which}`);
   const handle = acquireWeights(tf, spec.model);
@@ -206,4 +268,3 @@ export function loadNet<K extends NetName>(tf: Tf, which: K): { inputSize: numbe
     dispose: () => handle.release(),
   };
 }
-

@@ -58,7 +58,8 @@ function point(tf: Tf, lm: Tensor3D, i: number): Tensor2D {
   return tf.reshape(tf.slice(lm, [0, i, 0], [-1, 1, 2]), [lm.shape[0], 2]);
 }
 
-const col = (tf: Tf, t: Tensor2D, j: number): Tensor1D => tf.reshape(tf.slice(t, [0, j], [-1, 1]), [t.shape[0]]);
+const col = (tf: Tf, t: Tensor2D, j: number): Tensor1D =>
+  tf.reshape(tf.slice(t, [0, j], [-1, 1]), [t.shape[0]]);
 
 /**
  * landmarks [n,68,2] (any consistent unit) → [n,3] radians (yaw, pitch, roll).
@@ -99,4 +100,3 @@ export function poseFromLandmarks(tf: Tf, lm: Tensor3D): Tensor2D {
 function safe(tf: Tf, x: Tensor1D): Tensor1D {
   return tf.maximum(x, 1e-6);
 }
-

@@ -17,7 +17,10 @@ export function modelDir(): string {
     // From this package's folder (src/lib/ or dist/lib/ two levels below it), as npm installed it.
     pkg = require.resolve('@vladmandic/face-api/package.json', { paths: [path.join(__dirname, '..', '..')] });
   } catch (err) {
-    throw new Error(`@vladmandic/face-api is not installed next to the face-api plugin (${err && (err as Error).message})`, { cause: err });
+    throw new Error(
+      `@vladmandic/face-api is not installed next to the face-api plugin (${err && (err as Error).message})`,
+      { cause: err },
+    );
   }
   return path.join(path.dirname(pkg), 'model');
 }
@@ -84,4 +87,3 @@ export function acquireWeights(tf: Tf, name: string): { weights: WeightMap; rele
     },
   };
 }
-
