@@ -141,27 +141,11 @@ napi_value CouplingBackward(napi_env env, napi_callback_info info) {
     doff[j] = (float)dOff[j];
   }
   free(dSigma);
-  for (int i = 0; i < n; i++) {
-    const float *xr = X + (size_t)i * D1, *wr = dw + (size_t)i * d, *sr = S + (size_t)i * h2;
-    float *dxr = dx + (size_t)i * D1, *pr = dpre + (size_t)i * W;
-    const double dl = DY[(size_t)i * D1 + d];
-    for (int j = 0; j < h1; j++) dxr[j] = wr[j];
-    for (int j = 0; j < h2; j++) {
-      const double dbp = wr[h1 + j];
-      const double s = sr[j];
-      const double e = expf(sr[j]);
-      dxr[h1 + j] = (float)(dbp * e);
-      const double ds = dbp * xr[h1 + j] * e + dl;
-      const double th = 0.5 * s;
-      pr[j] = (float)(0.1 * 2 * (1 - th * th) * ds);
-      pr[h2 + j] = (float)(0.1 * dbp);
-    }
-    dxr[d] = (float)dl;
-  }
+  vl_coupling_rows_backward(n, h1, h2, X, DY, dw, S, dx, dpre); /* vecloops.c */
   g_(h, H, dpre, W, dW2, W, H, W, n, true, false, 0.0f);
   col_sums(dpre, n, W, db2);
   g_(dpre, W, W2, W, du, H, n, H, W, false, true, 0.0f);
-  for (size_t o = 0; o < (size_t)n * H; o++) if (!(h[o] > 0)) du[o] = 0.1f * du[o];
+  vl_leaky_grad(du, h, (size_t)n * H, 0.1f); /* LeakyReLU(0.1)'s gradient */
   g_(X, D1, du, H, dW1, H, h1, H, n, true, false, 0.0f);
   if (C) g_(C, c, du, H, dW1 + (size_t)h1 * H, H, c, H, n, true, false, 0.0f);
   col_sums(du, n, H, db1);

@@ -118,6 +118,47 @@ VL_CLONES void vl_coupling_rows(int n, int h1, int h2, const float *X, const flo
   }
 }
 
+/*
+ * The backward twin of vl_coupling_rows for one row's b half, in float with
+ * vl_exp for e = exp(s) (the forward's exp, so the gradient uses the factor
+ * the forward applied): db = dv_b·e, ds = dv_b·b·e + dℓ, dpre = 0.1·[ds̃ | dt]
+ * with ds̃ = 2 (1 − (s/2)²) ds. The loop it replaced called glibc's expf per
+ * value (16 k per block) and worked in double, which kept it scalar; float
+ * moves the gradients by a few ulp (test/engine/fused-coupling.test.ts and
+ * native-loops.test.ts compare them with the unfused ops and the JS twin).
+ * A function of its own with restrict arguments: inline in the row loop, GCC
+ * did not vectorise it.
+ */
+static inline void coupling_row_backward(int h2, const float *restrict dvb, const float *restrict s, const float *restrict b, float dl,
+                                         float *restrict db, float *restrict dst, float *restrict dt) {
+  for (int j = 0; j < h2; j++) {
+    const float e = vl_exp(s[j]);
+    const float th = 0.5f * s[j];
+    db[j] = dvb[j] * e; /* two floats' product rounded once: the same as in double */
+    const float ds = dvb[j] * b[j] * e + dl;
+    dst[j] = 0.2f * (1.0f - th * th) * ds;
+    dt[j] = 0.1f * dvb[j];
+  }
+}
+
+VL_CLONES void vl_coupling_rows_backward(int n, int h1, int h2, const float *X, const float *DY, const float *dw, const float *S,
+                                         float *dx, float *dpre) {
+  const int d = h1 + h2, D1 = d + 1, W = 2 * h2;
+  for (int i = 0; i < n; i++) {
+    const float *wr = dw + (size_t)i * d;
+    float *dxr = dx + (size_t)i * D1, *pr = dpre + (size_t)i * W;
+    const float dl = DY[(size_t)i * D1 + d];
+    memcpy(dxr, wr, sizeof(float) * (size_t)h1); /* da = dv_a (the subnet's share is added later) */
+    coupling_row_backward(h2, wr + h1, S + (size_t)i * h2, X + (size_t)i * D1 + h1, dl, dxr + h1, pr, pr + h2);
+    dxr[d] = dl;
+  }
+}
+
+/* LeakyReLU's gradient in place: du = h > 0 ? du : alpha·du (a select, so it vectorises). */
+VL_CLONES void vl_leaky_grad(float *restrict du, const float *restrict h, size_t len, float alpha) {
+  for (size_t o = 0; o < len; o++) du[o] = h[o] > 0 ? du[o] : alpha * du[o];
+}
+
 VL_CLONES static void exp_run(const float *restrict x, float *restrict out, size_t n) {
   for (size_t i = 0; i < n; i++) out[i] = vl_exp(x[i]);
 }

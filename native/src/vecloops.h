@@ -21,6 +21,16 @@ void vl_bias_activation(float *y, size_t len, const float *bias, size_t lb, size
 void vl_coupling_rows(int n, int h1, int h2, const float *X, const float *st, const float *B2, const float *sigma,
                       const float *OFF, double logSigma, float *S, float *v, float *y, float *out);
 
+/*
+ * Its backward, row by row: from dw = dy·Rᵀ already scaled by σ, X, dY's
+ * log-det column and s, writes dx's [da | db | dℓ] (da before the subnet's
+ * share is added) and dpre = 0.1·[ds̃ | dt] [n, 2·h2].
+ */
+void vl_coupling_rows_backward(int n, int h1, int h2, const float *X, const float *DY, const float *dw, const float *S, float *dx,
+                               float *dpre);
+/* du = h > 0 ? du : alpha·du over len values (LeakyReLU's gradient). */
+void vl_leaky_grad(float *du, const float *h, size_t len, float alpha);
+
 /* From the addon's argument helpers (native/src/util.c). */
 float *float_data(napi_env env, napi_value value, size_t *length);
 

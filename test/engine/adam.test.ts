@@ -148,6 +148,36 @@ const blas = loadNativeBlas();
       expect(blas!.sumSquaresAll!(gs, 1)).toBe(all); // chunked in a fixed order: the same double for any thread count
     });
 
+    it('runs the same update in its SIMD body as one value at a time, bit for bit', () => {
+      // arrays of length 1 never reach the 4-wide body of native/src/adam.c
+      const n = 1003;
+      const g = fill(n, (u) => u * 10);
+      const p0 = fill(n, (u) => u);
+      const m0 = fill(n, (u) => u * 0.01);
+      const v0 = fill(n, (u) => u * u * 1e-4);
+      const h = Float64Array.from([0.7, 0.9, 0.999, 1e-3, 0.03, 1e-8, 0.9999]);
+      const whole = { p: p0.slice(), m: m0.slice(), v: v0.slice() };
+      blas!.adamUpdate!(whole.p, g, whole.m, whole.v, h);
+      const single = { p: p0.slice(), m: m0.slice(), v: v0.slice() };
+      for (let i = 0; i < n; i++) {
+        blas!.adamUpdate!(
+          single.p.subarray(i, i + 1),
+          g.subarray(i, i + 1),
+          single.m.subarray(i, i + 1),
+          single.v.subarray(i, i + 1),
+          h,
+        );
+      }
+      expect(maxAbs(whole.p, single.p)).toBe(0);
+      expect(maxAbs(whole.m, single.m)).toBe(0);
+      expect(maxAbs(whole.v, single.v)).toBe(0);
+      expect(maxAbs(whole.p, p0)).toBeGreaterThan(0); // it did update
+      // the lane sums against a plain in-order double sum
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += g[i]! * g[i]!;
+      expect(Math.abs(blas!.sumSquaresAll!([g], 1) - sq)).toBeLessThan(1e-12 * sq);
+    });
+
     it('refuses mismatched arrays and changes nothing', () => {
       const p = [new Float32Array(4)];
       const m = new Float32Array(4);
