@@ -21,7 +21,7 @@ import { makeTf, repoRoot, silentLogger, tmpDir } from '../helpers';
 import { D, normalisedBrightness, writeClipFixture, type ClipFixture } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const clip = require('../../../plugins/clip/index.js');
+const clip = require('../../../plugins/clip/src/index');
 
 const PLUGIN_DIR = path.join(repoRoot, 'plugins', 'clip');
 const GEN = { name: 'toy', latentDim: 4, output: { width: 8, height: 8, channels: 1 } };

@@ -26,7 +26,7 @@ import type { Tf } from '../../../src/sdk';
 import { saveLayersModel } from '../helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ClipTokenizer } = require('../../../plugins/clip/tokenizer.js');
+const { ClipTokenizer } = require('../../../plugins/clip/src/tokenizer');
 
 export const D = 16;
 

@@ -25,7 +25,7 @@ import * as zlib from 'zlib';
 import type { AddressInfo } from 'net';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const tok = require('../../../plugins/clip/tokenizer.js');
+const tok = require('../../../plugins/clip/src/tokenizer');
 
 const VOCAB = ['#version: 0.2', 'h e', 'l l', 'l o</w>', 'he ll', 'hell o</w>', ''].join('\n');
 const SOT = 517;

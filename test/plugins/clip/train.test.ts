@@ -23,7 +23,7 @@ import { repoRoot, silentLogger, tmpDir } from '../helpers';
 import { noise, writeClipFixture, type ClipFixture } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const clip = require('../../../plugins/clip/index.js');
+const clip = require('../../../plugins/clip/src/index');
 const def: ControlDefinition = clip.controls[0];
 
 const LATENT = 4;

@@ -16,7 +16,7 @@ import { repoRoot, silentLogger, tmpDir } from '../helpers';
 import { noise, writeClipFixture, type ClipFixture } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const clip = require('../../../plugins/clip/index.js');
+const clip = require('../../../plugins/clip/src/index');
 const def: ControlDefinition = clip.controls[0];
 const GEN = { name: 'toy', latentDim: 4, output: { width: 8, height: 8, channels: 1 } };
 

@@ -11,7 +11,7 @@ export const faceApiDir = path.dirname(
 );
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const facePlugin = require('../../../plugins/face-api/index.js');
+export const facePlugin = require('../../../plugins/face-api/src/index');
 
 export interface CropSpec {
   x: number;

@@ -22,7 +22,7 @@ const TEST_ASSETS = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const tfjsModel = require('../../../plugins/tfjs-model/index.js');
+const tfjsModel = require('../../../plugins/tfjs-model/src/index');
 
 let tf: Tf;
 const registry = new PluginRegistry({ logger: silentLogger, assets: TEST_ASSETS });
