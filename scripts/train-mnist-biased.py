@@ -32,7 +32,6 @@ Run (from the repo root):
   OMP_NUM_THREADS=1 nice -n 10 /usr/bin/python3 -u scripts/train-mnist-biased.py 2>&1 | tee /tmp/train-biased.log
 """
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -41,11 +40,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mnist_training.common import T0, log, start_run
+from mnist_training.data import MNIST_FILES, get_mnist_dir, read_idx
+from mnist_training.export import (export_generator, keras_forward, keras_reference, load_layers_files,
+                                   save_layers_files, tfjs_run)
+from mnist_training.gan import LossLog, decay_lr, epoch_batches, g_update, init_gan_weights, recompute_bn
+from mnist_training.judge import Judge
+from mnist_training.models import Discriminator, Generator
+from mnist_training.png import grid_png
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location('train_mnist_demo', os.path.join(REPO, 'scripts', 'train-mnist-demo.py'))
-demo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo)
-log = demo.log
 
 
 def class_shares(args):
@@ -73,12 +77,12 @@ class OwnClassifier:
     exported files: used for monitoring and for the psi rule, never in the GAN loss."""
 
     def __init__(self, model_dir):
-        self.spec, self.W = demo.load_layers_files(model_dir)
+        self.spec, self.W = load_layers_files(model_dir)
 
     def probs(self, images_nchw):
         x = images_nchw.permute(0, 2, 3, 1)
         with torch.no_grad():
-            return torch.cat([F.softmax(demo.keras_forward(self.spec, self.W, b, torch.float32), 1)
+            return torch.cat([F.softmax(keras_forward(self.spec, self.W, b, torch.float32), 1)
                               for b in x.split(1000)])
 
 
@@ -126,13 +130,13 @@ def main():
                     help='skip training: pick psi and print the figures of the exported files')
     args = ap.parse_args()
 
-    demo.start_run(args)
+    start_run(args)
     shares = class_shares(args)
     log(f'target training shares (KL to uniform {kl_uniform(shares):.3f}): {fmt(shares)}')
 
-    d = demo.get_mnist_dir(args.mnist_dir)
-    data = {k: demo.read_idx(os.path.join(d, f)) for k, f in demo.MNIST_FILES.items()}
-    judge = demo.Judge(args.judge_dir) if os.path.isfile(os.path.join(args.judge_dir, 'model.json')) else None
+    d = get_mnist_dir(args.mnist_dir)
+    data = {k: read_idx(os.path.join(d, f)) for k, f in MNIST_FILES.items()}
+    judge = Judge(args.judge_dir) if os.path.isfile(os.path.join(args.judge_dir, 'model.json')) else None
     if not judge:
         log(f'judge not found at {args.judge_dir}; skipping judge figures')
     own = OwnClassifier(args.classifier_dir)
@@ -154,10 +158,10 @@ def main():
 
     gc1, gc2 = map(int, args.g_channels.split(','))
     dc1, dc2 = map(int, args.d_channels.split(','))
-    G = demo.Generator(args.latent_dim, gc1, gc2, args.g_refine)
-    D = demo.Discriminator(dc1, dc2)
-    demo.init_gan_weights(G, D)
-    G_ema = demo.Generator(args.latent_dim, gc1, gc2, args.g_refine)
+    G = Generator(args.latent_dim, gc1, gc2, args.g_refine)
+    D = Discriminator(dc1, dc2)
+    init_gan_weights(G, D)
+    G_ema = Generator(args.latent_dim, gc1, gc2, args.g_refine)
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
     og = torch.optim.Adam(G.parameters(), args.lr_g, betas=(0.5, 0.999))
@@ -167,11 +171,11 @@ def main():
 
     t_gan = time.time()
     n = len(xtr)
-    batches = demo.epoch_batches(n, args.batch, gen)
-    ld_acc = lg_acc = 0.0
+    batches = epoch_batches(n, args.batch, gen)
+    losses = LossLog(args, n, t_gan)
     for step in range(1, args.gan_steps + 1):
         real = xtr[next(batches)]
-        demo.decay_lr(step, args, og, od)
+        decay_lr(step, args, og, od)
         G.train()
         fake = G(torch.randn(args.batch, args.latent_dim, generator=gen))
         ld = F.softplus(-D(real)[0]).mean() + F.softplus(D(fake.detach())[0]).mean()
@@ -179,27 +183,20 @@ def main():
         ld.backward()
         od.step()
         lg = F.softplus(-D(fake)[0]).mean()
-        og.zero_grad()
-        lg.backward()
-        og.step()
-        demo.ema_update(G_ema, G, step, args.ema)
-        ld_acc += ld.item()
-        lg_acc += lg.item()
-        if step % 100 == 0:
-            demo.log_progress(step, args, n, ld_acc, lg_acc, t_gan)
-            ld_acc = lg_acc = 0.0
+        g_update(og, lg, G_ema, G, step, args.ema)
+        losses.add(step, ld, lg)
         if step % args.eval_every == 0 or step == args.gan_steps:
-            demo.recompute_bn(G_ema, args.latent_dim, gen, 200 if step == args.gan_steps else 50)
+            recompute_bn(G_ema, args.latent_dim, gen, 200 if step == args.gan_steps else 50)
             with torch.no_grad():
                 report(f'eval step {step} (EMA, psi 1)', G_ema(z_eval), own, judge)
             # a stopped run leaves the latest EMA weights, ready for --finalize-only
-            demo.export_generator(G_ema, args.latent_dim, gdir)
+            export_generator(G_ema, args.latent_dim, gdir)
     log(f'generator trained: {(time.time() - t_gan) / 60:.1f} min ({args.gan_steps} steps of batch {args.batch})')
 
     zc = torch.randn(64, args.latent_dim, generator=gen)
     with torch.no_grad():
         g_torch = G_ema(zc).permute(0, 2, 3, 1).numpy()
-    g_ref = demo.keras_reference(gdir, zc.numpy())
+    g_ref = keras_reference(gdir, zc.numpy())
     log(f'export check (Keras-semantics reference vs torch): generator max|diff| {np.abs(g_ref - g_torch).max():.2e}')
     if np.abs(g_ref - g_torch).max() > 1e-4:
         sys.exit('exported generator differs from PyTorch: export bug')
@@ -209,7 +206,7 @@ def main():
 def finalize(args, own, judge, gen):
     """On the exported files only: psi rule (step 4 of the docstring), TF.js check, figures."""
     gdir = os.path.join(args.out, 'generator')
-    gspec, GW = demo.load_layers_files(gdir)
+    gspec, GW = load_layers_files(gdir)
     meta = gspec.get('userDefinedMetadata') or {}
     base_kernel = GW['g_dense/kernel'] / float(meta.get('latentScale', 1.0))
     zdim = base_kernel.shape[0]
@@ -217,7 +214,7 @@ def finalize(args, own, judge, gen):
     def sample(z, psi):
         W = dict(GW, **{'g_dense/kernel': base_kernel * psi})
         with torch.no_grad():
-            return torch.cat([demo.keras_forward(gspec, W, b, torch.float32) for b in z.split(1000)]).permute(0, 3, 1, 2)
+            return torch.cat([keras_forward(gspec, W, b, torch.float32) for b in z.split(1000)]).permute(0, 3, 1, 2)
 
     if args.psi == 'auto':
         z_sel = torch.randn(4000, zdim, generator=torch.Generator().manual_seed(args.seed + 1))
@@ -241,11 +238,11 @@ def finalize(args, own, judge, gen):
     gspec['userDefinedMetadata'] = {
         'latentScale': psi,
         'note': 'g_dense/kernel includes the latent scale (truncation): G(z) = G0(latentScale * z), z ~ N(0, I)'}
-    demo.save_layers_files(gdir, gspec, GW)
+    save_layers_files(gdir, gspec, GW)
 
     zc = torch.randn(64, zdim, generator=gen)
     try:
-        gd = np.abs(demo.tfjs_run(gdir, zc.numpy()) - demo.keras_reference(gdir, zc.numpy())).max()
+        gd = np.abs(tfjs_run(gdir, zc.numpy()) - keras_reference(gdir, zc.numpy())).max()
         log(f'final files, TF.js cpu vs float64 reference: generator max|diff| {gd:.2e}')
         if gd > 1e-4:
             sys.exit('TF.js outputs differ from the reference: export bug')
@@ -254,12 +251,12 @@ def finalize(args, own, judge, gen):
 
     samples = sample(torch.randn(10000, zdim, generator=gen), psi)
     os.makedirs(os.path.dirname(args.grid), exist_ok=True)
-    demo.grid_png(args.grid, samples[:100])
+    grid_png(args.grid, samples[:100])
     log(f'wrote 10x10 grid of the first 100 samples to {args.grid}')
     log('==================== FIGURES ====================')
     log(f'weights: generator {os.path.getsize(os.path.join(gdir, "group1-shard1of1.bin"))} bytes, psi {psi}')
     report('10,000 samples', samples, own, judge)
-    log(f'total time {(time.time() - demo.T0) / 60:.1f} min')
+    log(f'total time {(time.time() - T0) / 60:.1f} min')
 
 
 if __name__ == '__main__':
