@@ -1,5 +1,5 @@
 /*
- * Element-wise loops the compiler vectorises (native/vecloops.c): the fused
+ * Element-wise loops the compiler vectorises (native/src/vecloops.c): the fused
  * ops' bias + activation epilogue, the coupling block's forward loops, and
  * the exp they share. Called by the addon's kernels; two of them are also
  * exported to JS (fastExp, clampUnit) for the sampling path and its tests.

@@ -54,7 +54,7 @@ function check(images: Tensor4D): void {
   if (images.rank !== 4) throw new Error(`images must be [n, h, w, c], got [${images.shape.join(', ')}]`);
 }
 
-/** The addon's vectorised clamp (native/vecloops.c), where it is built. */
+/** The addon's vectorised clamp (native/src/vecloops.c), where it is built. */
 type ClampUnit = (src: Float32Array, dst: Float32Array) => void;
 let nativeClamp: ClampUnit | null | undefined;
 function clampKernel(): ClampUnit | null {
