@@ -189,8 +189,8 @@ export async function createGraphQLEndpoints(
     // Never: stack traces name server paths (the log has them, under the error id).
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
-    // Bad variable values (an Int of 2^31, "1", 1e999 ...) are the client's: 400 BAD_USER_INPUT, as the GraphQL-over-HTTP spec says.
-    status400ForVariableCoercionErrors: true,
+    // Bad variable values (an Int of 2^31, "1", 1e999 ...) are the client's: Apollo 5 answers them
+    // 400 BAD_USER_INPUT by default (its v4 option for it now only prints a warning at start).
     parseOptions: { maxTokens: security.maxQueryTokens },
     formatError: (formatted, error) => formatApolloError(formatted, error, log),
     plugins: [
