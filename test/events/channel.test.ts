@@ -1,10 +1,11 @@
 /**
  * The event channel on its own: the order it delivers in (buffered, awaited,
- * unshifted), what happens when nobody reads (push never blocks: the buffer
- * holds everything, in order), how it ends (close, return, endAfter, throw) and
+ * unshifted), what happens when nobody reads (push never blocks; the buffer keeps
+ * the newest values up to its limit and never drops the value endAfter() ends on), how it ends (close, return, endAfter, throw) and
  * that its close hook runs exactly once however it ends.
  */
-import { Channel } from '../../src/events/channel';
+import { CHANNEL_BUFFER_LIMIT, Channel } from '../../src/events/channel';
+import { InProcessEventBus } from '../../src/events/event-bus';
 
 /** Reads `n` values (or fewer, if the channel ends first). */
 async function take<T>(channel: Channel<T>, n: number): Promise<T[]> {
@@ -46,12 +47,49 @@ describe('Channel delivery order', () => {
     expect(await waiting).toEqual({ value: 'now', done: false });
   });
 
-  it('never blocks the publisher: an unread channel buffers every value, in order', async () => {
+  it('never blocks the publisher: an unread channel buffers values in order, up to its limit', async () => {
     const c = new Channel<number>();
-    for (let i = 0; i < 10_000; i++) c.push(i);
-    const got = await take(c, 10_000);
-    expect(got).toHaveLength(10_000);
+    for (let i = 0; i < CHANNEL_BUFFER_LIMIT; i++) c.push(i);
+    const got = await take(c, CHANNEL_BUFFER_LIMIT);
+    expect(got).toHaveLength(CHANNEL_BUFFER_LIMIT);
     expect(got.every((v, i) => v === i)).toBe(true);
+    expect(c.dropped).toBe(0);
+  });
+});
+
+describe('Channel bound (a subscriber that stops reading)', () => {
+  it('keeps the newest `limit` values of a long stream and counts what it dropped', async () => {
+    const c = new Channel<number>(undefined, 100);
+    for (let i = 0; i < 100_000; i++) c.push(i);
+    expect(c.dropped).toBe(99_900);
+    c.close();
+    const got = await drain(c);
+    expect(got).toHaveLength(100);
+    expect(got[0]).toBe(99_900);
+    expect(got.every((v, i) => v === 99_900 + i)).toBe(true);
+  });
+
+  it('never drops the value endAfter() ends on: a slow reader still sees the stream end', async () => {
+    const c = new Channel<{ step: number; status: string }>(undefined, 8).endAfter(
+      (e) => e.status === 'SUCCEEDED',
+    );
+    for (let step = 0; step < 50; step++) c.push({ step, status: 'TRAINING' });
+    c.push({ step: 50, status: 'SUCCEEDED' });
+    for (let step = 51; step < 80; step++) c.push({ step, status: 'TRAINING' }); // after the end: never read
+    const got = await drain(c);
+    expect(got.map((e) => e.step)).toEqual([43, 44, 45, 46, 47, 48, 49, 50]);
+    expect(got[got.length - 1]!.status).toBe('SUCCEEDED');
+    expect(c.dropped).toBe(43);
+  });
+
+  it('the channels the event bus hands out have the default bound', async () => {
+    const bus = new InProcessEventBus();
+    const c = bus.subscribe<number>('progress:p1');
+    for (let i = 0; i < 10 * CHANNEL_BUFFER_LIMIT; i++) await bus.publish('progress:p1', i);
+    await new Promise((resolve) => setImmediate(resolve)); // the bus delivers a tick later
+    expect(c.dropped).toBe(9 * CHANNEL_BUFFER_LIMIT);
+    expect(await take(c, 2)).toEqual([9 * CHANNEL_BUFFER_LIMIT, 9 * CHANNEL_BUFFER_LIMIT + 1]);
+    await bus.close();
   });
 });
 
