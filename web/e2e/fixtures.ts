@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const SCREENSHOTS = path.join(repoRoot, 'docs/images/studio');
+/**
+ * The README's Studio screenshots are these tests' pages. A plain run writes them under
+ * web/test-results/ (ignored), so running the tests leaves the tree clean; with
+ * PROMPTGEN_UPDATE_SCREENSHOTS=1 they replace the committed ones in docs/images/studio.
+ */
+export const SCREENSHOTS =
+  process.env.PROMPTGEN_UPDATE_SCREENSHOTS === '1'
+    ? path.join(repoRoot, 'docs/images/studio')
+    : path.join(repoRoot, 'web/test-results/screenshots');
 
 export const test = base.extend<object>({
   // Playwright reads a fixture's dependencies from its first parameter, which must be a pattern.

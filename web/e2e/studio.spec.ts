@@ -119,6 +119,13 @@ test('3. a bad param (class 12) shows the server message at that field and queue
   await page.goto('/compose');
   await page.getByRole('button', { name: 'Add control term' }).click();
   await page.getByLabel('Control', { exact: true }).selectOption('mnist-digit');
+  // Left empty, steps is the server's default: 500, or 1,500 once a conditional control joins.
+  await expect(page.locator('#training-steps')).toHaveAttribute('placeholder', '500');
+  await page.getByRole('button', { name: 'Add control term' }).click();
+  await page.getByLabel('Control', { exact: true }).nth(1).selectOption('face-pose');
+  await expect(page.locator('#training-steps')).toHaveAttribute('placeholder', '1500');
+  await page.getByRole('button', { name: 'Remove term 2' }).click();
+  await expect(page.locator('#training-steps')).toHaveAttribute('placeholder', '500');
   const classField = page.locator('#term0-params_classes_0');
   await classField.fill('12');
   await page.getByRole('button', { name: 'Start training' }).click();

@@ -13,6 +13,17 @@ export const TRAINING_DEFAULTS = {
   previewEvery: 50,
 } as const;
 
+/**
+ * Steps the server uses when left empty for a conditional prompt (a control with a
+ * conditionDim): src/services/training-options.ts CONDITIONAL_DEFAULT_STEPS.
+ */
+export const CONDITIONAL_DEFAULT_STEPS = 1500;
+
+/** The steps the server will train when the field is left empty (capped by its maxSteps). */
+export function defaultSteps(conditional: boolean): number {
+  return conditional ? CONDITIONAL_DEFAULT_STEPS : TRAINING_DEFAULTS.steps;
+}
+
 export type TrainingKey = keyof typeof TRAINING_DEFAULTS;
 
 /** previewEvery when left empty: the server previews about ten times, at most every 50 steps. */

@@ -14,7 +14,7 @@ import { CatalogQuery, CreatePromptMutation } from '../operations';
 import type { CatalogQuery as CatalogData } from '../gql/graphql';
 import { WeightInput } from '../components/WeightInput';
 import { FieldError } from '../components/FieldError';
-import { TRAINING_DEFAULTS, defaultPreviewEvery, type TrainingKey } from '../training-defaults';
+import { TRAINING_DEFAULTS, defaultPreviewEvery, defaultSteps, type TrainingKey } from '../training-defaults';
 import type { UserErrorLike } from '../format';
 
 type ControlItem = CatalogData['controls'][number];
@@ -133,9 +133,16 @@ export function ComposePage() {
     if (payload.prompt && payload.userErrors.length === 0) navigate(`/prompts/${payload.prompt.id}`);
   };
 
-  const steps = Number(training.steps) > 0 ? Number(training.steps) : TRAINING_DEFAULTS.steps;
+  // A conditional control (one with a conditionDim) makes the server train longer by default.
+  const conditional = terms.some((t) => (controls.find((c) => c.name === t.control)?.conditionDim ?? 0) > 0);
+  const stepsByDefault = defaultSteps(conditional);
+  const steps = Number(training.steps) > 0 ? Number(training.steps) : stepsByDefault;
   const shownDefault = (key: TrainingKey) =>
-    key === 'previewEvery' ? defaultPreviewEvery(steps) : TRAINING_DEFAULTS[key];
+    key === 'previewEvery'
+      ? defaultPreviewEvery(steps)
+      : key === 'steps'
+        ? stepsByDefault
+        : TRAINING_DEFAULTS[key];
   const matched = new Set<string>(['generator', 'name', 'controls']);
   terms.forEach((_, i) =>
     ['', '/control', '/weight', '/params'].forEach((s) => matched.add(`controls/${i}${s}`)),
