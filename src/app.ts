@@ -27,6 +27,7 @@ import { Store } from './store/store';
 import { runTrainingJob, type TrainingDeps } from './jobs/training-job';
 import { containPluginFaults } from './plugins/containment';
 import { syncCatalog } from './catalog/catalog-sync';
+import { recordPluginFault } from './catalog/plugin-fault-record';
 import { RuntimePluginAdmin } from './services/plugin-admin-runtime';
 import { TensorSampleService } from './services/samples-tensor';
 import { startTensorRuntime, type TensorRuntime } from './plugins/tensor-runtime';
@@ -138,9 +139,9 @@ async function startCore(config: Config, log: Logger, options: StartOptions = {}
         config.dataDir,
         log.child('plugins'),
         (failed) => {
-          void db.store
-            .recordPlugin(failed)
-            .catch((err) => log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`));
+          recordPluginFault(db.store, runtime.registry, config.dataDir, failed).catch((err) =>
+            log.warn(`recording plugin ${failed.name} as FAILED: ${(err as Error).message}`),
+          );
         },
       );
       cleanup.push(async () => release());
