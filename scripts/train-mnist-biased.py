@@ -11,11 +11,13 @@ What it does, in order (fixed seed, everything logged):
      round(n_min * share_k / max(share)) in a seeded random order, where n_min is the smallest
      class count and share_k = r^k / sum(r^j) (--ratio r, default 0.8: 0s 22.4 % ... 9s 3.0 %,
      KL to uniform 0.18), or the shares given by --class-shares.
-  3. Trains the DCGAN of train-mnist-demo.py with --cond none: no class input, no auxiliary
-     classifier terms, so the digit is entangled in the whole latent and neither the control's
-     classifier (`mnist-digit`) nor the judge takes part in training. Non-saturating loss,
-     Adam (beta1 0.5), learning rates decaying linearly to 0 over the second half, EMA of the
-     generator weights; BatchNorm re-estimated for the EMA weights and folded for export.
+  3. Trains the DCGAN of train-mnist-demo.py with --cond none: no class input, so the digit is
+     entangled in the whole latent. Non-saturating loss, Adam (beta1 0.5), learning rates
+     decaying linearly to 0 over the second half, EMA of the generator weights; BatchNorm
+     re-estimated for the EMA weights and folded for export. With --aid-conf/--aid-marginal,
+     two classifiers of the run's own (a CNN and an MLP, mnist_training/aids.py) add terms
+     for legible digits at the training set's digit shares. Neither the control's classifier
+     (`mnist-digit`) nor the judge takes part in training.
      At every evaluation the EMA generator is exported (so a run stopped early leaves a
      usable model; --finalize-only then picks psi and prints the figures).
   4. Latent scale psi (truncation, folded into the first Dense kernel so the latent stays
@@ -28,8 +30,9 @@ What it does, in order (fixed seed, everything logged):
      (ml5's MNIST MLP, ../shared/models/mnist-mlp): p >= 0.9, digit shares, KL to uniform,
      and how often the two pick the same digit.
 
-Run (from the repo root):
-  OMP_NUM_THREADS=1 nice -n 10 /usr/bin/python3 -u scripts/train-mnist-biased.py 2>&1 | tee /tmp/train-biased.log
+Run (from the repo root; the shipped weights, plugins/mnist-biased/README.md):
+  OMP_NUM_THREADS=1 nice -n 5 /usr/bin/python3 -u scripts/train-mnist-biased.py --gan-steps 12000 \
+    --aid-conf 0.5 --aid-marginal 1.0 2>&1 | tee /tmp/train-biased.log
 """
 import argparse
 import os
@@ -40,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mnist_training.aids import aid_terms, train_aids
 from mnist_training.common import T0, log, start_run
 from mnist_training.data import MNIST_FILES, get_mnist_dir, read_idx
 from mnist_training.export import (export_generator, keras_forward, keras_reference, load_layers_files,
@@ -125,6 +129,11 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--ema', type=float, default=0.995)
     ap.add_argument('--eval-every', type=int, default=1000)
+    ap.add_argument('--aid-conf', type=float, default=0.0,
+                    help='weight of the training aids\' mean per-sample entropy on fakes (mnist_training/aids.py)')
+    ap.add_argument('--aid-marginal', type=float, default=0.0,
+                    help='weight of KL(aids\' mean class distribution on fakes || training label shares)')
+    ap.add_argument('--aid-epochs', type=int, default=3)
     ap.add_argument('--psi', default='auto', help="latent scale folded into the generator, or 'auto'")
     ap.add_argument('--finalize-only', action='store_true',
                     help='skip training: pick psi and print the figures of the exported files')
@@ -155,6 +164,13 @@ def main():
     log(f'imbalanced training set: {len(keep)} of {len(ytr_all)} images, per digit {keep_n.tolist()}; '
         f'label shares (KL {kl_uniform(real_shares):.3f}) {fmt(real_shares)}')
     report('training images', xtr[torch.randperm(len(xtr), generator=gen)[:2000]], own, judge)
+    aids = None
+    if args.aid_conf > 0 or args.aid_marginal > 0:
+        def tensors(x, y):
+            return torch.from_numpy(x.astype(np.float32) / 255).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
+        aids = train_aids(*tensors(data['train_x'], data['train_y']), *tensors(data['test_x'], data['test_y']),
+                          gen, args.aid_epochs)
+        aid_shares = torch.from_numpy(real_shares).float()
 
     gc1, gc2 = map(int, args.g_channels.split(','))
     dc1, dc2 = map(int, args.d_channels.split(','))
@@ -183,6 +199,9 @@ def main():
         ld.backward()
         od.step()
         lg = F.softplus(-D(fake)[0]).mean()
+        if aids:
+            conf_term, marginal_term = aid_terms(aids, fake, aid_shares)
+            lg = lg + args.aid_conf * conf_term + args.aid_marginal * marginal_term
         g_update(og, lg, G_ema, G, step, args.ema)
         losses.add(step, ld, lg)
         if step % args.eval_every == 0 or step == args.gan_steps:
