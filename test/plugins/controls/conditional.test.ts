@@ -79,19 +79,23 @@ maybe('conditional testbed: mnist-slant with and without the paired mnist-same-d
 });
 
 /**
- * CI scale: the default flow (8 × 256) for a conditional prompt's default 1,500 steps at twice
- * the learning rate, 400 evaluation samples. At 500 steps the merged code gave slope 0.79 and
- * 91 % kept, under both of the issue's bars; at 1,500 steps (2026-12-02, loaded 2-core machine,
- * 319 s for the paired run): slope 0.857, digit kept for 95.9 % away from ρ = 0, 56 % without
- * the paired term. The bars are the issue's.
+ * CI scale = the full run of docs/RESULTS.md: the default flow (8 × 256) for a conditional
+ * prompt's default 1,500 steps, lr 0.001, 1,000 evaluation samples. There (AMD EPYC): slope
+ * 0.85, digit kept for 97.1 % away from ρ = 0, 64.9 % without the paired term; here on an
+ * Intel Xeon (2026-12-02): slope 0.895, 96.1 %, 54.6 %. This test ran at lr 0.002 with 400
+ * samples before: 95.9 % kept on the AMD machine, 93.8 % on the Intel one (the BLAS kernels
+ * differ, so the training's rounding does). The margin is small by nature: the judge itself
+ * keeps the digit of only 96–98 % of base images sheared by this much (docs/RESULTS.md), and
+ * λ_same = 24 gave 94.3 % (chaotic, not better). At 500 steps the code gave slope 0.79 and 91 %,
+ * under both bars, so CI trains the full length. The bars are the issue's.
  */
 const SCALE = {
   steps: 1500,
   batch: 16,
   blocks: 8,
   hidden: 256,
-  lr: 0.002,
-  eval: 400,
+  lr: 0.001,
+  eval: 1000,
   range: 0.2,
   weightSlant: 4,
   weightSame: 16,
