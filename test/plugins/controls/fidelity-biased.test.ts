@@ -17,7 +17,7 @@
  * Skipped with a printed reason where ../shared is absent, unless PROMPTGEN_REQUIRE_SHARED=1.
  */
 import { haveJudge } from './setup';
-import { runFidelity, type FidelityBase } from './fidelity-run';
+import { CI_FLOW, runFidelity, type FidelityBase } from './fidelity-run';
 
 const maybe = haveJudge() ? describe : describe.skip;
 
@@ -50,13 +50,8 @@ maybe(
         'mnist-biased',
         ['debias', 'target7'],
         {
+          ...CI_FLOW,
           steps: 600,
-          batch: 32,
-          blocks: 4,
-          hidden: 128,
-          lr: 0.003,
-          eval: 2000,
-          calibration: 2048,
           // λ = 3 for the classifier, as in the full run of docs/RESULTS-FIDELITY.md: at λ = 2 the
           // control's own share of 7s stops near 86 %, too close to the judged bar of 85 %.
           classifierWeight: 3,

@@ -24,6 +24,19 @@ export interface FidelityScale {
   debiasWeight: number;
 }
 
+/**
+ * The reduced flow and evaluation both CI fidelity tests train and judge with (the full runs
+ * in docs/RESULTS-FIDELITY.md use the same flow with more judged and calibration samples).
+ */
+export const CI_FLOW = {
+  batch: 32,
+  blocks: 4,
+  hidden: 128,
+  lr: 0.003,
+  eval: 2000,
+  calibration: 2048,
+} as const;
+
 /** The base generator's figures (shares by the judge and by `mnist-digit`, KL to uniform, agreement). */
 export interface FidelityBase {
   judge: number[];

@@ -7,7 +7,7 @@
  * Skipped with a printed reason where ../shared is absent, unless PROMPTGEN_REQUIRE_SHARED=1.
  */
 import { haveJudge } from './setup';
-import { runFidelity } from './fidelity-run';
+import { CI_FLOW, runFidelity } from './fidelity-run';
 
 const maybe = haveJudge() ? describe : describe.skip;
 
@@ -33,13 +33,8 @@ maybe('issue #14 on the unconditional MNIST generator, judged by the independent
     // mnist-digit can make the judge's marginal uniform. A skewed target moves it far enough
     // for both to see. The biased generator's test (fidelity-biased.test.ts) measures that bar.
     res = await runFidelity<Experiment>('mnist-dcgan', ['oneStep', 'target7', 'audit', 'debiasTarget'], {
+      ...CI_FLOW,
       steps: 400,
-      batch: 32,
-      blocks: 4,
-      hidden: 128,
-      lr: 0.003,
-      eval: 2000,
-      calibration: 2048,
       classifierWeight: 2,
       debiasWeight: 1.5,
     });
